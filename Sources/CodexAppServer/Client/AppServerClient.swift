@@ -1,0 +1,181 @@
+import JSONRPC
+
+/// A running `codex app-server` and a JSON-RPC session with it.
+///
+/// Use it within `withClient(_:_:)`, which starts Codex, performs the handshake, and stops Codex when the body
+/// returns or throws. Writing to a Codex that has died fails quietly (the writer thread blocks SIGPIPE).
+public final class AppServerClient: Sendable {
+    /// The package version sent as `clientInfo.version`.
+    public static let version = "0.1.0"
+
+    /// The server's `userAgent`, from the handshake: it names the Codex version.
+    public let userAgent: String
+
+    private let connection: JSONRPCConnection
+    private let turns: TurnTracker
+
+    private init(connection: JSONRPCConnection, turns: TurnTracker, userAgent: String) {
+        self.connection = connection
+        self.turns = turns
+        self.userAgent = userAgent
+    }
+
+    /// Starts Codex, initializes a session, runs `body`, and stops Codex: close stdin, wait, SIGTERM, wait, SIGKILL.
+    ///
+    /// - Throws: `AppServerError` when Codex cannot be started or does not complete the handshake; whatever `body`
+    ///   throws.
+    public static func withClient<Result: Sendable>(
+        _ configuration: AppServerConfiguration,
+        _ body: (AppServerClient) async throws -> Result
+    ) async throws -> Result {
+        let process: ChildProcess
+        do {
+            process = try ChildProcess(
+                ChildProcess.Configuration(
+                    executable: configuration.executable,
+                    arguments: configuration.arguments,
+                    environment: configuration.environment,
+                    workingDirectory: configuration.workingDirectory))
+        } catch {
+            throw AppServerError(.launchFailed, "could not start Codex: \(error.message)")
+        }
+        let connection = JSONRPCConnection(process: process)
+        let turns = TurnTracker()
+        let observer = configuration.observer
+
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await connection.run(handler: configuration.serverRequestPolicy.answer) { line in
+                    observer?(line)
+                    if let message = line.message { turns.observe(AppServerMessage(message)) }
+                }
+                let ending = process.termination.map { "Codex \($0)" } ?? "Codex closed its output"
+                turns.endOfStream(reason: ending + process.stderrExcerpt)
+            }
+            do {
+                let userAgent = try await initialize(connection, configuration)
+                let result = try await body(AppServerClient(connection: connection, turns: turns, userAgent: userAgent))
+                await process.terminate()
+                return result
+            } catch {
+                await process.terminate()
+                throw error
+            }
+        }
+    }
+
+    /// Starts a thread.
+    ///
+    /// - Parameters:
+    ///   - options: where and how Codex works; `nil` fields take Codex's own configuration.
+    /// - Returns: the thread's id and the model and provider it runs.
+    /// - Throws: `AppServerError` when Codex refuses or has exited.
+    public func startThread(_ options: ThreadOptions = ThreadOptions()) async throws -> ThreadInfo {
+        let result = try await call(AppServerMethod.threadStart, options.params)
+        guard let thread = ThreadInfo(openedBy: result) else {
+            throw AppServerError(.unexpectedResponse, "thread/start answered without a thread id and model")
+        }
+        return thread
+    }
+
+    /// Starts a turn with a text prompt and returns its id; the turn runs on, see `waitForTurnEnd(threadID:turnID:)`.
+    ///
+    /// A `turn/start` sent while a turn is running returns that turn's id: it is not a new turn.
+    /// - Throws: `AppServerError` when Codex refuses or has exited.
+    public func startTurn(threadID: String, text: String) async throws -> String {
+        let params: JSONValue = ["threadId": .string(threadID), "input": [["type": "text", "text": .string(text)]]]
+        let result = try await call(AppServerMethod.turnStart, params)
+        guard let turnID = result["turn"]?["id"]?.string else {
+            throw AppServerError(.unexpectedResponse, "turn/start answered without a turn id")
+        }
+        return turnID
+    }
+
+    /// Asks Codex to stop a running turn; it then ends with status `interrupted`.
+    ///
+    /// - Throws: `AppServerError` when Codex refuses or has exited.
+    public func interruptTurn(threadID: String, turnID: String) async throws {
+        _ = try await call(AppServerMethod.turnInterrupt, ["threadId": .string(threadID), "turnId": .string(turnID)])
+    }
+
+    /// Waits for `turn/completed` of a turn, even if it came before this call.
+    ///
+    /// - Throws: `AppServerError` with code `.serverExited` when Codex ends first; `CancellationError`.
+    public func waitForTurnEnd(threadID: String, turnID: String) async throws -> TurnInfo {
+        try await turns.waitForEnd(of: TurnTracker.Key(threadID: threadID, turnID: turnID))
+    }
+
+    private func call(_ method: String, _ params: JSONValue) async throws -> JSONValue {
+        do {
+            return try await connection.request(method, params: params)
+        } catch let error as JSONRPCConnectionError {
+            throw AppServerError(error)
+        }
+    }
+
+    private static func initialize(
+        _ connection: JSONRPCConnection,
+        _ configuration: AppServerConfiguration
+    ) async throws -> String {
+        let optOut = configuration.optOutNotificationMethods.map(JSONValue.string)
+        let params: JSONValue = [
+            "clientInfo": ["name": "codex-telemetry", "version": .string(version)],
+            "capabilities": ["optOutNotificationMethods": .array(optOut)],
+        ]
+        let result: JSONValue
+        do {
+            result = try await withTimeout(configuration.handshakeTimeout) {
+                try await connection.request(AppServerMethod.initialize, params: params)
+            }
+        } catch let error as JSONRPCConnectionError {
+            throw AppServerError(.handshakeFailed, "Codex did not complete the initialize handshake: \(error.message)")
+        }
+        connection.notify(AppServerMethod.initialized, params: [:])
+        return result["userAgent"]?.string ?? "unknown"
+    }
+}
+
+/// Runs `operation`, failing with `.timedOut` if it takes longer than `limit`.
+func withTimeout<Value: Sendable>(
+    _ limit: Duration,
+    _ operation: @escaping @Sendable () async throws -> Value
+) async throws -> Value {
+    try await withThrowingTaskGroup(of: Value.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw JSONRPCConnectionError(.timedOut, nil, "no answer within \(limit)")
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
+/// Where and how a thread works. Fields left `nil` take Codex's own configuration.
+public struct ThreadOptions: Sendable {
+    /// The working directory of the thread.
+    public var workingDirectory: String?
+    public var model: String?
+    /// `untrusted`, `on-failure`, `on-request` or `never`.
+    public var approvalPolicy: String?
+    /// `read-only`, `workspace-write` or `danger-full-access`.
+    public var sandbox: String?
+
+    public init(
+        workingDirectory: String? = nil, model: String? = nil, approvalPolicy: String? = nil, sandbox: String? = nil
+    ) {
+        self.workingDirectory = workingDirectory
+        self.model = model
+        self.approvalPolicy = approvalPolicy
+        self.sandbox = sandbox
+    }
+
+    var params: JSONValue {
+        var members: [String: JSONValue] = [:]
+        if let workingDirectory { members["cwd"] = .string(workingDirectory) }
+        if let model { members["model"] = .string(model) }
+        if let approvalPolicy { members["approvalPolicy"] = .string(approvalPolicy) }
+        if let sandbox { members["sandbox"] = .string(sandbox) }
+        return .object(members)
+    }
+}

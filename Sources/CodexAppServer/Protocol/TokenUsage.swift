@@ -1,0 +1,41 @@
+/// Token counts as Codex reports them. `input` includes `cachedInput`; `output` includes `reasoningOutput`.
+public struct TokenUsage: Sendable, Hashable {
+    public var input: Int64
+    public var cachedInput: Int64
+    public var output: Int64
+    public var reasoningOutput: Int64
+
+    public init(input: Int64 = 0, cachedInput: Int64 = 0, output: Int64 = 0, reasoningOutput: Int64 = 0) {
+        self.input = input
+        self.cachedInput = cachedInput
+        self.output = output
+        self.reasoningOutput = reasoningOutput
+    }
+
+    public static let zero = TokenUsage()
+
+    /// The usage added between two cumulative snapshots.
+    public static func - (later: TokenUsage, earlier: TokenUsage) -> TokenUsage {
+        TokenUsage(
+            input: later.input - earlier.input,
+            cachedInput: later.cachedInput - earlier.cachedInput,
+            output: later.output - earlier.output,
+            reasoningOutput: later.reasoningOutput - earlier.reasoningOutput
+        )
+    }
+
+    public static func + (left: TokenUsage, right: TokenUsage) -> TokenUsage {
+        TokenUsage(
+            input: left.input + right.input,
+            cachedInput: left.cachedInput + right.cachedInput,
+            output: left.output + right.output,
+            reasoningOutput: left.reasoningOutput + right.reasoningOutput
+        )
+    }
+
+    /// Whether no count went down: a later cumulative snapshot must dominate an earlier one.
+    public func dominates(_ earlier: TokenUsage) -> Bool {
+        input >= earlier.input && cachedInput >= earlier.cachedInput && output >= earlier.output
+            && reasoningOutput >= earlier.reasoningOutput
+    }
+}

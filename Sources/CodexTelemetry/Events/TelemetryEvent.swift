@@ -1,0 +1,108 @@
+/// One dimension-only telemetry event: a name, a time span and a flat set of allowlisted attributes.
+public struct TelemetryEvent: Sendable, Hashable {
+    /// The three kinds of event; the raw value is the event name on the wire.
+    public enum Name: String, Sendable, Hashable, CaseIterable {
+        /// One model response, with its token usage and cost.
+        case llmCall = "codex.llm_call"
+        /// One tool item: a command, a patch, an MCP or dynamic tool, a web search, …
+        case toolCall = "codex.tool_call"
+        /// One turn, from start to end, with its totals.
+        case turn = "codex.turn"
+    }
+
+    public var name: Name
+    /// Unix time in nanoseconds.
+    public var startTimeUnixNano: UInt64
+    /// Unix time in nanoseconds.
+    public var endTimeUnixNano: UInt64
+    /// The attributes, at most one per key, in key order.
+    public private(set) var attributes: [TelemetryAttribute]
+
+    /// Creates an event; attributes are put in key order and a repeated key keeps its last value.
+    public init(
+        name: Name,
+        startTimeUnixNano: UInt64,
+        endTimeUnixNano: UInt64,
+        attributes: [TelemetryAttribute]
+    ) {
+        self.name = name
+        self.startTimeUnixNano = startTimeUnixNano
+        self.endTimeUnixNano = max(startTimeUnixNano, endTimeUnixNano)
+        var byKey: [TelemetryAttribute.Key: TelemetryAttribute.Value] = [:]
+        for attribute in attributes { byKey[attribute.key] = attribute.value }
+        self.attributes = byKey.sorted { $0.key.rawValue < $1.key.rawValue }.map(TelemetryAttribute.init)
+    }
+
+    /// The value of an attribute, if the event has it.
+    public subscript(key: TelemetryAttribute.Key) -> TelemetryAttribute.Value? {
+        attributes.first { $0.key == key }?.value
+    }
+}
+
+/// An attribute whose key is on the allowlist.
+///
+/// The allowlist is this enum: there is no way to make an attribute with any other key. Every key names a count,
+/// a duration, a status, an enum, an id, a model or a tool name, never text from the session. String values go
+/// through `Value.dimension(_:)`, which refuses anything that looks like free text.
+public struct TelemetryAttribute: Sendable, Hashable {
+    /// The allowed keys, following the OpenTelemetry GenAI semantic conventions where one exists.
+    public enum Key: String, Sendable, Hashable, CaseIterable {
+        case operationName = "gen_ai.operation.name"
+        case providerName = "gen_ai.provider.name"
+        case requestModel = "gen_ai.request.model"
+        case conversationID = "gen_ai.conversation.id"
+        case turnID = "codex.turn.id"
+        case inputTokens = "gen_ai.usage.input_tokens"
+        case cacheReadInputTokens = "gen_ai.usage.cache_read.input_tokens"
+        case outputTokens = "gen_ai.usage.output_tokens"
+        case reasoningOutputTokens = "gen_ai.usage.reasoning.output_tokens"
+        case costUSD = "codex.cost.usd"
+        case toolCallID = "gen_ai.tool.call.id"
+        case toolKind = "codex.tool.kind"
+        case toolName = "gen_ai.tool.name"
+        case toolStatus = "codex.tool.status"
+        case processExitCode = "process.exit.code"
+        case turnStatus = "codex.turn.status"
+        case errorType = "error.type"
+        case llmCallCount = "codex.turn.llm_calls"
+        case toolCallCount = "codex.turn.tool_calls"
+        case durationMilliseconds = "codex.duration_ms"
+    }
+
+    /// A value: a dimension string, an integer or a floating-point number.
+    public enum Value: Sendable, Hashable {
+        case string(String)
+        case int(Int64)
+        case double(Double)
+
+        /// The longest string value kept; a longer one is replaced by `"invalid"`.
+        public static let maximumStringLength = 256
+
+        /// A string value that can only be an identifier-like dimension: letters, digits and `. _ - : / @ + =`,
+        /// at most `maximumStringLength` long. Anything else (spaces, quotes, newlines: the stuff of prompts,
+        /// commands and messages) is replaced by `"invalid"`, so a mistake upstream cannot leak text.
+        public static func dimension(_ text: String) -> Value {
+            let allowed = text.utf8.count <= maximumStringLength && !text.isEmpty
+                && text.utf8.allSatisfy { byte in
+                    switch byte {
+                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                        UInt8(ascii: "0")...UInt8(ascii: "9"):
+                        true
+                    case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "/"),
+                        UInt8(ascii: "@"), UInt8(ascii: "+"), UInt8(ascii: "="):
+                        true
+                    default: false
+                    }
+                }
+            return .string(allowed ? text : "invalid")
+        }
+    }
+
+    public var key: Key
+    public var value: Value
+
+    public init(key: Key, value: Value) {
+        self.key = key
+        self.value = value
+    }
+}

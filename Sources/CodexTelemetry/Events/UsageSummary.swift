@@ -1,0 +1,56 @@
+/// Totals per model over a set of events: what a person wants to know after a run.
+public struct UsageSummary: Sendable, Hashable {
+    /// The totals of one model.
+    public struct ModelTotals: Sendable, Hashable {
+        public var turns = 0
+        public var turnsByStatus: [String: Int] = [:]
+        public var llmCalls = 0
+        public var toolCalls = 0
+        public var inputTokens: Int64 = 0
+        public var cachedInputTokens: Int64 = 0
+        public var outputTokens: Int64 = 0
+        public var reasoningOutputTokens: Int64 = 0
+        /// The summed cost, or `nil` if any call of the model could not be priced.
+        public var costUSD: Double? = 0
+    }
+
+    /// Totals keyed by model name; `unknown` for turns whose model was never announced.
+    public private(set) var models: [String: ModelTotals] = [:]
+
+    public init() {}
+
+    /// Adds an event to the totals. Tool calls are counted through their turn's total.
+    public mutating func add(_ event: TelemetryEvent) {
+        guard event.name != .toolCall, case .string(let model) = event[.requestModel] ?? .string("unknown") else {
+            return
+        }
+        var totals = models[model, default: ModelTotals()]
+        switch event.name {
+        case .turn:
+            totals.turns += 1
+            if case .string(let status) = event[.turnStatus] { totals.turnsByStatus[status, default: 0] += 1 }
+            totals.toolCalls += Int(event[.toolCallCount]?.integer ?? 0)
+        case .llmCall:
+            totals.llmCalls += 1
+            totals.inputTokens += event[.inputTokens]?.integer ?? 0
+            totals.cachedInputTokens += event[.cacheReadInputTokens]?.integer ?? 0
+            totals.outputTokens += event[.outputTokens]?.integer ?? 0
+            totals.reasoningOutputTokens += event[.reasoningOutputTokens]?.integer ?? 0
+            if case .double(let cost) = event[.costUSD] {
+                totals.costUSD? += cost
+            } else {
+                totals.costUSD = nil
+            }
+        case .toolCall:
+            return
+        }
+        models[model] = totals
+    }
+}
+
+extension TelemetryAttribute.Value {
+    var integer: Int64? {
+        if case .int(let number) = self { return number }
+        return nil
+    }
+}

@@ -1,0 +1,83 @@
+import CodexAppServer
+import JSONRPC
+
+/// Replays a raw capture of `codex app-server` stdout, one JSON-RPC message per line, into telemetry events.
+///
+/// It streams: each line is handled and dropped, so memory does not grow with the file. Lines are never fatal: a
+/// line that is not JSON, not a message, or a followed message of an unexpected shape is counted and skipped, and
+/// so is everything the telemetry does not follow. Content-streaming notifications are recognised by their leading
+/// method name and passed over without being parsed.
+public struct SessionReplay: Sendable {
+    /// What the replay read and what it skipped.
+    public struct Counts: Sendable, Hashable {
+        /// Lines read.
+        public var lines = 0
+        /// Messages that fed the telemetry.
+        public var followed = 0
+        /// Well-formed messages the telemetry does not follow: deltas, other notifications, requests, responses.
+        public var passedOver = 0
+        /// Lines that are not JSON or not a JSON-RPC message, or a followed message missing what we need.
+        public var malformed = 0
+        /// Lines longer than the line limit.
+        public var oversized = 0
+        /// A last line with no newline that could not be read: a capture cut off mid-write.
+        public var truncated = 0
+
+        public init() {}
+
+        /// Lines skipped as unreadable, whatever the reason.
+        public var skipped: Int { malformed + oversized + truncated }
+    }
+
+    public private(set) var counts = Counts()
+    private var telemetry: SessionTelemetry
+
+    /// Creates a replay that prices model calls with `prices`.
+    public init(prices: PriceTable = .bundled) {
+        telemetry = SessionTelemetry(prices: prices)
+    }
+
+    /// Takes one line (without its newline) and returns the events it completes.
+    public mutating func consume(line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
+        counts.lines += 1
+        if let method = AppServerMessage.leadingMethod(of: line),
+            !AppServerMessage.followedNotifications.contains(method)
+        {
+            counts.passedOver += 1
+            return []
+        }
+        guard let message = try? JSONRPCMessage(decoding: line) else {
+            counts.malformed += 1
+            return []
+        }
+        if case .other = AppServerMessage(message) {
+            if case .notification(let notification) = message,
+                AppServerMessage.followedNotifications.contains(notification.method)
+            {
+                counts.malformed += 1
+            } else {
+                counts.passedOver += 1
+            }
+            return []
+        }
+        counts.followed += 1
+        return telemetry.receive(message, receivedAt: nil)
+    }
+
+    /// Ends the capture. `unterminatedLine` is what followed the last newline, if anything: a complete message is
+    /// used, a cut-off one counted as truncated. `oversizedLines` is the framer's count of lines over the limit.
+    /// Turns still running are closed as `incomplete`.
+    public mutating func finish(unterminatedLine: [UInt8]?, oversizedLines: Int) -> [TelemetryEvent] {
+        counts.oversized += oversizedLines
+        var events: [TelemetryEvent] = []
+        if let unterminatedLine {
+            if (try? JSONValue(parsing: unterminatedLine)) != nil {
+                events = unterminatedLine.withUnsafeBytes { consume(line: $0) }
+            } else {
+                counts.lines += 1
+                counts.truncated += 1
+            }
+        }
+        return events + telemetry.finish()
+    }
+}

@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The arguments of one subcommand, taken in order: options (`--name value` or `--name=value`) and positionals.
+struct ArgumentList {
+    private var remaining: [String]
+
+    init(_ arguments: [String]) {
+        remaining = arguments
+    }
+
+    mutating func popSubcommand() -> String? {
+        remaining.isEmpty ? nil : remaining.removeFirst()
+    }
+
+    /// Splits the arguments into options and positionals, checking each option against `known`.
+    ///
+    /// - Throws: `HelpRequest` for `--help`; `UsageError` for an unknown option or one missing its value.
+    mutating func parse(options known: Set<String>, usage: String) throws -> (options: [String: String], positionals: [String]) {
+        var options: [String: String] = [:]
+        var positionals: [String] = []
+        var onlyPositionals = false
+        while !remaining.isEmpty {
+            let argument = remaining.removeFirst()
+            if onlyPositionals || !argument.hasPrefix("-") || argument == "-" {
+                positionals.append(argument)
+                continue
+            }
+            if argument == "--" {
+                onlyPositionals = true
+                continue
+            }
+            if argument == "--help" || argument == "-h" { throw HelpRequest(text: usage) }
+            let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+            let name = parts[0]
+            guard known.contains(name) else { throw UsageError("unknown option '\(name)'", usage: usage) }
+            if parts.count == 2 {
+                options[name] = parts[1]
+            } else if !remaining.isEmpty {
+                options[name] = remaining.removeFirst()
+            } else {
+                throw UsageError("option '\(name)' needs a value", usage: usage)
+            }
+        }
+        return (options, positionals)
+    }
+}
+
+/// The command line is wrong: exit 64 with the usage.
+struct UsageError: Error {
+    var message: String
+    var usage: String
+
+    init(_ message: String, usage: String) {
+        self.message = message
+        self.usage = usage
+    }
+}
+
+/// `--help` was asked for: print the text and exit 0.
+struct HelpRequest: Error {
+    var text: String
+}
+
+/// Writes a line to stderr.
+func printError(_ text: String) {
+    let line = Array((text + "\n").utf8)
+    _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}

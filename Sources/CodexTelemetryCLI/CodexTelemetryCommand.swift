@@ -1,0 +1,49 @@
+import CodexAppServer
+
+/// The `codex-telemetry` command: parses the subcommand and maps outcomes to exit statuses.
+enum CodexTelemetryCommand {
+    static let usage = """
+        USAGE: codex-telemetry <subcommand> [options]
+
+        SUBCOMMANDS:
+          replay PATH…      Turn recorded app-server sessions into telemetry events.
+
+        Run `codex-telemetry <subcommand> --help` for its options.
+        """
+
+    static func main(_ arguments: [String]) async -> Int32 {
+        var arguments = ArgumentList(arguments)
+        do {
+            switch arguments.popSubcommand() {
+            case "replay":
+                return try await ReplayCommand(parsing: &arguments).run()
+            case "--version":
+                print(AppServerClient.version)
+                return ExitStatus.success
+            case "--help", "-h", "help":
+                print(usage)
+                return ExitStatus.success
+            case let other?:
+                throw UsageError("unknown subcommand '\(other)'", usage: usage)
+            case nil:
+                throw UsageError("missing subcommand", usage: usage)
+            }
+        } catch let help as HelpRequest {
+            print(help.text)
+            return ExitStatus.success
+        } catch let error as UsageError {
+            printError("error: \(error.message)\n\n\(error.usage)")
+            return ExitStatus.usage
+        } catch {
+            printError("error: \(error)")
+            return ExitStatus.failure
+        }
+    }
+}
+
+/// Exit statuses, following sysexits(3) for usage errors.
+enum ExitStatus {
+    static let success: Int32 = 0
+    static let failure: Int32 = 1
+    static let usage: Int32 = 64
+}

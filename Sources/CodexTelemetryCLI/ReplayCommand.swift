@@ -1,0 +1,115 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CodexTelemetry
+import Foundation
+import JSONRPC
+
+/// `codex-telemetry replay PATH…`: recorded sessions in, telemetry events out.
+struct ReplayCommand {
+    static let usage = """
+        USAGE: codex-telemetry replay PATH… [--format summary|json] [--prices FILE]
+
+        Reads raw captures of `codex app-server` stdout (one JSON-RPC message per line) and turns each into
+        dimension-only telemetry events: codex.turn, codex.llm_call and codex.tool_call.
+
+        OPTIONS:
+          --format summary|json  summary (default): per model, turns, calls, tokens and cost.
+                                 json: each event as one JSON object per line.
+          --prices FILE          A JSON file of USD prices per million tokens laid over the bundled table:
+                                 {"model": {"input": 1.25, "cachedInput": 0.125, "output": 10}}.
+                                 Environment: CODEX_TELEMETRY_PRICES. Flags beat environment beat defaults.
+
+        Lines that cannot be read are skipped and counted on stderr; the rest of the file still counts.
+        """
+
+    enum Format: String {
+        case summary, json
+    }
+
+    var paths: [String]
+    var format: Format
+    var prices: PriceTable
+
+    init(parsing arguments: inout ArgumentList, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let (options, positionals) = try arguments.parse(options: ["--format", "--prices"], usage: Self.usage)
+        guard !positionals.isEmpty else { throw UsageError("replay needs at least one PATH", usage: Self.usage) }
+        guard let format = Format(rawValue: options["--format"] ?? "summary") else {
+            throw UsageError("--format must be summary or json", usage: Self.usage)
+        }
+        paths = positionals
+        self.format = format
+        prices = PriceTable.bundled
+        if let file = options["--prices"] ?? environment["CODEX_TELEMETRY_PRICES"] {
+            prices = try prices.overlaid(withContentsOf: URL(fileURLWithPath: file))
+        }
+    }
+
+    func run() async throws -> Int32 {
+        let output = BufferedOutput(fileDescriptor: STDOUT_FILENO)
+        var summary = UsageSummary()
+        var totals = SessionReplay.Counts()
+        for path in paths {
+            let counts = try replay(path) { event in
+                switch format {
+                case .json: output.write(line: event.jsonLine)
+                case .summary: summary.add(event)
+                }
+            }
+            totals.add(counts)
+        }
+        if format == .summary { output.write(line: summary.text) }
+        output.flush()
+        printError(totals.text(files: paths.count))
+        return ExitStatus.success
+    }
+
+    /// Streams one file through a replay, a chunk at a time.
+    private func replay(_ path: String, _ emit: (TelemetryEvent) -> Void) throws -> SessionReplay.Counts {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw ReplayError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var replay = SessionReplay(prices: prices)
+        var framer = LineFramer()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(descriptor, buffer.baseAddress, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw ReplayError("cannot read \(path): \(String(cString: strerror(errno)))") }
+            if count == 0 { break }
+            framer.append(UnsafeRawBufferPointer(rebasing: buffer[..<count])) { line in
+                replay.consume(line: line).forEach(emit)
+            }
+        }
+        let oversized = framer.oversizedLineCount
+        replay.finish(unterminatedLine: framer.finish(), oversizedLines: oversized).forEach(emit)
+        return replay.counts
+    }
+}
+
+struct ReplayError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension SessionReplay.Counts {
+    mutating func add(_ other: SessionReplay.Counts) {
+        lines += other.lines
+        followed += other.followed
+        passedOver += other.passedOver
+        malformed += other.malformed
+        oversized += other.oversized
+        truncated += other.truncated
+    }
+
+    func text(files: Int) -> String {
+        var text = "read \(lines) lines from \(files) file\(files == 1 ? "" : "s"): \(followed) followed, "
+            + "\(passedOver) passed over, \(skipped) skipped"
+        if skipped > 0 {
+            let reasons = [(malformed, "malformed"), (oversized, "over the line limit"), (truncated, "truncated")]
+            text += " (" + reasons.filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")"
+        }
+        return text
+    }
+}

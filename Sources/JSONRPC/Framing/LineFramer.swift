@@ -1,0 +1,90 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Splits a byte stream into newline-terminated lines (JSONL), whatever the chunk boundaries.
+///
+/// Lines of many megabytes are normal for `codex app-server` (a resumed thread's history, a large diff), so there is
+/// no small limit; a line longer than `maximumLineLength` is skipped whole and counted, never buffered without bound.
+public struct LineFramer: Sendable {
+    /// The longest line delivered, in bytes, without its newline. Default: 64 MiB.
+    public let maximumLineLength: Int
+    /// How many lines were skipped because they were longer than `maximumLineLength`.
+    public private(set) var oversizedLineCount = 0
+
+    private var pending: [UInt8] = []
+    private var skippingOversizedLine = false
+
+    /// Creates a framer that delivers lines up to `maximumLineLength` bytes.
+    public init(maximumLineLength: Int = 64 << 20) {
+        self.maximumLineLength = maximumLineLength
+    }
+
+    /// Feeds a chunk of the stream and calls `onLine` with each line it completes, without the newline.
+    ///
+    /// The buffer passed to `onLine` is valid only during the call. Empty lines are not delivered.
+    public mutating func append(
+        _ chunk: UnsafeRawBufferPointer,
+        onLine: (UnsafeRawBufferPointer) throws -> Void
+    ) rethrows {
+        guard let base = chunk.baseAddress else { return }
+        var start = 0
+        while start < chunk.count {
+            let remaining = chunk.count - start
+            guard let found = memchr(base + start, 0x0A, remaining) else {
+                appendPartial(UnsafeRawBufferPointer(start: base + start, count: remaining))
+                return
+            }
+            let end = base.distance(to: UnsafeRawPointer(found))
+            let piece = UnsafeRawBufferPointer(start: base + start, count: end - start)
+            start = end + 1
+            if skippingOversizedLine {
+                skippingOversizedLine = false
+                continue
+            }
+            if pending.isEmpty {
+                if !piece.isEmpty { try deliver(piece, onLine) }
+                continue
+            }
+            appendPartial(piece)
+            if skippingOversizedLine {
+                skippingOversizedLine = false
+                continue
+            }
+            let line = pending
+            pending.removeAll(keepingCapacity: pending.count <= 1 << 20)
+            try line.withUnsafeBytes { try deliver($0, onLine) }
+        }
+    }
+
+    /// Ends the stream: the bytes after the last newline, if any, are an unterminated (possibly truncated) line.
+    public mutating func finish() -> [UInt8]? {
+        defer {
+            pending = []
+            skippingOversizedLine = false
+        }
+        return pending.isEmpty || skippingOversizedLine ? nil : pending
+    }
+
+    private mutating func deliver(
+        _ line: UnsafeRawBufferPointer,
+        _ onLine: (UnsafeRawBufferPointer) throws -> Void
+    ) rethrows {
+        if line.count > maximumLineLength {
+            oversizedLineCount += 1
+        } else {
+            try onLine(line)
+        }
+    }
+
+    private mutating func appendPartial(_ bytes: UnsafeRawBufferPointer) {
+        if skippingOversizedLine { return }
+        if pending.count + bytes.count > maximumLineLength {
+            oversizedLineCount += 1
+            skippingOversizedLine = true
+            pending = []
+            return
+        }
+        pending.append(contentsOf: bytes)
+    }
+}

@@ -1,0 +1,221 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import Foundation
+import Synchronization
+
+/// A child process whose stdin, stdout and stderr are pipes to us, started without a shell.
+///
+/// Blocking I/O happens on threads of its own, never on Swift's cooperative pool: one thread reads stdout and frames
+/// it into lines, one drains stderr into a bounded tail (a chatty child must never block on a full pipe), one writes
+/// stdin in order, and one waits for the exit. The writer keeps SIGPIPE blocked, so writing to a dead child fails
+/// quietly instead of killing this process.
+public final class ChildProcess: Sendable {
+    /// What to run.
+    public struct Configuration: Sendable {
+        /// A path, or a name looked up on the `PATH` of `environment`.
+        public var executable: String
+        public var arguments: [String]
+        /// The child's whole environment.
+        public var environment: [String: String]
+        /// The child's working directory; `nil` keeps ours.
+        public var workingDirectory: String?
+        /// The longest stdout line delivered; longer ones are skipped and counted. Default: 64 MiB.
+        public var maximumLineLength: Int
+        /// How much of the end of stderr is kept for error messages. Default: 64 KiB.
+        public var stderrTailLength: Int
+
+        public init(
+            executable: String,
+            arguments: [String] = [],
+            environment: [String: String] = ProcessInfo.processInfo.environment,
+            workingDirectory: String? = nil,
+            maximumLineLength: Int = 64 << 20,
+            stderrTailLength: Int = 64 << 10
+        ) {
+            self.executable = executable
+            self.arguments = arguments
+            self.environment = environment
+            self.workingDirectory = workingDirectory
+            self.maximumLineLength = maximumLineLength
+            self.stderrTailLength = stderrTailLength
+        }
+    }
+
+    /// How the child ended. A non-zero status is an outcome to report, not an error.
+    public enum Termination: Sendable, Hashable, CustomStringConvertible {
+        case exited(Int32)
+        case signalled(Int32)
+
+        public var description: String {
+            switch self {
+            case .exited(let status): "exited with status \(status)"
+            case .signalled(let signal): "was killed by signal \(signal)"
+            }
+        }
+    }
+
+    /// The process id.
+    public let pid: pid_t
+    /// The child's stdout, one line per element, without newlines. It ends when the child closes its stdout.
+    /// Iterate it once: it has a single consumer.
+    public let lines: AsyncStream<[UInt8]>
+
+    private let state: Mutex<State>
+    private let writer: LineWriter
+    private let stderrTail: StderrTail
+
+    private struct State: ~Copyable {
+        var termination: Termination?
+        var exitWaiters: [CheckedContinuation<Termination, Never>] = []
+        var oversizedLineCount = 0
+        var stdinClosed = false
+    }
+
+    /// Starts the child.
+    ///
+    /// - Throws: `ChildProcessError` when the executable cannot be found or started.
+    public init(_ configuration: Configuration) throws(ChildProcessError) {
+        let path = try Self.resolve(configuration.executable, environment: configuration.environment)
+        var stdinPipe: [Int32] = [-1, -1]
+        var stdoutPipe: [Int32] = [-1, -1]
+        var stderrPipe: [Int32] = [-1, -1]
+        guard Self.makePipe(&stdinPipe), Self.makePipe(&stdoutPipe), Self.makePipe(&stderrPipe) else {
+            throw ChildProcessError(.launchFailed, "could not create pipes (errno \(errno))")
+        }
+        defer {
+            close(stdinPipe[0])
+            close(stdoutPipe[1])
+            close(stderrPipe[1])
+        }
+        pid = try Self.spawn(
+            path: path,
+            configuration: configuration,
+            stdin: stdinPipe[0],
+            stdout: stdoutPipe[1],
+            stderr: stderrPipe[1],
+            closeInChild: [stdinPipe[1], stdoutPipe[0], stderrPipe[0]]
+        )
+        state = Mutex(State())
+        writer = LineWriter(fileDescriptor: stdinPipe[1])
+        stderrTail = StderrTail(capacity: configuration.stderrTailLength)
+        let (lines, continuation) = AsyncStream.makeStream(of: [UInt8].self)
+        self.lines = lines
+        startThreads(
+            stdout: stdoutPipe[0],
+            stderr: stderrPipe[0],
+            lines: continuation,
+            maximumLineLength: configuration.maximumLineLength
+        )
+    }
+
+    /// Queues `line` and a newline for the child's stdin. Writes happen in order on the writer thread; a write to a
+    /// child that has gone is dropped.
+    public func send(line: [UInt8]) {
+        writer.enqueue(line + [0x0A])
+    }
+
+    /// Closes the child's stdin once the lines already queued are written: the polite way to ask it to finish.
+    public func closeStdin() {
+        writer.finish()
+    }
+
+    /// The end of what the child wrote to stderr, for error messages.
+    public var stderrText: String { stderrTail.text }
+
+    /// The last few lines of stderr, introduced for appending to an error message, or "" if there were none.
+    public var stderrExcerpt: String {
+        let lastLines = stderrText.split(separator: "\n").suffix(3).joined(separator: "\n")
+        return lastLines.isEmpty ? "" : "; the end of its stderr:\n\(lastLines)"
+    }
+
+    /// How many stdout lines were skipped for being longer than the maximum line length.
+    public var oversizedLineCount: Int { state.withLock { $0.oversizedLineCount } }
+
+    /// How the child ended, or `nil` while it runs.
+    public var termination: Termination? { state.withLock { $0.termination } }
+
+    /// Waits until the child has exited.
+    public func waitForExit() async -> Termination {
+        await withCheckedContinuation { continuation in
+            let ended = state.withLock { state -> Termination? in
+                if let termination = state.termination { return termination }
+                state.exitWaiters.append(continuation)
+                return nil
+            }
+            if let ended { continuation.resume(returning: ended) }
+        }
+    }
+
+    /// Stops the child in steps, each only if the last did not work: close stdin and wait `grace`; send SIGTERM and
+    /// wait `grace`; send SIGKILL.
+    @discardableResult
+    public func terminate(grace: Duration = .seconds(3)) async -> Termination {
+        closeStdin()
+        if let ended = await waitForExit(within: grace) { return ended }
+        kill(pid, SIGTERM)
+        if let ended = await waitForExit(within: grace) { return ended }
+        kill(pid, SIGKILL)
+        return await waitForExit()
+    }
+
+    private func waitForExit(within limit: Duration) async -> Termination? {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if let termination { return termination }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return termination
+    }
+
+    private func startThreads(
+        stdout: Int32,
+        stderr: Int32,
+        lines: AsyncStream<[UInt8]>.Continuation,
+        maximumLineLength: Int
+    ) {
+        let pid = pid
+        Thread.detachNewThread { [self] in
+            var framer = LineFramer(maximumLineLength: maximumLineLength)
+            Self.readUntilEnd(stdout) { chunk in
+                framer.append(chunk) { line in lines.yield(Array(line)) }
+            }
+            if let last = framer.finish() { lines.yield(last) }
+            let oversized = framer.oversizedLineCount
+            state.withLock { $0.oversizedLineCount = oversized }
+            close(stdout)
+            lines.finish()
+        }
+        Thread.detachNewThread { [stderrTail] in
+            Self.readUntilEnd(stderr) { stderrTail.append($0) }
+            close(stderr)
+        }
+        Thread.detachNewThread { [self] in
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            // WIFEXITED and friends are macros Swift does not import: the low 7 bits are the terminating signal.
+            let signal = status & 0x7F
+            let ended: Termination = signal == 0 ? .exited((status >> 8) & 0xFF) : .signalled(signal)
+            writer.abandon()
+            let waiters = state.withLock { state in
+                state.termination = ended
+                defer { state.exitWaiters = [] }
+                return state.exitWaiters
+            }
+            for waiter in waiters { waiter.resume(returning: ended) }
+        }
+    }
+
+    private static func readUntilEnd(_ fileDescriptor: Int32, _ body: (UnsafeRawBufferPointer) -> Void) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(fileDescriptor, buffer.baseAddress, buffer.count)
+            if count > 0 {
+                body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            } else if count == 0 || errno != EINTR {
+                return
+            }
+        }
+    }
+}

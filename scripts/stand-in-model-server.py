@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""A stand-in for the OpenAI Responses API, on loopback, for tests that run the real `codex app-server`.
+
+It answers `POST /v1/responses` with a server-sent event stream. The scenario is chosen by a word in the
+user's prompt (`scenario:NAME`); once the request carries a tool's output, the model gives its final answer.
+Every piece of content it writes carries the marker `ZQXMARK`, so tests can prove none of it is exported.
+
+Usage: stand-in-model-server.py [--port N]   (prints `listening PORT` once ready; 0 picks a free port)
+"""
+import argparse
+import itertools
+import json
+import re
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MARK = "ZQXMARK"
+RESPONSE_COUNTER = itertools.count(1)
+
+
+def usage(n):
+    """Distinct, predictable token counts per response: input 1000+n (300 cached), output 40+n (10 reasoning)."""
+    return {
+        "input_tokens": 1000 + n,
+        "input_tokens_details": {"cached_tokens": 300},
+        "output_tokens": 40 + n,
+        "output_tokens_details": {"reasoning_tokens": 10},
+        "total_tokens": 1040 + 2 * n,
+    }
+
+
+def message(text):
+    return {"type": "message", "role": "assistant", "id": f"msg_{time.time_ns()}",
+            "content": [{"type": "output_text", "text": text}]}
+
+
+def command(call_id, cmd):
+    return {"type": "function_call", "name": "exec_command", "call_id": call_id,
+            "arguments": json.dumps({"cmd": cmd})}
+
+
+def patch(call_id, name):
+    body = f"*** Begin Patch\n*** Add File: {name}\n+{MARK}_file_content\n*** End Patch\n"
+    return {"type": "custom_tool_call", "name": "apply_patch", "call_id": call_id, "input": body}
+
+
+def reasoning():
+    return {"type": "reasoning", "id": f"rs_{time.time_ns()}",
+            "summary": [{"type": "summary_text", "text": f"{MARK}_reasoning_summary"}]}
+
+
+def first_response(scenario):
+    """The model's first output items for a scenario, before any tool has run."""
+    if scenario == "command":
+        return [reasoning(), command("call_cmd_1", f"echo {MARK}_command_output")]
+    if scenario == "patch":
+        return [patch("call_patch_1", f"{MARK}_file.txt")]
+    if scenario == "two-tools":
+        return [command("call_ok_1", f"echo {MARK}_first_output"),
+                command("call_fail_1", f"echo {MARK}_second_output; exit 3")]
+    if scenario == "approval":
+        return [command("call_approval_1", f"touch {MARK}_needs_approval.txt")]
+    if scenario == "search":
+        return [{"type": "web_search_call", "id": f"ws_{time.time_ns()}", "status": "completed",
+                 "action": {"type": "search", "query": f"{MARK}_search_query"}},
+                message(f"{MARK}_answer_after_search")]
+    return [message(f"{MARK}_plain_answer")]
+
+
+def user_texts(body):
+    for item in body.get("input", []):
+        if item.get("type") == "message" and item.get("role") == "user":
+            for part in item.get("content", []):
+                if isinstance(part, dict) and "text" in part:
+                    yield part["text"]
+
+
+def has_tool_output_after_last_user_message(body):
+    seen_output = False
+    for item in body.get("input", []):
+        if item.get("type") == "message" and item.get("role") == "user":
+            seen_output = False
+        elif item.get("type", "").endswith("_call_output"):
+            seen_output = True
+    return seen_output
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("stand-in: " + (fmt % args) + "\n")
+
+    def do_GET(self):
+        self.send_json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self):
+        length = int(self.headers.get("content-length", "0"))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        if not self.path.endswith("/responses"):
+            self.send_json(404, {"error": {"message": "not found"}})
+            return
+        scenario = "plain"
+        for text in user_texts(body):
+            found = re.search(r"scenario:([a-z-]+)", text)
+            if found:
+                scenario = found.group(1)
+        if scenario == "fail":
+            self.send_json(500, {"error": {"message": f"{MARK}_server_error_text", "type": "server_error"}})
+            return
+        if has_tool_output_after_last_user_message(body):
+            items = [message(f"{MARK}_final_answer")]
+        else:
+            items = first_response(scenario)
+        self.stream(items, hold_open=(scenario == "hang"))
+
+    def send_json(self, status, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def stream(self, items, hold_open):
+        n = next(RESPONSE_COUNTER)
+        response_id = f"resp_{n}"
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("connection", "close")
+        self.end_headers()
+
+        def event(kind, data):
+            data["type"] = kind
+            self.wfile.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
+            self.wfile.flush()
+
+        try:
+            event("response.created", {"response": {"id": response_id}})
+            if hold_open:
+                # A model that never finishes: the test interrupts the turn. Give up after a minute.
+                for _ in range(600):
+                    time.sleep(0.1)
+                    self.wfile.write(b": keep-alive\n\n")
+                    self.wfile.flush()
+                return
+            for index, item in enumerate(items):
+                event("response.output_item.added", {"output_index": index, "item": item})
+                if item["type"] == "message":
+                    event("response.output_text.delta",
+                          {"output_index": index, "content_index": 0, "delta": item["content"][0]["text"]})
+                event("response.output_item.done", {"output_index": index, "item": item})
+            event("response.completed", {"response": {"id": response_id, "usage": usage(n)}})
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    port = parser.parse_args().port
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    print(f"listening {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
