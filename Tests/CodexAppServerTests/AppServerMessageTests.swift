@@ -1,0 +1,76 @@
+import CodexAppServer
+import JSONRPC
+import Testing
+
+struct AppServerMessageTests {
+    func decode(_ text: String) throws -> AppServerMessage {
+        AppServerMessage(try JSONRPCMessage(decoding: Array(text.utf8)))
+    }
+
+    @Test func aCommandItemKeepsItsDimensionsAndNothingElse() throws {
+        let line = #"{"method":"item/completed","params":{"item":{"type":"commandExecution","id":"call_1","command":"echo ZQXMARK","cwd":"/ZQXMARK","aggregatedOutput":"ZQXMARK","status":"failed","exitCode":3,"durationMs":12},"threadId":"th","turnId":"tu","completedAtMs":1000},"emittedAtMs":1001}"#
+        let expected = ItemInfo(id: "call_1", type: "commandExecution", status: "failed", exitCode: 3, durationMilliseconds: 12)
+        #expect(try decode(line) == .itemCompleted(threadID: "th", turnID: "tu", item: expected, completedAtMilliseconds: 1000))
+        #expect(!String(describing: try decode(line)).contains("ZQXMARK"))
+    }
+
+    @Test func anMCPToolKeepsItsToolAndServerNamesButNotItsArguments() throws {
+        let line = #"{"method":"item/started","params":{"item":{"type":"mcpToolCall","id":"m1","server":"docs","tool":"search","arguments":{"q":"ZQXMARK"},"status":"inProgress"},"threadId":"th","turnId":"tu","startedAtMs":5}}"#
+        guard case .itemStarted(_, _, let item, let startedAt) = try decode(line) else {
+            Issue.record("not an item start")
+            return
+        }
+        #expect(item.toolName == "search")
+        #expect(item.toolServer == "docs")
+        #expect(startedAt == 5)
+        #expect(!String(describing: item).contains("ZQXMARK"))
+    }
+
+    @Test func anUnknownItemTypeStillDecodesItsIdentity() throws {
+        let line = #"{"method":"item/completed","params":{"item":{"type":"hologram","id":"h1","novel":{"x":1}},"threadId":"th","turnId":"tu"}}"#
+        #expect(try decode(line) == .itemCompleted(threadID: "th", turnID: "tu", item: ItemInfo(id: "h1", type: "hologram"), completedAtMilliseconds: nil))
+    }
+
+    @Test(arguments: [
+        #"{"method":"thread/realtime/started","params":{"threadId":"th"}}"#,
+        #"{"method":"item/completed","params":{"threadId":"th","turnId":"tu"}}"#,
+        #"{"method":"thread/tokenUsage/updated","params":{"threadId":"th","turnId":"tu","tokenUsage":{"total":{}}}}"#,
+        #"{"method":"item/commandExecution/requestApproval","id":0,"params":{"command":"ZQXMARK"}}"#,
+        #"{"id":9,"result":{"turn":{"id":"tu"}}}"#,
+        #"{"id":9,"error":{"code":-32600,"message":"ZQXMARK"}}"#,
+    ])
+    func unknownOrIncompleteMessagesAreOther(text: String) throws {
+        #expect(try decode(text) == .other)
+    }
+
+    @Test func threadStartResultsAndForksCarryModelProviderAndParent() throws {
+        let start = #"{"id":2,"result":{"thread":{"id":"th","cwd":"/ZQXMARK","forkedFromId":"parent"},"model":"gpt-5.5","modelProvider":"openai"}}"#
+        #expect(try decode(start) == .threadOpened(ThreadInfo(id: "th", model: "gpt-5.5", provider: "openai", forkedFromID: "parent")))
+    }
+
+    @Test func tokenUsageReadsBothSnapshots() throws {
+        let line = #"{"method":"thread/tokenUsage/updated","params":{"threadId":"th","turnId":"tu","tokenUsage":{"total":{"totalTokens":30,"inputTokens":20,"cachedInputTokens":5,"outputTokens":10,"reasoningOutputTokens":4},"last":{"totalTokens":3,"inputTokens":2,"cachedInputTokens":0,"outputTokens":1,"reasoningOutputTokens":0},"modelContextWindow":1000}}}"#
+        #expect(try decode(line) == .tokenUsageUpdated(
+            threadID: "th", turnID: "tu",
+            total: TokenUsage(input: 20, cachedInput: 5, output: 10, reasoningOutput: 4),
+            last: TokenUsage(input: 2, cachedInput: 0, output: 1, reasoningOutput: 0)))
+    }
+
+    @Test func errorsAreClassifiedByCodexErrorInfoNeverByMessage() throws {
+        let simple = #"{"method":"turn/completed","params":{"threadId":"th","turn":{"id":"tu","items":[],"status":"failed","error":{"message":"ZQXMARK","codexErrorInfo":"contextWindowExceeded"}}}}"#
+        guard case .turnCompleted(_, let turn) = try decode(simple) else { Issue.record("not a turn end"); return }
+        #expect(turn.errorClass == "contextWindowExceeded")
+        let structured = #"{"method":"error","params":{"threadId":"th","turnId":"tu","willRetry":false,"error":{"message":"ZQXMARK","codexErrorInfo":{"httpConnectionFailed":{"httpStatusCode":502}}}}}"#
+        #expect(try decode(structured) == .error(threadID: "th", turnID: "tu", errorClass: "httpConnectionFailed", willRetry: false))
+    }
+
+    @Test func theLeadingMethodIsReadWithoutParsing() {
+        func method(_ text: String) -> String? {
+            Array(text.utf8).withUnsafeBytes { AppServerMessage.leadingMethod(of: $0) }
+        }
+        #expect(method(#"{"method":"item/agentMessage/delta","params":{"delta":"x"#) == "item/agentMessage/delta")
+        #expect(method(#"{"id":1,"method":"x"}"#) == nil)
+        #expect(method(#"{"method":"unterminated"#) == nil)
+        #expect(method(#"{"method":"a\"b","params":{}}"#) == nil)
+    }
+}

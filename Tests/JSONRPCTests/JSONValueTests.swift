@@ -1,0 +1,38 @@
+import Foundation
+import JSONRPC
+import Testing
+
+struct JSONValueTests {
+    @Test func parsesEveryKindOfValue() throws {
+        let value = try JSONValue(parsing: #" {"s":"a\"b\\c\n\u00e9\ud83d\ude00","i":-42,"big":9007199254740993,"d":1.5e3,"t":true,"f":false,"n":null,"a":[1,[2],{}]} "#)
+        #expect(value["s"] == .string("a\"b\\c\né😀"))
+        #expect(value["i"] == .int(-42))
+        #expect(value["big"]?.int == 9_007_199_254_740_993)
+        #expect(value["d"]?.double == 1500)
+        #expect(value["t"] == .bool(true))
+        #expect(value["f"] == .bool(false))
+        #expect(value["n"] == .null)
+        #expect(value["a"] == [1, [2], [:]])
+    }
+
+    @Test(arguments: [
+        "", "{", "{\"a\"}", "{\"a\":1,}", "[1,]", "tru", "01x", "\"unterminated", "{\"a\":1} extra", "-", "1.", "1e",
+        "\"tab\there\"", "{'a':1}", "nan",
+    ])
+    func rejectsWhatIsNotJSON(text: String) {
+        #expect(throws: JSONParseError.self) { try JSONValue(parsing: text) }
+    }
+
+    @Test func deepNestingIsAnErrorNotACrash() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONParseError.self) { try JSONValue(parsing: deep) }
+    }
+
+    @Test func agreesWithFoundationOnARoundTrip() throws {
+        let original: JSONValue = ["text": "line\nbreak \"quoted\" \u{1} é", "list": [1, .double(2.5), true, nil], "empty": [:]]
+        let serialized = original.serializedString
+        #expect(try JSONValue(parsing: serialized) == original)
+        let foundation = try JSONSerialization.jsonObject(with: Data(serialized.utf8)) as? [String: Any]
+        #expect(foundation?["text"] as? String == "line\nbreak \"quoted\" \u{1} é")
+    }
+}

@@ -1,0 +1,59 @@
+public import CodexAppServer
+public import Foundation
+public import JSONRPC
+import Synchronization
+
+/// A real `codex app-server` against the stand-in model server, with every stdout line captured.
+public final class ScenarioSession: Sendable {
+    /// Codex's working directory for the threads; its name carries the content marker.
+    public let workDirectory: URL
+    /// The raw capture of Codex's stdout so far: exactly the bytes it wrote, a newline after each line.
+    public var capture: [UInt8] { captured.withLock { $0 } }
+    /// Every inbound message with the time it was received, in order.
+    public var messages: [(message: JSONRPCMessage, receivedAt: Date)] { received.withLock { $0 } }
+
+    private let captured = Mutex<[UInt8]>([])
+    private let received = Mutex<[(message: JSONRPCMessage, receivedAt: Date)]>([])
+
+    public init() throws {
+        workDirectory = try TestTools.makeTemporaryDirectory("work")
+    }
+
+    /// Runs `body` with a client connected to a fresh Codex (its own `CODEX_HOME`) that uses `server`.
+    public func run<Result: Sendable>(
+        codex: String,
+        server: StandInModelServer,
+        policy: ServerRequestPolicy = .declineApprovals,
+        _ body: (AppServerClient) async throws -> Result
+    ) async throws -> Result {
+        let home = try TestTools.makeTemporaryDirectory("codex-home")
+        var environment = ProcessInfo.processInfo.environment
+        environment["CODEX_HOME"] = home.path
+        let configuration = AppServerConfiguration(
+            executable: codex,
+            configOverrides: server.codexOverrides,
+            workingDirectory: workDirectory.path,
+            environment: environment,
+            serverRequestPolicy: policy,
+            observer: { [self] line in
+                captured.withLock { $0 += line.bytes + [0x0A] }
+                if let message = line.message { received.withLock { $0.append((message, line.receivedAt)) } }
+            })
+        return try await AppServerClient.withClient(configuration, body)
+    }
+
+    /// Starts a thread in the work directory with `approvalPolicy`, full access, and returns its id.
+    public func startThread(_ client: AppServerClient, approvalPolicy: String = "never") async throws -> String {
+        try await client.startThread(
+            ThreadOptions(workingDirectory: workDirectory.path, approvalPolicy: approvalPolicy, sandbox: "danger-full-access")
+        ).id
+    }
+
+    /// Runs one turn whose prompt selects `scenario` on the stand-in server, and waits for its end.
+    @discardableResult
+    public func runTurn(_ client: AppServerClient, thread: String, scenario: String) async throws -> TurnInfo {
+        let turn = try await client.startTurn(
+            threadID: thread, text: "\(TestTools.contentMarker)_prompt_\(scenario) scenario:\(scenario)")
+        return try await client.waitForTurnEnd(threadID: thread, turnID: turn)
+    }
+}

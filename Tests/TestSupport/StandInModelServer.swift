@@ -1,0 +1,44 @@
+import Foundation
+import JSONRPC
+
+/// `scripts/stand-in-model-server.py` on a free loopback port: a Responses API that answers by scenario.
+public final class StandInModelServer: Sendable {
+    public let port: Int
+    private let process: ChildProcess
+
+    private init(port: Int, process: ChildProcess) {
+        self.port = port
+        self.process = process
+    }
+
+    /// Starts the server and waits until it listens.
+    public static func start() async throws -> StandInModelServer {
+        let script = TestTools.packageRoot.appendingPathComponent("scripts/stand-in-model-server.py").path
+        let process = try ChildProcess(ChildProcess.Configuration(executable: "python3", arguments: [script, "--port", "0"]))
+        for await line in process.lines {
+            let text = String(decoding: line, as: UTF8.self)
+            if text.hasPrefix("listening "), let port = Int(text.dropFirst("listening ".count)) {
+                return StandInModelServer(port: port, process: process)
+            }
+        }
+        throw MissingTool(name: "python3 (the stand-in model server did not start: \(process.stderrText))")
+    }
+
+    /// Stops the server.
+    public func stop() async {
+        await process.terminate(grace: .milliseconds(200))
+    }
+
+    /// The `-c` overrides that point Codex at this server, with retries off so failures are immediate.
+    public var codexOverrides: [String] {
+        [
+            #"model_provider="mock""#,
+            #"model_providers.mock.name="mock""#,
+            #"model_providers.mock.base_url="http://127.0.0.1:\#(port)/v1""#,
+            #"model_providers.mock.wire_api="responses""#,
+            "model_providers.mock.request_max_retries=0",
+            "model_providers.mock.stream_max_retries=0",
+            #"model="gpt-5.5""#,
+        ]
+    }
+}

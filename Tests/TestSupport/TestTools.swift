@@ -1,0 +1,46 @@
+public import Foundation
+
+/// Where the tools the tests run are, as installed by `scripts/install-test-tools`.
+public enum TestTools {
+    /// The marker every piece of content in our fixtures and stand-in answers carries; no output may contain it.
+    public static let contentMarker = "ZQXMARK"
+
+    /// The package's root folder.
+    public static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The pinned Codex (0.163.0), or `CODEX_BIN` when set.
+    ///
+    /// - Throws: `MissingTool` when it is not installed. A missing tool fails the test, it never skips it.
+    public static func codex() throws -> String {
+        if let override = ProcessInfo.processInfo.environment["CODEX_BIN"], !override.isEmpty { return override }
+        let sitePackages = packageRoot.appendingPathComponent(".tools/codex/lib")
+        let candidates = (try? FileManager.default.contentsOfDirectory(atPath: sitePackages.path)) ?? []
+        for python in candidates {
+            let path = sitePackages.appendingPathComponent("\(python)/site-packages/codex_cli_bin/bin/codex").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw MissingTool(name: "codex 0.163.0")
+    }
+
+    /// The built `codex-telemetry` executable, next to the test bundle.
+    public static func cli() throws -> String {
+        let path = packageRoot.appendingPathComponent(".build/debug/codex-telemetry").path
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw MissingTool(name: "codex-telemetry (swift build)") }
+        return path
+    }
+
+    /// A new empty folder whose name carries the content marker, so that any path leaking into output is caught.
+    public static func makeTemporaryDirectory(_ purpose: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("\(contentMarker)_\(purpose)_\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// A tool the tests need is not installed.
+public struct MissingTool: Error, CustomStringConvertible {
+    public var name: String
+    public var description: String { "\(name) is not installed: run scripts/install-test-tools" }
+}
