@@ -145,7 +145,7 @@ public struct SessionTelemetry: Sendable {
         let start = opened?.start ?? item.durationMilliseconds.map { end - min(end, nanoseconds(fromMilliseconds: $0)) } ?? end
         turn.completedTools.insert(item.id)
         turn.toolCalls += 1
-        turn.lastActivity = max(turn.lastActivity, end)
+        turn.toolSpans.append(start...end)
         openTurns[key] = turn
         return [toolEvent(item, key: key, start: start, end: end)]
     }
@@ -189,7 +189,7 @@ public struct SessionTelemetry: Sendable {
         // The change in the cumulative total is this call. With no earlier total (a thread whose history we did not
         // see) or a total that went down, the server's own per-call figure is the best there is.
         let usage = previous.map { total.dominates($0) ? total - $0 : last } ?? last
-        let start = max(turn.start, turn.lastActivity)
+        let start = turn.nextCallStart()
         var attributes = turn.dimensions(key)
         attributes.append(TelemetryAttribute(key: .operationName, value: .string("chat")))
         attributes.append(TelemetryAttribute(key: .durationMilliseconds, value: .int(milliseconds(from: start, to: time))))
@@ -200,7 +200,7 @@ public struct SessionTelemetry: Sendable {
         turn.cost = turn.llmCalls == 0 ? cost : turn.cost.flatMap { sum in cost.map { sum + $0 } }
         turn.llmCalls += 1
         turn.usage = turn.usage + usage
-        turn.lastActivity = time
+        turn.lastCallEnd = time
         openTurns[key] = turn
         return [TelemetryEvent(name: .llmCall, startTimeUnixNano: start, endTimeUnixNano: time, attributes: attributes)]
     }
@@ -245,8 +245,10 @@ private struct TurnState: Sendable {
     var start: UInt64
     var model: String?
     var provider: String?
-    /// When the last model call or tool call of the turn ended: the next model call started after it.
-    var lastActivity: UInt64 = 0
+    /// When the turn's last model call ended.
+    var lastCallEnd: UInt64?
+    /// The spans of completed tool calls not yet placed before a model call.
+    var toolSpans: [ClosedRange<UInt64>] = []
     var openTools: [String: OpenTool] = [:]
     var completedTools: Set<String> = []
     var llmCalls: Int64 = 0
@@ -256,6 +258,15 @@ private struct TurnState: Sendable {
     var cost: Double?
     /// The class of an error the server said it would not retry.
     var errorClass: String?
+
+    /// When the model call being reported began: after the previous call, and after the tools that call caused
+    /// (those started before it ended). Tools started since were caused by this call and ran during it.
+    mutating func nextCallStart() -> UInt64 {
+        let previous = lastCallEnd ?? start
+        let caused = toolSpans.filter { $0.lowerBound <= previous }
+        toolSpans.removeAll { $0.lowerBound <= previous }
+        return caused.map(\.upperBound).reduce(previous, max)
+    }
 
     /// The attributes every event of the turn shares.
     func dimensions(_ key: TurnKey) -> [TelemetryAttribute] {

@@ -1,0 +1,64 @@
+import CodexTelemetry
+import Foundation
+import JSONRPC
+import Testing
+import TestSupport
+
+struct SessionReplayTests {
+    static func replay(_ bytes: [UInt8], maximumLineLength: Int = 64 << 20) -> (events: [TelemetryEvent], counts: SessionReplay.Counts) {
+        var replay = SessionReplay()
+        var framer = LineFramer(maximumLineLength: maximumLineLength)
+        var events: [TelemetryEvent] = []
+        bytes.withUnsafeBytes { framer.append($0) { events += replay.consume(line: $0) } }
+        events += replay.finish(unterminatedLine: framer.finish(), oversizedLines: framer.oversizedLineCount)
+        return (events, replay.counts)
+    }
+
+    static let sessions = try! FileManager.default
+        .contentsOfDirectory(atPath: TestTools.packageRoot.appendingPathComponent("protocol/sessions").path)
+        .filter { $0.hasSuffix(".jsonl") }.sorted()
+
+    static func session(_ name: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: TestTools.packageRoot.appendingPathComponent("protocol/sessions/\(name)")))
+    }
+
+    /// Each recorded session against its reviewed snapshot (`Snapshots/`); `RECORD_SNAPSHOTS=1` rewrites them.
+    @Test(arguments: sessions)
+    func recordedSessionsReplayToTheirSnapshot(name: String) throws {
+        let (events, counts) = Self.replay(try Self.session(name))
+        #expect(counts.skipped == 0)
+        let text = events.map(\.jsonLine).joined(separator: "\n") + "\n"
+        #expect(!text.contains(TestTools.contentMarker))
+        let snapshot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Snapshots/\(name.replacingOccurrences(of: ".jsonl", with: ".events.jsonl"))")
+        if ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] == "1" {
+            try Data(text.utf8).write(to: snapshot)
+        }
+        #expect(text == (try String(contentsOf: snapshot, encoding: .utf8)))
+    }
+
+    @Test func badLinesAreCountedAndTheRestStillCounts() throws {
+        let session = try Self.session("codex-0.163.0-scenarios.jsonl")
+        let clean = Self.replay(session)
+        var damaged = Array("not json at all\n{\"neither\":\"a message\"}\n\(String(repeating: "x", count: 300))\n".utf8)
+        damaged += session
+        damaged += Array(#"{"method":"turn/started","params":{"threadId":"#.utf8)
+        let result = Self.replay(damaged, maximumLineLength: 200)
+        // Lines over 200 bytes are skipped too, so compare with a clean run under the same limit.
+        let sameLimit = Self.replay(session, maximumLineLength: 200)
+        #expect(result.events == sameLimit.events)
+        #expect(result.counts.malformed == 2)
+        #expect(result.counts.truncated == 1)
+        #expect(result.counts.oversized == sameLimit.counts.oversized + 1)
+        #expect(clean.events.count > 0)
+    }
+
+    @Test func aCaptureCutOffMidTurnClosesItAsIncomplete() throws {
+        let session = try Self.session("codex-0.163.0-scenarios.jsonl")
+        let lines = session.split(separator: 0x0A, omittingEmptySubsequences: false)
+        let cut = lines.firstIndex { String(decoding: $0, as: UTF8.self).contains(#""method":"turn/completed""#) }!
+        let (events, _) = Self.replay(Array(lines[..<cut].joined(separator: [0x0A])))
+        #expect(events.last?.name == .turn)
+        #expect(events.last?[.turnStatus] == .string("incomplete"))
+    }
+}

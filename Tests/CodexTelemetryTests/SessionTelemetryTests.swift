@@ -1,0 +1,147 @@
+import CodexAppServer
+import CodexTelemetry
+import Testing
+
+/// The state machine on literal inputs. Times are in milliseconds here and scaled at the boundary.
+struct SessionTelemetryTests {
+    var telemetry = SessionTelemetry(prices: PriceTable(prices: ["m": ModelPrice(input: 2, cachedInput: 1, output: 10)]))
+    var events: [TelemetryEvent] = []
+
+    mutating func send(_ message: AppServerMessage, at milliseconds: UInt64) {
+        events += telemetry.receive(message, at: milliseconds * 1_000_000)
+    }
+
+    static func usage(_ input: Int64, _ cached: Int64, _ output: Int64, _ reasoning: Int64) -> TokenUsage {
+        TokenUsage(input: input, cachedInput: cached, output: output, reasoningOutput: reasoning)
+    }
+
+    mutating func startTurn(_ turn: String = "u1", thread: String = "t1", model: String = "m", at time: UInt64 = 1000) {
+        send(.threadOpened(ThreadInfo(id: thread, model: model, provider: "openai")), at: time)
+        send(.turnStarted(threadID: thread, turn: TurnInfo(id: turn, status: "inProgress")), at: time)
+    }
+
+    @Test mutating func modelCallsAreTheChangeInTheCumulativeTotalAndRepeatsAreNotCalls() {
+        startTurn()
+        send(.tokenUsageUpdated(threadID: "t1", turnID: "u1", total: Self.usage(100, 40, 10, 2), last: Self.usage(100, 40, 10, 2)), at: 2000)
+        send(.tokenUsageUpdated(threadID: "t1", turnID: "u1", total: Self.usage(100, 40, 10, 2), last: Self.usage(100, 40, 10, 2)), at: 2100)
+        // `last` disagrees on purpose: the change in the total wins.
+        send(.tokenUsageUpdated(threadID: "t1", turnID: "u1", total: Self.usage(250, 90, 30, 7), last: Self.usage(1, 1, 1, 1)), at: 3000)
+        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed", durationMilliseconds: 2500)), at: 3500)
+
+        let calls = events.filter { $0.name == .llmCall }
+        #expect(calls.map { $0[.inputTokens] } == [.int(100), .int(150)])
+        #expect(calls.map { $0[.cacheReadInputTokens] } == [.int(40), .int(50)])
+        #expect(calls.map { $0[.outputTokens] } == [.int(10), .int(20)])
+        #expect(calls.map { $0[.reasoningOutputTokens] } == [.int(2), .int(5)])
+        #expect(calls.map(\.startTimeUnixNano) == [1000, 2000].map { $0 * 1_000_000 })
+        // (100-40)*2 + 40*1 + 10*10 = 260 per million; (150-50)*2 + 50 + 200 = 450 per million.
+        #expect(calls.map { $0[.costUSD] } == [.double(260e-6), .double(450e-6)])
+        let turn = events.last!
+        #expect(turn.name == .turn)
+        #expect(turn[.inputTokens] == .int(250))
+        #expect(turn[.llmCallCount] == .int(2))
+        guard case .double(let cost) = turn[.costUSD] else { Issue.record("no turn cost"); return }
+        #expect(abs(cost - 710e-6) < 1e-15)
+        #expect(turn[.durationMilliseconds] == .int(2500))
+        #expect(turn[.turnStatus] == .string("completed"))
+        #expect(turn[.errorType] == nil)
+    }
+
+    @Test mutating func aResumeReplayingAnOldSnapshotSetsTheBaselineOnly() {
+        send(.threadOpened(ThreadInfo(id: "t1", model: "m")), at: 1000)
+        // Replayed by thread/resume, with a turn id of another time: history, not a call.
+        send(.tokenUsageUpdated(threadID: "t1", turnID: "old", total: Self.usage(5000, 0, 500, 0), last: Self.usage(50, 0, 5, 0)), at: 1000)
+        startTurn("u2")
+        send(.tokenUsageUpdated(threadID: "t1", turnID: "u2", total: Self.usage(5100, 0, 520, 0), last: Self.usage(100, 0, 20, 0)), at: 2000)
+        let calls = events.filter { $0.name == .llmCall }
+        #expect(calls.count == 1)
+        #expect(calls.first?[.inputTokens] == .int(100))
+        #expect(calls.first?[.outputTokens] == .int(20))
+    }
+
+    @Test mutating func aForkStartsFromItsParentsTotal() {
+        startTurn()
+        send(.tokenUsageUpdated(threadID: "t1", turnID: "u1", total: Self.usage(100, 0, 10, 0), last: Self.usage(100, 0, 10, 0)), at: 2000)
+        send(.threadOpened(ThreadInfo(id: "t2", model: "m", forkedFromID: "t1")), at: 3000)
+        send(.turnStarted(threadID: "t2", turn: TurnInfo(id: "f1", status: "inProgress")), at: 3000)
+        send(.tokenUsageUpdated(threadID: "t2", turnID: "f1", total: Self.usage(130, 0, 15, 0), last: Self.usage(30, 0, 5, 0)), at: 4000)
+        #expect(events.filter { $0.name == .llmCall }.map { $0[.inputTokens] } == [.int(100), .int(30)])
+    }
+
+    @Test mutating func aThreadFirstSeenMidHistoryUsesThePerCallFigure() {
+        startTurn()
+        send(.tokenUsageUpdated(threadID: "t1", turnID: "u1", total: Self.usage(9000, 0, 900, 0), last: Self.usage(300, 0, 30, 0)), at: 2000)
+        #expect(events.first?[.inputTokens] == .int(300))
+    }
+
+    @Test mutating func aFailedTurnCarriesErrorClassNotMessage() {
+        startTurn()
+        send(.error(threadID: "t1", turnID: "u1", errorClass: "serverOverloaded", willRetry: true), at: 1500)
+        send(.error(threadID: "t1", turnID: "u1", errorClass: "responseStreamDisconnected", willRetry: false), at: 1600)
+        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "failed")), at: 1700)
+        #expect(events.last?[.errorType] == .string("responseStreamDisconnected"))
+        #expect(events.last?[.costUSD] == nil)
+    }
+
+    @Test mutating func aFailedTurnWithoutAClassStillHasAnErrorType() {
+        startTurn()
+        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "failed")), at: 1700)
+        #expect(events.last?[.errorType] == .string("other"))
+    }
+
+    @Test mutating func toolsOpenWhenTheTurnEndsAreClosedWithIt() {
+        startTurn()
+        let tool = ItemInfo(id: "c1", type: "commandExecution", status: "inProgress")
+        send(.itemStarted(threadID: "t1", turnID: "u1", item: tool, startedAtMilliseconds: 1200), at: 1201)
+        send(.itemStarted(threadID: "t1", turnID: "u1", item: ItemInfo(id: "r1", type: "reasoning"), startedAtMilliseconds: 1200), at: 1201)
+        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "interrupted")), at: 2000)
+        #expect(events.map(\.name) == [.toolCall, .turn])
+        #expect(events[0][.toolStatus] == .string("interrupted"))
+        #expect(events[0][.durationMilliseconds] == .int(800))
+        #expect(events[1][.toolCallCount] == .int(1))
+        #expect(events[1][.turnStatus] == .string("interrupted"))
+    }
+
+    @Test mutating func everyTurnEndsExactlyOnce() {
+        startTurn()
+        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed")), at: 2000)
+        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed")), at: 2001)
+        send(.itemCompleted(threadID: "t1", turnID: "u1", item: ItemInfo(id: "late", type: "fileChange"), completedAtMilliseconds: 2002), at: 2002)
+        startTurn("u2")
+        events += telemetry.finish()
+        events += telemetry.finish()
+        let turns = events.filter { $0.name == .turn }
+        #expect(turns.map { $0[.turnID] } == [.string("u1"), .string("u2")])
+        #expect(turns.last?[.turnStatus] == .string("incomplete"))
+        #expect(!events.contains { $0[.toolCallID] == .string("late") })
+    }
+
+    @Test mutating func theModelFollowsSettingsAndReroutes() {
+        startTurn()
+        send(.modelRerouted(threadID: "t1", turnID: "u1", model: "m-small"), at: 1100)
+        send(.tokenUsageUpdated(threadID: "t1", turnID: "u1", total: Self.usage(10, 0, 1, 0), last: Self.usage(10, 0, 1, 0)), at: 1200)
+        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed")), at: 1300)
+        send(.threadSettingsUpdated(threadID: "t1", model: "m-large"), at: 1400)
+        startTurn("u2", model: "m-large")
+        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u2", status: "completed")), at: 1500)
+        #expect(events.map { $0[.requestModel] } == [.string("m-small"), .string("m-small"), .string("m-large")])
+        // An unpriced model has no cost, never a made-up one.
+        #expect(events[0][.costUSD] == nil)
+    }
+
+    @Test mutating func toolNamesAreNamesNeverArguments() {
+        startTurn()
+        let items = [
+            ItemInfo(id: "a", type: "mcpToolCall", toolName: "search_docs", toolServer: "docs", status: "completed"),
+            ItemInfo(id: "b", type: "dynamicToolCall", toolName: "lookup", status: "failed"),
+            ItemInfo(id: "c", type: "fileChange", status: "declined"),
+            ItemInfo(id: "d", type: "webSearch"),
+            ItemInfo(id: "e", type: "mcpToolCall", toolName: "rm -rf ZQXMARK", status: "completed"),
+        ]
+        for item in items {
+            send(.itemCompleted(threadID: "t1", turnID: "u1", item: item, completedAtMilliseconds: 1500), at: 1500)
+        }
+        #expect(events.map { $0[.toolName] } == ["search_docs", "lookup", "apply_patch", "web_search", "invalid"].map { .string($0) })
+        #expect(events.map { $0[.toolStatus] } == ["completed", "failed", "declined", "completed", "completed"].map { .string($0) })
+    }
+}

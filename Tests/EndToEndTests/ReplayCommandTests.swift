@@ -1,0 +1,86 @@
+import Foundation
+import JSONRPC
+import Testing
+import TestSupport
+
+/// The built `codex-telemetry` binary, end to end, on the recorded sessions.
+struct ReplayCommandTests {
+    struct Outcome {
+        var status: Termination
+        var stdout: String
+        var stderr: String
+    }
+
+    typealias Termination = ChildProcess.Termination
+
+    func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
+        let stderrFile = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID())")
+        let command = ([try TestTools.cli()] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let process = try ChildProcess(ChildProcess.Configuration(
+            executable: "sh", arguments: ["-c", "\(command) 2>'\(stderrFile.path)'"],
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }))
+        var stdout: [String] = []
+        for await line in process.lines { stdout.append(String(decoding: line, as: UTF8.self)) }
+        let status = await process.waitForExit()
+        let stderr = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
+        return Outcome(status: status, stdout: stdout.joined(separator: "\n"), stderr: stderr)
+    }
+
+    static let sessions = ["codex-0.163.0-scenarios.jsonl", "codex-0.147.0-scenarios.jsonl"].map {
+        TestTools.packageRoot.appendingPathComponent("protocol/sessions/\($0)").path
+    }
+
+    @Test(arguments: sessions)
+    func jsonOutputHasOneTurnPerTurnAndNoContent(session: String) async throws {
+        let outcome = try await run(["replay", session, "--format", "json"])
+        #expect(outcome.status == .exited(0))
+        let events = try outcome.stdout.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        #expect(events.filter { $0["name"] == "codex.turn" }.count == 9)
+        #expect(events.filter { $0["name"] == "codex.llm_call" }.count == 11)
+        #expect(events.filter { $0["name"] == "codex.tool_call" }.count == 6)
+        #expect(events.allSatisfy { $0["startTimeUnixNano"]?.int != nil && $0["attributes"]?.object != nil })
+        #expect(!outcome.stdout.contains(TestTools.contentMarker))
+        #expect(!outcome.stderr.contains(TestTools.contentMarker))
+        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: session)), as: UTF8.self).contains(TestTools.contentMarker))
+    }
+
+    @Test func theSummaryGivesTurnsCallsTokensAndCostPerModel() async throws {
+        let outcome = try await run(["replay", Self.sessions[0]])
+        #expect(outcome.status == .exited(0))
+        #expect(outcome.stdout.contains("gpt-5.5: 9 turns (7 completed, 1 failed, 1 interrupted), 11 model calls, 6 tool calls"))
+        #expect(outcome.stdout.contains("cost: $"))
+        #expect(outcome.stderr.contains("0 skipped"))
+        #expect(!(outcome.stdout + outcome.stderr).contains(TestTools.contentMarker))
+    }
+
+    @Test func aPriceFileChangesTheCost() async throws {
+        let prices = FileManager.default.temporaryDirectory.appendingPathComponent("prices-\(UUID()).json")
+        try Data(#"{"gpt-5.5": {"input": 0, "cachedInput": 0, "output": 0}}"#.utf8).write(to: prices)
+        let viaFlag = try await run(["replay", Self.sessions[0], "--prices", prices.path])
+        #expect(viaFlag.stdout.contains("cost: $0.0000"))
+        let viaEnvironment = try await run(["replay", Self.sessions[0]], environment: ["CODEX_TELEMETRY_PRICES": prices.path])
+        #expect(viaEnvironment.stdout.contains("cost: $0.0000"))
+    }
+
+    @Test func damagedInputIsSkippedAndCountedNotFatal() async throws {
+        let damaged = FileManager.default.temporaryDirectory.appendingPathComponent("damaged-\(UUID()).jsonl")
+        var bytes = Array("{oops\n".utf8) + Array(try Data(contentsOf: URL(fileURLWithPath: Self.sessions[0])))
+        bytes += Array(#"{"method":"turn/completed","params":{"thr"#.utf8)
+        try Data(bytes).write(to: damaged)
+        let outcome = try await run(["replay", damaged.path])
+        #expect(outcome.status == .exited(0))
+        #expect(outcome.stdout.contains("9 turns"))
+        #expect(outcome.stderr.contains("2 skipped (1 malformed, 1 truncated)"))
+    }
+
+    @Test func usageErrorsExit64AndMissingFilesFailClearly() async throws {
+        let noPath = try await run(["replay"])
+        #expect(noPath.status == .exited(64))
+        #expect(noPath.stderr.contains("USAGE: codex-telemetry replay"))
+        let badOption = try await run(["replay", "x", "--colour", "red"])
+        #expect(badOption.status == .exited(64))
+        let missing = try await run(["replay", "/nonexistent/session.jsonl"])
+        #expect(missing.status == .exited(1))
+        #expect(missing.stderr.contains("cannot open /nonexistent/session.jsonl"))
+    }
+}
