@@ -5,8 +5,8 @@ import Testing
 
 /// The connection against real child processes: a scripted Python peer, and `sh` for the failure paths.
 struct JSONRPCConnectionTests {
-    /// A peer that asks us something first (with id 0, as Codex does), then answers our request only after our
-    /// answer arrives, while writing a lot to stderr.
+    /// A peer that asks us something first (with id 0, as Codex does) and answers our request only once our
+    /// answer has arrived, while writing a lot to stderr. If we could not answer while waiting, both would hang.
     static let peer = #"""
         import json, sys
         sys.stderr.write("noise " * 200000)
@@ -14,13 +14,17 @@ struct JSONRPCConnectionTests {
         print(json.dumps({"method": "item/commandExecution/requestApproval", "id": 0, "params": {}}), flush=True)
         print(json.dumps({"method": "note", "params": {"n": 1}}), flush=True)
         print("this line is not JSON", flush=True)
-        answers = {}
+        answer, waiting = None, []
         for line in sys.stdin:
             message = json.loads(line)
             if "method" in message and "id" in message:
-                print(json.dumps({"id": message["id"], "result": {"gotAnswer": answers.get(0)}}), flush=True)
-            elif "id" in message:
-                answers[message["id"]] = message.get("result")
+                waiting.append(message["id"])
+            elif message.get("id") == 0:
+                answer = message.get("result")
+            if answer is not None:
+                for request_id in waiting:
+                    print(json.dumps({"id": request_id, "result": {"gotAnswer": answer}}), flush=True)
+                waiting = []
         """#
 
     @Test func serverRequestsAreAnsweredAndOurRequestsGetTheirResults() async throws {
@@ -32,7 +36,6 @@ struct JSONRPCConnectionTests {
             observer: { line in
                 if case .notification(let note)? = line.message { notifications.withLock { $0.append(note.method) } }
             })
-        try await Task.sleep(for: .milliseconds(300))
         let result = try await connection.request("ask", params: [:])
         #expect(result["gotAnswer"]?["decision"] == .string("decline"))
         #expect(notifications.withLock { $0 } == ["note"])
