@@ -10,14 +10,17 @@ public final class AppServerClient: Sendable {
 
     /// The server's `userAgent`, from the handshake: it names the Codex version.
     public let userAgent: String
+    /// The process id of `codex app-server`, for a harness that watches or signals it.
+    public let processID: Int32
 
     private let connection: JSONRPCConnection
     private let turns: TurnTracker
 
-    private init(connection: JSONRPCConnection, turns: TurnTracker, userAgent: String) {
+    private init(connection: JSONRPCConnection, turns: TurnTracker, userAgent: String, processID: Int32) {
         self.connection = connection
         self.turns = turns
         self.userAgent = userAgent
+        self.processID = processID
     }
 
     /// Starts Codex, initializes a session, runs `body`, and stops Codex: close stdin, wait, SIGTERM, wait, SIGKILL.
@@ -54,7 +57,9 @@ public final class AppServerClient: Sendable {
             }
             do {
                 let userAgent = try await initialize(connection, configuration)
-                let result = try await body(AppServerClient(connection: connection, turns: turns, userAgent: userAgent))
+                let client = AppServerClient(
+                    connection: connection, turns: turns, userAgent: userAgent, processID: process.pid)
+                let result = try await body(client)
                 await process.terminate()
                 return result
             } catch {

@@ -1,0 +1,65 @@
+import CodexAppServer
+import CodexTelemetry
+import Foundation
+import Testing
+import TestSupport
+
+/// What happens when Codex itself goes wrong: every wait ends with a clear error, and no telemetry is lost.
+struct CodexFailureTests {
+    @Test func codexKilledMidTurnFailsTheWaitAndTheTurnIsIncomplete() async throws {
+        let codex = try TestTools.codex()
+        let server = try await StandInModelServer.start()
+        defer { Task { await server.stop() } }
+        let session = try ScenarioSession()
+        await #expect {
+            try await session.run(codex: codex, server: server) { client in
+                let thread = try await session.startThread(client)
+                let turn = try await client.startTurn(threadID: thread, text: "\(TestTools.contentMarker) scenario:hang")
+                try await Task.sleep(for: .milliseconds(500))
+                kill(client.processID, SIGKILL)
+                _ = try await client.waitForTurnEnd(threadID: thread, turnID: turn)
+            }
+        } throws: { error in
+            let failure = error as? AppServerError
+            return failure?.code == .serverExited && failure!.message.contains("killed by signal 9")
+        }
+        var telemetry = SessionTelemetry()
+        var events: [TelemetryEvent] = []
+        for (message, receivedAt) in session.messages {
+            events += telemetry.receive(message, receivedAt: UInt64(receivedAt.timeIntervalSince1970 * 1e9))
+        }
+        events += telemetry.finish()
+        #expect(events.map(\.name) == [.turn])
+        #expect(events.first?[.turnStatus] == .string("incomplete"))
+    }
+
+    @Test func aServerThatNeverAnswersTheHandshakeTimesOut() async throws {
+        let silent = try TestTools.makeTemporaryDirectory("silent").appendingPathComponent("codex")
+        try Data("#!/bin/sh\nexec sleep 60\n".utf8).write(to: silent)
+        chmod(silent.path, 0o755)
+        let started = ContinuousClock.now
+        await #expect {
+            try await AppServerClient.withClient(AppServerConfiguration(executable: silent.path, handshakeTimeout: .milliseconds(300))) { _ in }
+        } throws: { error in
+            (error as? AppServerError)?.code == .handshakeFailed
+        }
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
+    @Test func aConfigurationCodexRejectsIsAClearErrorNotAHang() async throws {
+        let codex = try TestTools.codex()
+        let home = try TestTools.makeTemporaryDirectory("codex-home")
+        var environment = ProcessInfo.processInfo.environment
+        environment["CODEX_HOME"] = home.path
+        let configuration = AppServerConfiguration(
+            executable: codex, configOverrides: ["model_provider=\"no-such-provider\""], environment: environment)
+        await #expect {
+            try await AppServerClient.withClient(configuration) { client in
+                _ = try await client.startThread()
+            }
+        } throws: { error in
+            guard let failure = error as? AppServerError else { return false }
+            return [.handshakeFailed, .requestFailed, .serverExited].contains(failure.code) && !failure.message.isEmpty
+        }
+    }
+}
