@@ -68,10 +68,17 @@ extension ChildProcess {
         let argv = [path] + configuration.arguments
         let envp = configuration.environment.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
-        let result = withCStrings(argv) { argvPointers in
-            withCStrings(envp) { envpPointers in
-                posix_spawn(&pid, path, &actions, &attributes, argvPointers, envpPointers)
+        var result: Int32 = 0
+        // ETXTBSY: the executable was just written, and a child forked elsewhere in this process at that moment
+        // still holds it open for writing until it execs. That passes within milliseconds; retry a few times.
+        for attempt in 0..<5 {
+            if attempt > 0 { usleep(20_000) }
+            result = withCStrings(argv) { argvPointers in
+                withCStrings(envp) { envpPointers in
+                    posix_spawn(&pid, path, &actions, &attributes, argvPointers, envpPointers)
+                }
             }
+            if result != ETXTBSY { break }
         }
         guard result == 0 else {
             throw ChildProcessError(.launchFailed, "could not start \(path): \(String(cString: strerror(result)))")

@@ -67,7 +67,9 @@ public final class ChildProcess: Sendable {
 
     private struct State: ~Copyable {
         var termination: Termination?
-        var exitWaiters: [CheckedContinuation<Termination, Never>] = []
+        /// Waiters by a number of their own, so a cancelled one can be found and released.
+        var exitWaiters: [Int: CheckedContinuation<Termination?, Never>] = [:]
+        var nextWaiter = 0
         var oversizedLineCount = 0
         var stdinClosed = false
     }
@@ -135,16 +137,9 @@ public final class ChildProcess: Sendable {
     /// How the child ended, or `nil` while it runs.
     public var termination: Termination? { state.withLock { $0.termination } }
 
-    /// Waits until the child has exited.
+    /// Waits until the child has exited, whether or not the calling task is cancelled.
     public func waitForExit() async -> Termination {
-        await withCheckedContinuation { continuation in
-            let ended = state.withLock { state -> Termination? in
-                if let termination = state.termination { return termination }
-                state.exitWaiters.append(continuation)
-                return nil
-            }
-            if let ended { continuation.resume(returning: ended) }
-        }
+        await awaitExit(cancellable: false)!
     }
 
     /// Stops the child in steps, each only if the last did not work: close stdin and wait `grace`; send SIGTERM and
@@ -160,12 +155,38 @@ public final class ChildProcess: Sendable {
     }
 
     private func waitForExit(within limit: Duration) async -> Termination? {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            if let termination { return termination }
-            try? await Task.sleep(for: .milliseconds(10))
+        await withTaskGroup(of: Termination?.self) { group in
+            group.addTask { await self.awaitExit(cancellable: true) }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? termination
         }
-        return termination
+    }
+
+    /// The child's termination once it exits; if `cancellable`, `nil` as soon as the calling task is cancelled.
+    private func awaitExit(cancellable: Bool) async -> Termination? {
+        let waiter = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ended = state.withLock { state -> Termination?? in
+                    if let termination = state.termination { return .some(termination) }
+                    if cancellable && Task.isCancelled { return .some(nil) }
+                    state.exitWaiters[waiter] = continuation
+                    return nil
+                }
+                if let ended { continuation.resume(returning: ended) }
+            }
+        } onCancel: {
+            guard cancellable else { return }
+            state.withLock { $0.exitWaiters.removeValue(forKey: waiter) }?.resume(returning: nil)
+        }
     }
 
     private func startThreads(
@@ -199,8 +220,8 @@ public final class ChildProcess: Sendable {
             writer.abandon()
             let waiters = state.withLock { state in
                 state.termination = ended
-                defer { state.exitWaiters = [] }
-                return state.exitWaiters
+                defer { state.exitWaiters = [:] }
+                return state.exitWaiters.values
             }
             for waiter in waiters { waiter.resume(returning: ended) }
         }
