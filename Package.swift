@@ -17,7 +17,11 @@ let package = Package(
             name: "CodexTelemetryCLI",
             dependencies: ["CodexTelemetry", "CodexAppServer", "JSONRPC"]
         ),
-        .executableTarget(name: "ReplayBenchmark", dependencies: ["CodexTelemetry"], path: "Benchmarks/ReplayBenchmark"),
+        .executableTarget(
+            name: "ReplayBenchmark",
+            dependencies: ["CodexTelemetry"],
+            path: "Benchmarks/ReplayBenchmark"
+        ),
         .target(name: "TestSupport", dependencies: ["CodexAppServer", "JSONRPC"], path: "Tests/TestSupport"),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "TestSupport"]),
         .testTarget(name: "CodexAppServerTests", dependencies: ["CodexAppServer", "TestSupport"]),
@@ -28,9 +32,10 @@ let package = Package(
 
 // Strict settings on every target, as swift-log does: every cross-module edge is explicit.
 for target in package.targets {
-    target.swiftSettings = (target.swiftSettings ?? []) + [
-        .enableUpcomingFeature("ExistentialAny"),
-        .enableUpcomingFeature("MemberImportVisibility"),
-        .enableUpcomingFeature("InternalImportsByDefault"),
-    ]
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .enableUpcomingFeature("ExistentialAny"),
+            .enableUpcomingFeature("MemberImportVisibility"),
+            .enableUpcomingFeature("InternalImportsByDefault"),
+        ]
 }

@@ -17,7 +17,10 @@ struct ArgumentList {
     /// Splits the arguments into options and positionals, checking each option against `known`.
     ///
     /// - Throws: `HelpRequest` for `--help`; `UsageError` for an unknown option or one missing its value.
-    mutating func parse(options known: Set<String>, usage: String) throws -> (options: [String: String], positionals: [String]) {
+    mutating func parse(
+        options known: Set<String>,
+        usage: String
+    ) throws -> (options: [String: String], positionals: [String]) {
         var options: [String: String] = [:]
         var positionals: [String] = []
         var onlyPositionals = false

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CodexTelemetry
 import Foundation
 import JSONRPC
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `codex-telemetry replay PATH…`: recorded sessions in, telemetry events out.
 struct ReplayCommand {
@@ -31,7 +32,10 @@ struct ReplayCommand {
     var format: Format
     var prices: PriceTable
 
-    init(parsing arguments: inout ArgumentList, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    init(
+        parsing arguments: inout ArgumentList,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         let (options, positionals) = try arguments.parse(options: ["--format", "--prices"], usage: Self.usage)
         guard !positionals.isEmpty else { throw UsageError("replay needs at least one PATH", usage: Self.usage) }
         guard let format = Format(rawValue: options["--format"] ?? "summary") else {
@@ -104,7 +108,8 @@ extension SessionReplay.Counts {
     }
 
     func text(files: Int) -> String {
-        var text = "read \(lines) lines from \(files) file\(files == 1 ? "" : "s"): \(followed) followed, "
+        var text =
+            "read \(lines) lines from \(files) file\(files == 1 ? "" : "s"): \(followed) followed, "
             + "\(passedOver) passed over, \(skipped) skipped"
         if skipped > 0 {
             let reasons = [(malformed, "malformed"), (oversized, "over the line limit"), (truncated, "truncated")]

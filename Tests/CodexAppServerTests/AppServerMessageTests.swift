@@ -8,14 +8,25 @@ struct AppServerMessageTests {
     }
 
     @Test func aCommandItemKeepsItsDimensionsAndNothingElse() throws {
-        let line = #"{"method":"item/completed","params":{"item":{"type":"commandExecution","id":"call_1","command":"echo ZQXMARK","cwd":"/ZQXMARK","aggregatedOutput":"ZQXMARK","status":"failed","exitCode":3,"durationMs":12},"threadId":"th","turnId":"tu","completedAtMs":1000},"emittedAtMs":1001}"#
-        let expected = ItemInfo(id: "call_1", type: "commandExecution", status: "failed", exitCode: 3, durationMilliseconds: 12)
-        #expect(try decode(line) == .itemCompleted(threadID: "th", turnID: "tu", item: expected, completedAtMilliseconds: 1000))
+        let line =
+            #"{"method":"item/completed","params":{"item":{"type":"commandExecution","id":"call_1","command":"echo ZQXMARK","cwd":"/ZQXMARK","aggregatedOutput":"ZQXMARK","status":"failed","exitCode":3,"durationMs":12},"threadId":"th","turnId":"tu","completedAtMs":1000},"emittedAtMs":1001}"#
+        let expected = ItemInfo(
+            id: "call_1",
+            type: "commandExecution",
+            status: "failed",
+            exitCode: 3,
+            durationMilliseconds: 12
+        )
+        #expect(
+            try decode(line)
+                == .itemCompleted(threadID: "th", turnID: "tu", item: expected, completedAtMilliseconds: 1000)
+        )
         #expect(!String(describing: try decode(line)).contains("ZQXMARK"))
     }
 
     @Test func anMCPToolKeepsItsToolAndServerNamesButNotItsArguments() throws {
-        let line = #"{"method":"item/started","params":{"item":{"type":"mcpToolCall","id":"m1","server":"docs","tool":"search","arguments":{"q":"ZQXMARK"},"status":"inProgress"},"threadId":"th","turnId":"tu","startedAtMs":5}}"#
+        let line =
+            #"{"method":"item/started","params":{"item":{"type":"mcpToolCall","id":"m1","server":"docs","tool":"search","arguments":{"q":"ZQXMARK"},"status":"inProgress"},"threadId":"th","turnId":"tu","startedAtMs":5}}"#
         guard case .itemStarted(_, _, let item, let startedAt) = try decode(line) else {
             Issue.record("not an item start")
             return
@@ -27,8 +38,17 @@ struct AppServerMessageTests {
     }
 
     @Test func anUnknownItemTypeStillDecodesItsIdentity() throws {
-        let line = #"{"method":"item/completed","params":{"item":{"type":"hologram","id":"h1","novel":{"x":1}},"threadId":"th","turnId":"tu"}}"#
-        #expect(try decode(line) == .itemCompleted(threadID: "th", turnID: "tu", item: ItemInfo(id: "h1", type: "hologram"), completedAtMilliseconds: nil))
+        let line =
+            #"{"method":"item/completed","params":{"item":{"type":"hologram","id":"h1","novel":{"x":1}},"threadId":"th","turnId":"tu"}}"#
+        #expect(
+            try decode(line)
+                == .itemCompleted(
+                    threadID: "th",
+                    turnID: "tu",
+                    item: ItemInfo(id: "h1", type: "hologram"),
+                    completedAtMilliseconds: nil
+                )
+        )
     }
 
     @Test(arguments: [
@@ -44,24 +64,42 @@ struct AppServerMessageTests {
     }
 
     @Test func threadStartResultsAndForksCarryModelProviderAndParent() throws {
-        let start = #"{"id":2,"result":{"thread":{"id":"th","cwd":"/ZQXMARK","forkedFromId":"parent"},"model":"gpt-5.5","modelProvider":"openai"}}"#
-        #expect(try decode(start) == .threadOpened(ThreadInfo(id: "th", model: "gpt-5.5", provider: "openai", forkedFromID: "parent")))
+        let start =
+            #"{"id":2,"result":{"thread":{"id":"th","cwd":"/ZQXMARK","forkedFromId":"parent"},"model":"gpt-5.5","modelProvider":"openai"}}"#
+        #expect(
+            try decode(start)
+                == .threadOpened(ThreadInfo(id: "th", model: "gpt-5.5", provider: "openai", forkedFromID: "parent"))
+        )
     }
 
     @Test func tokenUsageReadsBothSnapshots() throws {
-        let line = #"{"method":"thread/tokenUsage/updated","params":{"threadId":"th","turnId":"tu","tokenUsage":{"total":{"totalTokens":30,"inputTokens":20,"cachedInputTokens":5,"outputTokens":10,"reasoningOutputTokens":4},"last":{"totalTokens":3,"inputTokens":2,"cachedInputTokens":0,"outputTokens":1,"reasoningOutputTokens":0},"modelContextWindow":1000}}}"#
-        #expect(try decode(line) == .tokenUsageUpdated(
-            threadID: "th", turnID: "tu",
-            total: TokenUsage(input: 20, cachedInput: 5, output: 10, reasoningOutput: 4),
-            last: TokenUsage(input: 2, cachedInput: 0, output: 1, reasoningOutput: 0)))
+        let line =
+            #"{"method":"thread/tokenUsage/updated","params":{"threadId":"th","turnId":"tu","tokenUsage":{"total":{"totalTokens":30,"inputTokens":20,"cachedInputTokens":5,"outputTokens":10,"reasoningOutputTokens":4},"last":{"totalTokens":3,"inputTokens":2,"cachedInputTokens":0,"outputTokens":1,"reasoningOutputTokens":0},"modelContextWindow":1000}}}"#
+        #expect(
+            try decode(line)
+                == .tokenUsageUpdated(
+                    threadID: "th",
+                    turnID: "tu",
+                    total: TokenUsage(input: 20, cachedInput: 5, output: 10, reasoningOutput: 4),
+                    last: TokenUsage(input: 2, cachedInput: 0, output: 1, reasoningOutput: 0)
+                )
+        )
     }
 
     @Test func errorsAreClassifiedByCodexErrorInfoNeverByMessage() throws {
-        let simple = #"{"method":"turn/completed","params":{"threadId":"th","turn":{"id":"tu","items":[],"status":"failed","error":{"message":"ZQXMARK","codexErrorInfo":"contextWindowExceeded"}}}}"#
-        guard case .turnCompleted(_, let turn) = try decode(simple) else { Issue.record("not a turn end"); return }
+        let simple =
+            #"{"method":"turn/completed","params":{"threadId":"th","turn":{"id":"tu","items":[],"status":"failed","error":{"message":"ZQXMARK","codexErrorInfo":"contextWindowExceeded"}}}}"#
+        guard case .turnCompleted(_, let turn) = try decode(simple) else {
+            Issue.record("not a turn end")
+            return
+        }
         #expect(turn.errorClass == "contextWindowExceeded")
-        let structured = #"{"method":"error","params":{"threadId":"th","turnId":"tu","willRetry":false,"error":{"message":"ZQXMARK","codexErrorInfo":{"httpConnectionFailed":{"httpStatusCode":502}}}}}"#
-        #expect(try decode(structured) == .error(threadID: "th", turnID: "tu", errorClass: "httpConnectionFailed", willRetry: false))
+        let structured =
+            #"{"method":"error","params":{"threadId":"th","turnId":"tu","willRetry":false,"error":{"message":"ZQXMARK","codexErrorInfo":{"httpConnectionFailed":{"httpStatusCode":502}}}}}"#
+        #expect(
+            try decode(structured)
+                == .error(threadID: "th", turnID: "tu", errorClass: "httpConnectionFailed", willRetry: false)
+        )
     }
 
     @Test func theLeadingMethodIsReadWithoutParsing() {

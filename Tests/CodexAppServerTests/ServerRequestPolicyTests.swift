@@ -19,8 +19,13 @@ struct ServerRequestPolicyTests {
     }
 
     @Test func anUnknownRequestGetsAMethodNotFoundErrorNotSilence() async {
-        let outcome = await ServerRequestPolicy.declineApprovals.answer(JSONRPCRequest(id: .int(4), method: "item/tool/call"))
-        guard case .failure(let error) = outcome else { Issue.record("answered with a result"); return }
+        let outcome = await ServerRequestPolicy.declineApprovals.answer(
+            JSONRPCRequest(id: .int(4), method: "item/tool/call")
+        )
+        guard case .failure(let error) = outcome else {
+            Issue.record("answered with a result")
+            return
+        }
         #expect(error.code == -32601)
     }
 }

@@ -19,7 +19,10 @@ struct PriceTableTests {
 
     @Test func aFileOverridesAndExtendsTheTable() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("prices-\(UUID()).json")
-        try Data(#"{"gpt-5": {"input": 1, "cachedInput": 0, "output": 2}, "house-model": {"input": 3, "cachedInput": 1, "output": 4}}"#.utf8).write(to: file)
+        try Data(
+            #"{"gpt-5": {"input": 1, "cachedInput": 0, "output": 2}, "house-model": {"input": 3, "cachedInput": 1, "output": 4}}"#
+                .utf8
+        ).write(to: file)
         let table = try PriceTable.bundled.overlaid(withContentsOf: file)
         #expect(table.price(of: "gpt-5") == ModelPrice(input: 1, cachedInput: 0, output: 2))
         #expect(table.price(of: "house-model") == ModelPrice(input: 3, cachedInput: 1, output: 4))

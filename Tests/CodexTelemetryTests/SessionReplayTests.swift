@@ -1,11 +1,14 @@
 import CodexTelemetry
 import Foundation
 import JSONRPC
-import Testing
 import TestSupport
+import Testing
 
 struct SessionReplayTests {
-    static func replay(_ bytes: [UInt8], maximumLineLength: Int = 64 << 20) -> (events: [TelemetryEvent], counts: SessionReplay.Counts) {
+    static func replay(
+        _ bytes: [UInt8],
+        maximumLineLength: Int = 64 << 20
+    ) -> (events: [TelemetryEvent], counts: SessionReplay.Counts) {
         var replay = SessionReplay()
         var framer = LineFramer(maximumLineLength: maximumLineLength)
         var events: [TelemetryEvent] = []
@@ -40,7 +43,9 @@ struct SessionReplayTests {
     @Test func badLinesAreCountedAndTheRestStillCounts() throws {
         let session = try Self.session("codex-0.163.0-scenarios.jsonl")
         let clean = Self.replay(session)
-        var damaged = Array("not json at all\n{\"neither\":\"a message\"}\n\(String(repeating: "x", count: 300))\n".utf8)
+        var damaged = Array(
+            "not json at all\n{\"neither\":\"a message\"}\n\(String(repeating: "x", count: 300))\n".utf8
+        )
         damaged += session
         damaged += Array(#"{"method":"turn/started","params":{"threadId":"#.utf8)
         let result = Self.replay(damaged, maximumLineLength: 200)

@@ -4,7 +4,9 @@ import Testing
 
 /// The state machine on literal inputs. Times are in milliseconds here and scaled at the boundary.
 struct SessionTelemetryTests {
-    var telemetry = SessionTelemetry(prices: PriceTable(prices: ["m": ModelPrice(input: 2, cachedInput: 1, output: 10)]))
+    var telemetry = SessionTelemetry(
+        prices: PriceTable(prices: ["m": ModelPrice(input: 2, cachedInput: 1, output: 10)])
+    )
     var events: [TelemetryEvent] = []
 
     mutating func send(_ message: AppServerMessage, at milliseconds: UInt64) {
@@ -22,11 +24,38 @@ struct SessionTelemetryTests {
 
     @Test mutating func modelCallsAreTheChangeInTheCumulativeTotalAndRepeatsAreNotCalls() {
         startTurn()
-        send(.tokenUsageUpdated(threadID: "t1", turnID: "u1", total: Self.usage(100, 40, 10, 2), last: Self.usage(100, 40, 10, 2)), at: 2000)
-        send(.tokenUsageUpdated(threadID: "t1", turnID: "u1", total: Self.usage(100, 40, 10, 2), last: Self.usage(100, 40, 10, 2)), at: 2100)
+        send(
+            .tokenUsageUpdated(
+                threadID: "t1",
+                turnID: "u1",
+                total: Self.usage(100, 40, 10, 2),
+                last: Self.usage(100, 40, 10, 2)
+            ),
+            at: 2000
+        )
+        send(
+            .tokenUsageUpdated(
+                threadID: "t1",
+                turnID: "u1",
+                total: Self.usage(100, 40, 10, 2),
+                last: Self.usage(100, 40, 10, 2)
+            ),
+            at: 2100
+        )
         // `last` disagrees on purpose: the change in the total wins.
-        send(.tokenUsageUpdated(threadID: "t1", turnID: "u1", total: Self.usage(250, 90, 30, 7), last: Self.usage(1, 1, 1, 1)), at: 3000)
-        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed", durationMilliseconds: 2500)), at: 3500)
+        send(
+            .tokenUsageUpdated(
+                threadID: "t1",
+                turnID: "u1",
+                total: Self.usage(250, 90, 30, 7),
+                last: Self.usage(1, 1, 1, 1)
+            ),
+            at: 3000
+        )
+        send(
+            .turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed", durationMilliseconds: 2500)),
+            at: 3500
+        )
 
         let calls = events.filter { $0.name == .llmCall }
         #expect(calls.map { $0[.inputTokens] } == [.int(100), .int(150)])
@@ -40,7 +69,10 @@ struct SessionTelemetryTests {
         #expect(turn.name == .turn)
         #expect(turn[.inputTokens] == .int(250))
         #expect(turn[.llmCallCount] == .int(2))
-        guard case .double(let cost) = turn[.costUSD] else { Issue.record("no turn cost"); return }
+        guard case .double(let cost) = turn[.costUSD] else {
+            Issue.record("no turn cost")
+            return
+        }
         #expect(abs(cost - 710e-6) < 1e-15)
         #expect(turn[.durationMilliseconds] == .int(2500))
         #expect(turn[.turnStatus] == .string("completed"))
@@ -50,9 +82,25 @@ struct SessionTelemetryTests {
     @Test mutating func aResumeReplayingAnOldSnapshotSetsTheBaselineOnly() {
         send(.threadOpened(ThreadInfo(id: "t1", model: "m")), at: 1000)
         // Replayed by thread/resume, with a turn id of another time: history, not a call.
-        send(.tokenUsageUpdated(threadID: "t1", turnID: "old", total: Self.usage(5000, 0, 500, 0), last: Self.usage(50, 0, 5, 0)), at: 1000)
+        send(
+            .tokenUsageUpdated(
+                threadID: "t1",
+                turnID: "old",
+                total: Self.usage(5000, 0, 500, 0),
+                last: Self.usage(50, 0, 5, 0)
+            ),
+            at: 1000
+        )
         startTurn("u2")
-        send(.tokenUsageUpdated(threadID: "t1", turnID: "u2", total: Self.usage(5100, 0, 520, 0), last: Self.usage(100, 0, 20, 0)), at: 2000)
+        send(
+            .tokenUsageUpdated(
+                threadID: "t1",
+                turnID: "u2",
+                total: Self.usage(5100, 0, 520, 0),
+                last: Self.usage(100, 0, 20, 0)
+            ),
+            at: 2000
+        )
         let calls = events.filter { $0.name == .llmCall }
         #expect(calls.count == 1)
         #expect(calls.first?[.inputTokens] == .int(100))
@@ -61,16 +109,40 @@ struct SessionTelemetryTests {
 
     @Test mutating func aForkStartsFromItsParentsTotal() {
         startTurn()
-        send(.tokenUsageUpdated(threadID: "t1", turnID: "u1", total: Self.usage(100, 0, 10, 0), last: Self.usage(100, 0, 10, 0)), at: 2000)
+        send(
+            .tokenUsageUpdated(
+                threadID: "t1",
+                turnID: "u1",
+                total: Self.usage(100, 0, 10, 0),
+                last: Self.usage(100, 0, 10, 0)
+            ),
+            at: 2000
+        )
         send(.threadOpened(ThreadInfo(id: "t2", model: "m", forkedFromID: "t1")), at: 3000)
         send(.turnStarted(threadID: "t2", turn: TurnInfo(id: "f1", status: "inProgress")), at: 3000)
-        send(.tokenUsageUpdated(threadID: "t2", turnID: "f1", total: Self.usage(130, 0, 15, 0), last: Self.usage(30, 0, 5, 0)), at: 4000)
+        send(
+            .tokenUsageUpdated(
+                threadID: "t2",
+                turnID: "f1",
+                total: Self.usage(130, 0, 15, 0),
+                last: Self.usage(30, 0, 5, 0)
+            ),
+            at: 4000
+        )
         #expect(events.filter { $0.name == .llmCall }.map { $0[.inputTokens] } == [.int(100), .int(30)])
     }
 
     @Test mutating func aThreadFirstSeenMidHistoryUsesThePerCallFigure() {
         startTurn()
-        send(.tokenUsageUpdated(threadID: "t1", turnID: "u1", total: Self.usage(9000, 0, 900, 0), last: Self.usage(300, 0, 30, 0)), at: 2000)
+        send(
+            .tokenUsageUpdated(
+                threadID: "t1",
+                turnID: "u1",
+                total: Self.usage(9000, 0, 900, 0),
+                last: Self.usage(300, 0, 30, 0)
+            ),
+            at: 2000
+        )
         #expect(events.first?[.inputTokens] == .int(300))
     }
 
@@ -93,7 +165,15 @@ struct SessionTelemetryTests {
         startTurn()
         let tool = ItemInfo(id: "c1", type: "commandExecution", status: "inProgress")
         send(.itemStarted(threadID: "t1", turnID: "u1", item: tool, startedAtMilliseconds: 1200), at: 1201)
-        send(.itemStarted(threadID: "t1", turnID: "u1", item: ItemInfo(id: "r1", type: "reasoning"), startedAtMilliseconds: 1200), at: 1201)
+        send(
+            .itemStarted(
+                threadID: "t1",
+                turnID: "u1",
+                item: ItemInfo(id: "r1", type: "reasoning"),
+                startedAtMilliseconds: 1200
+            ),
+            at: 1201
+        )
         send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "interrupted")), at: 2000)
         #expect(events.map(\.name) == [.toolCall, .turn])
         #expect(events[0][.toolStatus] == .string("interrupted"))
@@ -106,7 +186,15 @@ struct SessionTelemetryTests {
         startTurn()
         send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed")), at: 2000)
         send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed")), at: 2001)
-        send(.itemCompleted(threadID: "t1", turnID: "u1", item: ItemInfo(id: "late", type: "fileChange"), completedAtMilliseconds: 2002), at: 2002)
+        send(
+            .itemCompleted(
+                threadID: "t1",
+                turnID: "u1",
+                item: ItemInfo(id: "late", type: "fileChange"),
+                completedAtMilliseconds: 2002
+            ),
+            at: 2002
+        )
         startTurn("u2")
         events += telemetry.finish()
         events += telemetry.finish()
@@ -119,7 +207,15 @@ struct SessionTelemetryTests {
     @Test mutating func theModelFollowsSettingsAndReroutes() {
         startTurn()
         send(.modelRerouted(threadID: "t1", turnID: "u1", model: "m-small"), at: 1100)
-        send(.tokenUsageUpdated(threadID: "t1", turnID: "u1", total: Self.usage(10, 0, 1, 0), last: Self.usage(10, 0, 1, 0)), at: 1200)
+        send(
+            .tokenUsageUpdated(
+                threadID: "t1",
+                turnID: "u1",
+                total: Self.usage(10, 0, 1, 0),
+                last: Self.usage(10, 0, 1, 0)
+            ),
+            at: 1200
+        )
         send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed")), at: 1300)
         send(.threadSettingsUpdated(threadID: "t1", model: "m-large"), at: 1400)
         startTurn("u2", model: "m-large")
@@ -141,7 +237,13 @@ struct SessionTelemetryTests {
         for item in items {
             send(.itemCompleted(threadID: "t1", turnID: "u1", item: item, completedAtMilliseconds: 1500), at: 1500)
         }
-        #expect(events.map { $0[.toolName] } == ["search_docs", "lookup", "apply_patch", "web_search", "invalid"].map { .string($0) })
-        #expect(events.map { $0[.toolStatus] } == ["completed", "failed", "declined", "completed", "completed"].map { .string($0) })
+        #expect(
+            events.map { $0[.toolName] }
+                == ["search_docs", "lookup", "apply_patch", "web_search", "invalid"].map { .string($0) }
+        )
+        #expect(
+            events.map { $0[.toolStatus] }
+                == ["completed", "failed", "declined", "completed", "completed"].map { .string($0) }
+        )
     }
 }

@@ -1,8 +1,8 @@
 import CodexAppServer
 import CodexTelemetry
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// What happens when Codex itself goes wrong: every wait ends with a clear error, and no telemetry is lost.
 struct CodexFailureTests {
@@ -14,7 +14,10 @@ struct CodexFailureTests {
         await #expect {
             try await session.run(codex: codex, server: server) { client in
                 let thread = try await session.startThread(client)
-                let turn = try await client.startTurn(threadID: thread, text: "\(TestTools.contentMarker) scenario:hang")
+                let turn = try await client.startTurn(
+                    threadID: thread,
+                    text: "\(TestTools.contentMarker) scenario:hang"
+                )
                 try await Task.sleep(for: .milliseconds(500))
                 kill(client.processID, SIGKILL)
                 _ = try await client.waitForTurnEnd(threadID: thread, turnID: turn)
@@ -39,7 +42,9 @@ struct CodexFailureTests {
         chmod(silent.path, 0o755)
         let started = ContinuousClock.now
         await #expect {
-            try await AppServerClient.withClient(AppServerConfiguration(executable: silent.path, handshakeTimeout: .milliseconds(300))) { _ in }
+            try await AppServerClient.withClient(
+                AppServerConfiguration(executable: silent.path, handshakeTimeout: .milliseconds(300))
+            ) { _ in }
         } throws: { error in
             (error as? AppServerError)?.code == .handshakeFailed
         }
@@ -52,7 +57,10 @@ struct CodexFailureTests {
         var environment = ProcessInfo.processInfo.environment
         environment["CODEX_HOME"] = home.path
         let configuration = AppServerConfiguration(
-            executable: codex, configOverrides: ["model_provider=\"no-such-provider\""], environment: environment)
+            executable: codex,
+            configOverrides: ["model_provider=\"no-such-provider\""],
+            environment: environment
+        )
         await #expect {
             try await AppServerClient.withClient(configuration) { client in
                 _ = try await client.startThread()

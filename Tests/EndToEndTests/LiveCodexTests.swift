@@ -3,8 +3,8 @@ import CodexTelemetry
 import Foundation
 import JSONRPC
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// The real `codex app-server` 0.163.0 against the stand-in model server, through every scenario the telemetry
 /// must describe. One session, one thread per scenario; the capture it makes is replayed and must give the same
@@ -29,10 +29,16 @@ struct LiveCodexTests {
         let (threads, userAgent) = try await session.run(codex: codex, server: server) { client in
             var threads: [String: String] = [:]
             for scenario in scenarios {
-                let thread = try await session.startThread(client, approvalPolicy: scenario == "approval" ? "untrusted" : "never")
+                let thread = try await session.startThread(
+                    client,
+                    approvalPolicy: scenario == "approval" ? "untrusted" : "never"
+                )
                 threads[scenario] = thread
                 if scenario == "hang" {
-                    let turn = try await client.startTurn(threadID: thread, text: "\(TestTools.contentMarker) scenario:hang")
+                    let turn = try await client.startTurn(
+                        threadID: thread,
+                        text: "\(TestTools.contentMarker) scenario:hang"
+                    )
                     try await Task.sleep(for: .seconds(1))
                     try await client.interruptTurn(threadID: thread, turnID: turn)
                     _ = try await client.waitForTurnEnd(threadID: thread, turnID: turn)
@@ -52,7 +58,9 @@ struct LiveCodexTests {
         if ProcessInfo.processInfo.environment["RECORD_FIXTURES"] == "1" {
             // The user agent reads `codex-telemetry/VERSION (…)`.
             let version = userAgent.split(separator: "/").dropFirst().first?.split(separator: " ").first ?? "unknown"
-            let fixture = TestTools.packageRoot.appendingPathComponent("protocol/sessions/codex-\(version)-scenarios.jsonl")
+            let fixture = TestTools.packageRoot.appendingPathComponent(
+                "protocol/sessions/codex-\(version)-scenarios.jsonl"
+            )
             try Data(session.capture).write(to: fixture)
         }
         return Run(events: events, capture: session.capture, threads: threads)
@@ -180,7 +188,9 @@ struct LiveCodexTests {
             let thread = try await session.startThread(client)
             try await session.runTurn(client, thread: thread, scenario: "command")
         }
-        let methods = session.messages.compactMap { if case .notification(let n) = $0.message { n.method } else { nil } }
+        let methods = session.messages.compactMap {
+            if case .notification(let n) = $0.message { n.method } else { nil }
+        }
         #expect(methods.contains("item/completed"))
         #expect(Set(methods).isDisjoint(with: AppServerMethod.contentStreamingNotifications))
     }

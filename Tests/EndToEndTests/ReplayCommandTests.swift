@@ -1,7 +1,7 @@
 import Foundation
 import JSONRPC
-import Testing
 import TestSupport
+import Testing
 
 /// The built `codex-telemetry` binary, end to end, on the recorded sessions.
 struct ReplayCommandTests {
@@ -16,9 +16,13 @@ struct ReplayCommandTests {
     func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
         let stderrFile = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID())")
         let command = ([try TestTools.cli()] + arguments).map { "'\($0)'" }.joined(separator: " ")
-        let process = try ChildProcess(ChildProcess.Configuration(
-            executable: "sh", arguments: ["-c", "\(command) 2>'\(stderrFile.path)'"],
-            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }))
+        let process = try ChildProcess(
+            ChildProcess.Configuration(
+                executable: "sh",
+                arguments: ["-c", "\(command) 2>'\(stderrFile.path)'"],
+                environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            )
+        )
         var stdout: [String] = []
         for await line in process.lines { stdout.append(String(decoding: line, as: UTF8.self)) }
         let status = await process.waitForExit()
@@ -41,13 +45,21 @@ struct ReplayCommandTests {
         #expect(events.allSatisfy { $0["startTimeUnixNano"]?.int != nil && $0["attributes"]?.object != nil })
         #expect(!outcome.stdout.contains(TestTools.contentMarker))
         #expect(!outcome.stderr.contains(TestTools.contentMarker))
-        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: session)), as: UTF8.self).contains(TestTools.contentMarker))
+        #expect(
+            String(decoding: try Data(contentsOf: URL(fileURLWithPath: session)), as: UTF8.self).contains(
+                TestTools.contentMarker
+            )
+        )
     }
 
     @Test func theSummaryGivesTurnsCallsTokensAndCostPerModel() async throws {
         let outcome = try await run(["replay", Self.sessions[0]])
         #expect(outcome.status == .exited(0))
-        #expect(outcome.stdout.contains("gpt-5.5: 9 turns (7 completed, 1 failed, 1 interrupted), 11 model calls, 6 tool calls"))
+        #expect(
+            outcome.stdout.contains(
+                "gpt-5.5: 9 turns (7 completed, 1 failed, 1 interrupted), 11 model calls, 6 tool calls"
+            )
+        )
         #expect(outcome.stdout.contains("cost: $"))
         #expect(outcome.stderr.contains("0 skipped"))
         #expect(!(outcome.stdout + outcome.stderr).contains(TestTools.contentMarker))
@@ -58,7 +70,10 @@ struct ReplayCommandTests {
         try Data(#"{"gpt-5.5": {"input": 0, "cachedInput": 0, "output": 0}}"#.utf8).write(to: prices)
         let viaFlag = try await run(["replay", Self.sessions[0], "--prices", prices.path])
         #expect(viaFlag.stdout.contains("cost: $0.0000"))
-        let viaEnvironment = try await run(["replay", Self.sessions[0]], environment: ["CODEX_TELEMETRY_PRICES": prices.path])
+        let viaEnvironment = try await run(
+            ["replay", Self.sessions[0]],
+            environment: ["CODEX_TELEMETRY_PRICES": prices.path]
+        )
         #expect(viaEnvironment.stdout.contains("cost: $0.0000"))
     }
 

@@ -35,7 +35,8 @@ struct JSONRPCConnectionTests {
             handler: { request in .success(["decision": "decline", "to": .string(request.method)]) },
             observer: { line in
                 if case .notification(let note)? = line.message { notifications.withLock { $0.append(note.method) } }
-            })
+            }
+        )
         let result = try await connection.request("ask", params: [:])
         #expect(result["gotAnswer"]?["decision"] == .string("decline"))
         #expect(notifications.withLock { $0 } == ["note"])
@@ -45,8 +46,12 @@ struct JSONRPCConnectionTests {
     }
 
     @Test func aChildThatDiesFailsPendingAndLaterRequestsWithItsStderr() async throws {
-        let process = try ChildProcess(ChildProcess.Configuration(
-            executable: "sh", arguments: ["-c", "read line; echo 'bad config: model missing' >&2; exit 3"]))
+        let process = try ChildProcess(
+            ChildProcess.Configuration(
+                executable: "sh",
+                arguments: ["-c", "read line; echo 'bad config: model missing' >&2; exit 3"]
+            )
+        )
         let connection = JSONRPCConnection(process: process)
         async let running: Void = connection.run(handler: { _ in .failure(.methodNotFound("")) })
         await #expect {
@@ -61,8 +66,12 @@ struct JSONRPCConnectionTests {
     }
 
     @Test func terminationEscalatesToSIGKILLForAChildThatIgnoresTheRest() async throws {
-        let process = try ChildProcess(ChildProcess.Configuration(
-            executable: "sh", arguments: ["-c", "trap '' TERM; exec 0<&-; while true; do sleep 1; done"]))
+        let process = try ChildProcess(
+            ChildProcess.Configuration(
+                executable: "sh",
+                arguments: ["-c", "trap '' TERM; exec 0<&-; while true; do sleep 1; done"]
+            )
+        )
         let ended = await process.terminate(grace: .milliseconds(200))
         #expect(ended == .signalled(SIGKILL))
     }

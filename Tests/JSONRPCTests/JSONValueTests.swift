@@ -4,7 +4,10 @@ import Testing
 
 struct JSONValueTests {
     @Test func parsesEveryKindOfValue() throws {
-        let value = try JSONValue(parsing: #" {"s":"a\"b\\c\n\u00e9\ud83d\ude00","i":-42,"big":9007199254740993,"d":1.5e3,"t":true,"f":false,"n":null,"a":[1,[2],{}]} "#)
+        let value = try JSONValue(
+            parsing:
+                #" {"s":"a\"b\\c\n\u00e9\ud83d\ude00","i":-42,"big":9007199254740993,"d":1.5e3,"t":true,"f":false,"n":null,"a":[1,[2],{}]} "#
+        )
         #expect(value["s"] == .string("a\"b\\c\né😀"))
         #expect(value["i"] == .int(-42))
         #expect(value["big"]?.int == 9_007_199_254_740_993)
@@ -29,7 +32,9 @@ struct JSONValueTests {
     }
 
     @Test func agreesWithFoundationOnARoundTrip() throws {
-        let original: JSONValue = ["text": "line\nbreak \"quoted\" \u{1} é", "list": [1, .double(2.5), true, nil], "empty": [:]]
+        let original: JSONValue = [
+            "text": "line\nbreak \"quoted\" \u{1} é", "list": [1, .double(2.5), true, nil], "empty": [:],
+        ]
         let serialized = original.serializedString
         #expect(try JSONValue(parsing: serialized) == original)
         let foundation = try JSONSerialization.jsonObject(with: Data(serialized.utf8)) as? [String: Any]

@@ -3,7 +3,11 @@ import Testing
 
 struct LineFramerTests {
     /// Feeds `input` in chunks of `chunkSize` and collects the lines and the unterminated rest.
-    func frame(_ input: String, chunkSize: Int, maximum: Int = 64 << 20) -> (lines: [String], rest: String?, oversized: Int) {
+    func frame(
+        _ input: String,
+        chunkSize: Int,
+        maximum: Int = 64 << 20
+    ) -> (lines: [String], rest: String?, oversized: Int) {
         var framer = LineFramer(maximumLineLength: maximum)
         var lines: [String] = []
         let bytes = Array(input.utf8)

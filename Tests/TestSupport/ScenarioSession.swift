@@ -38,14 +38,19 @@ public final class ScenarioSession: Sendable {
             observer: { [self] line in
                 captured.withLock { $0 += line.bytes + [0x0A] }
                 if let message = line.message { received.withLock { $0.append((message, line.receivedAt)) } }
-            })
+            }
+        )
         return try await AppServerClient.withClient(configuration, body)
     }
 
     /// Starts a thread in the work directory with `approvalPolicy`, full access, and returns its id.
     public func startThread(_ client: AppServerClient, approvalPolicy: String = "never") async throws -> String {
         try await client.startThread(
-            ThreadOptions(workingDirectory: workDirectory.path, approvalPolicy: approvalPolicy, sandbox: "danger-full-access")
+            ThreadOptions(
+                workingDirectory: workDirectory.path,
+                approvalPolicy: approvalPolicy,
+                sandbox: "danger-full-access"
+            )
         ).id
     }
 
@@ -53,7 +58,9 @@ public final class ScenarioSession: Sendable {
     @discardableResult
     public func runTurn(_ client: AppServerClient, thread: String, scenario: String) async throws -> TurnInfo {
         let turn = try await client.startTurn(
-            threadID: thread, text: "\(TestTools.contentMarker)_prompt_\(scenario) scenario:\(scenario)")
+            threadID: thread,
+            text: "\(TestTools.contentMarker)_prompt_\(scenario) scenario:\(scenario)"
+        )
         return try await client.waitForTurnEnd(threadID: thread, turnID: turn)
     }
 }

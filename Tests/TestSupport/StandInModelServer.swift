@@ -14,7 +14,9 @@ public final class StandInModelServer: Sendable {
     /// Starts the server and waits until it listens.
     public static func start() async throws -> StandInModelServer {
         let script = TestTools.packageRoot.appendingPathComponent("scripts/stand-in-model-server.py").path
-        let process = try ChildProcess(ChildProcess.Configuration(executable: "python3", arguments: [script, "--port", "0"]))
+        let process = try ChildProcess(
+            ChildProcess.Configuration(executable: "python3", arguments: [script, "--port", "0"])
+        )
         for await line in process.lines {
             let text = String(decoding: line, as: UTF8.self)
             if text.hasPrefix("listening "), let port = Int(text.dropFirst("listening ".count)) {

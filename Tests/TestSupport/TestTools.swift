@@ -26,7 +26,9 @@ public enum TestTools {
     /// The built `codex-telemetry` executable, next to the test bundle.
     public static func cli() throws -> String {
         let path = packageRoot.appendingPathComponent(".build/debug/codex-telemetry").path
-        guard FileManager.default.isExecutableFile(atPath: path) else { throw MissingTool(name: "codex-telemetry (swift build)") }
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw MissingTool(name: "codex-telemetry (swift build)")
+        }
         return path
     }
 

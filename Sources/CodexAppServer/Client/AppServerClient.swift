@@ -38,7 +38,9 @@ public final class AppServerClient: Sendable {
                     executable: configuration.executable,
                     arguments: configuration.arguments,
                     environment: configuration.environment,
-                    workingDirectory: configuration.workingDirectory))
+                    workingDirectory: configuration.workingDirectory
+                )
+            )
         } catch {
             throw AppServerError(.launchFailed, "could not start Codex: \(error.message)")
         }
@@ -58,7 +60,11 @@ public final class AppServerClient: Sendable {
             do {
                 let userAgent = try await initialize(connection, configuration)
                 let client = AppServerClient(
-                    connection: connection, turns: turns, userAgent: userAgent, processID: process.pid)
+                    connection: connection,
+                    turns: turns,
+                    userAgent: userAgent,
+                    processID: process.pid
+                )
                 let result = try await body(client)
                 await process.terminate()
                 return result
@@ -167,7 +173,10 @@ public struct ThreadOptions: Sendable {
     public var sandbox: String?
 
     public init(
-        workingDirectory: String? = nil, model: String? = nil, approvalPolicy: String? = nil, sandbox: String? = nil
+        workingDirectory: String? = nil,
+        model: String? = nil,
+        approvalPolicy: String? = nil,
+        sandbox: String? = nil
     ) {
         self.workingDirectory = workingDirectory
         self.model = model

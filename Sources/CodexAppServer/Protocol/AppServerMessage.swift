@@ -69,11 +69,18 @@ public enum AppServerMessage: Sendable, Hashable {
             else { return nil }
             if method == AppServerMethod.itemStarted {
                 return .itemStarted(
-                    threadID: threadID, turnID: turnID, item: item,
-                    startedAtMilliseconds: params["startedAtMs"]?.int)
+                    threadID: threadID,
+                    turnID: turnID,
+                    item: item,
+                    startedAtMilliseconds: params["startedAtMs"]?.int
+                )
             }
             return .itemCompleted(
-                threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: params["completedAtMs"]?.int)
+                threadID: threadID,
+                turnID: turnID,
+                item: item,
+                completedAtMilliseconds: params["completedAtMs"]?.int
+            )
         case AppServerMethod.threadTokenUsageUpdated:
             guard let threadID = params["threadId"]?.string, let turnID = params["turnId"]?.string,
                 let usage = params["tokenUsage"], let total = usage["total"].flatMap(TokenUsage.init(breakdown:)),
@@ -83,9 +90,11 @@ public enum AppServerMessage: Sendable, Hashable {
         case AppServerMethod.error:
             guard let threadID = params["threadId"]?.string, let turnID = params["turnId"]?.string else { return nil }
             return .error(
-                threadID: threadID, turnID: turnID,
+                threadID: threadID,
+                turnID: turnID,
                 errorClass: params["error"].flatMap(errorClass(of:)),
-                willRetry: params["willRetry"]?.bool ?? false)
+                willRetry: params["willRetry"]?.bool ?? false
+            )
         default:
             return nil
         }
@@ -126,9 +135,11 @@ public struct ThreadInfo: Sendable, Hashable {
     init?(thread: JSONValue, model: String?, provider: String?) {
         guard let id = thread["id"]?.string else { return nil }
         self.init(
-            id: id, model: model ?? thread["model"]?.string,
+            id: id,
+            model: model ?? thread["model"]?.string,
             provider: provider ?? thread["modelProvider"]?.string,
-            forkedFromID: thread["forkedFromId"]?.string)
+            forkedFromID: thread["forkedFromId"]?.string
+        )
     }
 }
 
@@ -146,7 +157,11 @@ public struct TurnInfo: Sendable, Hashable {
     public var durationMilliseconds: Int64?
 
     public init(
-        id: String, status: String, errorClass: String? = nil, startedAt: Int64? = nil, completedAt: Int64? = nil,
+        id: String,
+        status: String,
+        errorClass: String? = nil,
+        startedAt: Int64? = nil,
+        completedAt: Int64? = nil,
         durationMilliseconds: Int64? = nil
     ) {
         self.id = id
@@ -160,10 +175,13 @@ public struct TurnInfo: Sendable, Hashable {
     init?(_ turn: JSONValue) {
         guard let id = turn["id"]?.string else { return nil }
         self.init(
-            id: id, status: turn["status"]?.string ?? "inProgress",
+            id: id,
+            status: turn["status"]?.string ?? "inProgress",
             errorClass: turn["error"].flatMap(errorClass(of:)),
-            startedAt: turn["startedAt"]?.int, completedAt: turn["completedAt"]?.int,
-            durationMilliseconds: turn["durationMs"]?.int)
+            startedAt: turn["startedAt"]?.int,
+            completedAt: turn["completedAt"]?.int,
+            durationMilliseconds: turn["durationMs"]?.int
+        )
     }
 }
 
@@ -181,8 +199,13 @@ public struct ItemInfo: Sendable, Hashable {
     public var durationMilliseconds: Int64?
 
     public init(
-        id: String, type: String, toolName: String? = nil, toolServer: String? = nil, status: String? = nil,
-        exitCode: Int64? = nil, durationMilliseconds: Int64? = nil
+        id: String,
+        type: String,
+        toolName: String? = nil,
+        toolServer: String? = nil,
+        status: String? = nil,
+        exitCode: Int64? = nil,
+        durationMilliseconds: Int64? = nil
     ) {
         self.id = id
         self.type = type
@@ -197,9 +220,14 @@ public struct ItemInfo: Sendable, Hashable {
         guard let id = item["id"]?.string, let type = item["type"]?.string else { return nil }
         // `tool` is a name for MCP, dynamic and collaboration tools; other kinds carry no tool name.
         self.init(
-            id: id, type: type, toolName: item["tool"]?.string, toolServer: item["server"]?.string,
-            status: item["status"]?.string, exitCode: item["exitCode"]?.int,
-            durationMilliseconds: item["durationMs"]?.int)
+            id: id,
+            type: type,
+            toolName: item["tool"]?.string,
+            toolServer: item["server"]?.string,
+            status: item["status"]?.string,
+            exitCode: item["exitCode"]?.int,
+            durationMilliseconds: item["durationMs"]?.int
+        )
     }
 }
 
@@ -210,8 +238,11 @@ extension TokenUsage {
             return nil
         }
         self.init(
-            input: input, cachedInput: breakdown["cachedInputTokens"]?.int ?? 0, output: output,
-            reasoningOutput: breakdown["reasoningOutputTokens"]?.int ?? 0)
+            input: input,
+            cachedInput: breakdown["cachedInputTokens"]?.int ?? 0,
+            output: output,
+            reasoningOutput: breakdown["reasoningOutputTokens"]?.int ?? 0
+        )
     }
 }
 
@@ -223,7 +254,9 @@ extension AppServerMessage {
         let prefix: StaticString = #"{"method":""#
         let prefixLength = prefix.utf8CodeUnitCount
         guard line.count > prefixLength,
-            line.prefix(prefixLength).elementsEqual(UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefixLength))
+            line.prefix(prefixLength).elementsEqual(
+                UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefixLength)
+            )
         else { return nil }
         let rest = line[prefixLength...]
         guard let end = rest.firstIndex(of: UInt8(ascii: "\"")) else { return nil }

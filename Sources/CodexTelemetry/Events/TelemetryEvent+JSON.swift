@@ -7,7 +7,10 @@ extension TelemetryEvent {
         var output: [UInt8] = []
         output.append(contentsOf: #"{"name":"#.utf8)
         JSONValue.writeString(name.rawValue, to: &output)
-        output.append(contentsOf: #","startTimeUnixNano":\#(startTimeUnixNano),"endTimeUnixNano":\#(endTimeUnixNano),"attributes":{"#.utf8)
+        output.append(
+            contentsOf:
+                #","startTimeUnixNano":\#(startTimeUnixNano),"endTimeUnixNano":\#(endTimeUnixNano),"attributes":{"#.utf8
+        )
         for (position, attribute) in attributes.enumerated() {
             if position > 0 { output.append(UInt8(ascii: ",")) }
             JSONValue.writeString(attribute.key.rawValue, to: &output)

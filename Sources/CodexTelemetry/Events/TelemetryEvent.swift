@@ -82,7 +82,8 @@ public struct TelemetryAttribute: Sendable, Hashable {
         /// at most `maximumStringLength` long. Anything else (spaces, quotes, newlines: the stuff of prompts,
         /// commands and messages) is replaced by `"invalid"`, so a mistake upstream cannot leak text.
         public static func dimension(_ text: String) -> Value {
-            let allowed = text.utf8.count <= maximumStringLength && !text.isEmpty
+            let allowed =
+                text.utf8.count <= maximumStringLength && !text.isEmpty
                 && text.utf8.allSatisfy { byte in
                     switch byte {
                     case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),

@@ -1,5 +1,5 @@
-public import Foundation
 public import CodexAppServer
+public import Foundation
 
 /// USD prices per million tokens for a model.
 public struct ModelPrice: Sendable, Hashable, Codable {

@@ -1,5 +1,5 @@
-public import JSONRPC
 import CodexAppServer
+public import JSONRPC
 
 extension SessionTelemetry {
     /// Takes one JSON-RPC message from the server, live or replayed, and returns the events it completes.

@@ -64,8 +64,13 @@ public struct SessionTelemetry: Sendable {
             if !willRetry, let errorClass { openTurns[TurnKey(threadID, turnID)]?.errorClass = errorClass }
         case .turnCompleted(let threadID, let turn):
             guard let key = openTurn(TurnKey(threadID, turn.id), at: time) else { break }
-            return endTurn(key, status: turn.status, errorClass: turn.errorClass, at: time,
-                           reportedDuration: turn.durationMilliseconds)
+            return endTurn(
+                key,
+                status: turn.status,
+                errorClass: turn.errorClass,
+                at: time,
+                reportedDuration: turn.durationMilliseconds
+            )
         case .other:
             break
         }
@@ -124,16 +129,22 @@ public struct SessionTelemetry: Sendable {
             TelemetryAttribute(key: .turnStatus, value: .dimension(status)),
             TelemetryAttribute(key: .llmCallCount, value: .int(turn.llmCalls)),
             TelemetryAttribute(key: .toolCallCount, value: .int(turn.toolCalls + Int64(events.count))),
-            TelemetryAttribute(key: .durationMilliseconds,
-                               value: .int(reportedDuration ?? milliseconds(from: turn.start, to: time))),
+            TelemetryAttribute(
+                key: .durationMilliseconds,
+                value: .int(reportedDuration ?? milliseconds(from: turn.start, to: time))
+            ),
         ]
         attributes += usageAttributes(turn.usage)
-        if turn.llmCalls > 0, let cost = turn.cost { attributes.append(TelemetryAttribute(key: .costUSD, value: .double(cost))) }
+        if turn.llmCalls > 0, let cost = turn.cost {
+            attributes.append(TelemetryAttribute(key: .costUSD, value: .double(cost)))
+        }
         if failed {
             let errorType = errorClass ?? turn.errorClass ?? "other"
             attributes.append(TelemetryAttribute(key: .errorType, value: .dimension(errorType)))
         }
-        events.append(TelemetryEvent(name: .turn, startTimeUnixNano: turn.start, endTimeUnixNano: time, attributes: attributes))
+        events.append(
+            TelemetryEvent(name: .turn, startTimeUnixNano: turn.start, endTimeUnixNano: time, attributes: attributes)
+        )
         return events
     }
 
@@ -142,7 +153,8 @@ public struct SessionTelemetry: Sendable {
     private mutating func completeTool(_ item: ItemInfo, in key: TurnKey, at end: UInt64) -> [TelemetryEvent] {
         guard var turn = openTurns[key], !turn.completedTools.contains(item.id) else { return [] }
         let opened = turn.openTools.removeValue(forKey: item.id)
-        let start = opened?.start ?? item.durationMilliseconds.map { end - min(end, nanoseconds(fromMilliseconds: $0)) } ?? end
+        let start =
+            opened?.start ?? item.durationMilliseconds.map { end - min(end, nanoseconds(fromMilliseconds: $0)) } ?? end
         turn.completedTools.insert(item.id)
         turn.toolCalls += 1
         turn.toolSpans.append(start...end)
@@ -159,10 +171,14 @@ public struct SessionTelemetry: Sendable {
             TelemetryAttribute(key: .toolName, value: .dimension(Self.toolName(of: item))),
             // A web search carries no status: it is reported once it has completed.
             TelemetryAttribute(key: .toolStatus, value: .dimension(item.status ?? "completed")),
-            TelemetryAttribute(key: .durationMilliseconds,
-                               value: .int(item.durationMilliseconds ?? milliseconds(from: start, to: end))),
+            TelemetryAttribute(
+                key: .durationMilliseconds,
+                value: .int(item.durationMilliseconds ?? milliseconds(from: start, to: end))
+            ),
         ]
-        if let exitCode = item.exitCode { attributes.append(TelemetryAttribute(key: .processExitCode, value: .int(exitCode))) }
+        if let exitCode = item.exitCode {
+            attributes.append(TelemetryAttribute(key: .processExitCode, value: .int(exitCode)))
+        }
         return TelemetryEvent(name: .toolCall, startTimeUnixNano: start, endTimeUnixNano: end, attributes: attributes)
     }
 
@@ -182,7 +198,12 @@ public struct SessionTelemetry: Sendable {
 
     // MARK: - Model calls
 
-    private mutating func recordUsage(_ key: TurnKey, total: TokenUsage, last: TokenUsage, at time: UInt64) -> [TelemetryEvent] {
+    private mutating func recordUsage(
+        _ key: TurnKey,
+        total: TokenUsage,
+        last: TokenUsage,
+        at time: UInt64
+    ) -> [TelemetryEvent] {
         let previous = threads[key.threadID]?.total
         threads[key.threadID, default: ThreadState()].total = total
         guard var turn = openTurns[key], total != previous else { return [] }
@@ -192,7 +213,9 @@ public struct SessionTelemetry: Sendable {
         let start = turn.nextCallStart()
         var attributes = turn.dimensions(key)
         attributes.append(TelemetryAttribute(key: .operationName, value: .string("chat")))
-        attributes.append(TelemetryAttribute(key: .durationMilliseconds, value: .int(milliseconds(from: start, to: time))))
+        attributes.append(
+            TelemetryAttribute(key: .durationMilliseconds, value: .int(milliseconds(from: start, to: time)))
+        )
         attributes += usageAttributes(usage)
         let cost = turn.model.flatMap(prices.price(of:))?.cost(of: usage)
         if let cost { attributes.append(TelemetryAttribute(key: .costUSD, value: .double(cost))) }

@@ -68,7 +68,9 @@ public final class JSONRPCConnection: Sendable {
 
     /// Sends a notification.
     public func notify(_ method: String, params: JSONValue? = nil) {
-        process.send(line: JSONRPCMessage.notification(JSONRPCNotification(method: method, params: params)).json.serialized())
+        process.send(
+            line: JSONRPCMessage.notification(JSONRPCNotification(method: method, params: params)).json.serialized()
+        )
     }
 
     /// Reads until the child closes its stdout: routes answers to our requests, has `handler` answer the peer's

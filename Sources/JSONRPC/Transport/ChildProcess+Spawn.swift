@@ -87,9 +87,10 @@ extension ChildProcess {
     }
 
     /// `posix_spawn_file_actions_addchdir_np` (glibc 2.29 and later) is not exported by Swift's Glibc module.
-    private typealias AddChangeDirectory = @convention(c) (
-        UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>
-    ) -> Int32
+    private typealias AddChangeDirectory =
+        @convention(c) (
+            UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>
+        ) -> Int32
     private static let fileActionsAddChangeDirectory: AddChangeDirectory? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np")
         else { return nil }

@@ -1,8 +1,9 @@
+public import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-public import Foundation
-import Synchronization
 
 /// A child process whose stdin, stdout and stderr are pipes to us, started without a shell.
 ///

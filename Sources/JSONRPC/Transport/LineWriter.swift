@@ -1,8 +1,9 @@
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Synchronization
 
 /// Writes queued byte strings to a file descriptor, in order, on a thread of its own, so a writer never waits for
 /// a reader on the other side of the pipe.
