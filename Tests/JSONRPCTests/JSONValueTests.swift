@@ -35,7 +35,7 @@ struct JSONValueTests {
         let original: JSONValue = [
             "text": "line\nbreak \"quoted\" \u{1} é", "list": [1, .double(2.5), true, nil], "empty": [:],
         ]
-        let serialized = original.serializedString
+        let serialized = String(decoding: original.serialized(), as: UTF8.self)
         #expect(try JSONValue(parsing: serialized) == original)
         let foundation = try JSONSerialization.jsonObject(with: Data(serialized.utf8)) as? [String: Any]
         #expect(foundation?["text"] as? String == "line\nbreak \"quoted\" \u{1} é")

@@ -6,7 +6,7 @@ public import CodexAppServer
 /// completes; it does no I/O and reads no clock, so a replay produces exactly the events of the live run.
 ///
 /// Invariants, each tested:
-/// - Every turn that starts ends exactly once: by `turn/completed`, or by `finish(at:)` as `incomplete`.
+/// - Every turn that starts ends exactly once: by `turn/completed`, or by `finish()` as `incomplete`.
 /// - Every tool item that starts produces one `codex.tool_call`: when it completes, or when its turn ends.
 /// - A model call is counted only when a running turn's cumulative usage changes; its tokens are the change. A
 ///   repeated snapshot, or one for a turn that is not running (a resume or fork replaying history), only sets the
@@ -29,9 +29,6 @@ public struct SessionTelemetry: Sendable {
     public init(prices: PriceTable = .bundled) {
         self.prices = prices
     }
-
-    /// Whether any turn is still running.
-    public var hasOpenTurns: Bool { !openTurns.isEmpty }
 
     /// Takes one message with the Unix time, in nanoseconds, at which it was emitted (or received, when the message
     /// carries no time of its own), and returns the events it completes.
@@ -77,12 +74,11 @@ public struct SessionTelemetry: Sendable {
         return []
     }
 
-    /// Ends the session: every turn still running is closed as `incomplete` at the last time seen (or `time`, if
-    /// later), with its open tool calls.
-    public mutating func finish(at time: UInt64 = 0) -> [TelemetryEvent] {
-        let end = max(latestTime, time)
-        return openTurns.keys.sorted().flatMap { key in
-            endTurn(key, status: "incomplete", errorClass: nil, at: end, reportedDuration: nil)
+    /// Ends the session: every turn still running is closed as `incomplete` at the last time seen, with its open
+    /// tool calls.
+    public mutating func finish() -> [TelemetryEvent] {
+        openTurns.keys.sorted().flatMap { key in
+            endTurn(key, status: "incomplete", errorClass: nil, at: latestTime, reportedDuration: nil)
         }
     }
 
@@ -123,7 +119,6 @@ public struct SessionTelemetry: Sendable {
             item.status = toolStatus
             return toolEvent(item, key: key, start: open.start, end: time)
         }
-        let failed = status == "failed"
         var attributes = turn.dimensions(key)
         attributes += [
             TelemetryAttribute(key: .turnStatus, value: .dimension(status)),
@@ -138,7 +133,7 @@ public struct SessionTelemetry: Sendable {
         if turn.llmCalls > 0, let cost = turn.cost {
             attributes.append(TelemetryAttribute(key: .costUSD, value: .double(cost)))
         }
-        if failed {
+        if status == "failed" {
             let errorType = errorClass ?? turn.errorClass ?? "other"
             attributes.append(TelemetryAttribute(key: .errorType, value: .dimension(errorType)))
         }

@@ -7,9 +7,6 @@ extension JSONValue {
         return output
     }
 
-    /// The compact encoding as a string.
-    public var serializedString: String { String(decoding: serialized(), as: UTF8.self) }
-
     /// Appends the compact encoding of this value to `output`.
     public func write(to output: inout [UInt8]) {
         switch self {

@@ -42,7 +42,13 @@ extension ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr, 2)
-        for descriptor in closeInChild { posix_spawn_file_actions_addclose(&actions, descriptor) }
+        // The child gets stdin, stdout and stderr and nothing else: a descriptor this process opened without
+        // close-on-exec (Foundation opens files that way) would otherwise stay open in the child for its life.
+        if let addCloseFrom = fileActionsAddCloseFrom {
+            _ = addCloseFrom(&actions, 3)
+        } else {
+            for descriptor in closeInChild { posix_spawn_file_actions_addclose(&actions, descriptor) }
+        }
         if let directory = configuration.workingDirectory {
             guard let addChangeDirectory = fileActionsAddChangeDirectory else {
                 throw ChildProcessError(.launchFailed, "this C library cannot set a child's working directory")
@@ -85,6 +91,14 @@ extension ChildProcess {
         }
         return pid
     }
+
+    /// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34 and later) is not exported by Swift's Glibc module.
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let fileActionsAddCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
 
     /// `posix_spawn_file_actions_addchdir_np` (glibc 2.29 and later) is not exported by Swift's Glibc module.
     private typealias AddChangeDirectory =
