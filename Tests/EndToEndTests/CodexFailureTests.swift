@@ -70,4 +70,25 @@ struct CodexFailureTests {
             return [.handshakeFailed, .requestFailed, .serverExited].contains(failure.code) && !failure.message.isEmpty
         }
     }
+
+    @Test func aGrandchildHoldingCodexsOutputDoesNotHoldUsUp() async throws {
+        let server = try TestTools.makeTemporaryDirectory("grandchild").appendingPathComponent("codex")
+        let script = """
+            #!/usr/bin/env python3
+            import json, subprocess, sys
+            request = json.loads(sys.stdin.readline())
+            print(json.dumps({"id": request["id"], "result": {"userAgent": "fake/0"}}), flush=True)
+            subprocess.Popen(["sleep", "30"])  # inherits our stdout and outlives us
+            sys.stdin.read()
+            """
+        try Data(script.utf8).write(to: server)
+        chmod(server.path, 0o755)
+        let started = ContinuousClock.now
+        let userAgent = try await AppServerClient.withClient(AppServerConfiguration(executable: server.path)) {
+            client in
+            client.userAgent
+        }
+        #expect(userAgent == "fake/0")
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
 }

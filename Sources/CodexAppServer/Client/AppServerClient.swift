@@ -57,6 +57,7 @@ public final class AppServerClient: Sendable {
                 let ending = process.termination.map { "Codex \($0)" } ?? "Codex closed its output"
                 turns.endOfStream(reason: ending + process.stderrExcerpt)
             }
+            let outcome: Swift.Result<Result, any Error>
             do {
                 let userAgent = try await initialize(connection, configuration)
                 let client = AppServerClient(
@@ -65,13 +66,17 @@ public final class AppServerClient: Sendable {
                     userAgent: userAgent,
                     processID: process.pid
                 )
-                let result = try await body(client)
-                await process.terminate()
-                return result
+                outcome = .success(try await body(client))
             } catch {
-                await process.terminate()
-                throw error
+                outcome = .failure(error)
             }
+            await process.terminate()
+            // The reader ends when Codex's stdout closes, normally as Codex exits, and first hands on the lines
+            // Codex wrote before it did. A grandchild that inherited that stdout must not keep us here.
+            group.addTask { try? await Task.sleep(for: readerDrainLimit) }
+            _ = try? await group.next()
+            group.cancelAll()
+            return try outcome.get()
         }
     }
 
@@ -145,6 +150,9 @@ public final class AppServerClient: Sendable {
         return result["userAgent"]?.string ?? "unknown"
     }
 }
+
+/// How long the reader may take, once Codex has exited, to hand on the lines Codex wrote before exiting.
+private let readerDrainLimit = Duration.seconds(2)
 
 /// Runs `operation`, failing with `.timedOut` if it takes longer than `limit`.
 func withTimeout<Value: Sendable>(

@@ -103,14 +103,18 @@ public final class JSONRPCConnection: Sendable {
             }
             group.cancelAll()
         }
-        let termination = await process.waitForExit()
-        let reason = "the server \(termination)" + process.stderrExcerpt
+        // Stdout closes as the child exits: wait for its status to say how it ended, unless told to stop.
+        let termination = Task.isCancelled ? process.termination : await process.waitForExit()
+        let ending = termination.map { "the server \($0)" } ?? "the server closed its output"
+        let reason = ending + process.stderrExcerpt
         let waiters = state.withLock { state in
             state.closedReason = reason
             defer { state.pending = [:] }
             return state.pending.values
         }
-        for waiter in waiters { waiter.resume(throwing: JSONRPCConnectionError(.connectionClosed, nil, reason)) }
+        for waiter in waiters {
+            waiter.resume(throwing: JSONRPCConnectionError(.connectionClosed, nil, reason))
+        }
     }
 }
 
