@@ -4,29 +4,41 @@ import PackageDescription
 let package = Package(
     name: "codex-telemetry",
     products: [
+        .library(name: "JSON", targets: ["JSON"]),
         .library(name: "JSONRPC", targets: ["JSONRPC"]),
         .library(name: "CodexAppServer", targets: ["CodexAppServer"]),
         .library(name: "CodexTelemetry", targets: ["CodexTelemetry"]),
+        .library(name: "OTLP", targets: ["OTLP"]),
         .executable(name: "codex-telemetry", targets: ["CodexTelemetryCLI"]),
     ],
     targets: [
-        .target(name: "JSONRPC"),
-        .target(name: "CodexAppServer", dependencies: ["JSONRPC"]),
-        .target(name: "CodexTelemetry", dependencies: ["CodexAppServer", "JSONRPC"]),
+        .target(name: "JSON"),
+        .target(name: "JSONRPC", dependencies: ["JSON"]),
+        .target(name: "CodexAppServer", dependencies: ["JSON", "JSONRPC"]),
+        .target(name: "OTLP", dependencies: ["JSON"]),
+        .target(name: "CodexTelemetry", dependencies: ["CodexAppServer", "JSON", "JSONRPC", "OTLP"]),
         .executableTarget(
             name: "CodexTelemetryCLI",
-            dependencies: ["CodexTelemetry", "CodexAppServer", "JSONRPC"]
+            dependencies: ["CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "OTLP"]
         ),
         .executableTarget(
             name: "ReplayBenchmark",
             dependencies: ["CodexTelemetry"],
             path: "Benchmarks/ReplayBenchmark"
         ),
-        .target(name: "TestSupport", dependencies: ["CodexAppServer", "JSONRPC"], path: "Tests/TestSupport"),
-        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "TestSupport"]),
-        .testTarget(name: "CodexAppServerTests", dependencies: ["CodexAppServer", "TestSupport"]),
-        .testTarget(name: "CodexTelemetryTests", dependencies: ["CodexTelemetry", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["CodexTelemetry", "CodexAppServer", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: ["CodexAppServer", "JSON", "JSONRPC"], path: "Tests/TestSupport"),
+        .testTarget(name: "JSONRPCTests", dependencies: ["JSON", "JSONRPC", "TestSupport"]),
+        .testTarget(name: "CodexAppServerTests", dependencies: ["CodexAppServer", "JSON", "JSONRPC", "TestSupport"]),
+        .testTarget(
+            name: "CodexTelemetryTests",
+            dependencies: ["CodexTelemetry", "JSON", "JSONRPC", "TestSupport"],
+            exclude: ["Snapshots"]
+        ),
+        .testTarget(name: "OTLPTests", dependencies: ["OTLP", "JSON", "JSONRPC", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "TestSupport"]
+        ),
     ]
 )
 

@@ -1,4 +1,5 @@
 import CodexAppServer
+import JSON
 import JSONRPC
 import Testing
 

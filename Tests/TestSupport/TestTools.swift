@@ -1,4 +1,5 @@
 public import Foundation
+public import JSONRPC
 
 /// Where the tools the tests run are, as installed by `scripts/install-test-tools`.
 public enum TestTools {
@@ -21,6 +22,35 @@ public enum TestTools {
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
         throw MissingTool(name: "codex 0.163.0")
+    }
+
+    /// Python with `opentelemetry-proto`, for the independent decoder scripts.
+    public static func otelPython() throws -> String {
+        let path = packageRoot.appendingPathComponent(".tools/otel/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw MissingTool(name: "opentelemetry-proto") }
+        return path
+    }
+
+    /// `rotel-agent`, a real OpenTelemetry collector.
+    public static func rotel() throws -> String {
+        let libraries = packageRoot.appendingPathComponent(".tools/otel/lib")
+        for python in (try? FileManager.default.contentsOfDirectory(atPath: libraries.path)) ?? [] {
+            let path = libraries.appendingPathComponent("\(python)/site-packages/rotel/rotel-agent").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw MissingTool(name: "rotel")
+    }
+
+    /// Runs a command to its end and returns its stdout; stderr goes to the test's stderr.
+    public static func output(
+        of executable: String,
+        _ arguments: [String]
+    ) async throws -> (status: ChildProcess.Termination, stdout: String) {
+        let process = try ChildProcess(ChildProcess.Configuration(executable: executable, arguments: arguments))
+        var lines: [String] = []
+        for await line in process.lines { lines.append(String(decoding: line, as: UTF8.self)) }
+        let status = await process.waitForExit()
+        return (status, lines.joined(separator: "\n"))
     }
 
     /// The built `codex-telemetry` executable, next to the test bundle.

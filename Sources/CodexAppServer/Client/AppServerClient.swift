@@ -1,3 +1,4 @@
+import JSON
 import JSONRPC
 
 /// A running `codex app-server` and a JSON-RPC session with it.

@@ -1,3 +1,4 @@
+public import JSON
 public import JSONRPC
 
 /// How the client answers the requests Codex sends it: approvals, user input, dynamic tool calls.

@@ -1,3 +1,4 @@
+import JSON
 public import JSONRPC
 
 /// What an app-server message says about threads, turns, items and usage: ids, enums, counts and names only.

@@ -1,4 +1,5 @@
 import CodexAppServer
+import JSON
 import JSONRPC
 
 /// Replays a raw capture of `codex app-server` stdout, one JSON-RPC message per line, into telemetry events.

@@ -1,4 +1,5 @@
 public import Foundation
+public import JSON
 import Synchronization
 
 /// A JSON-RPC 2.0 peer speaking JSONL over a child process's stdin and stdout.

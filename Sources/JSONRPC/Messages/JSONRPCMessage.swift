@@ -1,3 +1,5 @@
+public import JSON
+
 /// A JSON-RPC request id. Servers may use numbers or strings; an answer must echo the id exactly as it came.
 public enum JSONRPCID: Hashable, Sendable, CustomStringConvertible {
     case int(Int64)

@@ -1,0 +1,140 @@
+// Field numbers from opentelemetry-proto v1.x: opentelemetry/proto/{common,resource,logs,trace,metrics}/v1/*.proto
+// and collector/{logs,trace,metrics}/v1/*_service.proto.
+
+/// common.proto
+private enum AnyValueField { static let string = 1, bool = 2, int = 3, double = 4 }
+private enum KeyValueField { static let key = 1, value = 2 }
+private enum ScopeField { static let name = 1, version = 2 }
+/// resource.proto
+private enum ResourceField { static let attributes = 1 }
+/// Every `Export…ServiceRequest` holds its `Resource…` at 1; each of those holds `resource` at 1 and its
+/// `Scope…` at 2; each of those holds `scope` at 1 and its records at 2.
+private enum EnvelopeField { static let resourceGroup = 1, resource = 1, scopeGroup = 2, scope = 1, records = 2 }
+/// logs.proto `LogRecord`
+private enum LogRecordField {
+    static let timeUnixNano = 1, severityNumber = 2, severityText = 3, attributes = 6, traceID = 9, spanID = 10
+    static let observedTimeUnixNano = 11, eventName = 12
+}
+/// trace.proto `Span` and `Status`
+private enum SpanField {
+    static let traceID = 1, spanID = 2, parentSpanID = 4, name = 5, kind = 6, startTimeUnixNano = 7
+    static let endTimeUnixNano = 8, attributes = 9, status = 15
+}
+private enum StatusField { static let code = 3 }
+/// metrics.proto `Metric`, `Sum`, `Histogram` and their points
+private enum MetricField { static let name = 1, description = 2, unit = 3, sum = 7, histogram = 9 }
+private enum SumField { static let dataPoints = 1, temporality = 2, isMonotonic = 3 }
+private enum HistogramField { static let dataPoints = 1, temporality = 2 }
+private enum NumberPointField { static let startTimeUnixNano = 2, timeUnixNano = 3, asDouble = 4, attributes = 7 }
+private enum HistogramPointField {
+    static let startTimeUnixNano = 2, timeUnixNano = 3, count = 4, sum = 5, bucketCounts = 6, explicitBounds = 7
+    static let attributes = 9, min = 11, max = 12
+}
+
+extension OTLPBatch {
+    /// The `Export{Logs,Trace,Metrics}ServiceRequest` for this batch, as protobuf bytes.
+    public func protobuf(resource: OTLPResource, scope: OTLPScope) -> [UInt8] {
+        var writer = ProtobufWriter()
+        writer.writeMessageField(EnvelopeField.resourceGroup) { group in
+            group.writeMessageField(EnvelopeField.resource) { message in
+                for attribute in resource.attributes { message.writeAttribute(ResourceField.attributes, attribute) }
+            }
+            group.writeMessageField(EnvelopeField.scopeGroup) { scopeGroup in
+                scopeGroup.writeMessageField(EnvelopeField.scope) { message in
+                    message.writeStringFieldUnlessEmpty(ScopeField.name, scope.name)
+                    message.writeStringFieldUnlessEmpty(ScopeField.version, scope.version)
+                }
+                switch self {
+                case .logs(let records):
+                    for record in records { scopeGroup.writeMessageField(EnvelopeField.records) { $0.write(record) } }
+                case .traces(let spans):
+                    for span in spans { scopeGroup.writeMessageField(EnvelopeField.records) { $0.write(span) } }
+                case .metrics(let metrics):
+                    for metric in metrics { scopeGroup.writeMessageField(EnvelopeField.records) { $0.write(metric) } }
+                }
+            }
+        }
+        return writer.bytes
+    }
+}
+
+extension ProtobufWriter {
+    fileprivate mutating func writeAttribute(_ field: Int, _ attribute: OTLPAttribute) {
+        writeMessageField(field) { keyValue in
+            keyValue.writeStringField(KeyValueField.key, attribute.key)
+            keyValue.writeMessageField(KeyValueField.value) { value in
+                switch attribute.value {
+                case .string(let text): value.writeStringField(AnyValueField.string, text)
+                case .bool(let flag): value.writeVarintField(AnyValueField.bool, flag ? 1 : 0)
+                case .int(let number): value.writeInt64Field(AnyValueField.int, number)
+                case .double(let number): value.writeDoubleField(AnyValueField.double, number)
+                }
+            }
+        }
+    }
+
+    fileprivate mutating func write(_ record: OTLPLogRecord) {
+        writeFixed64FieldUnlessZero(LogRecordField.timeUnixNano, record.timeUnixNano)
+        writeVarintFieldUnlessZero(LogRecordField.severityNumber, UInt64(record.severityNumber))
+        writeStringFieldUnlessEmpty(LogRecordField.severityText, record.severityText)
+        for attribute in record.attributes { writeAttribute(LogRecordField.attributes, attribute) }
+        if let traceID = record.traceID { writeBytesField(LogRecordField.traceID, traceID.bytes) }
+        if let spanID = record.spanID { writeBytesField(LogRecordField.spanID, spanID.bytes) }
+        writeFixed64FieldUnlessZero(LogRecordField.observedTimeUnixNano, record.observedTimeUnixNano)
+        writeStringFieldUnlessEmpty(LogRecordField.eventName, record.eventName)
+    }
+
+    fileprivate mutating func write(_ span: OTLPSpan) {
+        writeBytesField(SpanField.traceID, span.traceID.bytes)
+        writeBytesField(SpanField.spanID, span.spanID.bytes)
+        if let parent = span.parentSpanID { writeBytesField(SpanField.parentSpanID, parent.bytes) }
+        writeStringFieldUnlessEmpty(SpanField.name, span.name)
+        writeVarintFieldUnlessZero(SpanField.kind, UInt64(span.kind.rawValue))
+        writeFixed64FieldUnlessZero(SpanField.startTimeUnixNano, span.startTimeUnixNano)
+        writeFixed64FieldUnlessZero(SpanField.endTimeUnixNano, span.endTimeUnixNano)
+        for attribute in span.attributes { writeAttribute(SpanField.attributes, attribute) }
+        if span.status != .unset {
+            writeMessageField(SpanField.status) { $0.writeVarintField(StatusField.code, UInt64(span.status.rawValue)) }
+        }
+    }
+
+    fileprivate mutating func write(_ metric: OTLPMetric) {
+        writeStringFieldUnlessEmpty(MetricField.name, metric.name)
+        writeStringFieldUnlessEmpty(MetricField.description, metric.description)
+        writeStringFieldUnlessEmpty(MetricField.unit, metric.unit)
+        switch metric.data {
+        case .sum(let points, let isMonotonic):
+            writeMessageField(MetricField.sum) { sum in
+                for point in points { sum.writeMessageField(SumField.dataPoints) { $0.write(point) } }
+                sum.writeVarintFieldUnlessZero(SumField.temporality, UInt64(metric.temporality.rawValue))
+                sum.writeVarintFieldUnlessZero(SumField.isMonotonic, isMonotonic ? 1 : 0)
+            }
+        case .histogram(let points):
+            writeMessageField(MetricField.histogram) { histogram in
+                for point in points { histogram.writeMessageField(HistogramField.dataPoints) { $0.write(point) } }
+                histogram.writeVarintFieldUnlessZero(HistogramField.temporality, UInt64(metric.temporality.rawValue))
+            }
+        }
+    }
+
+    private mutating func write(_ point: OTLPMetric.NumberPoint) {
+        writeFixed64FieldUnlessZero(NumberPointField.startTimeUnixNano, point.startTimeUnixNano)
+        writeFixed64FieldUnlessZero(NumberPointField.timeUnixNano, point.timeUnixNano)
+        // `as_double` is a member of the `value` oneof: written even when zero, which marks which member is set.
+        writeDoubleField(NumberPointField.asDouble, point.value)
+        for attribute in point.attributes { writeAttribute(NumberPointField.attributes, attribute) }
+    }
+
+    private mutating func write(_ point: OTLPMetric.HistogramPoint) {
+        writeFixed64FieldUnlessZero(HistogramPointField.startTimeUnixNano, point.startTimeUnixNano)
+        writeFixed64FieldUnlessZero(HistogramPointField.timeUnixNano, point.timeUnixNano)
+        writeFixed64FieldUnlessZero(HistogramPointField.count, point.count)
+        // `sum`, `min` and `max` are `optional`: present means written, zero or not.
+        writeDoubleField(HistogramPointField.sum, point.sum)
+        writePackedFixed64Field(HistogramPointField.bucketCounts, point.bucketCounts)
+        writePackedFixed64Field(HistogramPointField.explicitBounds, point.explicitBounds.map(\.bitPattern))
+        for attribute in point.attributes { writeAttribute(HistogramPointField.attributes, attribute) }
+        writeDoubleField(HistogramPointField.min, point.min)
+        writeDoubleField(HistogramPointField.max, point.max)
+    }
+}
