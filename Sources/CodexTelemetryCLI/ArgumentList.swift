@@ -17,17 +17,13 @@ struct ArgumentList {
     /// Splits the arguments into options and positionals, checking each option against `known`.
     ///
     /// - Throws: `HelpRequest` for `--help`; `UsageError` for an unknown option or one missing its value.
-    mutating func parse(
-        options known: Set<String>,
-        usage: String
-    ) throws -> (options: [String: String], positionals: [String]) {
-        var options: [String: String] = [:]
-        var positionals: [String] = []
+    mutating func parse(options known: Set<String>, usage: String) throws -> ParsedArguments {
+        var parsed = ParsedArguments()
         var onlyPositionals = false
         while !remaining.isEmpty {
             let argument = remaining.removeFirst()
             if onlyPositionals || !argument.hasPrefix("-") || argument == "-" {
-                positionals.append(argument)
+                parsed.positionals.append(argument)
                 continue
             }
             if argument == "--" {
@@ -39,15 +35,27 @@ struct ArgumentList {
             let name = parts[0]
             guard known.contains(name) else { throw UsageError("unknown option '\(name)'", usage: usage) }
             if parts.count == 2 {
-                options[name] = parts[1]
+                parsed.values[name, default: []].append(parts[1])
             } else if !remaining.isEmpty {
-                options[name] = remaining.removeFirst()
+                parsed.values[name, default: []].append(remaining.removeFirst())
             } else {
                 throw UsageError("option '\(name)' needs a value", usage: usage)
             }
         }
-        return (options, positionals)
+        return parsed
     }
+}
+
+/// Options and positionals of one subcommand. An option may be given more than once.
+struct ParsedArguments {
+    var values: [String: [String]] = [:]
+    var positionals: [String] = []
+
+    /// The last value given for `option`: a later flag overrides an earlier one.
+    subscript(option: String) -> String? { values[option]?.last }
+
+    /// Every value given for a repeatable option, in order.
+    func all(_ option: String) -> [String] { values[option] ?? [] }
 }
 
 /// The command line is wrong: exit 64 with the usage.

@@ -9,17 +9,20 @@ import Glibc
 /// `codex-telemetry replay PATH…`: recorded sessions in, telemetry events out.
 struct ReplayCommand {
     static let usage = """
-        USAGE: codex-telemetry replay PATH… [--format summary|json] [--prices FILE]
+        USAGE: codex-telemetry replay PATH… [--format summary|json] [--prices FILE] [export options]
 
         Reads raw captures of `codex app-server` stdout (one JSON-RPC message per line) and turns each into
-        dimension-only telemetry events: codex.turn, codex.llm_call and codex.tool_call.
+        dimension-only telemetry events: codex.turn, codex.llm_call and codex.tool_call. With an OTLP endpoint, it
+        also exports them as log records, spans and metrics.
 
         OPTIONS:
           --format summary|json  summary (default): per model, turns, calls, tokens and cost.
                                  json: each event as one JSON object per line.
           --prices FILE          A JSON file of USD prices per million tokens laid over the bundled table:
                                  {"model": {"input": 1.25, "cachedInput": 0.125, "output": 10}}.
-                                 Environment: CODEX_TELEMETRY_PRICES. Flags beat environment beat defaults.
+                                 Environment: CODEX_TELEMETRY_PRICES.
+
+        \(ExportOptions.help)
 
         Lines that cannot be read are skipped and counted on stderr; the rest of the file still counts.
         """
@@ -31,40 +34,48 @@ struct ReplayCommand {
     var paths: [String]
     var format: Format
     var prices: PriceTable
+    var export: ExportOptions
 
     init(
         parsing arguments: inout ArgumentList,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws {
-        let (options, positionals) = try arguments.parse(options: ["--format", "--prices"], usage: Self.usage)
-        guard !positionals.isEmpty else { throw UsageError("replay needs at least one PATH", usage: Self.usage) }
-        guard let format = Format(rawValue: options["--format"] ?? "summary") else {
+        let parsed = try arguments.parse(
+            options: ExportOptions.names.union(["--format", "--prices"]),
+            usage: Self.usage
+        )
+        guard !parsed.positionals.isEmpty else { throw UsageError("replay needs at least one PATH", usage: Self.usage) }
+        guard let format = Format(rawValue: parsed["--format"] ?? "summary") else {
             throw UsageError("--format must be summary or json", usage: Self.usage)
         }
-        paths = positionals
+        paths = parsed.positionals
         self.format = format
         prices = PriceTable.bundled
-        if let file = options["--prices"] ?? environment["CODEX_TELEMETRY_PRICES"] {
+        if let file = parsed["--prices"] ?? environment["CODEX_TELEMETRY_PRICES"] {
             prices = try prices.overlaid(withContentsOf: URL(fileURLWithPath: file))
         }
+        export = try ExportOptions(parsed, environment: environment, usage: Self.usage)
     }
 
     func run() async throws -> Int32 {
         let output = BufferedOutput(fileDescriptor: STDOUT_FILENO)
         var summary = UsageSummary()
         var totals = SessionReplay.Counts()
-        for path in paths {
-            let counts = try replay(path) { event in
-                switch format {
-                case .json: output.write(line: event.jsonLine)
-                case .summary: summary.add(event)
+        try await export.withEventSink { sink in
+            for path in paths {
+                let counts = try replay(path) { event in
+                    sink?.export(event)
+                    switch format {
+                    case .json: output.write(line: event.jsonLine)
+                    case .summary: summary.add(event)
+                    }
                 }
+                totals.add(counts)
             }
-            totals.add(counts)
+            if format == .summary { output.write(line: summary.text) }
+            output.flush()
+            printError(totals.text(files: paths.count))
         }
-        if format == .summary { output.write(line: summary.text) }
-        output.flush()
-        printError(totals.text(files: paths.count))
         return ExitStatus.success
     }
 

@@ -15,7 +15,7 @@ struct TelemetryAttributeTests {
     }
 
     @Test func theAllowlistIsExactlyTheDocumentedKeys() {
-        #expect(TelemetryAttribute.Key.allCases.count == 20)
+        #expect(TelemetryAttribute.Key.allCases.count == 23)
         #expect(
             TelemetryAttribute.Key.allCases.allSatisfy {
                 $0.rawValue.hasPrefix("gen_ai.") || $0.rawValue.hasPrefix("codex.") || $0 == .errorType

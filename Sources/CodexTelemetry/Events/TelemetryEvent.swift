@@ -67,6 +67,10 @@ public struct TelemetryAttribute: Sendable, Hashable {
         case llmCallCount = "codex.turn.llm_calls"
         case toolCallCount = "codex.turn.tool_calls"
         case durationMilliseconds = "codex.duration_ms"
+        // Added by the OpenTelemetry mapping: log records, spans and metrics.
+        case eventName = "event.name"
+        case agentName = "gen_ai.agent.name"
+        case tokenType = "gen_ai.token.type"
     }
 
     /// A value: a dimension string, an integer or a floating-point number.

@@ -1,0 +1,196 @@
+public import OTLP
+
+/// Turns telemetry events into OpenTelemetry records: a log record and a span per event, and metric measurements.
+///
+/// Spans follow the GenAI semantic conventions: per turn a root span `invoke_agent codex`, with a child span per
+/// model call (`chat <model>`) and per tool call (`execute_tool <tool name>`). Ids are derived from the thread,
+/// turn and item ids, never random, so a session replayed twice produces the same trace and span ids.
+public struct OpenTelemetryMapping: Sendable {
+    /// The measurements, aggregated; collect them for export.
+    public var metrics: MetricAggregator
+
+    /// Creates a mapping whose metrics have `temporality`.
+    public init(temporality: AggregationTemporality) {
+        metrics = MetricAggregator(temporality: temporality)
+    }
+
+    /// The log record and span of an event; its measurements go into `metrics`.
+    public mutating func map(_ event: TelemetryEvent) -> (log: OTLPLogRecord, span: OTLPSpan) {
+        let ids = SpanIdentity(of: event)
+        var spanAttributes = event.attributes
+        var status = OTLPSpan.StatusCode.unset
+        let name: String
+        let kind: OTLPSpan.Kind
+        switch event.name {
+        case .turn:
+            name = "invoke_agent codex"
+            kind = .internal
+            spanAttributes.append(TelemetryAttribute(key: .operationName, value: .string("invoke_agent")))
+            spanAttributes.append(TelemetryAttribute(key: .agentName, value: .string("codex")))
+            if case .string(let turnStatus) = event[.turnStatus], turnStatus != "completed" {
+                status = .error
+                if event[.errorType] == nil {
+                    spanAttributes.append(TelemetryAttribute(key: .errorType, value: .string(turnStatus)))
+                }
+            }
+            recordTurn(event)
+        case .llmCall:
+            name = "chat \(event[.requestModel]?.text ?? "unknown")"
+            kind = .client
+            recordModelCall(event)
+        case .toolCall:
+            name = "execute_tool \(event[.toolName]?.text ?? "unknown")"
+            kind = .internal
+            spanAttributes.append(TelemetryAttribute(key: .operationName, value: .string("execute_tool")))
+            if event[.toolStatus] == .string("failed") {
+                status = .error
+                spanAttributes.append(TelemetryAttribute(key: .errorType, value: .string("failed")))
+            }
+            recordToolCall(event)
+        }
+        let span = OTLPSpan(
+            traceID: ids.trace,
+            spanID: ids.span,
+            parentSpanID: ids.parent,
+            name: name,
+            kind: kind,
+            startTimeUnixNano: event.startTimeUnixNano,
+            endTimeUnixNano: event.endTimeUnixNano,
+            attributes: otlp(spanAttributes),
+            status: status
+        )
+        let log = OTLPLogRecord(
+            timeUnixNano: event.endTimeUnixNano,
+            observedTimeUnixNano: event.endTimeUnixNano,
+            eventName: event.name.rawValue,
+            attributes: otlp(
+                event.attributes + [TelemetryAttribute(key: .eventName, value: .string(event.name.rawValue))]
+            ),
+            traceID: ids.trace,
+            spanID: ids.span
+        )
+        return (log, span)
+    }
+
+    // MARK: - Metrics
+
+    /// Bucket bounds from the GenAI metrics semantic conventions.
+    static let tokenUsage = MetricAggregator.Descriptor(
+        name: "gen_ai.client.token.usage",
+        description: "Tokens used per model call",
+        unit: "{token}",
+        histogramBounds: [
+            1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1_048_576, 4_194_304, 16_777_216, 67_108_864,
+        ]
+    )
+    static let operationDuration = MetricAggregator.Descriptor(
+        name: "gen_ai.client.operation.duration",
+        description: "Duration of model calls",
+        unit: "s",
+        histogramBounds: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]
+    )
+    static let cost = MetricAggregator.Descriptor(
+        name: "codex.cost.usd",
+        description: "Cost of model calls",
+        unit: "USD"
+    )
+    static let turns = MetricAggregator.Descriptor(name: "codex.turns", description: "Turns by status", unit: "{turn}")
+    static let toolCalls = MetricAggregator.Descriptor(
+        name: "codex.tool_calls",
+        description: "Tool calls by kind, name and status",
+        unit: "{call}"
+    )
+
+    private mutating func recordModelCall(_ event: TelemetryEvent) {
+        let model = event.select([.operationName, .providerName, .requestModel])
+        let time = event.endTimeUnixNano
+        for (type, key) in [("input", TelemetryAttribute.Key.inputTokens), ("output", .outputTokens)] {
+            guard case .int(let tokens) = event[key] else { continue }
+            let typed = model + [TelemetryAttribute(key: .tokenType, value: .string(type))]
+            metrics.record(Double(tokens), to: Self.tokenUsage, attributes: otlp(typed), at: time)
+        }
+        let seconds = Double(event.endTimeUnixNano - event.startTimeUnixNano) / 1e9
+        metrics.record(seconds, to: Self.operationDuration, attributes: otlp(model), at: time)
+        if case .double(let cost) = event[.costUSD] {
+            let attributes = event.select([.providerName, .requestModel])
+            metrics.record(cost, to: Self.cost, attributes: otlp(attributes), at: time)
+        }
+    }
+
+    private mutating func recordTurn(_ event: TelemetryEvent) {
+        let attributes = event.select([.providerName, .requestModel, .turnStatus, .errorType])
+        metrics.record(1, to: Self.turns, attributes: otlp(attributes), at: event.endTimeUnixNano)
+    }
+
+    private mutating func recordToolCall(_ event: TelemetryEvent) {
+        let attributes = event.select([.toolKind, .toolName, .toolStatus])
+        metrics.record(1, to: Self.toolCalls, attributes: otlp(attributes), at: event.endTimeUnixNano)
+    }
+}
+
+/// The trace and span ids of an event: one trace per turn, the turn's span its root.
+struct SpanIdentity {
+    var trace: TraceID
+    var span: SpanID
+    var parent: SpanID?
+
+    init(of event: TelemetryEvent) {
+        let thread = event[.conversationID]?.text ?? ""
+        let turn = event[.turnID]?.text ?? ""
+        trace = TraceID(
+            bytes: stableHash(["trace", thread, turn], seed: 1) + stableHash(["trace", thread, turn], seed: 2)
+        )
+        let root = SpanID(bytes: stableHash(["turn", thread, turn], seed: 1))
+        switch event.name {
+        case .turn:
+            span = root
+            parent = nil
+        case .toolCall:
+            span = SpanID(bytes: stableHash(["tool", thread, turn, event[.toolCallID]?.text ?? ""], seed: 1))
+            parent = root
+        case .llmCall:
+            // A model call has no id of its own; its place in time identifies it within the turn.
+            let when = "\(event.startTimeUnixNano)-\(event.endTimeUnixNano)"
+            span = SpanID(bytes: stableHash(["chat", thread, turn, when], seed: 1))
+            parent = root
+        }
+    }
+}
+
+/// Eight bytes of FNV-1a over the parts (each followed by a zero byte), never all zero. Not cryptographic: ids
+/// only need to be stable and distinct, and they are derived from ids that are already public in the telemetry.
+func stableHash(_ parts: [String], seed: UInt64) -> [UInt8] {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ (seed &* 0x9E37_79B9_7F4A_7C15)
+    for part in parts {
+        for byte in part.utf8 + [0] {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+        }
+    }
+    if hash == 0 { hash = 1 }
+    return withUnsafeBytes(of: hash.bigEndian) { Array($0) }
+}
+
+private func otlp(_ attributes: [TelemetryAttribute]) -> [OTLPAttribute] {
+    attributes.map { attribute in
+        switch attribute.value {
+        case .string(let text): OTLPAttribute(attribute.key.rawValue, .string(text))
+        case .int(let number): OTLPAttribute(attribute.key.rawValue, .int(number))
+        case .double(let number): OTLPAttribute(attribute.key.rawValue, .double(number))
+        }
+    }
+}
+
+extension TelemetryEvent {
+    /// The event's attributes with the given keys, those it has.
+    func select(_ keys: [TelemetryAttribute.Key]) -> [TelemetryAttribute] {
+        keys.compactMap { key in self[key].map { TelemetryAttribute(key: key, value: $0) } }
+    }
+}
+
+extension TelemetryAttribute.Value {
+    var text: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+}

@@ -1,0 +1,114 @@
+import CodexAppServer
+import Foundation
+import OTLP
+
+/// The OTLP options of every subcommand that exports, and where the spool is.
+struct ExportOptions {
+    static let names: Set<String> = [
+        "--otlp-endpoint", "--otlp-protocol", "--otlp-header", "--signals", "--spool-dir", "--flush-timeout",
+    ]
+
+    static let help = """
+        EXPORT (OpenTelemetry, OTLP/HTTP):
+          --otlp-endpoint URL    Base URL of a collector; /v1/logs, /v1/traces, /v1/metrics are appended.
+                                 Environment: OTEL_EXPORTER_OTLP_ENDPOINT, or per signal
+                                 OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_ENDPOINT (full URLs). Default: none,
+                                 and nothing is sent.
+          --otlp-protocol P      http/protobuf (default) or http/json.
+                                 Environment: OTEL_EXPORTER_OTLP_PROTOCOL, and per signal.
+          --otlp-header K=V      A request header, for API keys; repeatable. Never printed or written to disk.
+                                 Environment: OTEL_EXPORTER_OTLP_HEADERS (K=V,K=V), and per signal.
+          --signals LIST         Which of logs,traces,metrics to send. Default: all three.
+          --spool-dir DIR        Where batches wait until the collector takes them; sent, oldest first, by this
+                                 run or the next. Environment: CODEX_TELEMETRY_SPOOL_DIR.
+                                 Default: $XDG_STATE_HOME/codex-telemetry/spool (~/.local/state/…).
+          --flush-timeout S      How long to keep trying to send before exiting; what is left stays in the
+                                 spool. Environment: CODEX_TELEMETRY_FLUSH_TIMEOUT. Default: 10 seconds.
+          Also read: OTEL_EXPORTER_OTLP_TIMEOUT (ms per request, default 10000), OTEL_SERVICE_NAME (default
+          codex-telemetry), OTEL_RESOURCE_ATTRIBUTES (K=V,K=V), and
+          OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE (cumulative by default, or delta).
+          OTEL_EXPORTER_OTLP_COMPRESSION=gzip is not supported: requests are sent uncompressed.
+          Flags beat environment beat defaults.
+        """
+
+    var configuration: OTLPExporterConfiguration
+    var spoolDirectory: URL
+    var flushTimeout: Duration
+
+    /// - Throws: `UsageError` for a flag or variable whose value cannot be used.
+    init(_ arguments: ParsedArguments, environment: [String: String], usage: String) throws {
+        do {
+            configuration = try OTLPExporterConfiguration(serviceName: "codex-telemetry").applying(
+                environment: environment
+            )
+            if let base = arguments["--otlp-endpoint"] {
+                try configuration.setBaseEndpoint(base, source: "--otlp-endpoint")
+            }
+            if let name = arguments["--otlp-protocol"] {
+                let parsed = try OTLPExporterConfiguration.wireProtocol(name, variable: "--otlp-protocol")
+                for signal in OTLPSignal.allCases { configuration.protocols[signal] = parsed }
+            }
+            for header in arguments.all("--otlp-header") {
+                let parsed = try OTLPExporterConfiguration.keyValues(header, variable: "--otlp-header")
+                for signal in OTLPSignal.allCases { configuration.headers[signal, default: [:]].merge(parsed) { $1 } }
+            }
+        } catch let error as OTLPConfigurationError {
+            throw UsageError(error.message, usage: usage)
+        }
+        if let list = arguments["--signals"] {
+            var signals: Set<OTLPSignal> = []
+            for name in list.split(separator: ",") {
+                guard let signal = OTLPSignal(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                    throw UsageError("--signals takes logs, traces and metrics, separated by commas", usage: usage)
+                }
+                signals.insert(signal)
+            }
+            configuration.signals = signals
+        }
+        let seconds = arguments["--flush-timeout"] ?? environment["CODEX_TELEMETRY_FLUSH_TIMEOUT"] ?? "10"
+        guard let flush = Double(seconds), flush >= 0 else {
+            throw UsageError("--flush-timeout must be a number of seconds", usage: usage)
+        }
+        flushTimeout = .milliseconds(Int(flush * 1000))
+        if let directory = arguments["--spool-dir"] ?? environment["CODEX_TELEMETRY_SPOOL_DIR"] {
+            spoolDirectory = URL(fileURLWithPath: directory)
+        } else {
+            let state =
+                environment["XDG_STATE_HOME"].map { URL(fileURLWithPath: $0) }
+                ?? URL(fileURLWithPath: environment["HOME"] ?? NSTemporaryDirectory()).appendingPathComponent(
+                    ".local/state"
+                )
+            spoolDirectory = state.appendingPathComponent("codex-telemetry/spool")
+        }
+    }
+
+    /// Runs `body` with a sink for events that exports them, or, with no endpoint, says once how to set one up and
+    /// runs `body` with a sink that drops them.
+    func withEventSink(_ body: (inout EventExport?) async throws -> Void) async throws {
+        guard configuration.hasEndpoint else {
+            printError(
+                "note: no OTLP endpoint is configured, so nothing is exported; set OTEL_EXPORTER_OTLP_ENDPOINT "
+                    + "or pass --otlp-endpoint (see --help)"
+            )
+            var none: EventExport? = nil
+            try await body(&none)
+            return
+        }
+        if let compression = configuration.unsupportedCompression {
+            printError("note: OTEL_EXPORTER_OTLP_COMPRESSION=\(compression) is not supported; sending uncompressed")
+        }
+        let spool = try DiskSpool(directory: spoolDirectory, maximumBytes: 256 << 20)
+        let scope = OTLPScope(name: "codex-telemetry", version: AppServerClient.version)
+        let (_, report) = try await OTLPExporter.withExporter(
+            configuration: configuration,
+            scope: scope,
+            spool: spool,
+            flushTimeout: flushTimeout
+        ) { exporter in
+            var export: EventExport? = EventExport(exporter: exporter, configuration: configuration)
+            try await body(&export)
+            export?.finish()
+        }
+        printError(report.text(spoolDirectory: spoolDirectory))
+    }
+}

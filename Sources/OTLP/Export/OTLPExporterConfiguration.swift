@@ -1,0 +1,178 @@
+public import Foundation
+
+/// Where and how to send OTLP, from the standard OpenTelemetry environment variables and flags.
+///
+/// Precedence: flags (set on the value by the caller) beat environment (`applying(environment:)`) beat defaults.
+public struct OTLPExporterConfiguration: Sendable {
+    /// The two OTLP/HTTP encodings.
+    public enum WireProtocol: String, Sendable {
+        /// `http/protobuf`, the default the OTLP specification gives.
+        case protobuf = "http/protobuf"
+        /// `http/json`.
+        case json = "http/json"
+
+        public var contentType: String { self == .protobuf ? "application/x-protobuf" : "application/json" }
+    }
+
+    /// The URL each signal is sent to; a signal without one is not exported.
+    /// Environment: `OTEL_EXPORTER_OTLP_ENDPOINT` (a base, to which `/v1/logs` etc. are appended) and
+    /// `OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_ENDPOINT` (used as they are). Default: none.
+    public var endpoints: [OTLPSignal: URL] = [:]
+    /// Environment: `OTEL_EXPORTER_OTLP_PROTOCOL` and per signal. Default: `http/protobuf`.
+    public var protocols: [OTLPSignal: WireProtocol] = [:]
+    /// Extra request headers, for API keys: never printed or written to disk.
+    /// Environment: `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,…`, values percent-decoded) and per signal.
+    public var headers: [OTLPSignal: [String: String]] = [:]
+    /// How long one request may take. Environment: `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds) and per signal.
+    /// Default: 10 seconds.
+    public var timeouts: [OTLPSignal: Duration] = [:]
+    /// Which signals to export. Default: all three.
+    public var signals: Set<OTLPSignal> = Set(OTLPSignal.allCases)
+    /// Environment: `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` (`cumulative`, `delta`; `lowmemory` means
+    /// delta here, as every instrument is a counter or histogram). Default: cumulative.
+    public var temporality: AggregationTemporality = .cumulative
+    /// `service.name`. Environment: `OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES`.
+    public var serviceName: String
+    /// Further resource attributes (team, cost centre, …). Environment: `OTEL_RESOURCE_ATTRIBUTES`
+    /// (`key=value,…`, values percent-decoded).
+    public var resourceAttributes: [String: String] = [:]
+    /// Set when the environment asks for compression this exporter does not do (`OTEL_EXPORTER_OTLP_COMPRESSION`).
+    public var unsupportedCompression: String?
+
+    /// Creates the defaults: nothing to send to yet, and `service.name` set to `serviceName`.
+    public init(serviceName: String) {
+        self.serviceName = serviceName
+    }
+
+    /// The protocol for `signal`.
+    public func wireProtocol(for signal: OTLPSignal) -> WireProtocol { protocols[signal] ?? .protobuf }
+
+    /// The request timeout for `signal`.
+    public func timeout(for signal: OTLPSignal) -> Duration { timeouts[signal] ?? .seconds(10) }
+
+    /// Whether anything will be sent.
+    public var hasEndpoint: Bool { signals.contains { endpoints[$0] != nil } }
+
+    /// Sets the endpoint of every signal from a base URL, as `OTEL_EXPORTER_OTLP_ENDPOINT` does; `source` names
+    /// where it came from, for the error.
+    ///
+    /// - Throws: `OTLPConfigurationError` when `base` is not an http or https URL.
+    public mutating func setBaseEndpoint(_ base: String, source: String = "the endpoint") throws {
+        for signal in OTLPSignal.allCases {
+            let full = base.hasSuffix("/") ? String(base.dropLast()) + signal.path : base + signal.path
+            endpoints[signal] = try Self.url(full, source: source)
+        }
+    }
+
+    /// This configuration with what the environment sets.
+    ///
+    /// - Throws: `OTLPConfigurationError` naming the variable whose value cannot be used.
+    public func applying(environment: [String: String]) throws -> OTLPExporterConfiguration {
+        var configuration = self
+        func value(_ name: String) -> String? {
+            environment[name].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+        }
+        if let base = value("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            try configuration.setBaseEndpoint(base, source: "OTEL_EXPORTER_OTLP_ENDPOINT")
+        }
+        if let name = value("OTEL_EXPORTER_OTLP_PROTOCOL") {
+            let parsed = try Self.wireProtocol(name, variable: "OTEL_EXPORTER_OTLP_PROTOCOL")
+            for signal in OTLPSignal.allCases { configuration.protocols[signal] = parsed }
+        }
+        if let text = value("OTEL_EXPORTER_OTLP_HEADERS") {
+            let parsed = try Self.keyValues(text, variable: "OTEL_EXPORTER_OTLP_HEADERS")
+            for signal in OTLPSignal.allCases { configuration.headers[signal, default: [:]].merge(parsed) { $1 } }
+        }
+        if let text = value("OTEL_EXPORTER_OTLP_TIMEOUT") {
+            let parsed = try Self.milliseconds(text, variable: "OTEL_EXPORTER_OTLP_TIMEOUT")
+            for signal in OTLPSignal.allCases { configuration.timeouts[signal] = parsed }
+        }
+        for signal in OTLPSignal.allCases {
+            let prefix = "OTEL_EXPORTER_OTLP_\(signal.rawValue.uppercased())_"
+            if let url = value(prefix + "ENDPOINT") {
+                configuration.endpoints[signal] = try Self.url(url, source: prefix + "ENDPOINT")
+            }
+            if let name = value(prefix + "PROTOCOL") {
+                configuration.protocols[signal] = try Self.wireProtocol(name, variable: prefix + "PROTOCOL")
+            }
+            if let text = value(prefix + "HEADERS") {
+                configuration.headers[signal, default: [:]].merge(
+                    try Self.keyValues(text, variable: prefix + "HEADERS")
+                ) { $1 }
+            }
+            if let text = value(prefix + "TIMEOUT") {
+                configuration.timeouts[signal] = try Self.milliseconds(text, variable: prefix + "TIMEOUT")
+            }
+        }
+        if let compression = value("OTEL_EXPORTER_OTLP_COMPRESSION"), compression != "none" {
+            configuration.unsupportedCompression = compression
+        }
+        switch value("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")?.lowercased() {
+        case nil, "cumulative": break
+        case "delta", "lowmemory": configuration.temporality = .delta
+        case let other?:
+            throw OTLPConfigurationError(
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE is '\(other)': use cumulative, delta or lowmemory"
+            )
+        }
+        if let text = value("OTEL_RESOURCE_ATTRIBUTES") {
+            var attributes = try Self.keyValues(text, variable: "OTEL_RESOURCE_ATTRIBUTES")
+            if let name = attributes.removeValue(forKey: "service.name") { configuration.serviceName = name }
+            configuration.resourceAttributes.merge(attributes) { $1 }
+        }
+        if let name = value("OTEL_SERVICE_NAME") { configuration.serviceName = name }
+        return configuration
+    }
+
+    /// Parses a wire protocol name.
+    ///
+    /// - Throws: `OTLPConfigurationError` for gRPC (not supported) and unknown names.
+    public static func wireProtocol(_ name: String, variable: String) throws -> WireProtocol {
+        if let parsed = WireProtocol(rawValue: name) { return parsed }
+        if name == "grpc" {
+            throw OTLPConfigurationError("\(variable) is grpc: only http/protobuf and http/json are supported")
+        }
+        throw OTLPConfigurationError("\(variable) is '\(name)': use http/protobuf or http/json")
+    }
+
+    /// Parses `key=value,key=value` with percent-encoded values (W3C Baggage format, as the OpenTelemetry
+    /// specification prescribes for headers and resource attributes).
+    ///
+    /// - Throws: `OTLPConfigurationError` naming `variable`, without its value (it may hold a secret).
+    public static func keyValues(_ text: String, variable: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in text.split(separator: ",") where !pair.trimmingCharacters(in: .whitespaces).isEmpty {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            let key = parts.first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            guard parts.count == 2, !key.isEmpty else {
+                throw OTLPConfigurationError("\(variable) must be key=value pairs separated by commas")
+            }
+            let raw = parts[1].trimmingCharacters(in: .whitespaces)
+            result[key] = raw.removingPercentEncoding ?? raw
+        }
+        return result
+    }
+
+    private static func milliseconds(_ text: String, variable: String) throws -> Duration {
+        guard let value = Int(text), value > 0 else {
+            throw OTLPConfigurationError("\(variable) must be a positive number of milliseconds")
+        }
+        return .milliseconds(value)
+    }
+
+    /// The URL is not repeated in the error: its query may hold a token.
+    private static func url(_ text: String, source: String) throws -> URL {
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil
+        else {
+            throw OTLPConfigurationError("\(source) is not an http or https URL")
+        }
+        return url
+    }
+}
+
+/// A configuration value that cannot be used.
+public struct OTLPConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,129 @@
+/// Aggregates measurements into sums and histograms, one series per metric and attribute set, and turns them into
+/// OTLP metrics with the chosen temporality.
+///
+/// Times are those of the measurements, not a clock: a replayed session's metrics carry the session's times.
+public struct MetricAggregator: Sendable {
+    public let temporality: AggregationTemporality
+    private var instruments: [String: Instrument] = [:]
+    private var order: [String] = []
+
+    /// What a metric is: its description, unit, and for histograms the bucket bounds.
+    public struct Descriptor: Sendable, Hashable {
+        public var name: String
+        public var description: String
+        public var unit: String
+        /// `nil` for a monotonic sum; the explicit bucket bounds for a histogram.
+        public var histogramBounds: [Double]?
+
+        public init(name: String, description: String, unit: String, histogramBounds: [Double]? = nil) {
+            self.name = name
+            self.description = description
+            self.unit = unit
+            self.histogramBounds = histogramBounds
+        }
+    }
+
+    private struct Instrument: Sendable {
+        var descriptor: Descriptor
+        var series: [[OTLPAttribute]: Series] = [:]
+        var seriesOrder: [[OTLPAttribute]] = []
+    }
+
+    private struct Series: Sendable {
+        var start: UInt64
+        var last: UInt64
+        var count: UInt64 = 0
+        var sum: Double = 0
+        var min = Double.infinity
+        var max = -Double.infinity
+        var bucketCounts: [UInt64]
+    }
+
+    public init(temporality: AggregationTemporality) {
+        self.temporality = temporality
+    }
+
+    /// Adds a measurement to the metric `descriptor` under `attributes`, at Unix time `time` in nanoseconds.
+    public mutating func record(
+        _ value: Double,
+        to descriptor: Descriptor,
+        attributes: [OTLPAttribute],
+        at time: UInt64
+    ) {
+        if instruments[descriptor.name] == nil {
+            instruments[descriptor.name] = Instrument(descriptor: descriptor)
+            order.append(descriptor.name)
+        }
+        let key = attributes.sorted { $0.key < $1.key }
+        let bounds = descriptor.histogramBounds ?? []
+        var series =
+            instruments[descriptor.name]!.series[key]
+            ?? {
+                instruments[descriptor.name]!.seriesOrder.append(key)
+                return Series(start: time, last: time, bucketCounts: Array(repeating: 0, count: bounds.count + 1))
+            }()
+        series.start = Swift.min(series.start, time)
+        series.last = Swift.max(series.last, time)
+        series.count += 1
+        series.sum += value
+        series.min = Swift.min(series.min, value)
+        series.max = Swift.max(series.max, value)
+        // A bucket holds values up to and including its upper bound (metrics data model, "Histogram").
+        series.bucketCounts[bounds.firstIndex { value <= $0 } ?? bounds.count] += 1
+        instruments[descriptor.name]!.series[key] = series
+    }
+
+    /// The metrics so far. With delta temporality, what is collected is forgotten, and a series that has had no
+    /// measurement since the last collection is left out.
+    public mutating func collect() -> [OTLPMetric] {
+        let metrics = order.compactMap { name -> OTLPMetric? in
+            let instrument = instruments[name]!
+            let series = instrument.seriesOrder.compactMap { key in instrument.series[key].map { (key, $0) } }
+            guard !series.isEmpty else { return nil }
+            let data: OTLPMetric.Data
+            if let bounds = instrument.descriptor.histogramBounds {
+                data = .histogram(
+                    series.map { key, series in
+                        OTLPMetric.HistogramPoint(
+                            attributes: key,
+                            startTimeUnixNano: series.start,
+                            timeUnixNano: series.last,
+                            count: series.count,
+                            sum: series.sum,
+                            min: series.min,
+                            max: series.max,
+                            bucketCounts: series.bucketCounts,
+                            explicitBounds: bounds
+                        )
+                    }
+                )
+            } else {
+                data = .sum(
+                    series.map { key, series in
+                        OTLPMetric.NumberPoint(
+                            attributes: key,
+                            startTimeUnixNano: series.start,
+                            timeUnixNano: series.last,
+                            value: series.sum
+                        )
+                    },
+                    isMonotonic: true
+                )
+            }
+            return OTLPMetric(
+                name: name,
+                description: instrument.descriptor.description,
+                unit: instrument.descriptor.unit,
+                temporality: temporality,
+                data: data
+            )
+        }
+        if temporality == .delta {
+            for name in order {
+                instruments[name]!.series = [:]
+                instruments[name]!.seriesOrder = []
+            }
+        }
+        return metrics
+    }
+}
