@@ -31,7 +31,7 @@ let package = Package(
         .testTarget(name: "CodexAppServerTests", dependencies: ["CodexAppServer", "JSON", "JSONRPC", "TestSupport"]),
         .testTarget(
             name: "CodexTelemetryTests",
-            dependencies: ["CodexTelemetry", "JSON", "JSONRPC", "TestSupport"],
+            dependencies: ["CodexTelemetry", "JSON", "JSONRPC", "OTLP", "TestSupport"],
             exclude: ["Snapshots"]
         ),
         .testTarget(name: "OTLPTests", dependencies: ["OTLP", "JSON", "JSONRPC", "TestSupport"], exclude: ["Golden"]),

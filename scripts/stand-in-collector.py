@@ -6,7 +6,7 @@ Usage: stand-in-collector.py --save-dir DIR [--port N] [--respond LIST] [--retry
 --respond is a comma-separated list of answers, one per request, the last repeated: 200, 400, 429, 503, 504
 (503 and 429 carry Retry-After when given), partial (200 with a partial success rejecting one item), hang
 (accept the request and never answer). Each request's body is saved to DIR, and one JSON line per request is
-printed: {"path", "status", "items", "contentType"}. Prints `listening PORT` once ready.
+printed: {"path", "status", "items", "contentType", "headers" (names only)}. Prints `listening PORT` once ready.
 """
 import argparse
 import json
@@ -73,12 +73,13 @@ def main():
             else:
                 message.ParseFromString(body)
             items = count_items(signal, message)
+            headers = sorted(name.lower() for name in self.headers.keys())
             if answer == "hang":
-                print(json.dumps({"path": self.path, "status": "hang", "items": items, "contentType": content_type}), flush=True)
+                print(json.dumps({"path": self.path, "status": "hang", "items": items, "contentType": content_type, "headers": headers}), flush=True)
                 time.sleep(3600)
                 return
             status = 200 if answer == "partial" else int(answer)
-            print(json.dumps({"path": self.path, "status": status, "items": items, "contentType": content_type}), flush=True)
+            print(json.dumps({"path": self.path, "status": str(status), "items": items, "contentType": content_type, "headers": headers}), flush=True)
             payload = b""
             if answer == "partial":
                 payload = json.dumps({"partialSuccess": {REJECTED[signal]: "1", "errorMessage": "one item refused"}}).encode() \

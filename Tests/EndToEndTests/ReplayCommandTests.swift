@@ -6,29 +6,8 @@ import Testing
 
 /// The built `codex-telemetry` binary, end to end, on the recorded sessions.
 struct ReplayCommandTests {
-    struct Outcome {
-        var status: Termination
-        var stdout: String
-        var stderr: String
-    }
-
-    typealias Termination = ChildProcess.Termination
-
-    func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
-        let stderrFile = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID())")
-        let command = ([try TestTools.cli()] + arguments).map { "'\($0)'" }.joined(separator: " ")
-        let process = try ChildProcess(
-            ChildProcess.Configuration(
-                executable: "sh",
-                arguments: ["-c", "\(command) 2>'\(stderrFile.path)'"],
-                environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            )
-        )
-        var stdout: [String] = []
-        for await line in process.lines { stdout.append(String(decoding: line, as: UTF8.self)) }
-        let status = await process.waitForExit()
-        let stderr = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
-        return Outcome(status: status, stdout: stdout.joined(separator: "\n"), stderr: stderr)
+    func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> CommandOutcome {
+        try await TestTools.runCLI(arguments, environment: environment)
     }
 
     static let sessions = ["codex-0.163.0-scenarios.jsonl", "codex-0.147.0-scenarios.jsonl"].map {

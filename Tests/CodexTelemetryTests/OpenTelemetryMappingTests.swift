@@ -1,0 +1,81 @@
+import CodexTelemetry
+import Foundation
+import JSONRPC
+import OTLP
+import TestSupport
+import Testing
+
+struct OpenTelemetryMappingTests {
+    static func events() throws -> [TelemetryEvent] {
+        let session = try Data(
+            contentsOf: TestTools.packageRoot.appendingPathComponent("protocol/sessions/codex-0.163.0-scenarios.jsonl")
+        )
+        var replay = SessionReplay()
+        var framer = LineFramer()
+        var events: [TelemetryEvent] = []
+        Array(session).withUnsafeBytes { framer.append($0) { events += replay.consume(line: $0) } }
+        return events + replay.finish(unterminatedLine: framer.finish(), oversizedLines: 0)
+    }
+
+    @Test func replayingTwiceGivesTheSameTraceAndSpanIds() throws {
+        let events = try Self.events()
+        var first = OpenTelemetryMapping(temporality: .cumulative)
+        var second = OpenTelemetryMapping(temporality: .cumulative)
+        let once = events.map { first.map($0).span }
+        let twice = events.map { second.map($0).span }
+        #expect(once == twice)
+        #expect(Set(once.map(\.spanID)).count == once.count)
+    }
+
+    @Test func everyCallHangsUnderItsTurnsRootSpan() throws {
+        var mapping = OpenTelemetryMapping(temporality: .cumulative)
+        let spans = try Self.events().map { mapping.map($0).span }
+        let roots = spans.filter { $0.parentSpanID == nil }
+        #expect(roots.count == 9)
+        #expect(roots.allSatisfy { $0.name == "invoke_agent codex" && $0.kind == .internal })
+        let rootByTrace = Dictionary(uniqueKeysWithValues: roots.map { ($0.traceID, $0.spanID) })
+        for span in spans where span.parentSpanID != nil {
+            #expect(span.parentSpanID == rootByTrace[span.traceID])
+        }
+        #expect(Set(spans.filter { $0.kind == .client }.map(\.name)) == ["chat gpt-5.5"])
+        #expect(
+            Set(spans.filter { $0.parentSpanID != nil && $0.kind == .internal }.map(\.name)) == [
+                "execute_tool shell", "execute_tool apply_patch", "execute_tool web_search",
+            ]
+        )
+    }
+
+    @Test func failedAndInterruptedTurnsAndFailedToolsAreErrors() throws {
+        var mapping = OpenTelemetryMapping(temporality: .cumulative)
+        let errors = try Self.events().map { mapping.map($0).span }.filter { $0.status == .error }
+        let types = errors.compactMap { span in span.attributes.first { $0.key == "error.type" }?.value }
+        #expect(Set(types) == [.string("internalServerError"), .string("interrupted"), .string("failed")])
+    }
+
+    @Test func logRecordsCarryTheEventNameAndPointAtTheirSpan() throws {
+        var mapping = OpenTelemetryMapping(temporality: .cumulative)
+        for event in try Self.events() {
+            let (log, span) = mapping.map(event)
+            #expect(log.eventName == event.name.rawValue)
+            #expect(log.attributes.contains(OTLPAttribute("event.name", .string(event.name.rawValue))))
+            #expect(log.spanID == span.spanID && log.traceID == span.traceID)
+        }
+    }
+
+    @Test func metricsAddUpToTheSession() throws {
+        var mapping = OpenTelemetryMapping(temporality: .cumulative)
+        for event in try Self.events() { _ = mapping.map(event) }
+        let metrics = Dictionary(uniqueKeysWithValues: mapping.metrics.collect().map { ($0.name, $0) })
+        guard case .histogram(let tokens)? = metrics["gen_ai.client.token.usage"]?.data,
+            case .sum(let turns, true)? = metrics["codex.turns"]?.data
+        else {
+            Issue.record("missing metrics")
+            return
+        }
+        let output = tokens.first { $0.attributes.contains(OTLPAttribute("gen_ai.token.type", .string("output"))) }
+        #expect(output?.sum == 510)
+        #expect(turns.map(\.value).reduce(0, +) == 9)
+        #expect(metrics["gen_ai.client.operation.duration"]?.unit == "s")
+        #expect(metrics["codex.cost.usd"] != nil)
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import OTLP
+import Testing
+
+struct OTLPExporterConfigurationTests {
+    let defaults = OTLPExporterConfiguration(serviceName: "codex-telemetry")
+
+    @Test func aBaseEndpointGetsSignalPathsAndPerSignalEndpointsAreUsedAsTheyAre() throws {
+        let configuration = try defaults.applying(environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://traces.example/custom/path",
+        ])
+        #expect(configuration.endpoints[.logs]?.absoluteString == "http://collector:4318/v1/logs")
+        #expect(configuration.endpoints[.metrics]?.absoluteString == "http://collector:4318/v1/metrics")
+        #expect(configuration.endpoints[.traces]?.absoluteString == "https://traces.example/custom/path")
+    }
+
+    @Test func headersArePercentDecodedAndPerSignalHeadersAddToThem() throws {
+        let configuration = try defaults.applying(environment: [
+            "OTEL_EXPORTER_OTLP_HEADERS": "api-key=a%20b, team=x",
+            "OTEL_EXPORTER_OTLP_LOGS_HEADERS": "team=logs",
+        ])
+        #expect(configuration.headers[.traces] == ["api-key": "a b", "team": "x"])
+        #expect(configuration.headers[.logs] == ["api-key": "a b", "team": "logs"])
+    }
+
+    @Test func protocolTimeoutTemporalityAndResource() throws {
+        let configuration = try defaults.applying(environment: [
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/protobuf",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "2500",
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "Delta",
+            "OTEL_RESOURCE_ATTRIBUTES": "service.name=from-resource,team=payments,cost.centre=cc%2042",
+            "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+        ])
+        #expect(configuration.wireProtocol(for: .logs) == .json)
+        #expect(configuration.wireProtocol(for: .metrics) == .protobuf)
+        #expect(configuration.timeout(for: .traces) == .milliseconds(2500))
+        #expect(configuration.temporality == .delta)
+        #expect(configuration.serviceName == "from-resource")
+        #expect(configuration.resourceAttributes == ["team": "payments", "cost.centre": "cc 42"])
+        #expect(configuration.unsupportedCompression == "gzip")
+        #expect(
+            try defaults.applying(environment: [
+                "OTEL_SERVICE_NAME": "svc", "OTEL_RESOURCE_ATTRIBUTES": "service.name=r",
+            ]).serviceName == "svc"
+        )
+    }
+
+    @Test func nothingIsConfiguredByDefault() throws {
+        let configuration = try defaults.applying(environment: [:])
+        #expect(!configuration.hasEndpoint)
+        #expect(configuration.temporality == .cumulative)
+        #expect(configuration.wireProtocol(for: .logs) == .protobuf)
+    }
+
+    @Test(arguments: [
+        ["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"],
+        ["OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://collector?token=s3cret"],
+        ["OTEL_EXPORTER_OTLP_HEADERS": "novalue-s3cret"],
+        ["OTEL_EXPORTER_OTLP_TIMEOUT": "soon"],
+        ["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "sometimes"],
+    ])
+    func badValuesAreClearErrorsThatDoNotRepeatSecrets(environment: [String: String]) {
+        #expect {
+            _ = try defaults.applying(environment: environment)
+        } throws: { error in
+            let message = "\(error)"
+            return message.contains("OTEL_") && !message.contains("s3cret")
+        }
+    }
+}

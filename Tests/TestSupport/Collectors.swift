@@ -1,0 +1,242 @@
+public import Foundation
+public import JSONRPC
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A free TCP port on loopback (bound, read, released: another process could take it, rarely).
+public func freePort() -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+    }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Waits until something accepts connections on `port`.
+public func waitUntilListening(_ port: Int, within limit: Duration = .seconds(15)) async throws {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        close(descriptor)
+        if connected == 0 { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw MissingTool(name: "a listener on port \(port)")
+}
+
+/// `rotel-agent`, a real collector, printing what it decoded; parsed into records as it arrives.
+public final class Rotel: Sendable {
+    /// One decoded item: a log record, a span or a metric data point.
+    public struct Item: Sendable {
+        public var kind: String
+        /// `EventName`, span `Name`, or the metric's name.
+        public var name = ""
+        public var attributes: [String: String] = [:]
+        public var fields: [String: String] = [:]
+    }
+
+    public let port: Int
+    private let process: ChildProcess
+    private let store = ItemStore()
+
+    private final class ItemStore: Sendable {
+        let items = Mutex<[Item]>([])
+
+        /// Reads one line of rotel's detailed debug output; `metric` is the name of the metric being printed.
+        func read(_ line: String, metric: inout String) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            func field(_ prefix: String) -> String? {
+                guard trimmed.hasPrefix(prefix) else { return nil }
+                let rest = trimmed.dropFirst(prefix.count).drop { $0 == " " }
+                return rest.hasPrefix(":") ? rest.dropFirst().trimmingCharacters(in: .whitespaces) : nil
+            }
+            func update(_ change: (inout Item) -> Void) {
+                items.withLock { items in
+                    if !items.isEmpty { change(&items[items.count - 1]) }
+                }
+            }
+            if trimmed.hasPrefix("LogRecord #") {
+                items.withLock { $0.append(Item(kind: "log")) }
+            } else if trimmed.hasPrefix("Span #") {
+                items.withLock { $0.append(Item(kind: "span")) }
+            } else if trimmed.hasPrefix("NumberDataPoints #") || trimmed.hasPrefix("HistogramDataPoints #") {
+                items.withLock { $0.append(Item(kind: "point", name: metric)) }
+            } else if trimmed.hasPrefix("-> Name:") {
+                metric = trimmed.dropFirst("-> Name:".count).trimmingCharacters(in: .whitespaces)
+            } else if trimmed.hasPrefix("-> "), let colon = trimmed.firstIndex(of: ":") {
+                let key = String(trimmed[trimmed.index(trimmed.startIndex, offsetBy: 3)..<colon])
+                var value = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                if let open = value.firstIndex(of: "("), value.hasSuffix(")") {
+                    value = String(value[value.index(after: open)..<value.index(before: value.endIndex)])
+                }
+                update { $0.attributes[key] = value }
+            } else if let name = field("EventName") ?? (trimmed.hasPrefix("Name ") ? field("Name") : nil) {
+                update { $0.name = name }
+            } else if let key = ["Trace ID", "Parent ID", "ID", "Kind", "Status code", "Count", "Sum", "Value"]
+                .first(where: { field($0) != nil })
+            {
+                update { $0.fields[key] = field(key) }
+            }
+        }
+    }
+
+    public init(port: Int = freePort()) async throws {
+        self.port = port
+        process = try ChildProcess(
+            ChildProcess.Configuration(
+                executable: try TestTools.rotel(),
+                arguments: [
+                    "start", "--otlp-http-endpoint", "127.0.0.1:\(port)", "--otlp-grpc-endpoint",
+                    "127.0.0.1:\(freePort())",
+                    "--exporter", "blackhole", "--debug-log", "logs", "--debug-log", "traces", "--debug-log", "metrics",
+                    "--debug-log-verbosity", "detailed", "--batch-timeout", "100ms",
+                ],
+                environment: ["PATH": "/usr/bin:/bin", "NO_COLOR": "1"]
+            )
+        )
+        Task { [process, store] in
+            var metric = ""
+            for await bytes in process.lines { store.read(String(decoding: bytes, as: UTF8.self), metric: &metric) }
+        }
+        try await waitUntilListening(port)
+    }
+
+    /// Everything decoded so far.
+    public var items: [Item] { store.items.withLock { $0 } }
+
+    /// Waits until `condition` holds for what was decoded, or `limit` passes; returns what was decoded.
+    public func items(within limit: Duration = .seconds(20), until condition: ([Item]) -> Bool) async throws -> [Item] {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if condition(items) {
+                // Let a duplicate, if any, arrive too.
+                try await Task.sleep(for: .milliseconds(500))
+                return items
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return items
+    }
+
+    public func stop() async {
+        await process.terminate(grace: .milliseconds(300))
+    }
+}
+
+/// `scripts/stand-in-collector.py`: answers from a script, saves every body, counts items with the official
+/// definitions.
+public final class StandInCollector: Sendable {
+    public struct Request: Sendable, Decodable {
+        public var path: String
+        public var status: String
+        public var items: Int
+        public var contentType: String
+        public var headers: [String]
+    }
+
+    public let port: Int
+    /// Where each request body is saved.
+    public let bodies: URL
+    private let process: ChildProcess
+    private let received = Requests()
+
+    private final class Requests: Sendable {
+        let list = Mutex<[Request]>([])
+        func append(_ request: Request) { list.withLock { $0.append(request) } }
+    }
+
+    public init(respond: String, retryAfter: Int? = nil, port: Int = freePort()) async throws {
+        self.port = port
+        bodies = try TestTools.makeTemporaryDirectory("bodies")
+        let script = TestTools.packageRoot.appendingPathComponent("scripts/stand-in-collector.py").path
+        var arguments = [script, "--port", "\(port)", "--save-dir", bodies.path, "--respond", respond]
+        if let retryAfter { arguments += ["--retry-after", "\(retryAfter)"] }
+        process = try ChildProcess(
+            ChildProcess.Configuration(executable: try TestTools.otelPython(), arguments: arguments)
+        )
+        Task { [process, received] in
+            for await line in process.lines {
+                if let request = try? JSONDecoder().decode(Request.self, from: Data(line)) { received.append(request) }
+            }
+        }
+        try await waitUntilListening(port)
+    }
+
+    public var requests: [Request] { received.list.withLock { $0 } }
+
+    /// Every byte the collector was sent.
+    public func receivedBytes() throws -> [UInt8] {
+        try FileManager.default.contentsOfDirectory(atPath: bodies.path).flatMap {
+            Array(try Data(contentsOf: bodies.appendingPathComponent($0)))
+        }
+    }
+
+    public func stop() async {
+        await process.terminate(grace: .milliseconds(200))
+    }
+}
+
+/// What a run of the built `codex-telemetry` did.
+public struct CommandOutcome: Sendable {
+    public var status: ChildProcess.Termination
+    public var stdout: String
+    public var stderr: String
+}
+
+extension TestTools {
+    /// Runs the built `codex-telemetry` with `arguments`, our environment plus `environment`, to its end.
+    public static func runCLI(_ arguments: [String], environment: [String: String] = [:]) async throws -> CommandOutcome
+    {
+        let process = try startCLI(arguments, environment: environment)
+        return await process.finish()
+    }
+
+    /// Starts the built `codex-telemetry`; `finish()` collects its outcome.
+    public static func startCLI(_ arguments: [String], environment: [String: String] = [:]) throws -> RunningCLI {
+        let stderrFile = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID())")
+        let command = ([try cli()] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let process = try ChildProcess(
+            ChildProcess.Configuration(
+                executable: "sh",
+                arguments: ["-c", "exec \(command) 2>'\(stderrFile.path)'"],
+                environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            )
+        )
+        return RunningCLI(process: process, stderrFile: stderrFile)
+    }
+}
+
+/// A `codex-telemetry` started by a test.
+public struct RunningCLI: Sendable {
+    public let process: ChildProcess
+    let stderrFile: URL
+
+    public func finish() async -> CommandOutcome {
+        var stdout: [String] = []
+        for await line in process.lines { stdout.append(String(decoding: line, as: UTF8.self)) }
+        let status = await process.waitForExit()
+        let stderr = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
+        return CommandOutcome(status: status, stdout: stdout.joined(separator: "\n"), stderr: stderr)
+    }
+}
