@@ -26,6 +26,11 @@ let package = Package(
             dependencies: ["CodexTelemetry"],
             path: "Benchmarks/ReplayBenchmark"
         ),
+        .executableTarget(
+            name: "ExportBenchmark",
+            dependencies: ["CodexTelemetry", "JSONRPC", "OTLP"],
+            path: "Benchmarks/ExportBenchmark"
+        ),
         .target(name: "TestSupport", dependencies: ["CodexAppServer", "JSON", "JSONRPC"], path: "Tests/TestSupport"),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSON", "JSONRPC", "TestSupport"]),
         .testTarget(name: "CodexAppServerTests", dependencies: ["CodexAppServer", "JSON", "JSONRPC", "TestSupport"]),

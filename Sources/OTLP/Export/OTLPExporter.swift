@@ -145,11 +145,26 @@ public final class OTLPExporter: Sendable {
     }
 
     private func add(_ change: (inout State) -> Void) {
-        let full = state.withLock { state in
+        let (full, overflow) = state.withLock { state -> (Bool, [OTLPBatch]) in
             change(&state)
             if state.oldestPending == nil { state.oldestPending = .now }
-            return state.logs.count >= batching.maximumSize || state.spans.count >= batching.maximumSize
+            // A producer far faster than the batcher (a replay, never a live session) spools a batch itself, so
+            // memory stays bounded.
+            let limit = 4 * batching.maximumSize
+            var overflow: [OTLPBatch] = []
+            if state.logs.count >= limit {
+                overflow.append(.logs(Array(state.logs.prefix(batching.maximumSize))))
+                state.logs.removeFirst(batching.maximumSize)
+            }
+            if state.spans.count >= limit {
+                overflow.append(.traces(Array(state.spans.prefix(batching.maximumSize))))
+                state.spans.removeFirst(batching.maximumSize)
+            }
+            let full = state.logs.count >= batching.maximumSize || state.spans.count >= batching.maximumSize
+            return (full, overflow)
         }
+        for batch in overflow where configuration.signals.contains(batch.signal) { spoolBatch(batch) }
+        if !overflow.isEmpty { spoolChanged.ring() }
         if full { batchReady.ring() }
     }
 
