@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "CodexAppServer", targets: ["CodexAppServer"]),
         .library(name: "CodexTelemetry", targets: ["CodexTelemetry"]),
         .library(name: "OTLP", targets: ["OTLP"]),
+        .library(name: "CodexHarness", targets: ["CodexHarness"]),
         .executable(name: "codex-telemetry", targets: ["CodexTelemetryCLI"]),
     ],
     targets: [
@@ -17,9 +18,10 @@ let package = Package(
         .target(name: "CodexAppServer", dependencies: ["JSON", "JSONRPC"]),
         .target(name: "OTLP", dependencies: ["JSON"]),
         .target(name: "CodexTelemetry", dependencies: ["CodexAppServer", "JSON", "JSONRPC", "OTLP"]),
+        .target(name: "CodexHarness", dependencies: ["CodexAppServer", "CodexTelemetry", "JSONRPC", "OTLP"]),
         .executableTarget(
             name: "CodexTelemetryCLI",
-            dependencies: ["CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "OTLP"]
+            dependencies: ["CodexHarness", "CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "OTLP"]
         ),
         .executableTarget(
             name: "ReplayBenchmark",

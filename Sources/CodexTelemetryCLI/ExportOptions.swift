@@ -1,4 +1,4 @@
-import CodexAppServer
+import CodexHarness
 import Foundation
 import OTLP
 
@@ -82,33 +82,42 @@ struct ExportOptions {
         }
     }
 
-    /// Runs `body` with a sink for events that exports them, or, with no endpoint, says once how to set one up and
-    /// runs `body` with a sink that drops them.
-    func withEventSink(_ body: (inout EventExport?) async throws -> Void) async throws {
-        guard configuration.hasEndpoint else {
+    /// The export settings, or `nil` when no endpoint is configured.
+    func settings(parent: TraceContext? = nil) -> ExportSettings? {
+        guard configuration.hasEndpoint else { return nil }
+        return ExportSettings(
+            configuration: configuration,
+            spoolDirectory: spoolDirectory,
+            flushTimeout: flushTimeout,
+            parent: parent
+        )
+    }
+
+    /// Says on stderr, once, what about exporting the user should know before it starts.
+    func announce() {
+        if !configuration.hasEndpoint {
             printError(
                 "note: no OTLP endpoint is configured, so nothing is exported; set OTEL_EXPORTER_OTLP_ENDPOINT "
                     + "or pass --otlp-endpoint (see --help)"
             )
-            var none: EventExport? = nil
-            try await body(&none)
-            return
-        }
-        if let compression = configuration.unsupportedCompression {
+        } else if let compression = configuration.unsupportedCompression {
             printError("note: OTEL_EXPORTER_OTLP_COMPRESSION=\(compression) is not supported; sending uncompressed")
         }
-        let spool = try DiskSpool(directory: spoolDirectory, maximumBytes: 256 << 20)
-        let scope = OTLPScope(name: "codex-telemetry", version: AppServerClient.version)
-        let (_, report) = try await OTLPExporter.withExporter(
-            configuration: configuration,
-            scope: scope,
-            spool: spool,
-            flushTimeout: flushTimeout
-        ) { exporter in
-            var export: EventExport? = EventExport(exporter: exporter, configuration: configuration)
-            try await body(&export)
-            export?.finish()
+    }
+
+    /// Runs `body` with an export when an endpoint is configured (`nil` otherwise), then reports on stderr what
+    /// was sent.
+    func withExport(_ body: (TelemetryExport?) async throws -> Void) async throws {
+        announce()
+        guard let settings = settings() else { return try await body(nil) }
+        let (outcome, report) = try await TelemetryExport.withExport(settings) { export -> Result<Void, any Error> in
+            do {
+                return .success(try await body(export))
+            } catch {
+                return .failure(error)
+            }
         }
         printError(report.text(spoolDirectory: spoolDirectory))
+        try outcome.get()
     }
 }

@@ -1,3 +1,4 @@
+import CodexHarness
 import CodexTelemetry
 import Foundation
 import JSONRPC
@@ -61,10 +62,10 @@ struct ReplayCommand {
         let output = BufferedOutput(fileDescriptor: STDOUT_FILENO)
         var summary = UsageSummary()
         var totals = SessionReplay.Counts()
-        try await export.withEventSink { sink in
+        try await export.withExport { export in
             for path in paths {
                 let counts = try replay(path) { event in
-                    sink?.export(event)
+                    export?.record(event)
                     switch format {
                     case .json: output.write(line: event.jsonLine)
                     case .summary: summary.add(event)

@@ -61,6 +61,6 @@ public final class ScenarioSession: Sendable {
             threadID: thread,
             text: "\(TestTools.contentMarker)_prompt_\(scenario) scenario:\(scenario)"
         )
-        return try await client.waitForTurnEnd(threadID: thread, turnID: turn)
+        return try await client.waitForTurnEnd(threadID: thread, turnID: turn).turn
     }
 }

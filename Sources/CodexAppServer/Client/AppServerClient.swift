@@ -45,7 +45,7 @@ public final class AppServerClient: Sendable {
         } catch {
             throw AppServerError(.launchFailed, "could not start Codex: \(error.message)")
         }
-        let connection = JSONRPCConnection(process: process)
+        let connection = JSONRPCConnection(process: process, sent: configuration.outboundObserver)
         let turns = TurnTracker()
         let observer = configuration.observer
 
@@ -53,7 +53,7 @@ public final class AppServerClient: Sendable {
             group.addTask {
                 await connection.run(handler: configuration.serverRequestPolicy.answer) { line in
                     observer?(line)
-                    if let message = line.message { turns.observe(AppServerMessage(message)) }
+                    if let message = line.message { turns.observe(message) }
                 }
                 let ending = process.termination.map { "Codex \($0)" } ?? "Codex closed its output"
                 turns.endOfStream(reason: ending + process.stderrExcerpt)
@@ -95,6 +95,26 @@ public final class AppServerClient: Sendable {
         return thread
     }
 
+    /// Resumes a thread that Codex has on disk, so further turns continue it.
+    ///
+    /// - Parameters:
+    ///   - threadID: the thread to resume.
+    ///   - options: overrides for the resumed thread; `nil` fields keep the thread's own.
+    /// - Throws: `AppServerError` when Codex refuses (an unknown thread) or has exited.
+    public func resumeThread(_ threadID: String, _ options: ThreadOptions = ThreadOptions()) async throws -> ThreadInfo
+    {
+        var params = options.params
+        if case .object(var members) = params {
+            members["threadId"] = .string(threadID)
+            params = .object(members)
+        }
+        let result = try await call(AppServerMethod.threadResume, params)
+        guard let thread = ThreadInfo(openedBy: result) else {
+            throw AppServerError(.unexpectedResponse, "thread/resume answered without a thread id and model")
+        }
+        return thread
+    }
+
     /// Starts a turn with a text prompt and returns its id; the turn runs on, see `waitForTurnEnd(threadID:turnID:)`.
     ///
     /// A `turn/start` sent while a turn is running returns that turn's id: it is not a new turn.
@@ -117,8 +137,9 @@ public final class AppServerClient: Sendable {
 
     /// Waits for `turn/completed` of a turn, even if it came before this call.
     ///
+    /// - Returns: how the turn ended and its last agent message.
     /// - Throws: `AppServerError` with code `.serverExited` when Codex ends first; `CancellationError`.
-    public func waitForTurnEnd(threadID: String, turnID: String) async throws -> TurnInfo {
+    public func waitForTurnEnd(threadID: String, turnID: String) async throws -> TurnEnd {
         try await turns.waitForEnd(of: TurnTracker.Key(threadID: threadID, turnID: turnID))
     }
 

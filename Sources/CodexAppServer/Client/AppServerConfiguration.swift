@@ -21,6 +21,8 @@ public struct AppServerConfiguration: Sendable {
     public var serverRequestPolicy: ServerRequestPolicy
     /// Sees every line Codex writes, in order, as it arrives: for telemetry, recordings and tests.
     public var observer: (@Sendable (JSONRPCConnection.InboundLine) -> Void)?
+    /// Sees every line we send Codex, in order: for recordings.
+    public var outboundObserver: (@Sendable ([UInt8]) -> Void)?
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(

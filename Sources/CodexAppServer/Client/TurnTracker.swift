@@ -1,3 +1,5 @@
+import JSON
+import JSONRPC
 import Synchronization
 
 /// Remembers which turns have ended, so a wait for a turn's end works whether `turn/completed` arrives before or
@@ -9,21 +11,32 @@ final class TurnTracker: Sendable {
     }
 
     private struct State {
-        var ended: [Key: TurnInfo] = [:]
-        var waiters: [Key: [CheckedContinuation<TurnInfo, any Error>]] = [:]
+        var ended: [Key: TurnEnd] = [:]
+        var lastAgentMessage: [Key: String] = [:]
+        var waiters: [Key: [CheckedContinuation<TurnEnd, any Error>]] = [:]
         var closedReason: String?
     }
 
     private let state = Mutex(State())
 
-    func observe(_ message: AppServerMessage) {
-        guard case .turnCompleted(let threadID, let turn) = message else { return }
+    /// Reads a line for turn ends and, for the caller's eyes only, the text of each turn's last agent message.
+    func observe(_ message: JSONRPCMessage) {
+        if case .notification(let notification) = message, notification.method == AppServerMethod.itemCompleted,
+            let params = notification.params, params["item"]?["type"] == "agentMessage",
+            let text = params["item"]?["text"]?.string, let threadID = params["threadId"]?.string,
+            let turnID = params["turnId"]?.string
+        {
+            state.withLock { $0.lastAgentMessage[Key(threadID: threadID, turnID: turnID)] = text }
+            return
+        }
+        guard case .turnCompleted(let threadID, let turn) = AppServerMessage(message) else { return }
         let key = Key(threadID: threadID, turnID: turn.id)
         let waiters = state.withLock { state in
-            state.ended[key] = turn
-            return state.waiters.removeValue(forKey: key) ?? []
+            let end = TurnEnd(turn: turn, finalAgentMessage: state.lastAgentMessage.removeValue(forKey: key))
+            state.ended[key] = end
+            return (state.waiters.removeValue(forKey: key) ?? []).map { ($0, end) }
         }
-        for waiter in waiters { waiter.resume(returning: turn) }
+        for (waiter, end) in waiters { waiter.resume(returning: end) }
     }
 
     func endOfStream(reason: String) {
@@ -35,9 +48,9 @@ final class TurnTracker: Sendable {
         for waiter in waiters { waiter.resume(throwing: AppServerError(.serverExited, reason)) }
     }
 
-    func waitForEnd(of key: Key) async throws -> TurnInfo {
+    func waitForEnd(of key: Key) async throws -> TurnEnd {
         try await withCheckedThrowingContinuation { continuation in
-            let outcome = state.withLock { state -> Result<TurnInfo, AppServerError>? in
+            let outcome = state.withLock { state -> Result<TurnEnd, AppServerError>? in
                 if let turn = state.ended[key] { return .success(turn) }
                 if let reason = state.closedReason { return .failure(AppServerError(.serverExited, reason)) }
                 state.waiters[key, default: []].append(continuation)
@@ -46,4 +59,11 @@ final class TurnTracker: Sendable {
             if let outcome { continuation.resume(with: outcome) }
         }
     }
+}
+
+/// How a turn ended, and the last thing the agent said in it.
+public struct TurnEnd: Sendable, Hashable {
+    public var turn: TurnInfo
+    /// The text of the turn's last `agentMessage` item: content, for the caller to show, never telemetry.
+    public var finalAgentMessage: String?
 }

@@ -3,6 +3,7 @@ public enum AppServerMethod {
     public static let initialize = "initialize"
     public static let initialized = "initialized"
     public static let threadStart = "thread/start"
+    public static let threadResume = "thread/resume"
     public static let turnStart = "turn/start"
     public static let turnInterrupt = "turn/interrupt"
 

@@ -8,15 +8,21 @@ public import OTLP
 public struct OpenTelemetryMapping: Sendable {
     /// The measurements, aggregated; collect them for export.
     public var metrics: MetricAggregator
+    private let parent: TraceContext?
 
     /// Creates a mapping whose metrics have `temporality`.
-    public init(temporality: AggregationTemporality) {
+    ///
+    /// - Parameters:
+    ///   - parent: a harness's trace position (from its `traceparent`): every turn's root span becomes a child of
+    ///     it, in its trace. Without it, each turn is a trace of its own.
+    public init(temporality: AggregationTemporality, parent: TraceContext? = nil) {
         metrics = MetricAggregator(temporality: temporality)
+        self.parent = parent
     }
 
     /// The log record and span of an event; its measurements go into `metrics`.
     public mutating func map(_ event: TelemetryEvent) -> (log: OTLPLogRecord, span: OTLPSpan) {
-        let ids = SpanIdentity(of: event)
+        let ids = SpanIdentity(of: event, parent: parent)
         var spanAttributes = event.attributes
         var status = OTLPSpan.StatusCode.unset
         let name: String
@@ -134,17 +140,19 @@ struct SpanIdentity {
     var span: SpanID
     var parent: SpanID?
 
-    init(of event: TelemetryEvent) {
+    init(of event: TelemetryEvent, parent context: TraceContext?) {
         let thread = event[.conversationID]?.text ?? ""
         let turn = event[.turnID]?.text ?? ""
-        trace = TraceID(
-            bytes: stableHash(["trace", thread, turn], seed: 1) + stableHash(["trace", thread, turn], seed: 2)
-        )
+        trace =
+            context?.traceID
+            ?? TraceID(
+                bytes: stableHash(["trace", thread, turn], seed: 1) + stableHash(["trace", thread, turn], seed: 2)
+            )
         let root = SpanID(bytes: stableHash(["turn", thread, turn], seed: 1))
         switch event.name {
         case .turn:
             span = root
-            parent = nil
+            parent = context?.parentSpanID
         case .toolCall:
             span = SpanID(bytes: stableHash(["tool", thread, turn, event[.toolCallID]?.text ?? ""], seed: 1))
             parent = root

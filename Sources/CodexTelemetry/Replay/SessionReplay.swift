@@ -2,7 +2,8 @@ import CodexAppServer
 import JSON
 import JSONRPC
 
-/// Replays a raw capture of `codex app-server` stdout, one JSON-RPC message per line, into telemetry events.
+/// Replays a raw capture of `codex app-server` stdout (one JSON-RPC message per line), or a recording made with
+/// `--record`, into telemetry events.
 ///
 /// It streams: each line is handled and dropped, so memory does not grow with the file. Lines are never fatal: a
 /// line that is not JSON, not a message, or a followed message of an unexpected shape is counted and skipped, and
@@ -41,6 +42,11 @@ public struct SessionReplay: Sendable {
     /// Takes one line (without its newline) and returns the events it completes.
     public mutating func consume(line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
         counts.lines += 1
+        if line.starts(with: Self.recordingEntryPrefix.utf8) { return consumeRecordingEntry(line) }
+        if line.starts(with: Self.recordingHeaderPrefix.utf8) {
+            counts.passedOver += 1
+            return []
+        }
         if let method = AppServerMessage.leadingMethod(of: line),
             !AppServerMessage.followedNotifications.contains(method)
         {
@@ -63,6 +69,27 @@ public struct SessionReplay: Sendable {
         }
         counts.followed += 1
         return telemetry.receive(message, receivedAt: nil)
+    }
+
+    // A recording by `--record` (see `SessionRecorder` in CodexHarness): a header line, then
+    // `{"at":<Unix ns>,"from":"server"|"client","message":<line>}`. Only the server's lines make telemetry; the time
+    // each was received stands in for the time the server did not give, as it did live.
+    private static let recordingHeaderPrefix = #"{"codexTelemetryRecording":"#
+    private static let recordingEntryPrefix = #"{"at":"#
+
+    private mutating func consumeRecordingEntry(_ line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
+        guard let entry = try? JSONValue(parsing: line), let at = entry["at"]?.int, let origin = entry["from"]?.string,
+            let body = entry["message"], let message = try? JSONRPCMessage(body)
+        else {
+            counts.malformed += 1
+            return []
+        }
+        guard origin == "server", AppServerMessage(message) != .other else {
+            counts.passedOver += 1
+            return []
+        }
+        counts.followed += 1
+        return telemetry.receive(message, receivedAt: UInt64(max(0, at)))
     }
 
     /// Ends the capture. `unterminatedLine` is what followed the last newline, if anything: a complete message is

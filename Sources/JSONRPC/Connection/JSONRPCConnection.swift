@@ -19,6 +19,7 @@ public final class JSONRPCConnection: Sendable {
     }
 
     private let process: ChildProcess
+    private let sent: (@Sendable ([UInt8]) -> Void)?
     private let state = Mutex(State())
 
     private struct State: ~Copyable {
@@ -29,8 +30,18 @@ public final class JSONRPCConnection: Sendable {
     }
 
     /// Wraps a running child; call `run(handler:observer:)` to start reading.
-    public init(process: ChildProcess) {
+    ///
+    /// - Parameters:
+    ///   - sent: sees each line we send (without its newline), in order, as it is queued.
+    public init(process: ChildProcess, sent: (@Sendable ([UInt8]) -> Void)? = nil) {
         self.process = process
+        self.sent = sent
+    }
+
+    private func send(_ message: JSONRPCMessage) {
+        let line = message.json.serialized()
+        sent?(line)
+        process.send(line: line)
     }
 
     /// How many inbound lines were not JSON-RPC messages (they are skipped).
@@ -45,7 +56,7 @@ public final class JSONRPCConnection: Sendable {
             defer { state.nextID += 1 }
             return .int(state.nextID)
         }
-        let line = JSONRPCMessage.request(JSONRPCRequest(id: id, method: method, params: params)).json.serialized()
+        let message = JSONRPCMessage.request(JSONRPCRequest(id: id, method: method, params: params))
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let closedReason = state.withLock { state -> String? in
@@ -59,7 +70,7 @@ public final class JSONRPCConnection: Sendable {
                 } else if Task.isCancelled {
                     continuation.resume(throwing: CancellationError())
                 } else {
-                    process.send(line: line)
+                    send(message)
                 }
             }
         } onCancel: {
@@ -69,9 +80,7 @@ public final class JSONRPCConnection: Sendable {
 
     /// Sends a notification.
     public func notify(_ method: String, params: JSONValue? = nil) {
-        process.send(
-            line: JSONRPCMessage.notification(JSONRPCNotification(method: method, params: params)).json.serialized()
-        )
+        send(.notification(JSONRPCNotification(method: method, params: params)))
     }
 
     /// Reads until the child closes its stdout: routes answers to our requests, has `handler` answer the peer's
@@ -91,10 +100,9 @@ public final class JSONRPCConnection: Sendable {
                         waiter?.resume(throwing: JSONRPCConnectionError(.serverError, error))
                     }
                 case .request(let request):
-                    group.addTask { [process] in
+                    group.addTask {
                         let outcome = await handler(request)
-                        let answer = JSONRPCMessage.response(JSONRPCResponse(id: request.id, outcome: outcome))
-                        process.send(line: answer.json.serialized())
+                        self.send(.response(JSONRPCResponse(id: request.id, outcome: outcome)))
                     }
                 case .notification:
                     break

@@ -73,11 +73,12 @@ public final class OTLPExporter: Sendable {
         self.backoff = backoff
     }
 
-    /// Runs `body` with an exporter, then flushes: everything given is spooled, and sending goes on until the
-    /// spool is empty or `flushTimeout` has passed. What is left stays in the spool for the next run.
+    /// Runs `body` with an exporter, then flushes, whether `body` returned or threw: everything given is spooled,
+    /// and sending goes on until the spool is empty or `flushTimeout` has passed. What is left stays in the spool
+    /// for the next run.
     ///
     /// - Returns: what `body` returned, and a report of what was sent, refused and left.
-    /// - Throws: what `body` throws.
+    /// - Throws: what `body` throws, after the flush (the report is then lost to the caller, not the data).
     public static func withExporter<Result: Sendable>(
         configuration: OTLPExporterConfiguration,
         scope: OTLPScope,
@@ -108,12 +109,12 @@ public final class OTLPExporter: Sendable {
                 await exporter.runSender()
                 return .sender
             }
-            let result: Result
+            // Whatever happened in `body`, what it handed over is flushed: a failure is when telemetry matters most.
+            let outcome: Swift.Result<Result, any Error>
             do {
-                result = try await body(exporter)
+                outcome = .success(try await body(exporter))
             } catch {
-                group.cancelAll()
-                throw error
+                outcome = .failure(error)
             }
             exporter.state.withLock { $0.finishing = true }
             exporter.batchReady.ring()
@@ -124,7 +125,7 @@ public final class OTLPExporter: Sendable {
             // Flushed when the sender has emptied the spool (it ends only then), or out of time.
             while let worker = try? await group.next(), worker == .batcher {}
             group.cancelAll()
-            return (result, exporter.finalReport())
+            return (try outcome.get(), exporter.finalReport())
         }
     }
 

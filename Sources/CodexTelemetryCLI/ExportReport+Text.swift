@@ -1,30 +1,5 @@
-import CodexTelemetry
 import Foundation
 import OTLP
-
-/// Feeds events to an exporter as log records, spans and metrics.
-struct EventExport {
-    let exporter: OTLPExporter
-    let signals: Set<OTLPSignal>
-    private var mapping: OpenTelemetryMapping
-
-    init(exporter: OTLPExporter, configuration: OTLPExporterConfiguration) {
-        self.exporter = exporter
-        signals = configuration.signals
-        mapping = OpenTelemetryMapping(temporality: configuration.temporality)
-    }
-
-    mutating func export(_ event: TelemetryEvent) {
-        let (log, span) = mapping.map(event)
-        if signals.contains(.logs) { exporter.enqueue(log) }
-        if signals.contains(.traces) { exporter.enqueue(span) }
-    }
-
-    /// Sends the metrics aggregated so far.
-    mutating func finish() {
-        if signals.contains(.metrics) { exporter.enqueue(mapping.metrics.collect()) }
-    }
-}
 
 extension ExportReport {
     /// One or a few lines for stderr. Names no URL and no header: either may carry a secret.
