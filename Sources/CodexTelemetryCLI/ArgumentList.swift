@@ -14,10 +14,11 @@ struct ArgumentList {
         remaining.isEmpty ? nil : remaining.removeFirst()
     }
 
-    /// Splits the arguments into options and positionals, checking each option against `known`.
+    /// Splits the arguments into options and positionals, checking each option against `known`; `flags` are the
+    /// options that take no value.
     ///
     /// - Throws: `HelpRequest` for `--help`; `UsageError` for an unknown option or one missing its value.
-    mutating func parse(options known: Set<String>, usage: String) throws -> ParsedArguments {
+    mutating func parse(options known: Set<String>, flags: Set<String> = [], usage: String) throws -> ParsedArguments {
         var parsed = ParsedArguments()
         var onlyPositionals = false
         while !remaining.isEmpty {
@@ -34,7 +35,9 @@ struct ArgumentList {
             let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
             let name = parts[0]
             guard known.contains(name) else { throw UsageError("unknown option '\(name)'", usage: usage) }
-            if parts.count == 2 {
+            if flags.contains(name) {
+                parsed.values[name, default: []].append("")
+            } else if parts.count == 2 {
                 parsed.values[name, default: []].append(parts[1])
             } else if !remaining.isEmpty {
                 parsed.values[name, default: []].append(remaining.removeFirst())

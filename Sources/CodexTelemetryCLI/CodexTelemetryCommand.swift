@@ -6,6 +6,7 @@ enum CodexTelemetryCommand {
         USAGE: codex-telemetry <subcommand> [options]
 
         SUBCOMMANDS:
+          exec PROMPT       Run Codex headless on a prompt, with telemetry.
           replay PATH…      Turn recorded app-server sessions into telemetry events.
 
         Run `codex-telemetry <subcommand> --help` for its options.
@@ -15,6 +16,8 @@ enum CodexTelemetryCommand {
         var arguments = ArgumentList(arguments)
         do {
             switch arguments.popSubcommand() {
+            case "exec":
+                return try await ExecCommand(parsing: &arguments).run()
             case "replay":
                 return try await ReplayCommand(parsing: &arguments).run()
             case "--version":

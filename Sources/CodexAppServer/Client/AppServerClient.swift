@@ -56,7 +56,7 @@ public final class AppServerClient: Sendable {
                     if let message = line.message { turns.observe(message) }
                 }
                 let ending = process.termination.map { "Codex \($0)" } ?? "Codex closed its output"
-                turns.endOfStream(reason: ending + process.stderrExcerpt)
+                turns.endOfStream(reason: ending, stderrExcerpt: process.stderrExcerpt)
             }
             let outcome: Swift.Result<Result, any Error>
             do {

@@ -24,10 +24,14 @@ public struct AppServerError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The JSON-RPC error Codex answered with, for `.requestFailed`.
     public var serverError: JSONRPCError?
+    /// The end of Codex's stderr when it exited, introduced for appending; "" if none. It is Codex's own log and
+    /// may quote the session: show it to a person, never export it.
+    public var stderrExcerpt: String
 
-    init(_ code: Code, _ message: String) {
+    init(_ code: Code, _ message: String, stderrExcerpt: String = "") {
         self.code = code
         self.message = message
+        self.stderrExcerpt = stderrExcerpt
     }
 
     init(_ error: JSONRPCConnectionError) {
@@ -38,7 +42,8 @@ public struct AppServerError: Error, Sendable, CustomStringConvertible {
         }
         message = error.message
         serverError = error.serverError
+        stderrExcerpt = ""
     }
 
-    public var description: String { message }
+    public var description: String { message + stderrExcerpt }
 }

@@ -22,6 +22,20 @@ public struct ServerRequestPolicy: Sendable {
         return .failure(.methodNotFound(request.method))
     }
 
+    /// Accepts command and file-change approvals (once, not for the session); declines what it cannot judge
+    /// (permission grants, MCP elicitations) and refuses anything else, as `declineApprovals` does.
+    public static let acceptApprovals = ServerRequestPolicy { request in
+        if let accept = acceptAnswers[request.method] { return .success(accept) }
+        return await declineApprovals.answer(request)
+    }
+
+    static let acceptAnswers: [String: JSONValue] = [
+        "item/commandExecution/requestApproval": ["decision": "accept"],
+        "item/fileChange/requestApproval": ["decision": "accept"],
+        "execCommandApproval": ["decision": "approved"],
+        "applyPatchApproval": ["decision": "approved"],
+    ]
+
     /// What declining looks like for each approval request of Codex 0.163 (and the v1 names older clients get).
     static let declineAnswers: [String: JSONValue] = [
         "item/commandExecution/requestApproval": ["decision": "decline"],

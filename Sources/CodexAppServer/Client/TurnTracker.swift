@@ -13,8 +13,11 @@ final class TurnTracker: Sendable {
     private struct State {
         var ended: [Key: TurnEnd] = [:]
         var lastAgentMessage: [Key: String] = [:]
-        var waiters: [Key: [CheckedContinuation<TurnEnd, any Error>]] = [:]
+        /// Waiters by turn, each under a number of its own so a cancelled one can be found.
+        var waiters: [Key: [Int: CheckedContinuation<TurnEnd, any Error>]] = [:]
+        var nextWaiter = 0
         var closedReason: String?
+        var stderrExcerpt = ""
     }
 
     private let state = Mutex(State())
@@ -34,29 +37,44 @@ final class TurnTracker: Sendable {
         let waiters = state.withLock { state in
             let end = TurnEnd(turn: turn, finalAgentMessage: state.lastAgentMessage.removeValue(forKey: key))
             state.ended[key] = end
-            return (state.waiters.removeValue(forKey: key) ?? []).map { ($0, end) }
+            return (state.waiters.removeValue(forKey: key) ?? [:]).values.map { ($0, end) }
         }
         for (waiter, end) in waiters { waiter.resume(returning: end) }
     }
 
-    func endOfStream(reason: String) {
+    func endOfStream(reason: String, stderrExcerpt: String) {
         let waiters = state.withLock { state in
             state.closedReason = reason
+            state.stderrExcerpt = stderrExcerpt
             defer { state.waiters = [:] }
-            return state.waiters.values.flatMap { $0 }
+            return state.waiters.values.flatMap { $0.values }
         }
-        for waiter in waiters { waiter.resume(throwing: AppServerError(.serverExited, reason)) }
+        for waiter in waiters {
+            waiter.resume(throwing: AppServerError(.serverExited, reason, stderrExcerpt: stderrExcerpt))
+        }
     }
 
+    /// Waits for the turn's end; cancelling the waiting task ends the wait with `CancellationError`.
     func waitForEnd(of key: Key) async throws -> TurnEnd {
-        try await withCheckedThrowingContinuation { continuation in
-            let outcome = state.withLock { state -> Result<TurnEnd, AppServerError>? in
-                if let turn = state.ended[key] { return .success(turn) }
-                if let reason = state.closedReason { return .failure(AppServerError(.serverExited, reason)) }
-                state.waiters[key, default: []].append(continuation)
-                return nil
+        let waiter = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let outcome = state.withLock { state -> Result<TurnEnd, any Error>? in
+                    if let turn = state.ended[key] { return .success(turn) }
+                    if let reason = state.closedReason {
+                        return .failure(AppServerError(.serverExited, reason, stderrExcerpt: state.stderrExcerpt))
+                    }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.waiters[key, default: [:]][waiter] = continuation
+                    return nil
+                }
+                if let outcome { continuation.resume(with: outcome) }
             }
-            if let outcome { continuation.resume(with: outcome) }
+        } onCancel: {
+            state.withLock { $0.waiters[key]?.removeValue(forKey: waiter) }?.resume(throwing: CancellationError())
         }
     }
 }

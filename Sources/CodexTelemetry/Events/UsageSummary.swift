@@ -12,6 +12,8 @@ public struct UsageSummary: Sendable, Hashable {
         public var reasoningOutputTokens: Int64 = 0
         /// The summed cost, or `nil` if any call of the model could not be priced.
         public var costUSD: Double? = 0
+
+        public init() {}
     }
 
     /// Totals keyed by model name; `unknown` for turns whose model was never announced.

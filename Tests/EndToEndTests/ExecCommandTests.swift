@@ -1,0 +1,160 @@
+import Foundation
+import JSON
+import JSONRPC
+import TestSupport
+import Testing
+
+/// `codex-telemetry exec` with the real Codex and the stand-in model, exporting to rotel, for each way a turn ends.
+@Suite(.serialized)
+struct ExecCommandTests {
+    struct Setup {
+        var server: StandInModelServer
+        var rotel: Rotel
+        var work: URL
+        var environment: [String: String]
+        var spool: URL
+
+        func arguments(_ extra: [String]) -> [String] {
+            [
+                "exec", "--sandbox", "danger-full-access", "--cwd", work.path, "--otlp-endpoint",
+                "http://127.0.0.1:\(rotel.port)",
+                "--spool-dir", spool.path,
+            ] + server.codexOverrides.flatMap { ["-c", $0] } + extra
+        }
+
+        func stop() async {
+            await server.stop()
+            await rotel.stop()
+        }
+    }
+
+    func setUp() async throws -> Setup {
+        let server = try await StandInModelServer.start()
+        let rotel = try await Rotel()
+        let home = try TestTools.makeTemporaryDirectory("codex-home")
+        return Setup(
+            server: server,
+            rotel: rotel,
+            work: try TestTools.makeTemporaryDirectory("work"),
+            environment: ["CODEX_HOME": home.path, "CODEX_BIN": try TestTools.codex()],
+            spool: try TestTools.makeTemporaryDirectory("spool")
+        )
+    }
+
+    func turns(_ rotel: Rotel) async throws -> [Rotel.Item] {
+        try await rotel.items { $0.contains { $0.kind == "log" && $0.name == "codex.turn" } }
+            .filter { $0.kind == "log" && $0.name == "codex.turn" }
+    }
+
+    @Test func aCompletedTurnPrintsTheAnswerExitsZeroAndIsExported() async throws {
+        let setup = try await setUp()
+        defer { Task { await setup.stop() } }
+        let outcome = try await TestTools.runCLI(setup.arguments(["scenario:command"]), environment: setup.environment)
+        #expect(outcome.status == .exited(0))
+        // The answer is what exec is for; it goes to stdout and nowhere else.
+        #expect(outcome.stdout == "\(TestTools.contentMarker)_final_answer")
+        #expect(outcome.stderr.contains("codex-telemetry: completed · gpt-5.5 · 2 model calls"))
+        #expect(outcome.stderr.contains("1 tool call"))
+        #expect(!outcome.stderr.contains(TestTools.contentMarker))
+        let turns = try await turns(setup.rotel)
+        #expect(turns.map { $0.attributes["codex.turn.status"] } == ["completed"])
+        #expect(turns.first?.attributes["codex.turn.tool_calls"] == "1")
+    }
+
+    @Test func aFailedTurnExitsOneWithItsErrorClass() async throws {
+        let setup = try await setUp()
+        defer { Task { await setup.stop() } }
+        let outcome = try await TestTools.runCLI(
+            setup.arguments(["--json", "scenario:fail"]),
+            environment: setup.environment
+        )
+        #expect(outcome.status == .exited(1))
+        let result = try JSONValue(parsing: outcome.stdout)
+        #expect(result["status"] == "failed")
+        let turns = try #require(result["turns"])
+        #expect(turns.firstTurn["status"] == "failed")
+        #expect(turns.firstTurn["errorType"] == "internalServerError")
+        #expect(turns.firstTurn["modelCalls"] == .int(0))
+        #expect(result["costUsd"] == .double(0))
+        #expect(!outcome.stdout.contains(TestTools.contentMarker))
+        #expect(try await turns(setup.rotel).first?.attributes["error.type"] == "internalServerError")
+    }
+
+    @Test func ctrlCInterruptsTheTurnReportsItAndExits130() async throws {
+        let setup = try await setUp()
+        defer { Task { await setup.stop() } }
+        let running = try TestTools.startCLI(setup.arguments(["scenario:hang"]), environment: setup.environment)
+        try await Task.sleep(for: .seconds(2))
+        kill(running.process.pid, SIGINT)
+        let outcome = await running.finish()
+        #expect(outcome.status == .exited(130))
+        #expect(outcome.stderr.contains("interrupting the turn"))
+        #expect(outcome.stderr.contains("codex-telemetry: interrupted"))
+        #expect(try await turns(setup.rotel).map { $0.attributes["codex.turn.status"] } == ["interrupted"])
+    }
+
+    @Test func codexKilledMidTurnExitsThreeAndTheTurnIsReportedIncomplete() async throws {
+        let setup = try await setUp()
+        defer { Task { await setup.stop() } }
+        // A wrapper that notes Codex's pid, so the test can kill Codex and only Codex.
+        let folder = try TestTools.makeTemporaryDirectory("wrapper")
+        let wrapper = folder.appendingPathComponent("codex")
+        let pidFile = folder.appendingPathComponent("pid")
+        try Data("#!/bin/sh\necho $$ > '\(pidFile.path)'\nexec '\(try TestTools.codex())' \"$@\"\n".utf8).write(
+            to: wrapper
+        )
+        chmod(wrapper.path, 0o755)
+        let running = try TestTools.startCLI(
+            setup.arguments(["--codex", wrapper.path, "scenario:hang"]),
+            environment: setup.environment
+        )
+        try await Task.sleep(for: .seconds(2))
+        let pid = Int32(
+            try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        )!
+        kill(pid, SIGKILL)
+        let outcome = await running.finish()
+        #expect(outcome.status == .exited(3))
+        #expect(outcome.stderr.contains("killed by signal 9, before the turn ended"))
+        #expect(try await turns(setup.rotel).map { $0.attributes["codex.turn.status"] } == ["incomplete"])
+    }
+
+    @Test func anApprovalIsDeclinedAndReportedNeverAHang() async throws {
+        let setup = try await setUp()
+        defer { Task { await setup.stop() } }
+        let outcome = try await TestTools.runCLI(
+            setup.arguments(["--approval", "untrusted", "scenario:approval"]),
+            environment: setup.environment
+        )
+        #expect(outcome.status == .exited(0))
+        #expect(outcome.stderr.contains("1 approval declined"))
+        let tools = try await setup.rotel.items { $0.contains { $0.name == "codex.tool_call" } }.filter {
+            $0.name == "codex.tool_call"
+        }
+        #expect(tools.map { $0.attributes["codex.tool.status"] } == ["declined"])
+    }
+
+    @Test func aTurnPastItsTimeoutIsInterruptedAndExits124() async throws {
+        let setup = try await setUp()
+        defer { Task { await setup.stop() } }
+        let outcome = try await TestTools.runCLI(
+            setup.arguments(["--timeout", "1", "scenario:hang"]),
+            environment: setup.environment
+        )
+        #expect(outcome.status == .exited(124))
+        #expect(try await turns(setup.rotel).map { $0.attributes["codex.turn.status"] } == ["interrupted"])
+    }
+
+    @Test func codexThatCannotStartExitsThree() async throws {
+        let outcome = try await TestTools.runCLI(["exec", "--codex", "/nonexistent/codex", "hello"])
+        #expect(outcome.status == .exited(3))
+        #expect(outcome.stderr.contains("could not start Codex"))
+    }
+}
+
+extension JSONValue {
+    fileprivate var firstTurn: JSONValue {
+        if case .array(let turns) = self, let first = turns.first { return first }
+        return .null
+    }
+}
