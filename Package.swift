@@ -33,6 +33,11 @@ let package = Package(
             dependencies: ["CodexTelemetry", "JSONRPC", "OTLP"],
             path: "Benchmarks/ExportBenchmark"
         ),
+        .executableTarget(
+            name: "HarnessExample",
+            dependencies: ["CodexAppServer", "CodexHarness", "CodexTelemetry", "OTLP"],
+            path: "Examples/HarnessExample"
+        ),
         .target(name: "TestSupport", dependencies: ["CodexAppServer", "JSON", "JSONRPC"], path: "Tests/TestSupport"),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSON", "JSONRPC", "TestSupport"]),
         .testTarget(name: "CodexAppServerTests", dependencies: ["CodexAppServer", "JSON", "JSONRPC", "TestSupport"]),
@@ -44,7 +49,7 @@ let package = Package(
         .testTarget(name: "OTLPTests", dependencies: ["OTLP", "JSON", "JSONRPC", "TestSupport"], exclude: ["Golden"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "TestSupport"]
+            dependencies: ["CodexHarness", "CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "TestSupport"]
         ),
     ]
 )
