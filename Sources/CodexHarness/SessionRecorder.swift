@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -13,12 +13,14 @@ import Glibc
 ///
 /// Recordings hold content (prompts, answers, command output): the file is created 0600, and an existing file is
 /// truncated and made 0600.
-final class SessionRecorder: Sendable {
+public final class SessionRecorder: Sendable {
     private let descriptor: Int32
     private let lock = Mutex(())
 
+    /// Creates (or truncates) the recording at `path`, mode 0600.
+    ///
     /// - Throws: `HarnessError` when the file cannot be created.
-    init(path: String) throws {
+    public init(path: String) throws {
         descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw HarnessError("cannot create the recording \(path): \(String(cString: strerror(errno)))")
@@ -29,7 +31,8 @@ final class SessionRecorder: Sendable {
 
     deinit { close(descriptor) }
 
-    func record(_ line: [UInt8], from origin: String, at time: Date) {
+    /// Appends one line (without its newline) that came `from` "server" or "client" at `time`.
+    public func record(_ line: [UInt8], from origin: String, at time: Date) {
         var entry = Array(#"{"at":\#(UInt64(time.timeIntervalSince1970 * 1e9)),"from":"\#(origin)","message":"#.utf8)
         entry += line
         entry += Array("}\n".utf8)

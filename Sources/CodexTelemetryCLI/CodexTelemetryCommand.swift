@@ -7,6 +7,7 @@ enum CodexTelemetryCommand {
 
         SUBCOMMANDS:
           exec PROMPT       Run Codex headless on a prompt, with telemetry.
+          proxy -- CODEX…   Stand between an app-server client and Codex, passing everything through.
           replay PATH…      Turn recorded app-server sessions into telemetry events.
 
         Run `codex-telemetry <subcommand> --help` for its options.
@@ -18,6 +19,8 @@ enum CodexTelemetryCommand {
             switch arguments.popSubcommand() {
             case "exec":
                 return try await ExecCommand(parsing: &arguments).run()
+            case "proxy":
+                return try await ProxyCommand(parsing: &arguments).run()
             case "replay":
                 return try await ReplayCommand(parsing: &arguments).run()
             case "--version":

@@ -25,6 +25,11 @@ public final class ChildProcess: Sendable {
         public var maximumLineLength: Int
         /// How much of the end of stderr is kept for error messages. Default: 64 KiB.
         public var stderrTailLength: Int
+        /// Gives the child our own stderr instead of a pipe (nothing is then kept for error messages).
+        public var inheritsStderr = false
+        /// Sees stdout exactly as it arrives, chunk by chunk, before it is framed into lines: for passing it on
+        /// unchanged. Called on the reading thread; a slow callback slows the child.
+        public var rawOutput: (@Sendable (UnsafeRawBufferPointer) -> Void)?
 
         public init(
             executable: String,
@@ -96,7 +101,7 @@ public final class ChildProcess: Sendable {
             configuration: configuration,
             stdin: stdinPipe[0],
             stdout: stdoutPipe[1],
-            stderr: stderrPipe[1],
+            stderr: configuration.inheritsStderr ? STDERR_FILENO : stderrPipe[1],
             closeInChild: [stdinPipe[1], stdoutPipe[0], stderrPipe[0]]
         )
         state = Mutex(State())
@@ -108,7 +113,8 @@ public final class ChildProcess: Sendable {
             stdout: stdoutPipe[0],
             stderr: stderrPipe[0],
             lines: continuation,
-            maximumLineLength: configuration.maximumLineLength
+            maximumLineLength: configuration.maximumLineLength,
+            rawOutput: configuration.rawOutput
         )
     }
 
@@ -116,6 +122,11 @@ public final class ChildProcess: Sendable {
     /// child that has gone is dropped.
     public func send(line: [UInt8]) {
         writer.enqueue(line + [0x0A])
+    }
+
+    /// Queues `bytes` for the child's stdin exactly as they are, after what is already queued.
+    public func send(bytes: [UInt8]) {
+        writer.enqueue(bytes)
     }
 
     /// Closes the child's stdin once the lines already queued are written: the polite way to ask it to finish.
@@ -194,12 +205,14 @@ public final class ChildProcess: Sendable {
         stdout: Int32,
         stderr: Int32,
         lines: AsyncStream<[UInt8]>.Continuation,
-        maximumLineLength: Int
+        maximumLineLength: Int,
+        rawOutput: (@Sendable (UnsafeRawBufferPointer) -> Void)?
     ) {
         let pid = pid
         Thread.detachNewThread { [self] in
             var framer = LineFramer(maximumLineLength: maximumLineLength)
             Self.readUntilEnd(stdout) { chunk in
+                rawOutput?(chunk)
                 framer.append(chunk) { line in lines.yield(Array(line)) }
             }
             if let last = framer.finish() { lines.yield(last) }

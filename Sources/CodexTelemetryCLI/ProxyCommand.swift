@@ -1,0 +1,143 @@
+import CodexHarness
+import CodexTelemetry
+import Dispatch
+import Foundation
+import JSONRPC
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `codex-telemetry proxy -- codex app-server …`: sits between an app-server client and the real server, passes
+/// every byte through unchanged, and produces the telemetry of what it sees.
+struct ProxyCommand {
+    static let usage = """
+        USAGE: codex-telemetry proxy [options] -- CODEX [ARGUMENTS…]
+
+        Runs CODEX ARGUMENTS (normally `codex app-server …`) and connects it to this process's stdin and stdout:
+        bytes pass through unchanged in both directions, its stderr is ours, and its exit status is ours. What the
+        server says is observed to produce the same telemetry as `exec` and `replay`. Telemetry never holds up or
+        alters the stream, and an unreachable collector only fills the spool.
+
+        For a client that lets you choose the codex executable, point it at a wrapper script:
+            #!/bin/sh
+            exec codex-telemetry proxy -- /usr/local/bin/codex "$@"
+
+        OPTIONS:
+          --record FILE          Record the session (it holds content: created 0600) for `replay`.
+          --prices FILE          USD prices per million tokens over the bundled table.
+
+        \\(ExportOptions.help)
+        """
+
+    var command: [String]
+    var recordingPath: String?
+    var prices: PriceTable
+    var export: ExportOptions
+
+    init(
+        parsing arguments: inout ArgumentList,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
+        let parsed = try arguments.parse(
+            options: ExportOptions.names.union(["--record", "--prices"]),
+            usage: Self.usage
+        )
+        guard let executable = parsed.positionals.first else {
+            throw UsageError("proxy needs the server to run, after --: proxy -- codex app-server", usage: Self.usage)
+        }
+        command = [executable] + parsed.positionals.dropFirst()
+        recordingPath = parsed["--record"]
+        prices = PriceTable.bundled
+        if let file = parsed["--prices"] ?? environment["CODEX_TELEMETRY_PRICES"] {
+            prices = try prices.overlaid(withContentsOf: URL(fileURLWithPath: file))
+        }
+        export = try ExportOptions(parsed, environment: environment, usage: Self.usage)
+    }
+
+    func run() async throws -> Int32 {
+        let recorder = try recordingPath.map { try SessionRecorder(path: $0) }
+        let output = PassThrough(fileDescriptor: STDOUT_FILENO)
+        var configuration = ChildProcess.Configuration(executable: command[0], arguments: Array(command.dropFirst()))
+        configuration.inheritsStderr = true
+        configuration.rawOutput = { output.write($0) }
+        let server: ChildProcess
+        do {
+            server = try ChildProcess(configuration)
+        } catch {
+            printError("error: \(error.message)")
+            return 127
+        }
+        forwardStandardInput(to: server, recorder: recorder)
+
+        var telemetry = SessionTelemetry(prices: prices)
+        let observe: (TelemetryExport?) async -> Void = { export in
+            for await line in server.lines {
+                let now = Date()
+                recorder?.record(line, from: "server", at: now)
+                guard let message = try? JSONRPCMessage(decoding: line) else { continue }
+                for event in telemetry.receive(message, receivedAt: UInt64(now.timeIntervalSince1970 * 1e9)) {
+                    export?.record(event)
+                }
+            }
+            for event in telemetry.finish() { export?.record(event) }
+        }
+        do {
+            try await export.withExport { await observe($0) }
+        } catch {
+            // Telemetry must never break the stream: without an export, the stream still flows.
+            printError("codex-telemetry: not exporting: \(error)")
+            await observe(nil)
+        }
+        switch await server.waitForExit() {
+        case .exited(let status): return status
+        case .signalled(let signal): return 128 + signal
+        }
+    }
+
+    /// Copies our stdin to the server's, chunk by chunk as it arrives, on a thread of its own; records what the
+    /// client sent, line by line; closes the server's stdin when ours ends.
+    private func forwardStandardInput(to server: ChildProcess, recorder: SessionRecorder?) {
+        Thread.detachNewThread {
+            var framer = LineFramer()
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
+            defer { buffer.deallocate() }
+            while true {
+                let count = read(STDIN_FILENO, buffer.baseAddress, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                server.send(bytes: Array(chunk))
+                if let recorder {
+                    framer.append(chunk) { recorder.record(Array($0), from: "client", at: Date()) }
+                }
+            }
+            if let recorder, let last = framer.finish() { recorder.record(last, from: "client", at: Date()) }
+            server.closeStdin()
+        }
+    }
+}
+
+/// Writes the server's output to ours as it arrives. If our reader has gone, the rest is dropped (there is no one
+/// to give it to); the server notices when its stdin closes.
+final class PassThrough: Sendable {
+    private let fileDescriptor: Int32
+
+    init(fileDescriptor: Int32) {
+        self.fileDescriptor = fileDescriptor
+    }
+
+    func write(_ chunk: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < chunk.count {
+            let written = Glibc.write(fileDescriptor, chunk.baseAddress! + offset, chunk.count - offset)
+            if written > 0 {
+                offset += written
+            } else if written < 0 && errno == EINTR {
+                continue
+            } else {
+                return
+            }
+        }
+    }
+}
