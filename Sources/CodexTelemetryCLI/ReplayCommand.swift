@@ -12,9 +12,11 @@ struct ReplayCommand {
     static let usage = """
         USAGE: codex-telemetry replay PATH… [--format summary|json] [--prices FILE] [export options]
 
-        Reads raw captures of `codex app-server` stdout (one JSON-RPC message per line) and turns each into
-        dimension-only telemetry events: codex.turn, codex.llm_call and codex.tool_call. With an OTLP endpoint, it
-        also exports them as log records, spans and metrics.
+        Reads recorded sessions and turns each into dimension-only telemetry events: codex.turn, codex.llm_call and
+        codex.tool_call. A PATH is a raw capture of `codex app-server` stdout (one JSON-RPC message per line), a
+        recording made with --record, or a Codex rollout file (~/.codex/sessions/**/rollout-*.jsonl); a directory
+        is walked for every *.jsonl in it, in name order. With an OTLP endpoint, the events are also exported as
+        log records, spans and metrics.
 
         OPTIONS:
           --format summary|json  summary (default): per model, turns, calls, tokens and cost.
@@ -59,33 +61,45 @@ struct ReplayCommand {
     }
 
     func run() async throws -> Int32 {
+        let files = try paths.flatMap(Self.sessionFiles)
         let output = BufferedOutput(fileDescriptor: STDOUT_FILENO)
         var summary = UsageSummary()
-        var totals = SessionReplay.Counts()
+        var replay = SessionReplay(prices: prices)
         try await export.withExport { export in
-            for path in paths {
-                let counts = try replay(path) { event in
+            for file in files {
+                try Self.replay(file, with: &replay) { event in
                     export?.record(event)
                     switch format {
                     case .json: output.write(line: event.jsonLine)
                     case .summary: summary.add(event)
                     }
                 }
-                totals.add(counts)
             }
             if format == .summary { output.write(line: summary.text) }
             output.flush()
-            printError(totals.text(files: paths.count))
+            printError(replay.counts.text(files: files.count))
         }
         return ExitStatus.success
     }
 
-    /// Streams one file through a replay, a chunk at a time.
-    private func replay(_ path: String, _ emit: (TelemetryEvent) -> Void) throws -> SessionReplay.Counts {
+    /// A file as it is; a directory as the `*.jsonl` files under it, in name order (rollouts sort by time).
+    static func sessionFiles(_ path: String) throws -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return [path]
+        }
+        guard let walker = FileManager.default.enumerator(atPath: path) else {
+            throw ReplayError("cannot read the directory \(path)")
+        }
+        return walker.compactMap { $0 as? String }.filter { $0.hasSuffix(".jsonl") }.sorted()
+            .map { URL(fileURLWithPath: path).appendingPathComponent($0).path }
+    }
+
+    /// Streams one file through the replay, a chunk at a time.
+    static func replay(_ path: String, with replay: inout SessionReplay, _ emit: (TelemetryEvent) -> Void) throws {
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { throw ReplayError("cannot open \(path): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
-        var replay = SessionReplay(prices: prices)
         var framer = LineFramer()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
         defer { buffer.deallocate() }
@@ -100,7 +114,6 @@ struct ReplayCommand {
         }
         let oversized = framer.oversizedLineCount
         replay.finish(unterminatedLine: framer.finish(), oversizedLines: oversized).forEach(emit)
-        return replay.counts
     }
 }
 
@@ -110,15 +123,6 @@ struct ReplayError: Error, CustomStringConvertible {
 }
 
 extension SessionReplay.Counts {
-    mutating func add(_ other: SessionReplay.Counts) {
-        lines += other.lines
-        followed += other.followed
-        passedOver += other.passedOver
-        malformed += other.malformed
-        oversized += other.oversized
-        truncated += other.truncated
-    }
-
     func text(files: Int) -> String {
         var text =
             "read \(lines) lines from \(files) file\(files == 1 ? "" : "s"): \(followed) followed, "

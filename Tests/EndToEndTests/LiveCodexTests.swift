@@ -1,6 +1,7 @@
 import CodexAppServer
 import CodexTelemetry
 import Foundation
+import JSON
 import JSONRPC
 import Synchronization
 import TestSupport
@@ -15,6 +16,7 @@ struct LiveCodexTests {
         var events: [TelemetryEvent]
         var capture: [UInt8]
         var threads: [String: String]
+        var codexHome: URL
     }
 
     static let scenarios = ["plain", "command", "patch", "two-tools", "fail", "hang", "approval", "search"]
@@ -63,7 +65,7 @@ struct LiveCodexTests {
             )
             try Data(session.capture).write(to: fixture)
         }
-        return Run(events: events, capture: session.capture, threads: threads)
+        return Run(events: events, capture: session.capture, threads: threads, codexHome: session.codexHome)
     }
 
     @Test func everyScenarioProducesTheRightEventsAndReplayAgrees() async throws {
@@ -152,6 +154,33 @@ struct LiveCodexTests {
         replayed += replay.finish(unterminatedLine: framer.finish(), oversizedLines: 0)
         #expect(replayed == events)
         #expect(replay.counts.skipped == 0)
+
+        // Codex's own rollout files of the same run give the same turns, model calls and tokens. (A declined
+        // command leaves no item in a rollout, so tool calls are compared without it.)
+        let rollouts = try await TestTools.runCLI([
+            "replay", run.codexHome.appendingPathComponent("sessions").path, "--format", "json",
+        ])
+        #expect(rollouts.status == .exited(0))
+        let fromRollouts = try rollouts.stdout.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        func turnFacts(_ events: [JSONValue]) -> [String: [String]] {
+            var facts: [String: [String]] = [:]
+            for event in events where event["name"] == "codex.turn" {
+                let attributes = event["attributes"]!
+                facts[attributes["codex.turn.id"]!.string!] = [
+                    "codex.turn.status", "error.type", "codex.turn.llm_calls", "gen_ai.usage.input_tokens",
+                    "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.output_tokens",
+                    "gen_ai.usage.reasoning.output_tokens", "gen_ai.request.model", "codex.cost.usd",
+                ].map { "\($0)=\(attributes[$0].map { String(decoding: $0.serialized(), as: UTF8.self) } ?? "-")" }
+            }
+            return facts
+        }
+        let live = try events.map { try JSONValue(parsing: $0.jsonLine) }
+        #expect(turnFacts(fromRollouts) == turnFacts(live))
+        let liveTools = live.filter {
+            $0["name"] == "codex.tool_call" && $0["attributes"]?["codex.tool.status"] != "declined"
+        }
+        #expect(fromRollouts.filter { $0["name"] == "codex.tool_call" }.count == liveTools.count)
+        #expect(!rollouts.stdout.contains(TestTools.contentMarker))
 
         // No content reaches the events, though the capture is full of it.
         #expect(String(decoding: run.capture, as: UTF8.self).contains(TestTools.contentMarker))

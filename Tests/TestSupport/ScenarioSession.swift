@@ -7,6 +7,8 @@ import Synchronization
 public final class ScenarioSession: Sendable {
     /// Codex's working directory for the threads; its name carries the content marker.
     public let workDirectory: URL
+    /// Codex's home, where it writes rollout files under `sessions/`.
+    public let codexHome: URL
     /// The raw capture of Codex's stdout so far: exactly the bytes it wrote, a newline after each line.
     public var capture: [UInt8] { captured.withLock { $0 } }
     /// Every inbound message with the time it was received, in order.
@@ -17,18 +19,18 @@ public final class ScenarioSession: Sendable {
 
     public init() throws {
         workDirectory = try TestTools.makeTemporaryDirectory("work")
+        codexHome = try TestTools.makeTemporaryDirectory("codex-home")
     }
 
-    /// Runs `body` with a client connected to a fresh Codex (its own `CODEX_HOME`) that uses `server`.
+    /// Runs `body` with a client connected to a Codex (with this session's `CODEX_HOME`) that uses `server`.
     public func run<Result: Sendable>(
         codex: String,
         server: StandInModelServer,
         policy: ServerRequestPolicy = .declineApprovals,
         _ body: (AppServerClient) async throws -> Result
     ) async throws -> Result {
-        let home = try TestTools.makeTemporaryDirectory("codex-home")
         var environment = ProcessInfo.processInfo.environment
-        environment["CODEX_HOME"] = home.path
+        environment["CODEX_HOME"] = codexHome.path
         let configuration = AppServerConfiguration(
             executable: codex,
             configOverrides: server.codexOverrides,

@@ -2,8 +2,8 @@ import CodexAppServer
 import JSON
 import JSONRPC
 
-/// Replays a raw capture of `codex app-server` stdout (one JSON-RPC message per line), or a recording made with
-/// `--record`, into telemetry events.
+/// Replays a raw capture of `codex app-server` stdout (one JSON-RPC message per line), a recording made with
+/// `--record`, or a Codex rollout file, into telemetry events.
 ///
 /// It streams: each line is handled and dropped, so memory does not grow with the file. Lines are never fatal: a
 /// line that is not JSON, not a message, or a followed message of an unexpected shape is counted and skipped, and
@@ -33,6 +33,7 @@ public struct SessionReplay: Sendable {
 
     public private(set) var counts = Counts()
     private var telemetry: SessionTelemetry
+    private var rollout = RolloutTranslator()
 
     /// Creates a replay that prices model calls with `prices`.
     public init(prices: PriceTable = .bundled) {
@@ -43,6 +44,7 @@ public struct SessionReplay: Sendable {
     public mutating func consume(line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
         counts.lines += 1
         if line.starts(with: Self.recordingEntryPrefix.utf8) { return consumeRecordingEntry(line) }
+        if line.starts(with: Self.rolloutPrefix.utf8) { return consumeRolloutRecord(line) }
         if line.starts(with: Self.recordingHeaderPrefix.utf8) {
             counts.passedOver += 1
             return []
@@ -77,6 +79,21 @@ public struct SessionReplay: Sendable {
     private static let recordingHeaderPrefix = #"{"codexTelemetryRecording":"#
     private static let recordingEntryPrefix = #"{"at":"#
 
+    private static let rolloutPrefix = #"{"timestamp":""#
+
+    private mutating func consumeRolloutRecord(_ line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
+        guard let record = try? JSONValue(parsing: line), let (messages, time) = rollout.translate(record) else {
+            counts.malformed += 1
+            return []
+        }
+        guard !messages.isEmpty else {
+            counts.passedOver += 1
+            return []
+        }
+        counts.followed += 1
+        return messages.flatMap { telemetry.receive($0, at: time) }
+    }
+
     private mutating func consumeRecordingEntry(_ line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
         guard let entry = try? JSONValue(parsing: line), let at = entry["at"]?.int, let origin = entry["from"]?.string,
             let body = entry["message"], let message = try? JSONRPCMessage(body)
@@ -92,9 +109,10 @@ public struct SessionReplay: Sendable {
         return telemetry.receive(message, receivedAt: UInt64(max(0, at)))
     }
 
-    /// Ends the capture. `unterminatedLine` is what followed the last newline, if anything: a complete message is
-    /// used, a cut-off one counted as truncated. `oversizedLines` is the framer's count of lines over the limit.
-    /// Turns still running are closed as `incomplete`.
+    /// Ends the current file. `unterminatedLine` is what followed its last newline, if anything: a complete
+    /// message is used, a cut-off one counted as truncated. `oversizedLines` is the framer's count of lines over
+    /// the limit. Turns still running are closed as `incomplete`. The replay can go on with another file: each is
+    /// a session of its own, but turns already seen complete (copied into a fork's rollout) are not counted again.
     public mutating func finish(unterminatedLine: [UInt8]?, oversizedLines: Int) -> [TelemetryEvent] {
         counts.oversized += oversizedLines
         var events: [TelemetryEvent] = []
@@ -106,6 +124,9 @@ public struct SessionReplay: Sendable {
                 counts.truncated += 1
             }
         }
-        return events + telemetry.finish()
+        events += telemetry.finish()
+        telemetry = SessionTelemetry(prices: telemetry.prices)
+        rollout = RolloutTranslator(completedTurns: rollout.completedTurns)
+        return events
     }
 }

@@ -18,7 +18,8 @@ public struct SessionTelemetry: Sendable {
         "imageGeneration", "collabAgentToolCall",
     ]
 
-    private let prices: PriceTable
+    /// The prices model calls are costed with.
+    public let prices: PriceTable
     private var threads: [String: ThreadState] = [:]
     private var openTurns: [TurnKey: TurnState] = [:]
     private var endedTurns: Set<TurnKey> = []

@@ -1,0 +1,186 @@
+import CodexAppServer
+import JSON
+
+/// Reads Codex's own rollout files (`~/.codex/sessions/**/rollout-*.jsonl`) as the app-server messages they
+/// stand for, so they give the same kind of events as a live session.
+///
+/// One `{"timestamp","type","payload"}` record per line. What is read: `session_meta` (thread id, provider),
+/// `turn_context` (the turn's model), and the `event_msg`s `task_started`, `token_count`, `item_completed`,
+/// `task_complete` and `turn_aborted`. Everything else (the conversation itself) is passed over.
+///
+/// A fork or resume can copy earlier turns into its own file; a turn already seen in another file of the same
+/// replay is skipped, and its usage only sets the baseline, so nothing is counted twice.
+struct RolloutTranslator: Sendable {
+    /// Turns seen complete, across the files of one replay.
+    var completedTurns: Set<String> = []
+    private var threadID = ""
+    private var currentTurn: String?
+    private var skippingTurn: String?
+
+    init(completedTurns: Set<String> = []) {
+        self.completedTurns = completedTurns
+    }
+
+    /// The messages a record stands for, with its time in Unix nanoseconds; `nil` if it is not a rollout record.
+    mutating func translate(_ record: JSONValue) -> (messages: [AppServerMessage], time: UInt64)? {
+        guard let type = record["type"]?.string, let payload = record["payload"],
+            let time = record["timestamp"]?.string.flatMap(unixNanoseconds(iso8601:))
+        else { return nil }
+        switch type {
+        case "session_meta":
+            guard let id = payload["id"]?.string else { return ([], time) }
+            threadID = id
+            let thread = ThreadInfo(
+                id: id,
+                provider: payload["model_provider"]?.string,
+                forkedFromID: payload["forked_from_id"]?.string
+            )
+            return ([.threadOpened(thread)], time)
+        case "turn_context":
+            // The model of the turn under way: announced the way a reroute is, which sets the turn's and the
+            // thread's model.
+            guard let model = payload["model"]?.string, let turn = payload["turn_id"]?.string ?? currentTurn,
+                turn != skippingTurn
+            else { return ([], time) }
+            return ([.modelRerouted(threadID: threadID, turnID: turn, model: model)], time)
+        case "event_msg":
+            return (event(payload, at: time), time)
+        default:
+            return ([], time)
+        }
+    }
+
+    private mutating func event(_ payload: JSONValue, at time: UInt64) -> [AppServerMessage] {
+        let turnID = payload["turn_id"]?.string ?? currentTurn
+        switch payload["type"]?.string {
+        case "task_started":
+            guard let turnID else { return [] }
+            currentTurn = turnID
+            if completedTurns.contains(turnID) {
+                skippingTurn = turnID
+                return []
+            }
+            return [.turnStarted(threadID: threadID, turn: TurnInfo(id: turnID, status: "inProgress"))]
+        case "token_count":
+            guard let info = payload["info"], let total = info["total_token_usage"].flatMap(Self.usage),
+                let last = info["last_token_usage"].flatMap(Self.usage), let turnID = currentTurn
+            else { return [] }
+            // During a copied turn the turn is not open, so this only sets the baseline.
+            return [.tokenUsageUpdated(threadID: threadID, turnID: turnID, total: total, last: last)]
+        case "item_completed":
+            guard let turnID, turnID != skippingTurn, let item = payload["item"], let id = item["id"]?.string,
+                let type = item["type"]?.string
+            else { return [] }
+            let duration = item["duration"].map { duration in
+                (duration["secs"]?.int ?? 0) * 1000 + (duration["nanos"]?.int ?? 0) / 1_000_000
+            }
+            let info = ItemInfo(
+                id: id,
+                type: type.prefix(1).lowercased() + type.dropFirst(),
+                toolName: item["tool"]?.string,
+                toolServer: item["server"]?.string,
+                status: item["status"]?.string.map(Self.camelCase),
+                exitCode: item["exit_code"]?.int,
+                durationMilliseconds: duration
+            )
+            return [
+                .itemCompleted(
+                    threadID: threadID,
+                    turnID: turnID,
+                    item: info,
+                    completedAtMilliseconds: payload["completed_at_ms"]?.int
+                )
+            ]
+        case "task_complete", "turn_aborted":
+            guard let turnID else { return [] }
+            defer {
+                completedTurns.insert(turnID)
+                if skippingTurn == turnID { skippingTurn = nil }
+                currentTurn = nil
+            }
+            guard turnID != skippingTurn else { return [] }
+            let aborted = payload["type"]?.string == "turn_aborted"
+            let errorClass = payload["error"]?["codex_error_info"].flatMap(Self.errorClass)
+            let status =
+                aborted ? "interrupted" : payload["error"].map { $0 == .null ? "completed" : "failed" } ?? "completed"
+            let turn = TurnInfo(
+                id: turnID,
+                status: status,
+                errorClass: errorClass,
+                durationMilliseconds: payload["duration_ms"]?.int
+            )
+            return [.turnCompleted(threadID: threadID, turn: turn)]
+        default:
+            return []
+        }
+    }
+
+    private static func usage(_ value: JSONValue) -> TokenUsage? {
+        guard let input = value["input_tokens"]?.int, let output = value["output_tokens"]?.int else { return nil }
+        return TokenUsage(
+            input: input,
+            cachedInput: value["cached_input_tokens"]?.int ?? 0,
+            output: output,
+            reasoningOutput: value["reasoning_output_tokens"]?.int ?? 0
+        )
+    }
+
+    /// Rollouts spell error classes in snake case (`internal_server_error`); the app-server, in camel case.
+    private static func errorClass(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let name): camelCase(name)
+        case .object(let variant): variant.keys.sorted().first.map(camelCase)
+        default: nil
+        }
+    }
+
+    private static func camelCase(_ snake: String) -> String {
+        let words = snake.split(separator: "_")
+        return (words.first.map(String.init) ?? "")
+            + words.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+}
+
+/// `2026-11-21T08:14:19.854Z` (or with a numeric offset) as Unix nanoseconds.
+func unixNanoseconds(iso8601 text: String) -> UInt64? {
+    let bytes = Array(text.utf8)
+    func number(_ range: Range<Int>) -> Int? {
+        guard range.upperBound <= bytes.count else { return nil }
+        var value = 0
+        for byte in bytes[range] {
+            guard (48...57).contains(byte) else { return nil }
+            value = value * 10 + Int(byte - 48)
+        }
+        return value
+    }
+    guard bytes.count >= 20, let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+        let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
+    else { return nil }
+    var index = 19
+    var nanoseconds = 0
+    if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+        index += 1
+        var scale = 100_000_000
+        while index < bytes.count, (48...57).contains(bytes[index]) {
+            nanoseconds += Int(bytes[index] - 48) * scale
+            scale /= 10
+            index += 1
+        }
+    }
+    var offset = 0
+    if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-"),
+        let hours = number(index + 1..<index + 3), let minutes = number(index + 4..<index + 6)
+    {
+        offset = (hours * 3600 + minutes * 60) * (bytes[index] == UInt8(ascii: "+") ? 1 : -1)
+    }
+    // Days from the civil date (Howard Hinnant's algorithm), then seconds.
+    let y = month <= 2 ? year - 1 : year
+    let era = y / 400
+    let yearOfEra = y - era * 400
+    let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+    let days = era * 146_097 + dayOfEra - 719_468
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
+    guard seconds >= 0 else { return nil }
+    return UInt64(seconds) * 1_000_000_000 + UInt64(nanoseconds)
+}
