@@ -41,6 +41,17 @@ struct ExecCommandTests {
         )
     }
 
+    /// A wrapper that notes Codex's pid, so a test can signal Codex and only Codex.
+    func codexWrapper() throws -> (wrapper: URL, pidFile: URL) {
+        let folder = try TestTools.makeTemporaryDirectory("wrapper")
+        let wrapper = folder.appendingPathComponent("codex")
+        let pidFile = folder.appendingPathComponent("pid")
+        let script = "#!/bin/sh\necho $$ > '\(pidFile.path)'\nexec '\(try TestTools.codex())' \"$@\"\n"
+        try Data(script.utf8).write(to: wrapper)
+        chmod(wrapper.path, 0o755)
+        return (wrapper, pidFile)
+    }
+
     func turns(_ rotel: Rotel) async throws -> [Rotel.Item] {
         try await rotel.items { $0.contains { $0.kind == "log" && $0.name == "codex.turn" } }
             .filter { $0.kind == "log" && $0.name == "codex.turn" }
@@ -96,14 +107,7 @@ struct ExecCommandTests {
     @Test func codexKilledMidTurnExitsThreeAndTheTurnIsReportedIncomplete() async throws {
         let setup = try await setUp()
         defer { Task { await setup.stop() } }
-        // A wrapper that notes Codex's pid, so the test can kill Codex and only Codex.
-        let folder = try TestTools.makeTemporaryDirectory("wrapper")
-        let wrapper = folder.appendingPathComponent("codex")
-        let pidFile = folder.appendingPathComponent("pid")
-        try Data("#!/bin/sh\necho $$ > '\(pidFile.path)'\nexec '\(try TestTools.codex())' \"$@\"\n".utf8).write(
-            to: wrapper
-        )
-        chmod(wrapper.path, 0o755)
+        let (wrapper, pidFile) = try codexWrapper()
         let running = try TestTools.startCLI(
             setup.arguments(["--codex", wrapper.path, "scenario:hang"]),
             environment: setup.environment
@@ -143,6 +147,56 @@ struct ExecCommandTests {
         )
         #expect(outcome.status == .exited(124))
         #expect(try await turns(setup.rotel).map { $0.attributes["codex.turn.status"] } == ["interrupted"])
+    }
+
+    @Test func aThreadCanBeResumedForAnotherTurn() async throws {
+        let setup = try await setUp()
+        defer { Task { await setup.stop() } }
+        let first = try await TestTools.runCLI(
+            setup.arguments(["--json", "scenario:plain"]),
+            environment: setup.environment
+        )
+        let threadID = try #require(try JSONValue(parsing: first.stdout)["threadId"]?.string)
+        let second = try await TestTools.runCLI(
+            setup.arguments(["--json", "--thread", threadID, "scenario:command"]),
+            environment: setup.environment
+        )
+        #expect(second.status == .exited(0))
+        let result = try JSONValue(parsing: second.stdout)
+        #expect(result["threadId"] == .string(threadID))
+        #expect(result["status"] == "completed")
+        // The resumed thread's history is a baseline: the second run counts only its own two model calls.
+        #expect(result["turns"]?.firstTurn["modelCalls"] == .int(2))
+        let inputTokens = result["usage"]?["inputTokens"]?.int ?? 0
+        #expect(inputTokens > 2000 && inputTokens < 2100)
+    }
+
+    @Test func sigtermInterruptsLikeCtrlCAndASecondSignalStopsAtOnce() async throws {
+        let setup = try await setUp()
+        defer { Task { await setup.stop() } }
+        let graceful = try TestTools.startCLI(setup.arguments(["scenario:hang"]), environment: setup.environment)
+        try await Task.sleep(for: .seconds(2))
+        kill(graceful.process.pid, SIGTERM)
+        #expect(await graceful.finish().status == .exited(130))
+
+        // A Codex that cannot answer the interrupt (stopped), so only the second Ctrl-C can end the run.
+        let (wrapper, pidFile) = try codexWrapper()
+        let impatient = try TestTools.startCLI(
+            setup.arguments(["--codex", wrapper.path, "scenario:hang"]),
+            environment: setup.environment
+        )
+        try await Task.sleep(for: .seconds(2))
+        let codex = Int32(
+            try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        )!
+        kill(codex, SIGSTOP)
+        defer { kill(codex, SIGKILL) }
+        kill(impatient.process.pid, SIGINT)
+        try await Task.sleep(for: .milliseconds(500))
+        kill(impatient.process.pid, SIGINT)
+        let outcome = await impatient.finish()
+        #expect(outcome.status == .exited(130))
+        #expect(outcome.stderr.contains("stopping now"))
     }
 
     @Test func codexThatCannotStartExitsThree() async throws {
