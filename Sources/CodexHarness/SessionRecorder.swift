@@ -1,4 +1,5 @@
 public import Foundation
+import JSONRPC
 import Synchronization
 
 #if canImport(Glibc)
@@ -41,7 +42,7 @@ public final class SessionRecorder: Sendable {
 
     private func append(_ bytes: [UInt8]) {
         lock.withLock { _ in
-            _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            _ = bytes.withUnsafeBytes { writeAll($0, to: descriptor) }
         }
     }
 }

@@ -1,3 +1,5 @@
+import JSONRPC
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,19 +22,7 @@ final class BufferedOutput {
 
     /// Writes what is buffered. A reader that has gone (a closed pipe) is not an error worth reporting.
     func flush() {
-        buffer.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    break
-                }
-            }
-        }
+        buffer.withUnsafeBytes { _ = writeAll($0, to: fileDescriptor) }
         buffer.removeAll(keepingCapacity: true)
     }
 }

@@ -127,10 +127,7 @@ struct ExecCommand {
             }
             parent = context
         }
-        prices = PriceTable.bundled
-        if let file = parsed["--prices"] ?? environment["CODEX_TELEMETRY_PRICES"] {
-            prices = try prices.overlaid(withContentsOf: URL(fileURLWithPath: file))
-        }
+        prices = try PriceTable.from(parsed, environment: environment)
         export = try ExportOptions(parsed, environment: environment, usage: Self.usage)
     }
 

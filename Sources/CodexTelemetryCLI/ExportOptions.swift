@@ -1,4 +1,5 @@
 import CodexHarness
+import CodexTelemetry
 import Foundation
 import OTLP
 
@@ -119,5 +120,13 @@ struct ExportOptions {
         }
         printError(report.text(spoolDirectory: spoolDirectory))
         try outcome.get()
+    }
+}
+
+extension PriceTable {
+    /// The bundled prices, with the file of `--prices` (or `CODEX_TELEMETRY_PRICES`) laid over them.
+    static func from(_ arguments: ParsedArguments, environment: [String: String]) throws -> PriceTable {
+        guard let file = arguments["--prices"] ?? environment["CODEX_TELEMETRY_PRICES"] else { return .bundled }
+        return try PriceTable.bundled.overlaid(withContentsOf: URL(fileURLWithPath: file))
     }
 }

@@ -48,19 +48,17 @@ struct ProxyCommand {
         }
         command = [executable] + parsed.positionals.dropFirst()
         recordingPath = parsed["--record"]
-        prices = PriceTable.bundled
-        if let file = parsed["--prices"] ?? environment["CODEX_TELEMETRY_PRICES"] {
-            prices = try prices.overlaid(withContentsOf: URL(fileURLWithPath: file))
-        }
+        prices = try PriceTable.from(parsed, environment: environment)
         export = try ExportOptions(parsed, environment: environment, usage: Self.usage)
     }
 
     func run() async throws -> Int32 {
         let recorder = try recordingPath.map { try SessionRecorder(path: $0) }
-        let output = PassThrough(fileDescriptor: STDOUT_FILENO)
         var configuration = ChildProcess.Configuration(executable: command[0], arguments: Array(command.dropFirst()))
         configuration.inheritsStderr = true
-        configuration.rawOutput = { output.write($0) }
+        // As it arrives, before any framing. If our reader has gone, the rest is dropped: there is no one to give
+        // it to, and the server notices when its stdin closes.
+        configuration.rawOutput = { writeAll($0, to: STDOUT_FILENO) }
         let server: ChildProcess
         do {
             server = try ChildProcess(configuration)
@@ -114,30 +112,6 @@ struct ProxyCommand {
             }
             if let recorder, let last = framer.finish() { recorder.record(last, from: "client", at: Date()) }
             server.closeStdin()
-        }
-    }
-}
-
-/// Writes the server's output to ours as it arrives. If our reader has gone, the rest is dropped (there is no one
-/// to give it to); the server notices when its stdin closes.
-final class PassThrough: Sendable {
-    private let fileDescriptor: Int32
-
-    init(fileDescriptor: Int32) {
-        self.fileDescriptor = fileDescriptor
-    }
-
-    func write(_ chunk: UnsafeRawBufferPointer) {
-        var offset = 0
-        while offset < chunk.count {
-            let written = Glibc.write(fileDescriptor, chunk.baseAddress! + offset, chunk.count - offset)
-            if written > 0 {
-                offset += written
-            } else if written < 0 && errno == EINTR {
-                continue
-            } else {
-                return
-            }
         }
     }
 }

@@ -62,29 +62,12 @@ final class LineWriter: Sendable {
                 return (queue.pending, queue.finishing)
             }
             for bytes in batch where !broken {
-                broken = !writeAll(bytes)
+                broken = !bytes.withUnsafeBytes { writeAll($0, to: fileDescriptor) }
             }
             if finishing && state.withLock({ $0.pending.isEmpty }) {
                 close(fileDescriptor)
                 return
             }
-        }
-    }
-
-    private func writeAll(_ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(fileDescriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return false
-                }
-            }
-            return true
         }
     }
 }
