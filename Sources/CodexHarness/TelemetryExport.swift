@@ -38,7 +38,8 @@ public final class TelemetryExport: Sendable {
         mapping = Mutex(OpenTelemetryMapping(temporality: settings.configuration.temporality, parent: settings.parent))
     }
 
-    /// Runs `body` with an export, then sends the metrics and flushes (bounded by the settings' flush timeout).
+    /// Runs `body` with an export, sending the metrics every `metricExportInterval` and once more at the end, then
+    /// flushes (bounded by the settings' flush timeout).
     ///
     /// - Returns: what `body` returned, and what the exporter sent, refused and left in the spool.
     /// - Throws: `OTLPConfigurationError` when the spool cannot be created.
@@ -55,7 +56,13 @@ public final class TelemetryExport: Sendable {
             flushTimeout: settings.flushTimeout
         ) { exporter in
             let export = TelemetryExport(exporter: exporter, settings: settings)
+            // A long run (a proxy in front of an IDE) sends its metrics as it goes, not only at its end.
+            let interval = settings.configuration.metricExportInterval
+            let periodic = Task {
+                while (try? await Task.sleep(for: interval)) != nil { export.sendMetrics() }
+            }
             let result = await body(export)
+            periodic.cancel()
             export.sendMetrics()
             return result
         }

@@ -26,8 +26,9 @@ struct ExportOptions {
           --flush-timeout S      How long to keep trying to send before exiting; what is left stays in the
                                  spool. Environment: CODEX_TELEMETRY_FLUSH_TIMEOUT. Default: 10 seconds.
           Also read: OTEL_EXPORTER_OTLP_TIMEOUT (ms per request, default 10000), OTEL_SERVICE_NAME (default
-          codex-telemetry), OTEL_RESOURCE_ATTRIBUTES (K=V,K=V), and
-          OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE (cumulative by default, or delta).
+          codex-telemetry), OTEL_RESOURCE_ATTRIBUTES (K=V,K=V), OTEL_METRIC_EXPORT_INTERVAL (ms between metric
+          exports in a long run, default 60000), and OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE
+          (cumulative by default, or delta).
           OTEL_EXPORTER_OTLP_COMPRESSION=gzip is not supported: requests are sent uncompressed.
           Flags beat environment beat defaults.
         """

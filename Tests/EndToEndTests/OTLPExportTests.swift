@@ -212,7 +212,11 @@ struct OTLPExportTests {
         )
         #expect(outcome.status == .exited(0))
         // The official definitions decode every item, histograms included, in both encodings.
-        #expect(collector.requests.map(\.items) == [Self.expected.logs, Self.expected.spans, Self.expected.points])
+        #expect(
+            collector.itemsByPath == [
+                "/v1/logs": Self.expected.logs, "/v1/traces": Self.expected.spans, "/v1/metrics": Self.expected.points,
+            ]
+        )
         let sent = try collector.receivedBytes()
         #expect(sent.count > 1000)
         #expect(!String(decoding: sent, as: UTF8.self).contains(TestTools.contentMarker))

@@ -63,13 +63,34 @@ struct ProxyCommandTests {
         #expect(checksum(Array(try Data(contentsOf: inFile))) == checksum(clientInput))
 
         // The session inside the stream was observed: exported, and recorded for replay.
-        #expect(collector.requests.map(\.items) == [26, 26, 12])
+        #expect(collector.itemsByPath == ["/v1/logs": 26, "/v1/traces": 26, "/v1/metrics": 12])
         let replayed = try await TestTools.runCLI(["replay", recording.path])
         #expect(
             replayed.stdout.contains(
                 "gpt-5.5: 9 turns (7 completed, 1 failed, 1 interrupted), 11 model calls, 6 tool calls"
             )
         )
+    }
+
+    @Test func aLongRunSendsItsMetricsAsItGoes() async throws {
+        let collector = try await StandInCollector(respond: "200")
+        defer { Task { await collector.stop() } }
+        let session = TestTools.packageRoot.appendingPathComponent("protocol/sessions/codex-0.163.0-scenarios.jsonl")
+        let lingering =
+            #"import sys, time; sys.stdout.buffer.write(open(sys.argv[1], "rb").read()); sys.stdout.flush(); time.sleep(2)"#
+        let outcome = try await TestTools.runCLI(
+            [
+                "proxy", "--otlp-endpoint", "http://127.0.0.1:\(collector.port)", "--spool-dir",
+                try TestTools.makeTemporaryDirectory("spool").path, "--", "python3", "-c", lingering, session.path,
+            ],
+            environment: [
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative", "OTEL_METRIC_EXPORT_INTERVAL": "500",
+            ]
+        )
+        #expect(outcome.status == .exited(0))
+        let metrics = collector.requests.filter { $0.path == "/v1/metrics" }
+        #expect(metrics.count >= 3)
+        #expect(metrics.last?.items == 12)
     }
 
     @Test func aClientThatChoosesItsCodexGetsTelemetryThroughAWrapper() async throws {

@@ -32,7 +32,9 @@ struct OTLPExporterConfigurationTests {
             "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "Delta",
             "OTEL_RESOURCE_ATTRIBUTES": "service.name=from-resource,team=payments,cost.centre=cc%2042",
             "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+            "OTEL_METRIC_EXPORT_INTERVAL": "15000",
         ])
+        #expect(configuration.metricExportInterval == .seconds(15))
         #expect(configuration.wireProtocol(for: .logs) == .json)
         #expect(configuration.wireProtocol(for: .metrics) == .protobuf)
         #expect(configuration.timeout(for: .traces) == .milliseconds(2500))

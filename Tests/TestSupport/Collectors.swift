@@ -185,6 +185,11 @@ public final class StandInCollector: Sendable {
 
     public var requests: [Request] { received.list.withLock { $0 } }
 
+    /// Items received per signal path (`/v1/logs`, …), whatever order the requests came in.
+    public var itemsByPath: [String: Int] {
+        requests.reduce(into: [:]) { $0[$1.path, default: 0] += $1.items }
+    }
+
     /// Every byte the collector was sent.
     public func receivedBytes() throws -> [UInt8] {
         try FileManager.default.contentsOfDirectory(atPath: bodies.path).flatMap {

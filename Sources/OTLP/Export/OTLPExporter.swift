@@ -50,7 +50,6 @@ public final class OTLPExporter: Sendable {
     private struct State {
         var logs: [OTLPLogRecord] = []
         var spans: [OTLPSpan] = []
-        var metrics: [OTLPMetric] = []
         var oldestPending: ContinuousClock.Instant?
         var finishing = false
         var batcherDone = false
@@ -139,10 +138,12 @@ public final class OTLPExporter: Sendable {
         add { $0.spans.append(span) }
     }
 
-    /// Adds collected metrics; they leave in the next metrics batch.
+    /// Sends a collection of metrics as a request of its own: collections are few and small, and each is a
+    /// snapshot in time that should not wait for, or merge with, the next.
     public func enqueue(_ metrics: [OTLPMetric]) {
-        guard !metrics.isEmpty else { return }
-        add { $0.metrics += metrics }
+        guard !metrics.isEmpty, configuration.signals.contains(.metrics) else { return }
+        spoolBatch(.metrics(metrics))
+        spoolChanged.ring()
     }
 
     private func add(_ change: (inout State) -> Void) {
@@ -182,10 +183,8 @@ public final class OTLPExporter: Sendable {
                 var batches: [OTLPBatch] = []
                 for chunk in state.logs.chunked(batching.maximumSize) { batches.append(.logs(chunk)) }
                 for chunk in state.spans.chunked(batching.maximumSize) { batches.append(.traces(chunk)) }
-                if !state.metrics.isEmpty { batches.append(.metrics(state.metrics)) }
                 state.logs = []
                 state.spans = []
-                state.metrics = []
                 state.oldestPending = nil
                 return (batches, state.finishing, nil)
             }

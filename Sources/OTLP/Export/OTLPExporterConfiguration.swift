@@ -31,6 +31,9 @@ public struct OTLPExporterConfiguration: Sendable {
     /// Environment: `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` (`cumulative`, `delta`; `lowmemory` means
     /// delta here, as every instrument is a counter or histogram). Default: cumulative.
     public var temporality: AggregationTemporality = .cumulative
+    /// How often a long run sends its metrics (and once more at its end).
+    /// Environment: `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds). Default: 60 seconds.
+    public var metricExportInterval: Duration = .seconds(60)
     /// `service.name`. Environment: `OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES`.
     public var serviceName: String
     /// Further resource attributes (team, cost centre, …). Environment: `OTEL_RESOURCE_ATTRIBUTES`
@@ -103,6 +106,9 @@ public struct OTLPExporterConfiguration: Sendable {
             if let text = value(prefix + "TIMEOUT") {
                 configuration.timeouts[signal] = try Self.milliseconds(text, variable: prefix + "TIMEOUT")
             }
+        }
+        if let text = value("OTEL_METRIC_EXPORT_INTERVAL") {
+            configuration.metricExportInterval = try Self.milliseconds(text, variable: "OTEL_METRIC_EXPORT_INTERVAL")
         }
         if let compression = value("OTEL_EXPORTER_OTLP_COMPRESSION"), compression != "none" {
             configuration.unsupportedCompression = compression
