@@ -223,22 +223,14 @@ struct ExecCommand {
         var totals = UsageSummary()
         for event in events { totals.add(event) }
         let model = totals.models.keys.sorted().joined(separator: ", ")
-        let sum = totals.models.values.reduce(into: UsageSummary.ModelTotals()) { sum, next in
-            sum.turns += next.turns
-            sum.llmCalls += next.llmCalls
-            sum.toolCalls += next.toolCalls
-            sum.inputTokens += next.inputTokens
-            sum.cachedInputTokens += next.cachedInputTokens
-            sum.outputTokens += next.outputTokens
-            sum.costUSD = sum.costUSD.flatMap { total in next.costUSD.map { total + $0 } }
-        }
+        let sum = totals.overall
         let cost = sum.costUSD.map { String(format: "$%.4f", $0) } ?? "cost unknown"
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         var parts = [
             "\(ending)", model.isEmpty ? "no model" : model,
             "\(sum.llmCalls) model call\(sum.llmCalls == 1 ? "" : "s")",
             "\(sum.inputTokens) input (\(sum.cachedInputTokens) cached) + \(sum.outputTokens) output tokens", cost,
-            "\(sum.toolCalls) tool call\(sum.toolCalls == 1 ? "" : "s")", String(format: "%.1f s", seconds),
+            "\(sum.toolCalls) tool call\(sum.toolCalls == 1 ? "" : "s")",
+            String(format: "%.1f s", Double(elapsed.milliseconds) / 1000),
         ]
         if !approvals.isEmpty { parts.append(approvals) }
         return "codex-telemetry: " + parts.joined(separator: " · ")
@@ -256,12 +248,7 @@ struct ExecCommand {
                     var turn: [String: JSONValue] = [
                         "turnId": .string(result.turnID), "status": .string(result.status),
                         "modelCalls": .int(Int64(result.modelCalls)), "toolCalls": .int(Int64(result.toolCalls)),
-                        "durationMs": .int(
-                            Int64(
-                                result.duration.components.seconds * 1000 + result.duration.components.attoseconds
-                                    / 1_000_000_000_000_000
-                            )
-                        ),
+                        "durationMs": .int(result.duration.milliseconds),
                     ]
                     if let errorClass = result.errorClass { turn["errorType"] = .string(errorClass) }
                     if result.timedOut { turn["timedOut"] = .bool(true) }
@@ -272,9 +259,7 @@ struct ExecCommand {
                 "inputTokens": .int(usage.input), "cachedInputTokens": .int(usage.cachedInput),
                 "outputTokens": .int(usage.output), "reasoningOutputTokens": .int(usage.reasoningOutput),
             ],
-            "durationMs": .int(
-                Int64(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
-            ),
+            "durationMs": .int(elapsed.milliseconds),
         ]
         if let threadID { members["threadId"] = .string(threadID) }
         if !costs.isEmpty, costs.allSatisfy({ $0 != nil }) {
@@ -286,6 +271,11 @@ struct ExecCommand {
 
 extension JSONValue {
     var serializedText: String { String(decoding: serialized(), as: UTF8.self) }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }
 
 /// Counts the approvals Codex asked for and how they were answered, for the summary.

@@ -19,6 +19,21 @@ public struct UsageSummary: Sendable, Hashable {
     /// Totals keyed by model name; `unknown` for turns whose model was never announced.
     public private(set) var models: [String: ModelTotals] = [:]
 
+    /// The totals over every model; the cost is `nil` if any model's is.
+    public var overall: ModelTotals {
+        models.values.reduce(into: ModelTotals()) { sum, next in
+            sum.turns += next.turns
+            sum.turnsByStatus.merge(next.turnsByStatus, uniquingKeysWith: +)
+            sum.llmCalls += next.llmCalls
+            sum.toolCalls += next.toolCalls
+            sum.inputTokens += next.inputTokens
+            sum.cachedInputTokens += next.cachedInputTokens
+            sum.outputTokens += next.outputTokens
+            sum.reasoningOutputTokens += next.reasoningOutputTokens
+            sum.costUSD = sum.costUSD.flatMap { total in next.costUSD.map { total + $0 } }
+        }
+    }
+
     public init() {}
 
     /// Adds an event to the totals. Tool calls are counted through their turn's total.
