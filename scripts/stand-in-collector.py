@@ -59,6 +59,8 @@ def main():
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            if self.headers.get("content-encoding") == "gzip":
+                body = __import__("gzip").decompress(body)
             with lock:
                 n = counter["n"]
                 counter["n"] += 1

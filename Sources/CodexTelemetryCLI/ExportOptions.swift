@@ -29,7 +29,7 @@ struct ExportOptions {
           codex-telemetry), OTEL_RESOURCE_ATTRIBUTES (K=V,K=V), OTEL_METRIC_EXPORT_INTERVAL (ms between metric
           exports in a long run, default 60000), and OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE
           (cumulative by default, or delta).
-          OTEL_EXPORTER_OTLP_COMPRESSION=gzip is not supported: requests are sent uncompressed.
+          OTEL_EXPORTER_OTLP_COMPRESSION (gzip or none, default none), and per signal.
           Flags beat environment beat defaults.
         """
 
@@ -102,8 +102,6 @@ struct ExportOptions {
                 "note: no OTLP endpoint is configured, so nothing is exported; set OTEL_EXPORTER_OTLP_ENDPOINT "
                     + "or pass --otlp-endpoint (see --help)"
             )
-        } else if let compression = configuration.unsupportedCompression {
-            printError("note: OTEL_EXPORTER_OTLP_COMPRESSION=\(compression) is not supported; sending uncompressed")
         }
     }
 

@@ -95,6 +95,27 @@ struct OTLPExportTests {
         #expect(points.filter { $0.name == "codex.tool_calls" }.count == 5)
     }
 
+    @Test func gzipCompressedRequestsAreDecodedByARealCollector() async throws {
+        let rotel = try await Rotel()
+        defer { Task { await rotel.stop() } }
+        let outcome = try await replay(to: rotel.port, environment: ["OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"])
+        #expect(outcome.status == .exited(0))
+        let items = try await rotel.items(until: Self.complete)
+        #expect(items.filter { $0.kind == "log" }.count == Self.expected.logs)
+        #expect(items.filter { $0.kind == "span" }.count == Self.expected.spans)
+        #expect(items.filter { $0.kind == "point" }.count == Self.expected.points)
+
+        let collector = try await StandInCollector(respond: "200")
+        defer { Task { await collector.stop() } }
+        _ = try await replay(
+            to: collector.port,
+            ["--otlp-protocol", "http/json"],
+            environment: ["OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"]
+        )
+        #expect(collector.requests.allSatisfy { $0.headers.contains("content-encoding") })
+        #expect(collector.itemsByPath == ["/v1/logs": 26, "/v1/traces": 26, "/v1/metrics": 12])
+    }
+
     @Test func aCollectorThatIsDownAtFirstGetsEverythingExactlyOnce() async throws {
         let port = freePort()
         let spool = try TestTools.makeTemporaryDirectory("spool")
@@ -158,6 +179,14 @@ struct OTLPExportTests {
         #expect(ContinuousClock.now - started < .seconds(15))
         #expect(outcome.stderr.contains("not yet sent"))
         #expect(outcome.stderr.contains("26 log records, 26 spans, 12 metric points"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).count == 3)
+    }
+
+    @Test func aZeroFlushTimeoutStillKeepsEverythingInTheSpool() async throws {
+        let spool = try TestTools.makeTemporaryDirectory("spool")
+        let outcome = try await replay(to: freePort(), ["--flush-timeout", "0"], spool: spool)
+        #expect(outcome.status == .exited(0))
+        #expect(outcome.stderr.contains("not yet sent: 26 log records, 26 spans, 12 metric points"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).count == 3)
     }
 

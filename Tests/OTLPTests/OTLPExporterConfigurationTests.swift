@@ -41,7 +41,7 @@ struct OTLPExporterConfigurationTests {
         #expect(configuration.temporality == .delta)
         #expect(configuration.serviceName == "from-resource")
         #expect(configuration.resourceAttributes == ["team": "payments", "cost.centre": "cc 42"])
-        #expect(configuration.unsupportedCompression == "gzip")
+        #expect(configuration.compression(for: .traces) == .gzip)
         #expect(
             try defaults.applying(environment: [
                 "OTEL_SERVICE_NAME": "svc", "OTEL_RESOURCE_ATTRIBUTES": "service.name=r",
@@ -62,6 +62,7 @@ struct OTLPExporterConfigurationTests {
         ["OTEL_EXPORTER_OTLP_HEADERS": "novalue-s3cret"],
         ["OTEL_EXPORTER_OTLP_TIMEOUT": "soon"],
         ["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "sometimes"],
+        ["OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"],
     ])
     func badValuesAreClearErrorsThatDoNotRepeatSecrets(environment: [String: String]) {
         #expect {

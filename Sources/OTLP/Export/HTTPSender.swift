@@ -29,6 +29,7 @@ struct HTTPSender: Sendable {
         _ body: [UInt8],
         to url: URL,
         wireProtocol: OTLPExporterConfiguration.WireProtocol,
+        compression: OTLPExporterConfiguration.Compression,
         headers: [String: String],
         timeout: Duration
     ) async -> SendOutcome {
@@ -37,11 +38,18 @@ struct HTTPSender: Sendable {
         request.timeoutInterval = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         request.setValue(wireProtocol.contentType, forHTTPHeaderField: "Content-Type")
+        let payload: [UInt8]
+        switch compression {
+        case .none: payload = body
+        case .gzip:
+            payload = Gzip.compress(body)
+            request.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
+        }
         request.setValue("codex-telemetry", forHTTPHeaderField: "User-Agent")
         let data: Data
         let response: URLResponse
         do {
-            (data, response) = try await session.upload(for: request, from: Data(body))
+            (data, response) = try await session.upload(for: request, from: Data(payload))
         } catch {
             // No connection, no answer in time, a reset: all retryable (OTLP specification, "Retryable Response
             // Codes" and "OTLP/HTTP Throttling"). The description names no header.

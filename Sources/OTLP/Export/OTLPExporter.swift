@@ -117,12 +117,15 @@ public final class OTLPExporter: Sendable {
             }
             exporter.state.withLock { $0.finishing = true }
             exporter.batchReady.ring()
+            // What is in memory reaches the spool whatever the deadline (the sender cannot end before it does):
+            // the deadline bounds sending, never keeping.
+            while let worker = try? await group.next(), worker != .batcher {}
             group.addTask {
                 try? await Task.sleep(for: flushTimeout)
                 return .deadline
             }
             // Flushed when the sender has emptied the spool (it ends only then), or out of time.
-            while let worker = try? await group.next(), worker == .batcher {}
+            _ = try? await group.next()
             group.cancelAll()
             return (try outcome.get(), exporter.finalReport())
         }
@@ -244,6 +247,7 @@ public final class OTLPExporter: Sendable {
                     body,
                     to: configuration.endpoints[entry.signal]!,
                     wireProtocol: entry.wireProtocol,
+                    compression: configuration.compression(for: entry.signal),
                     headers: configuration.headers[entry.signal] ?? [:],
                     timeout: configuration.timeout(for: entry.signal)
                 )

@@ -39,8 +39,14 @@ public struct OTLPExporterConfiguration: Sendable {
     /// Further resource attributes (team, cost centre, …). Environment: `OTEL_RESOURCE_ATTRIBUTES`
     /// (`key=value,…`, values percent-decoded).
     public var resourceAttributes: [String: String] = [:]
-    /// Set when the environment asks for compression this exporter does not do (`OTEL_EXPORTER_OTLP_COMPRESSION`).
-    public var unsupportedCompression: String?
+    /// Whether request bodies are gzip-compressed. Environment: `OTEL_EXPORTER_OTLP_COMPRESSION` (`gzip` or
+    /// `none`) and per signal. Default: none.
+    public var compressions: [OTLPSignal: Compression] = [:]
+
+    /// Request body compression.
+    public enum Compression: String, Sendable {
+        case none, gzip
+    }
 
     /// Creates the defaults: nothing to send to yet, and `service.name` set to `serviceName`.
     public init(serviceName: String) {
@@ -49,6 +55,9 @@ public struct OTLPExporterConfiguration: Sendable {
 
     /// The protocol for `signal`.
     public func wireProtocol(for signal: OTLPSignal) -> WireProtocol { protocols[signal] ?? .protobuf }
+
+    /// The compression for `signal`.
+    public func compression(for signal: OTLPSignal) -> Compression { compressions[signal] ?? .none }
 
     /// The request timeout for `signal`.
     public func timeout(for signal: OTLPSignal) -> Duration { timeouts[signal] ?? .seconds(10) }
@@ -103,15 +112,19 @@ public struct OTLPExporterConfiguration: Sendable {
                     try Self.keyValues(text, variable: prefix + "HEADERS")
                 ) { $1 }
             }
+            if let name = value(prefix + "COMPRESSION") {
+                configuration.compressions[signal] = try Self.compression(name, variable: prefix + "COMPRESSION")
+            }
             if let text = value(prefix + "TIMEOUT") {
                 configuration.timeouts[signal] = try Self.milliseconds(text, variable: prefix + "TIMEOUT")
             }
         }
+        if let name = value("OTEL_EXPORTER_OTLP_COMPRESSION") {
+            let parsed = try Self.compression(name, variable: "OTEL_EXPORTER_OTLP_COMPRESSION")
+            for signal in OTLPSignal.allCases { configuration.compressions[signal] = parsed }
+        }
         if let text = value("OTEL_METRIC_EXPORT_INTERVAL") {
             configuration.metricExportInterval = try Self.milliseconds(text, variable: "OTEL_METRIC_EXPORT_INTERVAL")
-        }
-        if let compression = value("OTEL_EXPORTER_OTLP_COMPRESSION"), compression != "none" {
-            configuration.unsupportedCompression = compression
         }
         switch value("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")?.lowercased() {
         case nil, "cumulative": break
@@ -157,6 +170,13 @@ public struct OTLPExporterConfiguration: Sendable {
             result[key] = raw.removingPercentEncoding ?? raw
         }
         return result
+    }
+
+    private static func compression(_ name: String, variable: String) throws -> Compression {
+        guard let parsed = Compression(rawValue: name.lowercased()) else {
+            throw OTLPConfigurationError("\(variable) is '\(name)': use gzip or none")
+        }
+        return parsed
     }
 
     private static func milliseconds(_ text: String, variable: String) throws -> Duration {
