@@ -94,6 +94,8 @@ def main():
             self.end_headers()
             self.wfile.write(payload)
 
+    # Whoever started us holds our stdin: when it goes, however it ends, so do we.
+    threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"listening {server.server_address[1]}", flush=True)

@@ -10,8 +10,10 @@ Usage: stand-in-model-server.py [--port N]   (prints `listening PORT` once ready
 import argparse
 import itertools
 import json
+import os
 import re
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -161,6 +163,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     port = parser.parse_args().port
+    # Whoever started us holds our stdin: when it goes, however it ends, so do we.
+    threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     print(f"listening {server.server_address[1]}", flush=True)

@@ -115,6 +115,7 @@ public final class Rotel: Sendable {
                 environment: ["PATH": "/usr/bin:/bin", "NO_COLOR": "1"]
             )
         )
+        ProcessReaper.track(process)
         Task { [process, store] in
             var metric = ""
             for await bytes in process.lines { store.read(String(decoding: bytes, as: UTF8.self), metric: &metric) }
@@ -175,6 +176,7 @@ public final class StandInCollector: Sendable {
         process = try ChildProcess(
             ChildProcess.Configuration(executable: try TestTools.otelPython(), arguments: arguments)
         )
+        ProcessReaper.track(process)
         Task { [process, received] in
             for await line in process.lines {
                 if let request = try? JSONDecoder().decode(Request.self, from: Data(line)) { received.append(request) }

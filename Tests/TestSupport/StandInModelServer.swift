@@ -17,6 +17,7 @@ public final class StandInModelServer: Sendable {
         let process = try ChildProcess(
             ChildProcess.Configuration(executable: "python3", arguments: [script, "--port", "0"])
         )
+        ProcessReaper.track(process)
         for await line in process.lines {
             let text = String(decoding: line, as: UTF8.self)
             if text.hasPrefix("listening "), let port = Int(text.dropFirst("listening ".count)) {

@@ -46,11 +46,8 @@ struct HTTPSender: Sendable {
             request.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
         }
         request.setValue("codex-telemetry", forHTTPHeaderField: "User-Agent")
-        let data: Data
-        let response: URLResponse
-        do {
-            (data, response) = try await session.upload(for: request, from: Data(payload))
-        } catch {
+        let (data, response, error) = await upload(request, payload)
+        guard let data, let response, error == nil else {
             // No connection, no answer in time, a reset: all retryable (OTLP specification, "Retryable Response
             // Codes" and "OTLP/HTTP Throttling"). The description names no header.
             return .retryable(reason: (error as? URLError).map { "\($0.code)" } ?? "connection failed", retryAfter: nil)
@@ -65,6 +62,26 @@ struct HTTPSender: Sendable {
             return .retryable(reason: "HTTP \(status)", retryAfter: header.flatMap(Self.retryAfter))
         default:
             return .refused(status: status)
+        }
+    }
+
+    /// Uploads with the completion-handler API, not `URLSession.upload(for:from:)`: on Linux, cancelling a task
+    /// awaiting that async API while its request fails deadlocks (the task-cancellation lock is held while
+    /// `URLSessionTask.cancel()` waits on the session's queue, where the failure waits for that lock). Here the
+    /// cancellation is handed to another queue instead.
+    private func upload(_ request: URLRequest, _ payload: [UInt8]) async -> (Data?, URLResponse?, (any Error)?) {
+        let running = RunningTask()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let task = session.uploadTask(with: request, from: Data(payload)) { data, response, error in
+                    continuation.resume(returning: (data, response, error))
+                }
+                running.set(task)
+                task.resume()
+                if Task.isCancelled { running.cancelElsewhere() }
+            }
+        } onCancel: {
+            running.cancelElsewhere()
         }
     }
 
@@ -161,5 +178,20 @@ enum ProtobufReader {
                 return
             }
         }
+    }
+}
+
+/// The upload in flight, for a cancellation that may come from any thread.
+private final class RunningTask: @unchecked Sendable {
+    private let lock = NSLock()
+    private var task: URLSessionTask?
+
+    func set(_ task: URLSessionTask) {
+        lock.withLock { self.task = task }
+    }
+
+    func cancelElsewhere() {
+        guard let task = lock.withLock({ self.task }) else { return }
+        DispatchQueue.global().async { task.cancel() }
     }
 }
