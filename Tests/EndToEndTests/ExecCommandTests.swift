@@ -199,6 +199,38 @@ struct ExecCommandTests {
         #expect(outcome.stderr.contains("stopping now"))
     }
 
+    @Test func nothingExecSendsOrReportsCarriesContent() async throws {
+        let server = try await StandInModelServer.start()
+        let collector = try await StandInCollector(respond: "200")
+        defer {
+            Task {
+                await server.stop()
+                await collector.stop()
+            }
+        }
+        let environment = [
+            "CODEX_HOME": try TestTools.makeTemporaryDirectory("codex-home").path, "CODEX_BIN": try TestTools.codex(),
+        ]
+        let outcome = try await TestTools.runCLI(
+            [
+                "exec", "--json", "--sandbox", "danger-full-access", "--cwd",
+                try TestTools.makeTemporaryDirectory("work").path,
+                "--otlp-endpoint", "http://127.0.0.1:\(collector.port)", "--spool-dir",
+                try TestTools.makeTemporaryDirectory("spool").path,
+            ]
+                + server.codexOverrides.flatMap { ["-c", $0] } + [
+                    "\(TestTools.contentMarker)_prompt scenario:two-tools"
+                ],
+            environment: environment
+        )
+        #expect(outcome.status == .exited(0))
+        #expect(collector.itemsByPath["/v1/logs"] == 5)
+        let sent = String(decoding: try collector.receivedBytes(), as: UTF8.self)
+        for output in [sent, outcome.stdout, outcome.stderr] {
+            #expect(!output.contains(TestTools.contentMarker))
+        }
+    }
+
     @Test func codexThatCannotStartExitsThree() async throws {
         let outcome = try await TestTools.runCLI(["exec", "--codex", "/nonexistent/codex", "hello"])
         #expect(outcome.status == .exited(3))
