@@ -40,6 +40,12 @@ def count_items(signal, message):
     return total
 
 
+def exit_when_stdin_closes():
+    while sys.stdin.buffer.read1(65536):
+        pass
+    os._exit(0)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
@@ -95,7 +101,7 @@ def main():
             self.wfile.write(payload)
 
     # Whoever started us holds our stdin: when it goes, however it ends, so do we.
-    threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+    threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"listening {server.server_address[1]}", flush=True)
