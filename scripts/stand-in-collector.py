@@ -6,7 +6,8 @@ Usage: stand-in-collector.py --save-dir DIR [--port N] [--respond LIST] [--retry
 --respond is a comma-separated list of answers, one per request, the last repeated: 200, 400, 429, 503, 504
 (503 and 429 carry Retry-After when given), partial (200 with a partial success rejecting one item), hang
 (accept the request and never answer). Each request's body is saved to DIR, and one JSON line per request is
-printed: {"path", "status", "items", "contentType", "headers" (names only)}. Prints `listening PORT` once ready.
+printed: {"path", "status", "items", "contentType", "headers" (names only)}. Prints `listening PORT` once ready,
+and exits when its stdin closes, so it never outlives the test that started it.
 """
 import argparse
 import json

@@ -6,6 +6,7 @@ user's prompt (`scenario:NAME`); once the request carries a tool's output, the m
 Every piece of content it writes carries the marker `ZQXMARK`, so tests can prove none of it is exported.
 
 Usage: stand-in-model-server.py [--port N]   (prints `listening PORT` once ready; 0 picks a free port)
+It exits when its stdin closes, so it never outlives the test that started it.
 """
 import argparse
 import itertools
