@@ -136,6 +136,8 @@ public final class CodexSession: Sendable {
     /// Runs one turn to its end.
     ///
     /// - Parameters:
+    ///   - threadID: the thread to run the turn in.
+    ///   - prompt: the user's text: content, sent to Codex and nowhere else.
     ///   - timeout: how long the turn may run; past it, it is interrupted (and its result says so).
     /// - Returns: how the turn ended, its final message, usage, cost and events.
     /// - Throws: `AppServerError` when Codex refuses the turn or exits during it.

@@ -13,6 +13,7 @@ public struct OpenTelemetryMapping: Sendable {
     /// Creates a mapping whose metrics have `temporality`.
     ///
     /// - Parameters:
+    ///   - temporality: cumulative (what Prometheus-style backends need) or delta.
     ///   - parent: a harness's trace position (from its `traceparent`): every turn's root span becomes a child of
     ///     it, in its trace. Without it, each turn is a trace of its own.
     public init(temporality: AggregationTemporality, parent: TraceContext? = nil) {

@@ -7,6 +7,7 @@ extension SessionTelemetry {
     /// The time used is the one the server put on the message (`emittedAtMs`), then the payload's own time, then
     /// `receivedAt`, then the last time seen: so a live run and a replay of its capture give the same events.
     /// - Parameters:
+    ///   - message: one line from the server, decoded.
     ///   - receivedAt: when the message arrived, in Unix nanoseconds; `nil` in a replay, which has no such time.
     public mutating func receive(_ message: JSONRPCMessage, receivedAt: UInt64?) -> [TelemetryEvent] {
         let typed = AppServerMessage(message)

@@ -32,6 +32,7 @@ public final class JSONRPCConnection: Sendable {
     /// Wraps a running child; call `run(handler:observer:)` to start reading.
     ///
     /// - Parameters:
+    ///   - process: the child to talk to, with its stdin and stdout.
     ///   - sent: sees each line we send (without its newline), in order, as it is queued.
     public init(process: ChildProcess, sent: (@Sendable ([UInt8]) -> Void)? = nil) {
         self.process = process
