@@ -135,15 +135,16 @@ struct OTLPExportTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).isEmpty)
     }
 
-    @Test func a503WithRetryAfterIsRetriedAfterTheWaitAndNothingIsLost() async throws {
-        let collector = try await StandInCollector(respond: "503,200", retryAfter: 1)
+    @Test(arguments: ["503", "429"])
+    func throttlingWithRetryAfterIsRetriedAfterTheWaitAndNothingIsLost(status: String) async throws {
+        let collector = try await StandInCollector(respond: "\(status),200", retryAfter: 1)
         defer { Task { await collector.stop() } }
         let started = ContinuousClock.now
         let outcome = try await replay(to: collector.port)
         #expect(outcome.status == .exited(0))
         #expect(ContinuousClock.now - started >= .seconds(1))
         let accepted = collector.requests.filter { $0.status == "200" }
-        #expect(collector.requests.first?.status == "503")
+        #expect(collector.requests.first?.status == status)
         #expect(accepted.filter { $0.path == "/v1/logs" }.map(\.items).reduce(0, +) == Self.expected.logs)
         #expect(accepted.filter { $0.path == "/v1/traces" }.map(\.items).reduce(0, +) == Self.expected.spans)
         #expect(accepted.filter { $0.path == "/v1/metrics" }.map(\.items).reduce(0, +) == Self.expected.points)
@@ -162,6 +163,18 @@ struct OTLPExportTests {
             )
         )
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).isEmpty)
+    }
+
+    @Test(arguments: ["http/protobuf", "http/json"])
+    func aPartialSuccessIsReadAndReported(wireProtocol: String) async throws {
+        let collector = try await StandInCollector(respond: "partial")
+        defer { Task { await collector.stop() } }
+        let outcome = try await replay(to: collector.port, ["--otlp-protocol", wireProtocol])
+        #expect(outcome.status == .exited(0))
+        #expect(outcome.stderr.contains("exported 25 log records, 25 spans, 11 metric points in 3 requests"))
+        #expect(
+            outcome.stderr.contains("the collector rejected 1 log records, 1 spans, 1 metric points: one item refused")
+        )
     }
 
     @Test func aCollectorThatNeverAnswersTimesOutAndTheBatchesWaitInTheSpool() async throws {
