@@ -110,7 +110,13 @@ public final class CodexSession: Sendable {
     /// The app-server client, for anything the session does not wrap.
     public let client: AppServerClient
     let pipeline: EventPipeline
-    private let running = Mutex<Set<TurnKey>>([])
+    private let turns = Mutex(RunningTurns())
+
+    private struct RunningTurns {
+        var running: Set<TurnKey> = []
+        /// Set by `interruptRunningTurns()`: a turn that starts afterwards is interrupted at once.
+        var interruptRequested = false
+    }
 
     struct TurnKey: Hashable, Sendable {
         var threadID: String
@@ -144,9 +150,13 @@ public final class CodexSession: Sendable {
     public func runTurn(threadID: String, prompt: String, timeout: Duration? = nil) async throws -> TurnResult {
         let turnID = try await client.startTurn(threadID: threadID, text: prompt)
         let key = TurnKey(threadID: threadID, turnID: turnID)
-        running.withLock { _ = $0.insert(key) }
-        defer { running.withLock { _ = $0.remove(key) } }
+        let interruptNow = turns.withLock { turns in
+            turns.running.insert(key)
+            return turns.interruptRequested
+        }
+        defer { turns.withLock { _ = $0.running.remove(key) } }
         let client = client
+        if interruptNow { try await client.interruptTurn(threadID: threadID, turnID: turnID) }
         let end: TurnEnd
         var timedOut = false
         if let timeout {
@@ -172,10 +182,14 @@ public final class CodexSession: Sendable {
         return TurnResult(end: end, threadID: threadID, timedOut: timedOut, events: pipeline.events(ofTurn: turnID))
     }
 
-    /// Asks Codex to stop every turn this session is running (each then ends `interrupted`): what a harness
-    /// does on Ctrl-C.
+    /// Asks Codex to stop every turn this session is running (each then ends `interrupted`), and any turn it
+    /// starts from now on: what a harness does on Ctrl-C, which can come at any moment.
     public func interruptRunningTurns() async {
-        for key in running.withLock({ $0 }) {
+        let running = turns.withLock { turns in
+            turns.interruptRequested = true
+            return turns.running
+        }
+        for key in running {
             try? await client.interruptTurn(threadID: key.threadID, turnID: key.turnID)
         }
     }

@@ -323,8 +323,13 @@ final class SignalHandling: Sendable {
 
     var interrupted: Bool { state.withLock { $0.received > 0 } }
 
+    /// Gives the handler the session to interrupt; a signal that came while Codex was starting is acted on now.
     func watch(_ session: CodexSession) {
-        state.withLock { $0.session = session }
+        let early = state.withLock { state in
+            state.session = session
+            return state.received > 0
+        }
+        if early { Task { await session.interruptRunningTurns() } }
     }
 
     func stop() {

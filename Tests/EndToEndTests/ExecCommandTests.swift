@@ -104,6 +104,19 @@ struct ExecCommandTests {
         #expect(try await turns(setup.rotel).map { $0.attributes["codex.turn.status"] } == ["interrupted"])
     }
 
+    @Test func ctrlCWhileCodexIsStartingStillInterruptsTheTurn() async throws {
+        let setup = try await setUp()
+        defer { Task { await setup.stop() } }
+        let started = ContinuousClock.now
+        let running = try TestTools.startCLI(setup.arguments(["scenario:hang"]), environment: setup.environment)
+        try await Task.sleep(for: .milliseconds(50))
+        kill(running.process.pid, SIGINT)
+        let outcome = await running.finish()
+        #expect(outcome.status == .exited(130))
+        // The stand-in holds a hung turn for a minute; interrupted, it ends at once.
+        #expect(ContinuousClock.now - started < .seconds(20))
+    }
+
     @Test func codexKilledMidTurnExitsThreeAndTheTurnIsReportedIncomplete() async throws {
         let setup = try await setUp()
         defer { Task { await setup.stop() } }
