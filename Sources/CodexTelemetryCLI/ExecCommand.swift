@@ -40,7 +40,7 @@ struct ExecCommand {
           --prompt-file FILE        Read the prompt from FILE.
           --prices FILE             USD prices per million tokens over the bundled table.
 
-        \\(ExportOptions.help)
+        \(ExportOptions.help)
 
         EXIT STATUS:
           0    the turn (every turn) completed

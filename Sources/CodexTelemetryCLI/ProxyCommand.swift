@@ -27,7 +27,7 @@ struct ProxyCommand {
           --record FILE          Record the session (it holds content: created 0600) for `replay`.
           --prices FILE          USD prices per million tokens over the bundled table.
 
-        \\(ExportOptions.help)
+        \(ExportOptions.help)
         """
 
     var command: [String]

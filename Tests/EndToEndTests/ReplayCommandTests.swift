@@ -68,6 +68,15 @@ struct ReplayCommandTests {
         #expect(outcome.stderr.contains("2 skipped (1 malformed, 1 truncated)"))
     }
 
+    @Test(arguments: ["exec", "proxy", "replay"])
+    func everySubcommandExplainsItselfAndItsExportOptions(subcommand: String) async throws {
+        let outcome = try await run([subcommand, "--help"])
+        #expect(outcome.status == .exited(0))
+        #expect(outcome.stdout.hasPrefix("USAGE: codex-telemetry \(subcommand)"))
+        #expect(outcome.stdout.contains("--otlp-endpoint URL"))
+        #expect(!outcome.stdout.contains("\\("))
+    }
+
     @Test func usageErrorsExit64AndMissingFilesFailClearly() async throws {
         let noPath = try await run(["replay"])
         #expect(noPath.status == .exited(64))
