@@ -59,7 +59,8 @@ public struct SessionReplay: Sendable {
             counts.malformed += 1
             return []
         }
-        if case .other = AppServerMessage(message) {
+        let typed = AppServerMessage(message)
+        if case .other = typed {
             if case .notification(let notification) = message,
                 AppServerMessage.followedNotifications.contains(notification.method)
             {
@@ -70,7 +71,7 @@ public struct SessionReplay: Sendable {
             return []
         }
         counts.followed += 1
-        return telemetry.receive(message, receivedAt: nil)
+        return telemetry.receive(typed, from: message, receivedAt: nil)
     }
 
     // A recording by `--record` (see `SessionRecorder` in CodexHarness): a header line, then
@@ -101,12 +102,13 @@ public struct SessionReplay: Sendable {
             counts.malformed += 1
             return []
         }
-        guard origin == "server", AppServerMessage(message) != .other else {
+        let typed = AppServerMessage(message)
+        guard origin == "server", typed != .other else {
             counts.passedOver += 1
             return []
         }
         counts.followed += 1
-        return telemetry.receive(message, receivedAt: UInt64(max(0, at)))
+        return telemetry.receive(typed, from: message, receivedAt: UInt64(max(0, at)))
     }
 
     /// Ends the current file. `unterminatedLine` is what followed its last newline, if anything: a complete

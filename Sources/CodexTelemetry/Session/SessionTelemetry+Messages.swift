@@ -10,7 +10,15 @@ extension SessionTelemetry {
     ///   - message: one line from the server, decoded.
     ///   - receivedAt: when the message arrived, in Unix nanoseconds; `nil` in a replay, which has no such time.
     public mutating func receive(_ message: JSONRPCMessage, receivedAt: UInt64?) -> [TelemetryEvent] {
-        let typed = AppServerMessage(message)
+        receive(AppServerMessage(message), from: message, receivedAt: receivedAt)
+    }
+
+    /// The same, for a message whose typed reading the caller already has.
+    mutating func receive(
+        _ typed: AppServerMessage,
+        from message: JSONRPCMessage,
+        receivedAt: UInt64?
+    ) -> [TelemetryEvent] {
         let milliseconds = AppServerMessage.emittedAtMilliseconds(of: message) ?? typed.payloadTimeMilliseconds
         let time = milliseconds.map { UInt64(max(0, $0)) * 1_000_000 } ?? receivedAt ?? latestTime
         return receive(typed, at: time)
