@@ -24,15 +24,18 @@ final class TurnTracker: Sendable {
 
     /// Reads a line for turn ends and, for the caller's eyes only, the text of each turn's last agent message.
     func observe(_ message: JSONRPCMessage) {
-        if case .notification(let notification) = message, notification.method == AppServerMethod.itemCompleted,
-            let params = notification.params, params["item"]?["type"] == "agentMessage",
-            let text = params["item"]?["text"]?.string, let threadID = params["threadId"]?.string,
-            let turnID = params["turnId"]?.string
+        // Only two methods matter here; every other line is passed over before anything is decoded.
+        guard case .notification(let notification) = message else { return }
+        if notification.method == AppServerMethod.itemCompleted, let params = notification.params,
+            params["item"]?["type"] == "agentMessage", let text = params["item"]?["text"]?.string,
+            let threadID = params["threadId"]?.string, let turnID = params["turnId"]?.string
         {
             state.withLock { $0.lastAgentMessage[Key(threadID: threadID, turnID: turnID)] = text }
             return
         }
-        guard case .turnCompleted(let threadID, let turn) = AppServerMessage(message) else { return }
+        guard notification.method == AppServerMethod.turnCompleted,
+            case .turnCompleted(let threadID, let turn) = AppServerMessage(message)
+        else { return }
         let key = Key(threadID: threadID, turnID: turn.id)
         let waiters = state.withLock { state in
             let end = TurnEnd(turn: turn, finalAgentMessage: state.lastAgentMessage.removeValue(forKey: key))
