@@ -29,12 +29,10 @@ public struct ExportSettings: Sendable {
 /// Sends telemetry events over OTLP as log records, spans and metrics: the one path live runs and replays share.
 public final class TelemetryExport: Sendable {
     private let exporter: OTLPExporter
-    private let signals: Set<OTLPSignal>
     private let mapping: Mutex<OpenTelemetryMapping>
 
     private init(exporter: OTLPExporter, settings: ExportSettings) {
         self.exporter = exporter
-        signals = settings.configuration.signals
         mapping = Mutex(OpenTelemetryMapping(temporality: settings.configuration.temporality, parent: settings.parent))
     }
 
@@ -71,12 +69,11 @@ public final class TelemetryExport: Sendable {
     /// Exports one event: its log record and span now, its measurements with the metrics at the end.
     public func record(_ event: TelemetryEvent) {
         let (log, span) = mapping.withLock { $0.map(event) }
-        if signals.contains(.logs) { exporter.enqueue(log) }
-        if signals.contains(.traces) { exporter.enqueue(span) }
+        exporter.enqueue(log)
+        exporter.enqueue(span)
     }
 
     private func sendMetrics() {
-        guard signals.contains(.metrics) else { return }
         exporter.enqueue(mapping.withLock { $0.metrics.collect() })
     }
 }

@@ -276,6 +276,14 @@ struct OTLPExportTests {
         #expect(outcome.stderr.components(separatedBy: "OTEL_EXPORTER_OTLP_ENDPOINT").count == 2)
     }
 
+    @Test func onlyTheChosenSignalsAreSent() async throws {
+        let collector = try await StandInCollector(respond: "200")
+        defer { Task { await collector.stop() } }
+        let outcome = try await replay(to: collector.port, ["--signals", "logs,metrics"])
+        #expect(outcome.status == .exited(0))
+        #expect(collector.itemsByPath == ["/v1/logs": 26, "/v1/metrics": 12])
+    }
+
     @Test func aFlagBeatsTheEnvironment() async throws {
         let collector = try await StandInCollector(respond: "200")
         defer { Task { await collector.stop() } }

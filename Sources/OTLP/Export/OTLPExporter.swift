@@ -144,7 +144,7 @@ public final class OTLPExporter: Sendable {
     /// Sends a collection of metrics as a request of its own: collections are few and small, and each is a
     /// snapshot in time that should not wait for, or merge with, the next.
     public func enqueue(_ metrics: [OTLPMetric]) {
-        guard !metrics.isEmpty, configuration.signals.contains(.metrics) else { return }
+        guard !metrics.isEmpty else { return }
         spoolBatch(.metrics(metrics))
         spoolChanged.ring()
     }
@@ -168,7 +168,7 @@ public final class OTLPExporter: Sendable {
             let full = state.logs.count >= batching.maximumSize || state.spans.count >= batching.maximumSize
             return (full, overflow)
         }
-        for batch in overflow where configuration.signals.contains(batch.signal) { spoolBatch(batch) }
+        for batch in overflow { spoolBatch(batch) }
         if !overflow.isEmpty { spoolChanged.ring() }
         if full { batchReady.ring() }
     }
@@ -191,9 +191,7 @@ public final class OTLPExporter: Sendable {
                 state.oldestPending = nil
                 return (batches, state.finishing, nil)
             }
-            for batch in batches where configuration.signals.contains(batch.signal) {
-                spoolBatch(batch)
-            }
+            for batch in batches { spoolBatch(batch) }
             if !batches.isEmpty { spoolChanged.ring() }
             if finishing {
                 state.withLock { $0.batcherDone = true }
@@ -204,7 +202,9 @@ public final class OTLPExporter: Sendable {
         }
     }
 
+    /// Every batch passes here, so this is where a signal that is not exported is dropped.
     private func spoolBatch(_ batch: OTLPBatch) {
+        guard configuration.signals.contains(batch.signal) else { return }
         let wireProtocol = configuration.wireProtocol(for: batch.signal)
         let body =
             wireProtocol == .protobuf
