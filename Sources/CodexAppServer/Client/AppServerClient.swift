@@ -88,7 +88,7 @@ public final class AppServerClient: Sendable {
     /// - Returns: the thread's id and the model and provider it runs.
     /// - Throws: `AppServerError` when Codex refuses or has exited.
     public func startThread(_ options: ThreadOptions = ThreadOptions()) async throws -> ThreadInfo {
-        let result = try await call(AppServerMethod.threadStart, options.params)
+        let result = try await call(AppServerMethod.threadStart, .object(options.members))
         guard let thread = ThreadInfo(openedBy: result) else {
             throw AppServerError(.unexpectedResponse, "thread/start answered without a thread id and model")
         }
@@ -103,12 +103,9 @@ public final class AppServerClient: Sendable {
     /// - Throws: `AppServerError` when Codex refuses (an unknown thread) or has exited.
     public func resumeThread(_ threadID: String, _ options: ThreadOptions = ThreadOptions()) async throws -> ThreadInfo
     {
-        var params = options.params
-        if case .object(var members) = params {
-            members["threadId"] = .string(threadID)
-            params = .object(members)
-        }
-        let result = try await call(AppServerMethod.threadResume, params)
+        var members = options.members
+        members["threadId"] = .string(threadID)
+        let result = try await call(AppServerMethod.threadResume, .object(members))
         guard let thread = ThreadInfo(openedBy: result) else {
             throw AppServerError(.unexpectedResponse, "thread/resume answered without a thread id and model")
         }
@@ -214,12 +211,13 @@ public struct ThreadOptions: Sendable {
         self.sandbox = sandbox
     }
 
-    var params: JSONValue {
+    /// The `thread/start` (and `thread/resume`) parameters these options set.
+    var members: [String: JSONValue] {
         var members: [String: JSONValue] = [:]
         if let workingDirectory { members["cwd"] = .string(workingDirectory) }
         if let model { members["model"] = .string(model) }
         if let approvalPolicy { members["approvalPolicy"] = .string(approvalPolicy) }
         if let sandbox { members["sandbox"] = .string(sandbox) }
-        return .object(members)
+        return members
     }
 }
