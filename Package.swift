@@ -13,15 +13,24 @@ let package = Package(
         .executable(name: "codex-telemetry", targets: ["CodexTelemetryCLI"]),
     ],
     targets: [
+        .target(name: "SaturatingArithmetic"),
         .target(name: "JSON"),
-        .target(name: "JSONRPC", dependencies: ["JSON"]),
-        .target(name: "CodexAppServer", dependencies: ["JSON", "JSONRPC"]),
-        .target(name: "OTLP", dependencies: ["JSON"]),
-        .target(name: "CodexTelemetry", dependencies: ["CodexAppServer", "JSON", "JSONRPC", "OTLP"]),
-        .target(name: "CodexHarness", dependencies: ["CodexAppServer", "CodexTelemetry", "JSONRPC", "OTLP"]),
+        .target(name: "JSONRPC", dependencies: ["JSON", "SaturatingArithmetic"]),
+        .target(name: "CodexAppServer", dependencies: ["JSON", "JSONRPC", "SaturatingArithmetic"]),
+        .target(name: "OTLP", dependencies: ["JSON", "SaturatingArithmetic"]),
+        .target(
+            name: "CodexTelemetry",
+            dependencies: ["CodexAppServer", "JSON", "JSONRPC", "OTLP", "SaturatingArithmetic"]
+        ),
+        .target(
+            name: "CodexHarness",
+            dependencies: ["CodexAppServer", "CodexTelemetry", "JSONRPC", "OTLP", "SaturatingArithmetic"]
+        ),
         .executableTarget(
             name: "CodexTelemetryCLI",
-            dependencies: ["CodexHarness", "CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "OTLP"]
+            dependencies: [
+                "CodexHarness", "CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "OTLP", "SaturatingArithmetic",
+            ]
         ),
         .executableTarget(
             name: "ReplayBenchmark",

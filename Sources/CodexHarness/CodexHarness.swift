@@ -3,6 +3,7 @@ public import CodexTelemetry
 import Foundation
 import JSONRPC
 public import OTLP
+import SaturatingArithmetic
 import Synchronization
 
 /// How a harness runs Codex and what it does with the telemetry.
@@ -275,7 +276,7 @@ final class EventPipeline: Sendable {
     func observe(_ line: JSONRPCConnection.InboundLine) {
         recorder?.record(line.bytes, from: "server", at: line.receivedAt)
         guard let message = line.message else { return }
-        let receivedAt = UInt64(line.receivedAt.timeIntervalSince1970 * 1e9)
+        let receivedAt = UInt64(saturating: line.receivedAt.timeIntervalSince1970 * 1e9)
         deliver(state.withLock { $0.telemetry.receive(message, receivedAt: receivedAt) })
     }
 

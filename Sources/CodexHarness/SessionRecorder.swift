@@ -1,5 +1,6 @@
 public import Foundation
 import JSONRPC
+import SaturatingArithmetic
 import Synchronization
 
 #if canImport(Glibc)
@@ -34,7 +35,9 @@ public final class SessionRecorder: Sendable {
 
     /// Appends one line (without its newline) that came `from` "server" or "client" at `time`.
     public func record(_ line: [UInt8], from origin: String, at time: Date) {
-        var entry = Array(#"{"at":\#(UInt64(time.timeIntervalSince1970 * 1e9)),"from":"\#(origin)","message":"#.utf8)
+        var entry = Array(
+            #"{"at":\#(UInt64(saturating: time.timeIntervalSince1970 * 1e9)),"from":"\#(origin)","message":"#.utf8
+        )
         entry += line
         entry += Array("}\n".utf8)
         append(entry)

@@ -6,6 +6,7 @@ import Foundation
 import JSON
 import JSONRPC
 import OTLP
+import SaturatingArithmetic
 import Synchronization
 
 #if canImport(Glibc)
@@ -79,14 +80,25 @@ struct ExecCommand {
         )
         var first: String
         if let file = parsed["--prompt-file"] {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw UsageError("cannot read the prompt file \(file)", usage: Self.usage)
+            do {
+                first = String(
+                    decoding: try readFile(file, atMost: Self.maximumPromptSize, what: "the prompt file"),
+                    as: UTF8.self
+                )
+            } catch {
+                throw UsageError(error.description, usage: Self.usage)
             }
-            first = text
         } else if let argument = parsed.positionals.first, argument != "-" {
             first = argument
         } else if parsed.positionals.first == "-" || isatty(STDIN_FILENO) == 0 {
-            first = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            do {
+                first = String(
+                    decoding: try readAll(STDIN_FILENO, atMost: Self.maximumPromptSize, what: "the prompt on stdin"),
+                    as: UTF8.self
+                )
+            } catch {
+                throw UsageError(error.description, usage: Self.usage)
+            }
         } else {
             throw UsageError("exec needs a PROMPT (or --prompt-file, or the prompt on stdin)", usage: Self.usage)
         }
@@ -113,10 +125,15 @@ struct ExecCommand {
             .applying(environment: environment)
         if let codex = parsed["--codex"] { configuration.executable = codex }
         if let seconds = parsed["--timeout"] {
-            guard let value = Double(seconds), value > 0 else {
-                throw UsageError("--timeout is a number of seconds", usage: Self.usage)
+            guard let value = Double(seconds),
+                let limit = Duration(seconds: value, in: .milliseconds(1)...Self.longestWait)
+            else {
+                throw UsageError(
+                    "--timeout is a number of seconds, at most \(Self.longestWait) (a year)",
+                    usage: Self.usage
+                )
             }
-            timeout = .milliseconds(Int(value * 1000))
+            timeout = limit
         }
         json = parsed["--json"] != nil
         quiet = parsed["--quiet"] != nil
@@ -127,9 +144,14 @@ struct ExecCommand {
             }
             parent = context
         }
-        prices = try PriceTable.from(parsed, environment: environment)
+        prices = try PriceTable.from(parsed, environment: environment, usage: Self.usage)
         export = try ExportOptions(parsed, environment: environment, usage: Self.usage)
     }
+
+    /// The largest prompt read from a file or stdin: far beyond what a model takes, small enough to hold.
+    static let maximumPromptSize = 16 << 20
+    /// The longest `--timeout` or `--flush-timeout`.
+    static let longestWait = Duration.seconds(365 * 24 * 3600)
 
     /// How the run ended, for the exit status.
     enum Ending: Int32 {
@@ -230,7 +252,7 @@ struct ExecCommand {
             "\(sum.llmCalls) model call\(sum.llmCalls == 1 ? "" : "s")",
             "\(sum.inputTokens) input (\(sum.cachedInputTokens) cached) + \(sum.outputTokens) output tokens", cost,
             "\(sum.toolCalls) tool call\(sum.toolCalls == 1 ? "" : "s")",
-            String(format: "%.1f s", Double(elapsed.milliseconds) / 1000),
+            String(format: "%.1f s", Double(elapsed.wholeMilliseconds) / 1000),
         ]
         if !approvals.isEmpty { parts.append(approvals) }
         return "codex-telemetry: " + parts.joined(separator: " · ")
@@ -248,7 +270,7 @@ struct ExecCommand {
                     var turn: [String: JSONValue] = [
                         "turnId": .string(result.turnID), "status": .string(result.status),
                         "modelCalls": .int(Int64(result.modelCalls)), "toolCalls": .int(Int64(result.toolCalls)),
-                        "durationMs": .int(result.duration.milliseconds),
+                        "durationMs": .int(result.duration.wholeMilliseconds),
                     ]
                     if let errorClass = result.errorClass { turn["errorType"] = .string(errorClass) }
                     if result.timedOut { turn["timedOut"] = .bool(true) }
@@ -259,7 +281,7 @@ struct ExecCommand {
                 "inputTokens": .int(usage.input), "cachedInputTokens": .int(usage.cachedInput),
                 "outputTokens": .int(usage.output), "reasoningOutputTokens": .int(usage.reasoningOutput),
             ],
-            "durationMs": .int(elapsed.milliseconds),
+            "durationMs": .int(elapsed.wholeMilliseconds),
         ]
         if let threadID { members["threadId"] = .string(threadID) }
         if !costs.isEmpty, costs.allSatisfy({ $0 != nil }) {
@@ -271,11 +293,6 @@ struct ExecCommand {
 
 extension JSONValue {
     var serializedText: String { String(decoding: serialized(), as: UTF8.self) }
-}
-
-extension Duration {
-    /// Whole milliseconds.
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }
 
 /// Counts the approvals Codex asked for and how they were answered, for the summary.

@@ -2,6 +2,7 @@ import CodexHarness
 import CodexTelemetry
 import Foundation
 import OTLP
+import SaturatingArithmetic
 
 /// The OTLP options of every subcommand that exports, and where the spool is.
 struct ExportOptions {
@@ -67,11 +68,15 @@ struct ExportOptions {
             }
             configuration.signals = signals
         }
-        let seconds = arguments["--flush-timeout"] ?? environment["CODEX_TELEMETRY_FLUSH_TIMEOUT"] ?? "10"
-        guard let flush = Double(seconds), flush >= 0 else {
-            throw UsageError("--flush-timeout must be a number of seconds", usage: usage)
+        let (source, seconds) =
+            arguments["--flush-timeout"].map { ("--flush-timeout", $0) }
+            ?? environment["CODEX_TELEMETRY_FLUSH_TIMEOUT"].map { ("CODEX_TELEMETRY_FLUSH_TIMEOUT", $0) }
+            ?? ("", "10")
+        guard let flush = Double(seconds).flatMap({ Duration(seconds: $0, in: .zero...ExecCommand.longestWait) })
+        else {
+            throw UsageError("\(source) must be a number of seconds, at most a year", usage: usage)
         }
-        flushTimeout = .milliseconds(Int(flush * 1000))
+        flushTimeout = flush
         if let directory = arguments["--spool-dir"] ?? environment["CODEX_TELEMETRY_SPOOL_DIR"] {
             spoolDirectory = URL(fileURLWithPath: directory)
         } else {
@@ -124,8 +129,19 @@ struct ExportOptions {
 
 extension PriceTable {
     /// The bundled prices, with the file of `--prices` (or `CODEX_TELEMETRY_PRICES`) laid over them.
-    static func from(_ arguments: ParsedArguments, environment: [String: String]) throws -> PriceTable {
+    ///
+    /// - Throws: `UsageError` when the file cannot be read (or is over 1 MiB) or holds prices that cannot be used.
+    static func from(_ arguments: ParsedArguments, environment: [String: String], usage: String) throws -> PriceTable {
         guard let file = arguments["--prices"] ?? environment["CODEX_TELEMETRY_PRICES"] else { return .bundled }
-        return try PriceTable.bundled.overlaid(withContentsOf: URL(fileURLWithPath: file))
+        do {
+            return try PriceTable.bundled.overlaid(
+                with: try readFile(file, atMost: 1 << 20, what: "the price file"),
+                from: file
+            )
+        } catch let error as FileReadError {
+            throw UsageError(error.description, usage: usage)
+        } catch let error as PriceTableError {
+            throw UsageError(error.message, usage: usage)
+        }
     }
 }

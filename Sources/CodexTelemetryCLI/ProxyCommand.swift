@@ -3,6 +3,7 @@ import CodexTelemetry
 import Dispatch
 import Foundation
 import JSONRPC
+import SaturatingArithmetic
 
 #if canImport(Glibc)
 import Glibc
@@ -48,7 +49,7 @@ struct ProxyCommand {
         }
         command = [executable] + parsed.positionals.dropFirst()
         recordingPath = parsed["--record"]
-        prices = try PriceTable.from(parsed, environment: environment)
+        prices = try PriceTable.from(parsed, environment: environment, usage: Self.usage)
         export = try ExportOptions(parsed, environment: environment, usage: Self.usage)
     }
 
@@ -74,7 +75,8 @@ struct ProxyCommand {
                 let now = Date()
                 recorder?.record(line, from: "server", at: now)
                 guard let message = try? JSONRPCMessage(decoding: line) else { continue }
-                for event in telemetry.receive(message, receivedAt: UInt64(now.timeIntervalSince1970 * 1e9)) {
+                for event in telemetry.receive(message, receivedAt: UInt64(saturating: now.timeIntervalSince1970 * 1e9))
+                {
                     export?.record(event)
                 }
             }

@@ -53,7 +53,7 @@ struct ReplayCommand {
         }
         paths = parsed.positionals
         self.format = format
-        prices = try PriceTable.from(parsed, environment: environment)
+        prices = try PriceTable.from(parsed, environment: environment, usage: Self.usage)
         export = try ExportOptions(parsed, environment: environment, usage: Self.usage)
     }
 
@@ -74,7 +74,7 @@ struct ReplayCommand {
             }
             if format == .summary { output.write(line: summary.text) }
             output.flush()
-            printError(replay.counts.text(files: files.count))
+            printError(replay.counts.text(files: files.count) + replay.discards.text)
         }
         return ExitStatus.success
     }
@@ -117,6 +117,18 @@ struct ReplayCommand {
 struct ReplayError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+extension SessionTelemetry.Discards {
+    /// What the session sent that was not believed or not kept, as a clause to append; "" when nothing was.
+    var text: String {
+        var parts: [String] = []
+        if outOfRange > 0 { parts.append("\(outOfRange) value\(outOfRange == 1 ? "" : "s") out of range ignored") }
+        if turnsClosedEarly > 0 {
+            parts.append("\(turnsClosedEarly) turn\(turnsClosedEarly == 1 ? "" : "s") closed early (too many at once)")
+        }
+        return parts.map { "; " + $0 }.joined()
+    }
 }
 
 extension SessionReplay.Counts {

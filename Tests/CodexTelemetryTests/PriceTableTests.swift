@@ -1,6 +1,5 @@
 import CodexAppServer
 import CodexTelemetry
-import Foundation
 import Testing
 
 struct PriceTableTests {
@@ -18,20 +17,30 @@ struct PriceTableTests {
     }
 
     @Test func aFileOverridesAndExtendsTheTable() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("prices-\(UUID()).json")
-        try Data(
+        let file = Array(
             #"{"gpt-5": {"input": 1, "cachedInput": 0, "output": 2}, "house-model": {"input": 3, "cachedInput": 1, "output": 4}}"#
                 .utf8
-        ).write(to: file)
-        let table = try PriceTable.bundled.overlaid(withContentsOf: file)
+        )
+        let table = try PriceTable.bundled.overlaid(with: file, from: "prices.json")
         #expect(table.price(of: "gpt-5") == ModelPrice(input: 1, cachedInput: 0, output: 2))
         #expect(table.price(of: "house-model") == ModelPrice(input: 3, cachedInput: 1, output: 4))
         #expect(table.price(of: "gpt-5-mini") == PriceTable.bundled.price(of: "gpt-5-mini"))
     }
 
-    @Test func aBadFileIsAClearError() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("prices-\(UUID()).json")
-        try Data(#"{"gpt-5": 3}"#.utf8).write(to: file)
-        #expect(throws: PriceTableError.self) { try PriceTable.bundled.overlaid(withContentsOf: file) }
+    @Test(arguments: [
+        #"{"gpt-5": 3}"#, #"{"gpt-5": {"input": -1, "cachedInput": 0, "output": 2}}"#,
+        #"{"gpt-5": {"input": 1e999, "cachedInput": 0, "output": 2}}"#,
+        #"{"gpt-5": {"input": 1, "cachedInput": 0, "output": 20000}}"#,
+    ])
+    func aBadFileIsAClearError(contents: String) throws {
+        #expect(throws: PriceTableError.self) {
+            try PriceTable.bundled.overlaid(with: Array(contents.utf8), from: "prices.json")
+        }
+    }
+
+    @Test func absurdCountsGiveNoNegativeCostAndNeverTrap() {
+        let price = ModelPrice(input: 1, cachedInput: 0.5, output: 2)
+        let usage = TokenUsage(input: .min, cachedInput: .max, output: -5, reasoningOutput: .min)
+        #expect(price.cost(of: usage) >= 0)
     }
 }

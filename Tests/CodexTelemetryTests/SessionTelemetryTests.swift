@@ -2,15 +2,21 @@ import CodexAppServer
 import CodexTelemetry
 import Testing
 
-/// The state machine on literal inputs. Times are in milliseconds here and scaled at the boundary.
+/// The state machine on literal inputs. Times are in milliseconds after `epoch` here, scaled at the boundary.
 struct SessionTelemetryTests {
+    /// 2026-11-18: payload times must be believable ones.
+    static let epoch: UInt64 = 1_795_000_000_000
+
+    /// A payload time (Unix milliseconds) `milliseconds` after the epoch.
+    static func at(_ milliseconds: Int64) -> Int64 { Int64(epoch) + milliseconds }
+
     var telemetry = SessionTelemetry(
         prices: PriceTable(prices: ["m": ModelPrice(input: 2, cachedInput: 1, output: 10)])
     )
     var events: [TelemetryEvent] = []
 
     mutating func send(_ message: AppServerMessage, at milliseconds: UInt64) {
-        events += telemetry.receive(message, at: milliseconds * 1_000_000)
+        events += telemetry.receive(message, at: (Self.epoch + milliseconds) * 1_000_000)
     }
 
     static func usage(_ input: Int64, _ cached: Int64, _ output: Int64, _ reasoning: Int64) -> TokenUsage {
@@ -62,7 +68,7 @@ struct SessionTelemetryTests {
         #expect(calls.map { $0[.cacheReadInputTokens] } == [.int(40), .int(50)])
         #expect(calls.map { $0[.outputTokens] } == [.int(10), .int(20)])
         #expect(calls.map { $0[.reasoningOutputTokens] } == [.int(2), .int(5)])
-        #expect(calls.map(\.startTimeUnixNano) == [1000, 2000].map { $0 * 1_000_000 })
+        #expect(calls.map(\.startTimeUnixNano) == [1000, 2000].map { (Self.epoch + $0) * 1_000_000 })
         // (100-40)*2 + 40*1 + 10*10 = 260 per million; (150-50)*2 + 50 + 200 = 450 per million.
         #expect(calls.map { $0[.costUSD] } == [.double(260e-6), .double(450e-6)])
         let turn = events.last!
@@ -164,13 +170,13 @@ struct SessionTelemetryTests {
     @Test mutating func toolsOpenWhenTheTurnEndsAreClosedWithIt() {
         startTurn()
         let tool = ItemInfo(id: "c1", type: "commandExecution", status: "inProgress")
-        send(.itemStarted(threadID: "t1", turnID: "u1", item: tool, startedAtMilliseconds: 1200), at: 1201)
+        send(.itemStarted(threadID: "t1", turnID: "u1", item: tool, startedAtMilliseconds: Self.at(1200)), at: 1201)
         send(
             .itemStarted(
                 threadID: "t1",
                 turnID: "u1",
                 item: ItemInfo(id: "r1", type: "reasoning"),
-                startedAtMilliseconds: 1200
+                startedAtMilliseconds: Self.at(1200)
             ),
             at: 1201
         )
@@ -191,7 +197,7 @@ struct SessionTelemetryTests {
                 threadID: "t1",
                 turnID: "u1",
                 item: ItemInfo(id: "late", type: "fileChange"),
-                completedAtMilliseconds: 2002
+                completedAtMilliseconds: Self.at(2002)
             ),
             at: 2002
         )
@@ -235,7 +241,10 @@ struct SessionTelemetryTests {
             ItemInfo(id: "e", type: "mcpToolCall", toolName: "rm -rf ZQXMARK", status: "completed"),
         ]
         for item in items {
-            send(.itemCompleted(threadID: "t1", turnID: "u1", item: item, completedAtMilliseconds: 1500), at: 1500)
+            send(
+                .itemCompleted(threadID: "t1", turnID: "u1", item: item, completedAtMilliseconds: Self.at(1500)),
+                at: 1500
+            )
         }
         #expect(
             events.map { $0[.toolName] }

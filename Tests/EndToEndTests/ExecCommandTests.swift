@@ -249,6 +249,20 @@ struct ExecCommandTests {
         #expect(outcome.status == .exited(3))
         #expect(outcome.stderr.contains("could not start Codex"))
     }
+
+    /// Numbers and files from the command line that cannot be used: a usage error, before Codex starts.
+    @Test(arguments: [
+        (["--timeout", "1e300", "hello"], "--timeout is a number of seconds"),
+        (["--timeout", "nan", "hello"], "--timeout is a number of seconds"),
+        (["--timeout", "0", "hello"], "--timeout is a number of seconds"),
+        (["--prompt-file", "/dev/zero"], "the prompt file /dev/zero is larger than 16 MiB"),
+        (["--prices", "/dev/zero", "hello"], "the price file /dev/zero is larger than 1 MiB"),
+    ])
+    func unusableArgumentsAreUsageErrors(arguments: [String], message: String) async throws {
+        let outcome = try await TestTools.runCLI(["exec", "--codex", "/nonexistent/codex"] + arguments)
+        #expect(outcome.status == .exited(64))
+        #expect(outcome.stderr.contains(message))
+    }
 }
 
 extension JSONValue {

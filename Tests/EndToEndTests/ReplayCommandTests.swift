@@ -87,4 +87,35 @@ struct ReplayCommandTests {
         #expect(missing.status == .exited(1))
         #expect(missing.stderr.contains("cannot open /nonexistent/session.jsonl"))
     }
+
+    @Test func aTimeFarInTheFutureIsIgnoredAndCountedNotATrap() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("future-\(UUID()).jsonl")
+        try Data(
+            #"{"method":"turn/started","params":{"threadId":"t","turn":{"id":"u"}},"emittedAtMs":99999999999999}"#.utf8
+        ).write(to: file)
+        let outcome = try await run(["replay", file.path, "--format", "json"])
+        #expect(outcome.status == .exited(0))
+        #expect(outcome.stdout.contains(#""codex.turn.status":"incomplete""#))
+        #expect(outcome.stderr.contains("1 value out of range ignored"))
+    }
+
+    /// Each numeric flag and variable out of range: a usage error naming it, never a trap.
+    @Test(arguments: [
+        (["--flush-timeout", "inf"], [:], "--flush-timeout"),
+        (["--flush-timeout", "1e300"], [:], "--flush-timeout"),
+        (["--flush-timeout", "-1"], [:], "--flush-timeout"),
+        ([], ["CODEX_TELEMETRY_FLUSH_TIMEOUT": "nan"], "CODEX_TELEMETRY_FLUSH_TIMEOUT"),
+        ([], ["OTEL_EXPORTER_OTLP_TIMEOUT": "9223372036854775807"], "OTEL_EXPORTER_OTLP_TIMEOUT"),
+        ([], ["OTEL_EXPORTER_OTLP_LOGS_TIMEOUT": "-5"], "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"),
+        ([], ["OTEL_METRIC_EXPORT_INTERVAL": "99999999999999999999"], "OTEL_METRIC_EXPORT_INTERVAL"),
+    ])
+    func outOfRangeNumbersInFlagsAndVariablesAreUsageErrors(
+        arguments: [String],
+        environment: [String: String],
+        named: String
+    ) async throws {
+        let outcome = try await run(["replay", Self.sessions[0]] + arguments, environment: environment)
+        #expect(outcome.status == .exited(64))
+        #expect(outcome.stderr.contains("error: \(named) must be"))
+    }
 }

@@ -1,5 +1,6 @@
 import JSON
 public import JSONRPC
+import SaturatingArithmetic
 
 /// What an app-server message says about threads, turns, items and usage: ids, enums, counts and names only.
 ///
@@ -279,8 +280,8 @@ extension AppServerMessage {
         switch self {
         case .itemStarted(_, _, _, let startedAt): startedAt
         case .itemCompleted(_, _, _, let completedAt): completedAt
-        case .turnStarted(_, let turn): turn.startedAt.map { $0 * 1000 }
-        case .turnCompleted(_, let turn): turn.completedAt.map { $0 * 1000 }
+        case .turnStarted(_, let turn): turn.startedAt?.multipliedSaturated(by: 1000)
+        case .turnCompleted(_, let turn): turn.completedAt?.multipliedSaturated(by: 1000)
         default: nil
         }
     }

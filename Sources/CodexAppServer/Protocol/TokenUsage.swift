@@ -1,3 +1,5 @@
+import SaturatingArithmetic
+
 /// Token counts as Codex reports them. `input` includes `cachedInput`; `output` includes `reasoningOutput`.
 public struct TokenUsage: Sendable, Hashable {
     public var input: Int64
@@ -14,22 +16,24 @@ public struct TokenUsage: Sendable, Hashable {
 
     public static let zero = TokenUsage()
 
-    /// The usage added between two cumulative snapshots.
+    /// The usage added between two cumulative snapshots. Counts come from outside: each difference saturates
+    /// rather than trapping.
     public static func - (later: TokenUsage, earlier: TokenUsage) -> TokenUsage {
         TokenUsage(
-            input: later.input - earlier.input,
-            cachedInput: later.cachedInput - earlier.cachedInput,
-            output: later.output - earlier.output,
-            reasoningOutput: later.reasoningOutput - earlier.reasoningOutput
+            input: later.input.subtractingSaturated(earlier.input),
+            cachedInput: later.cachedInput.subtractingSaturated(earlier.cachedInput),
+            output: later.output.subtractingSaturated(earlier.output),
+            reasoningOutput: later.reasoningOutput.subtractingSaturated(earlier.reasoningOutput)
         )
     }
 
+    /// The sum of two usages, each count saturating rather than trapping.
     public static func + (left: TokenUsage, right: TokenUsage) -> TokenUsage {
         TokenUsage(
-            input: left.input + right.input,
-            cachedInput: left.cachedInput + right.cachedInput,
-            output: left.output + right.output,
-            reasoningOutput: left.reasoningOutput + right.reasoningOutput
+            input: left.input.addingSaturated(right.input),
+            cachedInput: left.cachedInput.addingSaturated(right.cachedInput),
+            output: left.output.addingSaturated(right.output),
+            reasoningOutput: left.reasoningOutput.addingSaturated(right.reasoningOutput)
         )
     }
 

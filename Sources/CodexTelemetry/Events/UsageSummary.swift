@@ -1,3 +1,5 @@
+import SaturatingArithmetic
+
 /// Totals per model over a set of events: what a person wants to know after a run.
 public struct UsageSummary: Sendable, Hashable {
     /// The totals of one model.
@@ -25,11 +27,11 @@ public struct UsageSummary: Sendable, Hashable {
             sum.turns += next.turns
             sum.turnsByStatus.merge(next.turnsByStatus, uniquingKeysWith: +)
             sum.llmCalls += next.llmCalls
-            sum.toolCalls += next.toolCalls
-            sum.inputTokens += next.inputTokens
-            sum.cachedInputTokens += next.cachedInputTokens
-            sum.outputTokens += next.outputTokens
-            sum.reasoningOutputTokens += next.reasoningOutputTokens
+            sum.toolCalls = sum.toolCalls.addingSaturated(next.toolCalls)
+            sum.inputTokens = sum.inputTokens.addingSaturated(next.inputTokens)
+            sum.cachedInputTokens = sum.cachedInputTokens.addingSaturated(next.cachedInputTokens)
+            sum.outputTokens = sum.outputTokens.addingSaturated(next.outputTokens)
+            sum.reasoningOutputTokens = sum.reasoningOutputTokens.addingSaturated(next.reasoningOutputTokens)
             sum.costUSD = sum.costUSD.flatMap { total in next.costUSD.map { total + $0 } }
         }
     }
@@ -46,13 +48,17 @@ public struct UsageSummary: Sendable, Hashable {
         case .turn:
             totals.turns += 1
             if case .string(let status) = event[.turnStatus] { totals.turnsByStatus[status, default: 0] += 1 }
-            totals.toolCalls += Int(event[.toolCallCount]?.integer ?? 0)
+            totals.toolCalls = totals.toolCalls.addingSaturated(Int(event[.toolCallCount]?.integer ?? 0))
         case .llmCall:
             totals.llmCalls += 1
-            totals.inputTokens += event[.inputTokens]?.integer ?? 0
-            totals.cachedInputTokens += event[.cacheReadInputTokens]?.integer ?? 0
-            totals.outputTokens += event[.outputTokens]?.integer ?? 0
-            totals.reasoningOutputTokens += event[.reasoningOutputTokens]?.integer ?? 0
+            totals.inputTokens = totals.inputTokens.addingSaturated(event[.inputTokens]?.integer ?? 0)
+            totals.cachedInputTokens = totals.cachedInputTokens.addingSaturated(
+                event[.cacheReadInputTokens]?.integer ?? 0
+            )
+            totals.outputTokens = totals.outputTokens.addingSaturated(event[.outputTokens]?.integer ?? 0)
+            totals.reasoningOutputTokens = totals.reasoningOutputTokens.addingSaturated(
+                event[.reasoningOutputTokens]?.integer ?? 0
+            )
             if case .double(let cost) = event[.costUSD] {
                 totals.costUSD? += cost
             } else {

@@ -1,5 +1,6 @@
 public import CodexAppServer
-public import Foundation
+import Foundation
+import SaturatingArithmetic
 
 /// USD prices per million tokens for a model.
 public struct ModelPrice: Sendable, Hashable, Codable {
@@ -16,8 +17,18 @@ public struct ModelPrice: Sendable, Hashable, Codable {
     /// The cost of a call: uncached input at the input price, cached input at the cached price, and output (which
     /// includes reasoning, never billed twice) at the output price.
     public func cost(of usage: TokenUsage) -> Double {
-        let uncached = Double(max(0, usage.input - usage.cachedInput))
-        return (uncached * input + Double(usage.cachedInput) * cachedInput + Double(usage.output) * output) / 1_000_000
+        let uncached = Double(max(0, usage.input.subtractingSaturated(usage.cachedInput)))
+        let cached = Double(max(0, usage.cachedInput))
+        return (uncached * input + cached * cachedInput + Double(max(0, usage.output)) * output) / 1_000_000
+    }
+
+    /// The highest price believed, in USD per million tokens: far above any published one, and low enough that
+    /// no believable token count makes an absurd cost.
+    public static let maximum: Double = 10_000
+
+    /// Whether every price is a number from zero to `maximum`.
+    var isBelievable: Bool {
+        [input, cachedInput, output].allSatisfy { $0.isFinite && (0...Self.maximum).contains($0) }
     }
 }
 
@@ -42,13 +53,23 @@ public struct PriceTable: Sendable, Hashable {
     /// This table with the entries of a JSON file laid over it: `{"model": {"input": 1.25, "cachedInput": 0.125,
     /// "output": 10}, …}`, USD per million tokens.
     ///
-    /// - Throws: an error naming the file when it cannot be read or is not of that shape.
-    public func overlaid(withContentsOf url: URL) throws -> PriceTable {
+    /// - Parameters:
+    ///   - contents: the file's bytes.
+    ///   - name: the file's name, for the error.
+    /// - Throws: an error naming the file when it is not of that shape, or a price is negative, not a number, or
+    ///   above `ModelPrice.maximum`.
+    public func overlaid(with contents: [UInt8], from name: String) throws -> PriceTable {
         let overrides: [String: ModelPrice]
         do {
-            overrides = try JSONDecoder().decode([String: ModelPrice].self, from: Data(contentsOf: url))
+            overrides = try JSONDecoder().decode([String: ModelPrice].self, from: Data(contents))
         } catch {
-            throw PriceTableError(message: "cannot read prices from \(url.path): \(error)")
+            throw PriceTableError(message: "cannot read prices from \(name): \(error)")
+        }
+        if let model = overrides.keys.sorted().first(where: { !overrides[$0]!.isBelievable }) {
+            throw PriceTableError(
+                message:
+                    "the price of \(model) in \(name) must be from 0 to \(Int(ModelPrice.maximum)) USD per million tokens"
+            )
         }
         return PriceTable(prices: prices.merging(overrides) { _, override in override })
     }
@@ -80,6 +101,7 @@ public struct PriceTable: Sendable, Hashable {
 
 /// A price file that could not be used.
 public struct PriceTableError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong with the file, naming it.
     public var message: String
     public var description: String { message }
 }

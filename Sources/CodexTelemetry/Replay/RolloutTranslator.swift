@@ -1,5 +1,6 @@
 import CodexAppServer
 import JSON
+import SaturatingArithmetic
 
 /// Reads Codex's own rollout files (`~/.codex/sessions/**/rollout-*.jsonl`) as the app-server messages they
 /// stand for, so they give the same kind of events as a live session.
@@ -21,8 +22,9 @@ struct RolloutTranslator: Sendable {
         self.completedTurns = completedTurns
     }
 
-    /// The messages a record stands for, with its time in Unix nanoseconds; `nil` if it is not a rollout record.
-    mutating func translate(_ record: JSONValue) -> (messages: [AppServerMessage], time: UInt64)? {
+    /// The messages a record stands for, with its time in Unix nanoseconds (saturated: the caller checks its range);
+    /// `nil` if it is not a rollout record.
+    mutating func translate(_ record: JSONValue) -> (messages: [AppServerMessage], time: Int64)? {
         guard let type = record["type"]?.string, let payload = record["payload"],
             let time = record["timestamp"]?.string.flatMap(unixNanoseconds(iso8601:))
         else { return nil }
@@ -44,13 +46,13 @@ struct RolloutTranslator: Sendable {
             else { return ([], time) }
             return ([.modelRerouted(threadID: threadID, turnID: turn, model: model)], time)
         case "event_msg":
-            return (event(payload, at: time), time)
+            return (event(payload), time)
         default:
             return ([], time)
         }
     }
 
-    private mutating func event(_ payload: JSONValue, at time: UInt64) -> [AppServerMessage] {
+    private mutating func event(_ payload: JSONValue) -> [AppServerMessage] {
         let turnID = payload["turn_id"]?.string ?? currentTurn
         switch payload["type"]?.string {
         case "task_started":
@@ -72,7 +74,8 @@ struct RolloutTranslator: Sendable {
                 let type = item["type"]?.string
             else { return [] }
             let duration = item["duration"].map { duration in
-                (duration["secs"]?.int ?? 0) * 1000 + (duration["nanos"]?.int ?? 0) / 1_000_000
+                (duration["secs"]?.int ?? 0).multipliedSaturated(by: 1000)
+                    .addingSaturated((duration["nanos"]?.int ?? 0) / 1_000_000)
             }
             let info = ItemInfo(
                 id: id,
@@ -141,8 +144,9 @@ struct RolloutTranslator: Sendable {
     }
 }
 
-/// `2026-11-21T08:14:19.854Z` (or with a numeric offset) as Unix nanoseconds.
-func unixNanoseconds(iso8601 text: String) -> UInt64? {
+/// `2026-11-21T08:14:19.854Z` (or with a numeric offset) as Unix nanoseconds, stuck at the bounds of `Int64` for
+/// years before 1678 or after 2261.
+func unixNanoseconds(iso8601 text: String) -> Int64? {
     let bytes = Array(text.utf8)
     func number(_ range: Range<Int>) -> Int? {
         guard range.upperBound <= bytes.count else { return nil }
@@ -180,7 +184,7 @@ func unixNanoseconds(iso8601 text: String) -> UInt64? {
     let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
     let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
     let days = era * 146_097 + dayOfEra - 719_468
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
-    guard seconds >= 0 else { return nil }
-    return UInt64(seconds) * 1_000_000_000 + UInt64(nanoseconds)
+    // Four-digit years keep every term far inside 64 bits; only the scaling to nanoseconds can overflow.
+    let seconds = Int64(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+    return seconds.multipliedSaturated(by: 1_000_000_000).addingSaturated(Int64(nanoseconds))
 }

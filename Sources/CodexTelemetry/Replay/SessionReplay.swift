@@ -32,6 +32,8 @@ public struct SessionReplay: Sendable {
     }
 
     public private(set) var counts = Counts()
+    /// Values the replayed sessions sent that were not believed, and turns closed early to bound memory.
+    public var discards: SessionTelemetry.Discards { telemetry.discards }
     private var telemetry: SessionTelemetry
     private var rollout = RolloutTranslator()
 
@@ -92,7 +94,8 @@ public struct SessionReplay: Sendable {
             return []
         }
         counts.followed += 1
-        return messages.flatMap { telemetry.receive($0, at: time) }
+        let believed = telemetry.believableTime(unixNanoseconds: time) ?? telemetry.latestTime
+        return messages.flatMap { telemetry.receive($0, at: believed) }
     }
 
     private mutating func consumeRecordingEntry(_ line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
@@ -108,7 +111,7 @@ public struct SessionReplay: Sendable {
             return []
         }
         counts.followed += 1
-        return telemetry.receive(typed, from: message, receivedAt: UInt64(max(0, at)))
+        return telemetry.receive(typed, from: message, receivedAt: telemetry.believableTime(unixNanoseconds: at))
     }
 
     /// Ends the current file. `unterminatedLine` is what followed its last newline, if anything: a complete
@@ -127,7 +130,7 @@ public struct SessionReplay: Sendable {
             }
         }
         events += telemetry.finish()
-        telemetry = SessionTelemetry(prices: telemetry.prices)
+        telemetry = SessionTelemetry(continuing: telemetry)
         rollout = RolloutTranslator(completedTurns: rollout.completedTurns)
         return events
     }

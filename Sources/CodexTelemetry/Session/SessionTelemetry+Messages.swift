@@ -5,7 +5,8 @@ extension SessionTelemetry {
     /// Takes one JSON-RPC message from the server, live or replayed, and returns the events it completes.
     ///
     /// The time used is the one the server put on the message (`emittedAtMs`), then the payload's own time, then
-    /// `receivedAt`, then the last time seen: so a live run and a replay of its capture give the same events.
+    /// `receivedAt`, then the last time seen: so a live run and a replay of its capture give the same events. A
+    /// time outside 2000…2100 is not believed (and counted): the next source is used instead.
     /// - Parameters:
     ///   - message: one line from the server, decoded.
     ///   - receivedAt: when the message arrived, in Unix nanoseconds; `nil` in a replay, which has no such time.
@@ -19,8 +20,10 @@ extension SessionTelemetry {
         from message: JSONRPCMessage,
         receivedAt: UInt64?
     ) -> [TelemetryEvent] {
-        let milliseconds = AppServerMessage.emittedAtMilliseconds(of: message) ?? typed.payloadTimeMilliseconds
-        let time = milliseconds.map { UInt64(max(0, $0)) * 1_000_000 } ?? receivedAt ?? latestTime
+        let emitted = payloadTime(AppServerMessage.emittedAtMilliseconds(of: message))
+        // An item's own time is checked (and counted) again where the item is read.
+        let payload = typed.payloadTimeMilliseconds.flatMap(SessionLimits.nanoseconds(fromUnixMilliseconds:))
+        let time = emitted ?? payload ?? receivedAt ?? latestTime
         return receive(typed, at: time)
     }
 }

@@ -1,4 +1,5 @@
 public import CodexAppServer
+import SaturatingArithmetic
 
 /// Turns the messages of an app-server session, live or replayed, into telemetry events.
 ///
@@ -6,11 +7,14 @@ public import CodexAppServer
 /// completes; it does no I/O and reads no clock, so a replay produces exactly the events of the live run.
 ///
 /// Invariants, each tested:
-/// - Every turn that starts ends exactly once: by `turn/completed`, or by `finish()` as `incomplete`.
+/// - Every turn that starts ends exactly once: by `turn/completed`, or as `incomplete` by `finish()` or when the
+///   state bound forces it.
 /// - Every tool item that starts produces one `codex.tool_call`: when it completes, or when its turn ends.
 /// - A model call is counted only when a running turn's cumulative usage changes; its tokens are the change. A
 ///   repeated snapshot, or one for a turn that is not running (a resume or fork replaying history), only sets the
 ///   baseline.
+/// - Nothing from the session can make it trap or grow without bound: values out of range are not believed, and
+///   state is bounded (see `Discards`).
 public struct SessionTelemetry: Sendable {
     /// The item types reported as tool calls.
     public static let toolKinds: Set<String> = [
@@ -18,30 +22,68 @@ public struct SessionTelemetry: Sendable {
         "imageGeneration", "collabAgentToolCall",
     ]
 
+    /// What the session sent that was not believed, and the state given up to stay bounded.
+    public struct Discards: Sendable, Hashable {
+        /// Values not believed: times outside 2000…2100, negative or absurd durations, token counts and exit
+        /// codes, ids longer than 256 bytes. The rest of the message is still used where it can be.
+        public var outOfRange = 0
+        /// Turns closed early as `incomplete` because too many were running at once (1024), or their tool
+        /// items were too many to track (65,536 across running turns).
+        public var turnsClosedEarly = 0
+
+        public init() {}
+    }
+
     /// The prices model calls are costed with.
     public let prices: PriceTable
-    private var threads: [String: ThreadState] = [:]
-    private var openTurns: [TurnKey: TurnState] = [:]
-    private var endedTurns: Set<TurnKey> = []
+    /// What was not believed or not kept so far.
+    public private(set) var discards = Discards()
     /// The latest time seen, in Unix nanoseconds.
     public private(set) var latestTime: UInt64 = 0
+    private var threads: [String: ThreadState] = [:]
+    private var openTurns: [TurnKey: TurnState] = [:]
+    private var endedTurns = RecentKeys(capacity: SessionLimits.rememberedEndedTurns)
+    /// Tool items held by running turns, open or remembered as completed.
+    private var trackedItems = 0
+    /// Events of turns closed early to make room, handed out with the events of the message that caused it.
+    private var closedEarly: [TelemetryEvent] = []
 
     /// Creates a state machine that prices model calls with `prices`.
     public init(prices: PriceTable = .bundled) {
         self.prices = prices
     }
 
+    /// A state machine for the next file of a replay: turns that ended in earlier files stay ended, so a turn seen
+    /// through a capture, a recording and a rollout is counted once; only their usage sets baselines.
+    init(continuing earlier: SessionTelemetry) {
+        prices = earlier.prices
+        discards = earlier.discards
+        endedTurns = earlier.endedTurns
+    }
+
     /// Takes one message with the Unix time, in nanoseconds, at which it was emitted (or received, when the message
     /// carries no time of its own), and returns the events it completes.
     public mutating func receive(_ message: AppServerMessage, at time: UInt64) -> [TelemetryEvent] {
         latestTime = max(latestTime, time)
+        guard message.identifiers.allSatisfy({ $0.utf8.count <= SessionLimits.maximumNameLength }) else {
+            discards.outOfRange += 1
+            return []
+        }
+        let events = handle(message, at: time)
+        guard !closedEarly.isEmpty else { return events }
+        defer { closedEarly = [] }
+        return closedEarly + events
+    }
+
+    private mutating func handle(_ message: AppServerMessage, at time: UInt64) -> [TelemetryEvent] {
         switch message {
         case .threadOpened(let info):
-            openThread(info)
+            openThread(info, at: time)
         case .threadSettingsUpdated(let threadID, let model):
-            if let model { threads[threadID, default: ThreadState()].model = model }
+            if let model { updateThread(threadID, at: time) { $0.model = SessionLimits.boundedName(model) } }
         case .modelRerouted(let threadID, let turnID, let model):
-            threads[threadID, default: ThreadState()].model = model
+            let model = SessionLimits.boundedName(model)
+            updateThread(threadID, at: time) { $0.model = model }
             openTurns[TurnKey(threadID, turnID)]?.model = model
         case .turnStarted(let threadID, let turn):
             _ = openTurn(TurnKey(threadID, turn.id), at: time)
@@ -49,25 +91,33 @@ public struct SessionTelemetry: Sendable {
             guard Self.toolKinds.contains(item.type), let key = openTurn(TurnKey(threadID, turnID), at: time) else {
                 break
             }
-            let start = startedAt.map(nanoseconds(fromMilliseconds:)) ?? time
-            openTurns[key]?.openTools[item.id] = OpenTool(item: item, start: start)
+            let start = payloadTime(startedAt) ?? time
+            // A repeated start, or a start after the completion, is not another call.
+            guard let turn = openTurns[key], turn.openTools[item.id] == nil, !turn.completedTools.contains(item.id),
+                makeRoomForItem(in: key)
+            else { break }
+            let tool = OpenTool(item: believable(item), start: start)
+            openTurns[key]?.openTools[item.id] = tool
+            trackedItems += 1
         case .itemCompleted(let threadID, let turnID, let item, let completedAt):
             guard Self.toolKinds.contains(item.type), let key = openTurn(TurnKey(threadID, turnID), at: time) else {
                 break
             }
-            return completeTool(item, in: key, at: completedAt.map(nanoseconds(fromMilliseconds:)) ?? time)
+            return completeTool(believable(item), in: key, at: payloadTime(completedAt) ?? time)
         case .tokenUsageUpdated(let threadID, let turnID, let total, let last):
             return recordUsage(TurnKey(threadID, turnID), total: total, last: last, at: time)
         case .error(let threadID, let turnID, let errorClass, let willRetry):
-            if !willRetry, let errorClass { openTurns[TurnKey(threadID, turnID)]?.errorClass = errorClass }
+            if !willRetry, let errorClass {
+                openTurns[TurnKey(threadID, turnID)]?.errorClass = SessionLimits.boundedName(errorClass)
+            }
         case .turnCompleted(let threadID, let turn):
             guard let key = openTurn(TurnKey(threadID, turn.id), at: time) else { break }
             return endTurn(
                 key,
-                status: turn.status,
-                errorClass: turn.errorClass,
+                status: SessionLimits.boundedName(turn.status),
+                errorClass: turn.errorClass.map(SessionLimits.boundedName),
                 at: time,
-                reportedDuration: turn.durationMilliseconds
+                reportedDuration: turn.durationMilliseconds.flatMap { believableDuration($0) }
             )
         case .other:
             break
@@ -83,26 +133,96 @@ public struct SessionTelemetry: Sendable {
         }
     }
 
+    /// The time a message gives in Unix milliseconds, as nanoseconds; `nil` (and counted) when out of range.
+    mutating func payloadTime(_ milliseconds: Int64?) -> UInt64? {
+        guard let milliseconds else { return nil }
+        guard let nanoseconds = SessionLimits.nanoseconds(fromUnixMilliseconds: milliseconds) else {
+            discards.outOfRange += 1
+            return nil
+        }
+        return nanoseconds
+    }
+
+    /// A time in Unix nanoseconds from a file, or `nil` (and counted) when out of range.
+    mutating func believableTime(unixNanoseconds nanoseconds: Int64) -> UInt64? {
+        guard let believed = SessionLimits.nanoseconds(fromUnixNanoseconds: nanoseconds) else {
+            discards.outOfRange += 1
+            return nil
+        }
+        return believed
+    }
+
+    private mutating func believableDuration(_ milliseconds: Int64) -> Int64? {
+        guard let duration = SessionLimits.duration(milliseconds: milliseconds) else {
+            discards.outOfRange += 1
+            return nil
+        }
+        return duration
+    }
+
+    /// The item with what cannot be believed removed: an absurd duration, an exit code no process has.
+    private mutating func believable(_ item: ItemInfo) -> ItemInfo {
+        var item = item
+        item.durationMilliseconds = item.durationMilliseconds.flatMap { believableDuration($0) }
+        if let exitCode = item.exitCode, Int32(exactly: exitCode) == nil {
+            discards.outOfRange += 1
+            item.exitCode = nil
+        }
+        item.toolName = item.toolName.map(SessionLimits.boundedName)
+        item.status = item.status.map(SessionLimits.boundedName)
+        return item
+    }
+
     // MARK: - Threads and turns
 
-    private mutating func openThread(_ info: ThreadInfo) {
-        var thread = threads[info.id] ?? ThreadState()
-        if let model = info.model { thread.model = model }
-        if let provider = info.provider { thread.provider = provider }
+    private mutating func openThread(_ info: ThreadInfo, at time: UInt64) {
         // A fork starts from its parent's usage: that is history, not new calls.
-        if thread.total == nil, let parent = info.forkedFromID, let parentTotal = threads[parent]?.total {
-            thread.total = parentTotal
+        let parentTotal = info.forkedFromID.flatMap { threads[$0]?.total }
+        updateThread(info.id, at: time) { thread in
+            if let model = info.model { thread.model = SessionLimits.boundedName(model) }
+            if let provider = info.provider { thread.provider = SessionLimits.boundedName(provider) }
+            if thread.total == nil { thread.total = parentTotal }
         }
-        threads[info.id] = thread
+    }
+
+    private mutating func updateThread(_ id: String, at time: UInt64, _ change: (inout ThreadState) -> Void) {
+        var thread = threads[id] ?? ThreadState()
+        change(&thread)
+        thread.lastSeen = max(thread.lastSeen, time)
+        threads[id] = thread
+        if threads.count > SessionLimits.maximumThreads { forgetLeastRecentThreads() }
+    }
+
+    /// Forgets the quarter of threads seen least recently: their model and baseline, which a resume announces
+    /// again. Their running turns keep their own.
+    private mutating func forgetLeastRecentThreads() {
+        let oldest = threads.sorted { ($0.value.lastSeen, $0.key) < ($1.value.lastSeen, $1.key) }
+        for (id, _) in oldest.prefix(threads.count / 4) { threads[id] = nil }
     }
 
     /// The key of a running turn, opening it at `time` if this is the first we hear of it; `nil` if it has ended.
     private mutating func openTurn(_ key: TurnKey, at time: UInt64) -> TurnKey? {
         if openTurns[key] != nil { return key }
-        if endedTurns.contains(key) { return nil }
+        if endedTurns.contains(key.hash) { return nil }
+        if openTurns.count >= SessionLimits.maximumOpenTurns { closeEarliestTurn() }
         let thread = threads[key.threadID] ?? ThreadState()
         openTurns[key] = TurnState(start: time, model: thread.model, provider: thread.provider)
         return key
+    }
+
+    /// Makes room for one more tracked item; `false` if that closed the turn `key` itself.
+    private mutating func makeRoomForItem(in key: TurnKey) -> Bool {
+        while trackedItems >= SessionLimits.maximumTrackedItems, !openTurns.isEmpty { closeEarliestTurn() }
+        return openTurns[key] != nil
+    }
+
+    /// Closes the turn that started first as `incomplete`, to stay within the state bound.
+    private mutating func closeEarliestTurn() {
+        guard let earliest = openTurns.min(by: { ($0.value.start, $0.key) < ($1.value.start, $1.key) })?.key else {
+            return
+        }
+        discards.turnsClosedEarly += 1
+        closedEarly += endTurn(earliest, status: "incomplete", errorClass: nil, at: latestTime, reportedDuration: nil)
     }
 
     private mutating func endTurn(
@@ -113,7 +233,8 @@ public struct SessionTelemetry: Sendable {
         reportedDuration: Int64?
     ) -> [TelemetryEvent] {
         guard let turn = openTurns.removeValue(forKey: key) else { return [] }
-        endedTurns.insert(key)
+        endedTurns.insert(key.hash)
+        trackedItems -= turn.openTools.count + turn.completedTools.count
         let toolStatus = status == "interrupted" ? "interrupted" : "incomplete"
         var events = turn.openTools.values.sorted { ($0.start, $0.item.id) < ($1.start, $1.item.id) }.map { open in
             var item = open.item
@@ -147,14 +268,17 @@ public struct SessionTelemetry: Sendable {
     // MARK: - Tools
 
     private mutating func completeTool(_ item: ItemInfo, in key: TurnKey, at end: UInt64) -> [TelemetryEvent] {
-        guard var turn = openTurns[key], !turn.completedTools.contains(item.id) else { return [] }
+        guard let completed = openTurns[key]?.completedTools, !completed.contains(item.id) else { return [] }
+        let wasOpen = openTurns[key]?.openTools[item.id] != nil
+        guard wasOpen || makeRoomForItem(in: key), var turn = openTurns[key] else { return [] }
         let opened = turn.openTools.removeValue(forKey: item.id)
-        let start =
-            opened?.start ?? item.durationMilliseconds.map { end - min(end, nanoseconds(fromMilliseconds: $0)) } ?? end
+        let reportedStart = item.durationMilliseconds.map { end.subtractingSaturated(UInt64($0) * 1_000_000) }
+        let start = opened?.start ?? reportedStart ?? end
         turn.completedTools.insert(item.id)
         turn.toolCalls += 1
-        turn.toolSpans.append(start...end)
+        turn.toolSpans.append(start...max(start, end))
         openTurns[key] = turn
+        if !wasOpen { trackedItems += 1 }
         return [toolEvent(item, key: key, start: start, end: end)]
     }
 
@@ -200,12 +324,20 @@ public struct SessionTelemetry: Sendable {
         last: TokenUsage,
         at time: UInt64
     ) -> [TelemetryEvent] {
+        guard total.isBelievableSnapshot, last.isBelievableSnapshot else {
+            discards.outOfRange += 1
+            return []
+        }
         let previous = threads[key.threadID]?.total
-        threads[key.threadID, default: ThreadState()].total = total
+        updateThread(key.threadID, at: time) { $0.total = total }
         guard var turn = openTurns[key], total != previous else { return [] }
         // The change in the cumulative total is this call. With no earlier total (a thread whose history we did not
         // see) or a total that went down, the server's own per-call figure is the best there is.
         let usage = previous.map { total.dominates($0) ? total - $0 : last } ?? last
+        guard usage.isBelievableCall else {
+            discards.outOfRange += 1
+            return []
+        }
         let start = turn.nextCallStart()
         var attributes = turn.dimensions(key)
         attributes.append(TelemetryAttribute(key: .operationName, value: .string("chat")))
@@ -234,6 +366,23 @@ public struct SessionTelemetry: Sendable {
     }
 }
 
+extension AppServerMessage {
+    /// The ids a message names, each of which becomes a key of the state and an attribute.
+    fileprivate var identifiers: [String] {
+        switch self {
+        case .threadOpened(let info): [info.id] + (info.forkedFromID.map { [$0] } ?? [])
+        case .threadSettingsUpdated(let threadID, _): [threadID]
+        case .modelRerouted(let threadID, let turnID, _), .tokenUsageUpdated(let threadID, let turnID, _, _),
+            .error(let threadID, let turnID, _, _):
+            [threadID, turnID]
+        case .turnStarted(let threadID, let turn), .turnCompleted(let threadID, let turn): [threadID, turn.id]
+        case .itemStarted(let threadID, let turnID, let item, _), .itemCompleted(let threadID, let turnID, let item, _):
+            [threadID, turnID, item.id, item.type]
+        case .other: []
+        }
+    }
+}
+
 private struct TurnKey: Hashable, Comparable, Sendable {
     var threadID: String
     var turnID: String
@@ -242,6 +391,9 @@ private struct TurnKey: Hashable, Comparable, Sendable {
         self.threadID = threadID
         self.turnID = turnID
     }
+
+    /// The key as remembered once the turn has ended.
+    var hash: Int { RecentKeys.hash(threadID, turnID) }
 
     static func < (left: TurnKey, right: TurnKey) -> Bool {
         (left.threadID, left.turnID) < (right.threadID, right.turnID)
@@ -253,6 +405,8 @@ private struct ThreadState: Sendable {
     var provider: String?
     /// The thread's cumulative usage as last reported.
     var total: TokenUsage?
+    /// When the thread was last heard of, to forget the least recent first.
+    var lastSeen: UInt64 = 0
 }
 
 private struct OpenTool: Sendable {
@@ -297,10 +451,6 @@ private struct TurnState: Sendable {
         if let provider { attributes.append(TelemetryAttribute(key: .providerName, value: .dimension(provider))) }
         return attributes
     }
-}
-
-private func nanoseconds(fromMilliseconds milliseconds: Int64) -> UInt64 {
-    UInt64(max(0, milliseconds)) * 1_000_000
 }
 
 private func milliseconds(from start: UInt64, to end: UInt64) -> Int64 {

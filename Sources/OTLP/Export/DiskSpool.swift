@@ -1,4 +1,5 @@
 public import Foundation
+import SaturatingArithmetic
 import Synchronization
 
 #if canImport(Glibc)
@@ -55,7 +56,7 @@ public final class DiskSpool: Sendable {
         itemCount: Int
     ) throws -> Int {
         // Name: time, process, sequence, signal, protocol, item count: sortable, unique, self-describing.
-        let now = UInt64(Date().timeIntervalSince1970 * 1e9)
+        let now = UInt64(saturating: Date().timeIntervalSince1970 * 1e9)
         let format = wireProtocol == .protobuf ? "pb" : "json"
         let name = String(
             format: "%020llu-%d-%06d-\(signal.rawValue)-\(itemCount).\(format)",

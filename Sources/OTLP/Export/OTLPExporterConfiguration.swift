@@ -179,9 +179,10 @@ public struct OTLPExporterConfiguration: Sendable {
         return parsed
     }
 
+    /// A number of milliseconds from 1 to a day: a request or an interval longer than that is a mistake.
     private static func milliseconds(_ text: String, variable: String) throws -> Duration {
-        guard let value = Int(text), value > 0 else {
-            throw OTLPConfigurationError("\(variable) must be a positive number of milliseconds")
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), (1...86_400_000).contains(value) else {
+            throw OTLPConfigurationError("\(variable) must be a number of milliseconds from 1 to 86400000 (a day)")
         }
         return .milliseconds(value)
     }

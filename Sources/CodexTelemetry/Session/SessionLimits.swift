@@ -1,0 +1,97 @@
+import CodexAppServer
+import SaturatingArithmetic
+
+/// What the telemetry believes and how much it keeps. Every number here bounds something that comes from outside
+/// (Codex, a file): a value beyond it is not believed, and state beyond it is given up, each counted in
+/// `SessionTelemetry.Discards`. The README's "Guarantees and limits" lists them.
+enum SessionLimits {
+    /// The times believed, in Unix milliseconds: 2000-01-01 to 2100-01-01. A time outside (a zero, a negative
+    /// number, a value in the wrong unit) is ignored, and the message takes the next time it has.
+    static let believableUnixMilliseconds: ClosedRange<Int64> = 946_684_800_000...4_102_444_800_000
+    /// The largest token count believed in a usage snapshot (a thread's cumulative total included).
+    static let maximumTokenCount: Int64 = 1_000_000_000_000
+    /// The most tokens of any kind believed for one model call: a thousand times today's largest context window.
+    static let maximumCallTokens: Int64 = 1_000_000_000
+    /// The longest duration believed, in milliseconds: a year.
+    static let maximumDurationMilliseconds: Int64 = 365 * 24 * 3600 * 1000
+    /// The longest id, model or tool name kept; a longer id makes its message unusable, a longer name `invalid`.
+    static let maximumNameLength = TelemetryAttribute.Value.maximumStringLength
+    /// Turns running at once. Past it, the turn that started first is closed as `incomplete`.
+    static let maximumOpenTurns = 1024
+    /// Tool items held across running turns (running, and completed ones remembered to ignore repeats).
+    static let maximumTrackedItems = 65_536
+    /// Threads whose model and usage baseline are remembered; past it, the least recently seen are forgotten.
+    static let maximumThreads = 4096
+    /// Ended turns remembered, so that late or repeated messages for them are ignored.
+    static let rememberedEndedTurns = 65_536
+
+    /// Unix milliseconds as nanoseconds, or `nil` for a time outside 2000…2100.
+    static func nanoseconds(fromUnixMilliseconds milliseconds: Int64) -> UInt64? {
+        guard believableUnixMilliseconds.contains(milliseconds) else { return nil }
+        return UInt64(milliseconds) * 1_000_000
+    }
+
+    /// Unix nanoseconds, or `nil` for a time outside 2000…2100.
+    static func nanoseconds(fromUnixNanoseconds nanoseconds: Int64) -> UInt64? {
+        let range = believableUnixMilliseconds
+        let believable =
+            range.lowerBound.multipliedSaturated(by: 1_000_000)...range.upperBound.multipliedSaturated(by: 1_000_000)
+        return believable.contains(nanoseconds) ? UInt64(nanoseconds) : nil
+    }
+
+    /// A duration in milliseconds, or `nil` for a negative or absurd one.
+    static func duration(milliseconds: Int64) -> Int64? {
+        (0...maximumDurationMilliseconds).contains(milliseconds) ? milliseconds : nil
+    }
+
+    /// A name kept as it is if short enough, else `invalid`: a long name is not a name.
+    static func boundedName(_ name: String) -> String {
+        name.utf8.count <= maximumNameLength ? name : "invalid"
+    }
+}
+
+extension TokenUsage {
+    /// Whether every count is one a usage snapshot can really hold.
+    var isBelievableSnapshot: Bool {
+        [input, cachedInput, output, reasoningOutput].allSatisfy { (0...SessionLimits.maximumTokenCount).contains($0) }
+    }
+
+    /// Whether every count is one a single model call can really use.
+    var isBelievableCall: Bool {
+        [input, cachedInput, output, reasoningOutput].allSatisfy { (0...SessionLimits.maximumCallTokens).contains($0) }
+    }
+}
+
+/// The most recent keys of a bounded number, remembered by a 64-bit hash: a set that forgets its oldest entries.
+///
+/// A hash stands in for the key to keep memory small and flat whatever the ids' length; a false match needs a
+/// 64-bit collision among the keys remembered.
+struct RecentKeys: Sendable {
+    private let capacity: Int
+    private var members: Set<Int> = []
+    private var order: [Int] = []
+    private var next = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    static func hash(_ parts: String...) -> Int {
+        var hasher = Hasher()
+        for part in parts { hasher.combine(part) }
+        return hasher.finalize()
+    }
+
+    func contains(_ key: Int) -> Bool { members.contains(key) }
+
+    mutating func insert(_ key: Int) {
+        guard members.insert(key).inserted else { return }
+        if order.count < capacity {
+            order.append(key)
+        } else {
+            members.remove(order[next])
+            order[next] = key
+            next = (next + 1) % capacity
+        }
+    }
+}
