@@ -5,9 +5,10 @@ Usage: stand-in-collector.py --save-dir DIR [--port N] [--respond LIST] [--retry
 
 --respond is a comma-separated list of answers, one per request, the last repeated: 200, 400, 429, 503, 504
 (503 and 429 carry Retry-After when given), partial (200 with a partial success rejecting one item), hang
-(accept the request and never answer). Each request's body is saved to DIR, and one JSON line per request is
-printed: {"path", "status", "items", "contentType", "headers" (names only)}. Prints `listening PORT` once ready,
-and exits when its stdin closes, so it never outlives the test that started it.
+(accept the request and never answer). Each request's body is saved to DIR as NNNNN-SIGNAL.body and, before it is
+answered, described in NNNNN-SIGNAL.request.json: {"path", "status", "items", "contentType", "headers" (names
+only)}. Prints `listening PORT` once ready, and exits when its stdin closes, so it never outlives the test that
+started it.
 """
 import argparse
 import json
@@ -83,12 +84,17 @@ def main():
                 message.ParseFromString(body)
             items = count_items(signal, message)
             headers = sorted(name.lower() for name in self.headers.keys())
+            status = "hang" if answer == "hang" else str(200 if answer == "partial" else int(answer))
+            description = {"path": self.path, "status": status, "items": items, "contentType": content_type, "headers": headers}
+            # Written under a temporary name and renamed, so a reader never sees half of it.
+            described = os.path.join(args.save_dir, f"{n:05d}-{signal}.request.json")
+            with open(described + ".tmp", "w") as f:
+                json.dump(description, f)
+            os.rename(described + ".tmp", described)
             if answer == "hang":
-                print(json.dumps({"path": self.path, "status": "hang", "items": items, "contentType": content_type, "headers": headers}), flush=True)
                 time.sleep(3600)
                 return
-            status = 200 if answer == "partial" else int(answer)
-            print(json.dumps({"path": self.path, "status": str(status), "items": items, "contentType": content_type, "headers": headers}), flush=True)
+            status = int(status)
             payload = b""
             if answer == "partial":
                 payload = json.dumps({"partialSuccess": {REJECTED[signal]: "1", "errorMessage": "one item refused"}}).encode() \

@@ -1,3 +1,4 @@
+import CodexAppServer
 import CodexHarness
 import CodexTelemetry
 import Dispatch
@@ -74,7 +75,13 @@ struct ProxyCommand {
             for await line in server.lines {
                 let now = Date()
                 recorder?.record(line, from: "server", at: now)
-                guard let message = try? JSONRPCMessage(decoding: line) else { continue }
+                guard
+                    let message = try? JSONRPCMessage(
+                        decoding: line,
+                        selecting: AppServerMessage.selection,
+                        maximumValues: AppServerMessage.maximumSelectedValues
+                    )
+                else { continue }
                 for event in telemetry.receive(message, receivedAt: UInt64(saturating: now.timeIntervalSince1970 * 1e9))
                 {
                     export?.record(event)

@@ -13,43 +13,70 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 }
 
 extension JSONValue {
-    /// Parses one complete JSON document (RFC 8259) from UTF-8 bytes.
+    /// The most values built from one document by default: a million, tens of megabytes at worst. A document of
+    /// more small values than that is refused rather than built.
+    public static let defaultMaximumValues = 1 << 20
+
+    /// Parses one complete JSON document (RFC 8259) from UTF-8 bytes, building only what `selection` wants.
     ///
-    /// - Throws: `JSONParseError` when the bytes are not exactly one JSON value, optionally surrounded by white space.
-    public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
-        let result =
-            bytes.withContiguousStorageIfAvailable(JSONParser.parse)
-            ?? Array(bytes).withUnsafeBufferPointer(JSONParser.parse)
+    /// What is not selected is still checked, so a document that is not JSON is refused whatever is selected.
+    /// - Parameters:
+    ///   - bytes: the document.
+    ///   - selection: the parts to build; the rest is skipped without being built.
+    ///   - maximumValues: how many values may be built: a bound on memory whatever the document.
+    /// - Throws: `JSONParseError` when the bytes are not exactly one JSON value, optionally surrounded by white
+    ///   space, or would build more than `maximumValues` values.
+    public init(
+        parsing bytes: some Collection<UInt8>,
+        selecting selection: JSONSelection = .everything,
+        maximumValues: Int = defaultMaximumValues
+    ) throws(JSONParseError) {
+        let parse = { (buffer: UnsafeBufferPointer<UInt8>) in
+            JSONParser.parse(buffer, selection: selection, maximumValues: maximumValues)
+        }
+        let result = bytes.withContiguousStorageIfAvailable(parse) ?? Array(bytes).withUnsafeBufferPointer(parse)
         self = try result.get()
     }
 
     /// Parses one complete JSON document from a string.
     public init(parsing text: String) throws(JSONParseError) {
         var text = text
-        self = try text.withUTF8(JSONParser.parse).get()
+        self = try text.withUTF8 {
+            JSONParser.parse($0, selection: .everything, maximumValues: Self.defaultMaximumValues)
+        }
+        .get()
     }
 }
 
-/// A recursive-descent parser over a byte buffer. Nesting is bounded so a hostile line cannot exhaust the stack.
+/// A recursive-descent parser over a byte buffer. Nesting is bounded so a hostile line cannot exhaust the stack,
+/// and so is the number of values built, so it cannot exhaust memory.
 private struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
+    private var valuesLeft: Int
     private static let maximumDepth = 512
 
-    private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    private init(_ bytes: UnsafeBufferPointer<UInt8>, maximumValues: Int) {
+        self.bytes = bytes
+        valuesLeft = maximumValues
+    }
 
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> {
-        var parser = JSONParser(bytes)
+    static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        selection: JSONSelection,
+        maximumValues: Int
+    ) -> Result<JSONValue, JSONParseError> {
+        var parser = JSONParser(bytes, maximumValues: maximumValues)
         do {
-            return .success(try parser.parseDocument())
+            return .success(try parser.parseDocument(selection))
         } catch {
             return .failure(error)
         }
     }
 
-    private mutating func parseDocument() throws(JSONParseError) -> JSONValue {
-        let value = try parseValue()
+    private mutating func parseDocument(_ selection: JSONSelection) throws(JSONParseError) -> JSONValue {
+        let value = try parseValue(selection)
         skipWhitespace()
         guard index == bytes.count else { throw error("unexpected data after the value") }
         return value
@@ -66,12 +93,26 @@ private struct JSONParser {
         }
     }
 
-    private mutating func parseValue() throws(JSONParseError) -> JSONValue {
+    /// Counts one value built against the budget.
+    private mutating func build() throws(JSONParseError) {
+        valuesLeft -= 1
+        guard valuesLeft >= 0 else { throw error("more values than the limit") }
+    }
+
+    private mutating func parseValue(_ selection: JSONSelection) throws(JSONParseError) -> JSONValue {
         skipWhitespace()
         guard index < bytes.count else { throw error("unexpected end of input") }
+        try build()
         switch bytes[index] {
-        case UInt8(ascii: "{"): return try parseObject()
-        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "{"):
+            guard let members = selection.members else { return try parseObject() }
+            return try parseObject(selecting: members)
+        case UInt8(ascii: "["):
+            guard selection.members == nil else {
+                try skipValue()
+                return .array([])
+            }
+            return try parseArray()
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "t"):
             try expect("true")
@@ -101,56 +142,150 @@ private struct JSONParser {
         index += 1
     }
 
-    private mutating func parseObject() throws(JSONParseError) -> JSONValue {
+    /// Walks the members of an object, calling `member` with the parser at the start of each value and the
+    /// buffer of its raw name (escapes left as they are), which `member` must consume.
+    private mutating func forEachMember(
+        _ member: (inout JSONParser, UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> Void
+    ) throws(JSONParseError) {
         try enterContainer()
         defer { depth -= 1 }
-        var members: [String: JSONValue] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(members)
+            return
         }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
-            let key = try parseString()
+            let nameStart = index + 1
+            try skipString()
+            let name = UnsafeBufferPointer(rebasing: bytes[nameStart..<index - 1])
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
-            members[key] = try parseValue()
+            try member(&self, name)
             skipWhitespace()
             guard index < bytes.count else { throw error("unterminated object") }
             switch bytes[index] {
             case UInt8(ascii: ","): index += 1
             case UInt8(ascii: "}"):
                 index += 1
-                return .object(members)
+                return
             default: throw error("expected ',' or '}'")
             }
         }
     }
 
-    private mutating func parseArray() throws(JSONParseError) -> JSONValue {
+    /// Walks the elements of an array, calling `element` with the parser at the start of each.
+    private mutating func forEachElement(
+        _ element: (inout JSONParser) throws(JSONParseError) -> Void
+    ) throws(JSONParseError) {
         try enterContainer()
         defer { depth -= 1 }
-        var elements: [JSONValue] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
-            return .array(elements)
+            return
         }
         while true {
-            elements.append(try parseValue())
+            try element(&self)
             skipWhitespace()
             guard index < bytes.count else { throw error("unterminated array") }
             switch bytes[index] {
             case UInt8(ascii: ","): index += 1
             case UInt8(ascii: "]"):
                 index += 1
-                return .array(elements)
+                return
             default: throw error("expected ',' or ']'")
             }
         }
+    }
+
+    private mutating func parseObject() throws(JSONParseError) -> JSONValue {
+        var members: [String: JSONValue] = [:]
+        try forEachMember { parser, name throws(JSONParseError) in
+            members[try parser.decodeName(name)] = try parser.parseValue(.everything)
+        }
+        return .object(members)
+    }
+
+    private mutating func parseObject(selecting wanted: [JSONSelection.Member]) throws(JSONParseError) -> JSONValue {
+        var members: [String: JSONValue] = [:]
+        try forEachMember { parser, rawName throws(JSONParseError) in
+            // Plain names (nearly all) are compared as they are; a name with an escape once decoded.
+            let member =
+                rawName.contains(UInt8(ascii: "\\"))
+                ? JSONSelection.member(named: Array(try parser.decodeName(rawName).utf8), in: wanted)
+                : JSONSelection.member(named: rawName, in: wanted)
+            if let member {
+                members[String(decoding: member.name, as: UTF8.self)] = try parser.parseValue(member.selection)
+            } else {
+                try parser.skipValue()
+            }
+        }
+        return .object(members)
+    }
+
+    private mutating func parseArray() throws(JSONParseError) -> JSONValue {
+        var elements: [JSONValue] = []
+        try forEachElement { parser throws(JSONParseError) in elements.append(try parser.parseValue(.everything)) }
+        return .array(elements)
+    }
+
+    /// Checks one value and moves past it, building nothing.
+    private mutating func skipValue() throws(JSONParseError) {
+        skipWhitespace()
+        guard index < bytes.count else { throw error("unexpected end of input") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): try forEachMember { parser, _ throws(JSONParseError) in try parser.skipValue() }
+        case UInt8(ascii: "["): try forEachElement { parser throws(JSONParseError) in try parser.skipValue() }
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "t"): try expect("true")
+        case UInt8(ascii: "f"): try expect("false")
+        case UInt8(ascii: "n"): try expect("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try scanNumber()
+        default: throw error("unexpected character")
+        }
+    }
+
+    /// Moves past a string (at its opening quote), checking its escapes and that it holds no control character.
+    private mutating func skipString() throws(JSONParseError) {
+        index += 1
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
+                index += 1
+                return
+            case UInt8(ascii: "\\"):
+                index += 1
+                guard index < bytes.count else { break }
+                switch bytes[index] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    index += 1
+                case UInt8(ascii: "u"):
+                    index += 1
+                    _ = try parseHex4()
+                default: throw error("invalid escape")
+                }
+            case 0..<0x20:
+                throw error("control character in string")
+            default:
+                index += 1
+            }
+        }
+        throw error("unterminated string")
+    }
+
+    /// The text of a member name given as its raw bytes between the quotes.
+    private func decodeName(_ raw: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> String {
+        guard raw.contains(UInt8(ascii: "\\")) else { return String(decoding: raw, as: UTF8.self) }
+        // Re-read it as a string of its own: the quotes around it are in the buffer.
+        var parser = JSONParser(
+            UnsafeBufferPointer(rebasing: bytes[(bytes.baseAddress!.distance(to: raw.baseAddress!) - 1)...]),
+            maximumValues: 1
+        )
+        return try parser.parseString()
     }
 
     private mutating func parseString() throws(JSONParseError) -> String {
@@ -237,18 +372,19 @@ private struct JSONParser {
         return Array(String(Character(scalar ?? "\u{FFFD}")).utf8)
     }
 
-    private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
+    /// Moves past a number (RFC 8259 grammar) and says where it began and whether it is an integer.
+    private mutating func scanNumber() throws(JSONParseError) -> (start: Int, isIntegral: Bool) {
         let start = index
         var isIntegral = true
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         let digitsStart = index
-        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+        skipDigits()
         guard index > digitsStart else { throw error("expected a digit") }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             isIntegral = false
             index += 1
             let fractionStart = index
-            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            skipDigits()
             guard index > fractionStart else { throw error("expected a digit after '.'") }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
@@ -258,9 +394,18 @@ private struct JSONParser {
                 index += 1
             }
             let exponentStart = index
-            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            skipDigits()
             guard index > exponentStart else { throw error("expected a digit in the exponent") }
         }
+        return (start, isIntegral)
+    }
+
+    private mutating func skipDigits() {
+        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+    }
+
+    private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
+        let (start, isIntegral) = try scanNumber()
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         if isIntegral, let integer = Int64(text) { return .int(integer) }
         guard let number = Double(text) else { throw error("invalid number") }

@@ -1,10 +1,41 @@
 import CodexAppServer
+import Foundation
 import JSONRPC
+import TestSupport
 import Testing
 
 struct AppServerMessageTests {
+    /// Decodes a line, and checks on the way that the selection a replay parses with reads it the same.
     func decode(_ text: String) throws -> AppServerMessage {
-        AppServerMessage(try JSONRPCMessage(decoding: Array(text.utf8)))
+        let full = AppServerMessage(try JSONRPCMessage(decoding: Array(text.utf8)))
+        let selected = AppServerMessage(
+            try JSONRPCMessage(decoding: Array(text.utf8), selecting: AppServerMessage.selection, maximumValues: 4096)
+        )
+        #expect(selected == full, "the selection reads \(text) differently")
+        return full
+    }
+
+    /// Every line of the recorded sessions, and a line for every field decoding reads, decode the same with the
+    /// selection as without it: the selection leaves out nothing the telemetry uses.
+    @Test func theSelectionKeepsEverythingDecodingReads() throws {
+        let folder = TestTools.packageRoot.appendingPathComponent("protocol/sessions")
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
+            for line in try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8).split(
+                separator: "\n"
+            ) {
+                _ = try decode(String(line))
+            }
+        }
+        let lines = [
+            #"{"method":"thread/started","params":{"thread":{"id":"th","model":"m","modelProvider":"p","forkedFromId":"pa","cwd":"/x"}},"emittedAtMs":5}"#,
+            #"{"method":"thread/settings/updated","params":{"threadId":"th","threadSettings":{"model":"m2","cwd":"/x"}}}"#,
+            #"{"method":"model/rerouted","params":{"threadId":"th","turnId":"tu","fromModel":"a","toModel":"b"}}"#,
+            #"{"method":"turn/started","params":{"threadId":"th","turn":{"id":"tu","status":"inProgress","startedAt":1795249371}}}"#,
+            #"{"method":"turn/completed","params":{"threadId":"th","turn":{"id":"tu","status":"failed","completedAt":1795249372,"durationMs":900,"error":{"codexErrorInfo":{"httpConnectionFailed":{"httpStatusCode":502}}}}}}"#,
+            #"{"method":"item/completed","params":{"threadId":"th","turnId":"tu","completedAtMs":7,"item":{"id":"i","type":"mcpToolCall","tool":"t","server":"s","status":"completed","exitCode":1,"durationMs":3}}}"#,
+            #"{"id":3,"result":{"thread":{"id":"th","forkedFromId":"pa"},"model":"m","modelProvider":"p"}}"#,
+        ]
+        for line in lines { #expect(try decode(line) != .other, "\(line)") }
     }
 
     @Test func aCommandItemKeepsItsDimensionsAndNothingElse() throws {

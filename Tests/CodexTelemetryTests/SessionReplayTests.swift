@@ -66,4 +66,23 @@ struct SessionReplayTests {
         #expect(events.last?.name == .turn)
         #expect(events.last?[.turnStatus] == .string("incomplete"))
     }
+
+    /// The same session as a capture, then as a recording of it: each turn is reported once, by the first file.
+    @Test func aTurnSeenThroughACaptureAndARecordingIsCountedOnce() throws {
+        let session = try Self.session("codex-0.163.0-scenarios.jsonl")
+        let alone = Self.replay(session).events
+        var recording = Array(#"{"codexTelemetryRecording":1}"#.utf8) + [0x0A]
+        for line in session.split(separator: 0x0A) {
+            recording += Array(#"{"at":1795249372000000000,"from":"server","message":"#.utf8) + line + Array("}\n".utf8)
+        }
+        var replay = SessionReplay()
+        var events: [TelemetryEvent] = []
+        for file in [session, recording] {
+            var framer = LineFramer()
+            file.withUnsafeBytes { framer.append($0) { events += replay.consume(line: $0) } }
+            events += replay.finish(unterminatedLine: framer.finish(), oversizedLines: 0)
+        }
+        #expect(events == alone)
+        #expect(replay.counts.followed == 2 * Self.replay(session).counts.followed)
+    }
 }

@@ -255,4 +255,37 @@ struct SessionTelemetryTests {
                 == ["completed", "failed", "declined", "completed", "completed"].map { .string($0) }
         )
     }
+
+    @Test mutating func runningTurnsAreBoundedAndTheOldestIsClosedFirstEachExactlyOnce() {
+        for turn in 0..<1100 {
+            send(.turnStarted(threadID: "t\(turn)", turn: TurnInfo(id: "u", status: "inProgress")), at: UInt64(turn))
+        }
+        #expect(events.count == 76)
+        #expect(events.first?[.conversationID] == .string("t0"))
+        #expect(events.allSatisfy { $0.name == .turn && $0[.turnStatus] == .string("incomplete") })
+        #expect(telemetry.discards.turnsClosedEarly == 76)
+        // A late end of a turn closed early is not a second end.
+        send(.turnCompleted(threadID: "t0", turn: TurnInfo(id: "u", status: "completed")), at: 2000)
+        events += telemetry.finish()
+        #expect(events.count == 1100)
+        #expect(Set(events.map { $0[.conversationID] }).count == 1100)
+    }
+
+    @Test mutating func toolItemsAreBoundedAcrossRunningTurns() {
+        startTurn("u1")
+        startTurn("u2", at: 1001)
+        for (turn, count) in [("u1", 40_000), ("u2", 30_000)] {
+            for item in 0..<count {
+                let tool = ItemInfo(id: "c\(item)", type: "commandExecution", status: "inProgress")
+                send(.itemStarted(threadID: "t1", turnID: turn, item: tool, startedAtMilliseconds: nil), at: 1002)
+            }
+        }
+        // u1 (opened first) was closed to make room, with its 40,000 open tools; u2 runs on.
+        let closed = events.filter { $0.name == .turn }
+        #expect(closed.map { $0[.turnID] } == [.string("u1")])
+        #expect(closed.first?[.toolCallCount] == .int(40_000))
+        #expect(telemetry.discards.turnsClosedEarly == 1)
+        events = telemetry.finish()
+        #expect(events.last?[.toolCallCount] == .int(30_000))
+    }
 }

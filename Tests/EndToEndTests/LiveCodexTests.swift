@@ -182,6 +182,21 @@ struct LiveCodexTests {
         #expect(fromRollouts.filter { $0["name"] == "codex.tool_call" }.count == liveTools.count)
         #expect(!rollouts.stdout.contains(TestTools.contentMarker))
 
+        // The capture and the rollouts of the same session, replayed together: every turn once, as the capture
+        // (read first) has it.
+        let captureFile = try TestTools.makeTemporaryDirectory("capture").appendingPathComponent("capture.jsonl")
+        try Data(run.capture).write(to: captureFile)
+        let both = try await TestTools.runCLI([
+            "replay", captureFile.path, run.codexHome.appendingPathComponent("sessions").path, "--format", "json",
+        ])
+        #expect(both.status == .exited(0))
+        let fromBoth = try both.stdout.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        #expect(turnFacts(fromBoth) == turnFacts(live))
+        #expect(
+            fromBoth.filter { $0["name"] == "codex.turn" }.count == live.filter { $0["name"] == "codex.turn" }.count
+        )
+        #expect(fromBoth.filter { $0["name"] == "codex.llm_call" }.count == llmCalls.count)
+
         // No content reaches the events, though the capture is full of it.
         #expect(String(decoding: run.capture, as: UTF8.self).contains(TestTools.contentMarker))
         for event in events { #expect(!event.jsonLine.contains(TestTools.contentMarker)) }

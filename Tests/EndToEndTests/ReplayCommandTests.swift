@@ -118,4 +118,23 @@ struct ReplayCommandTests {
         #expect(outcome.status == .exited(64))
         #expect(outcome.stderr.contains("error: \(named) must be"))
     }
+
+    /// Sixty megabytes of tiny arrays in one line: what is not read is skipped without being built (the tool call
+    /// still counts), and where a read field holds them, the line is refused, not built; memory stays near the
+    /// line's own size (a full parse took about 900 MB).
+    @Test func aLineOfMillionsOfTinyValuesIsReadInBoundedMemory() async throws {
+        let folder = try TestTools.makeTemporaryDirectory("tiny-values")
+        let tinyValues = String(repeating: "[],", count: 10_000_000) + "[]"
+        let lines =
+            #"{"method":"item/completed","params":{"threadId":"t","turnId":"u","item":{"id":"i","type":"commandExecution","status":"completed","aggregatedOutput":["#
+            + tinyValues + #"]}},"emittedAtMs":1795249372000}"# + "\n"
+            + #"{"method":"turn/completed","params":{"threadId":"t","turn":{"id":"u","status":"failed","error":{"codexErrorInfo":["#
+            + tinyValues + #"]}}},"emittedAtMs":1795249373000}"# + "\n"
+        let file = folder.appendingPathComponent("tiny.jsonl")
+        try Data(lines.utf8).write(to: file)
+        let (status, stderr, peakKiB) = try await TestTools.runCLIMeasuringPeakMemory(["replay", file.path])
+        #expect(status == 0)
+        #expect(stderr.contains("1 followed, 0 passed over, 1 skipped (1 malformed)"))
+        #expect(peakKiB < 200_000, "peak resident memory \(peakKiB) KiB")
+    }
 }

@@ -1,4 +1,5 @@
 public import Foundation
+import JSON
 public import JSONRPC
 import Synchronization
 
@@ -157,15 +158,9 @@ public final class StandInCollector: Sendable {
     }
 
     public let port: Int
-    /// Where each request body is saved.
+    /// Where each request body, and its description, is saved.
     public let bodies: URL
     private let process: ChildProcess
-    private let received = Requests()
-
-    private final class Requests: Sendable {
-        let list = Mutex<[Request]>([])
-        func append(_ request: Request) { list.withLock { $0.append(request) } }
-    }
 
     public init(respond: String, retryAfter: Int? = nil, port: Int = freePort()) async throws {
         self.port = port
@@ -177,15 +172,19 @@ public final class StandInCollector: Sendable {
             ChildProcess.Configuration(executable: try TestTools.otelPython(), arguments: arguments)
         )
         ProcessReaper.track(process)
-        Task { [process, received] in
-            for await line in process.lines {
-                if let request = try? JSONDecoder().decode(Request.self, from: Data(line)) { received.append(request) }
-            }
-        }
         try await waitUntilListening(port)
     }
 
-    public var requests: [Request] { received.list.withLock { $0 } }
+    /// The requests received, in order, each described by the collector before it answered: so every request a
+    /// command saw answered is here when the command ends.
+    public var requests: [Request] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: bodies.path)) ?? []
+        return names.filter { $0.hasSuffix(".request.json") }.sorted().compactMap { name in
+            (try? Data(contentsOf: bodies.appendingPathComponent(name))).flatMap {
+                try? JSONDecoder().decode(Request.self, from: $0)
+            }
+        }
+    }
 
     /// Items received per signal path (`/v1/logs`, …), whatever order the requests came in.
     public var itemsByPath: [String: Int] {
@@ -194,7 +193,7 @@ public final class StandInCollector: Sendable {
 
     /// Every byte the collector was sent.
     public func receivedBytes() throws -> [UInt8] {
-        try FileManager.default.contentsOfDirectory(atPath: bodies.path).flatMap {
+        try FileManager.default.contentsOfDirectory(atPath: bodies.path).filter { $0.hasSuffix(".body") }.flatMap {
             Array(try Data(contentsOf: bodies.appendingPathComponent($0)))
         }
     }
@@ -231,6 +230,26 @@ extension TestTools {
             )
         )
         return RunningCLI(process: process, stderrFile: stderrFile)
+    }
+}
+
+extension TestTools {
+    /// Runs the built `codex-telemetry` to its end under a Python parent that reads the peak resident memory of its
+    /// child (`getrusage`); stdout is discarded.
+    public static func runCLIMeasuringPeakMemory(
+        _ arguments: [String]
+    ) async throws -> (status: Int, stderr: String, peakKiB: Int) {
+        let script = """
+            import json, resource, subprocess, sys
+            run = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            print(json.dumps({"status": run.returncode, "stderr": run.stderr.decode(errors="replace"), "peak": peak}))
+            """
+        let (_, stdout) = try await output(of: "python3", ["-c", script, try cli()] + arguments)
+        let report = try JSONValue(parsing: stdout)
+        return (
+            Int(report["status"]?.int ?? -1), report["stderr"]?.string ?? "", Int(report["peak"]?.int ?? .max)
+        )
     }
 }
 

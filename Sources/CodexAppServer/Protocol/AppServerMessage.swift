@@ -1,4 +1,4 @@
-import JSON
+public import JSON
 public import JSONRPC
 import SaturatingArithmetic
 
@@ -31,6 +31,36 @@ public enum AppServerMessage: Sendable, Hashable {
         AppServerMethod.turnStarted, AppServerMethod.turnCompleted, AppServerMethod.itemStarted,
         AppServerMethod.itemCompleted, AppServerMethod.threadTokenUsageUpdated, AppServerMethod.error,
     ]
+
+    /// Exactly what this decoding reads of a line, as a selection: a line parsed with it builds nothing else, so a
+    /// reader that only wants these messages never holds content, and its memory follows the few fields kept.
+    public static let selection: JSONSelection = {
+        let all = JSONSelection.everything
+        let thread = JSONSelection.members(["id": all, "model": all, "modelProvider": all, "forkedFromId": all])
+        let usage = JSONSelection.members([
+            "inputTokens": all, "cachedInputTokens": all, "outputTokens": all, "reasoningOutputTokens": all,
+        ])
+        let error = JSONSelection.members(["codexErrorInfo": all])
+        let params = JSONSelection.members([
+            "threadId": all, "turnId": all, "thread": thread, "threadSettings": .members(["model": all]),
+            "toModel": all, "startedAtMs": all, "completedAtMs": all, "error": error, "willRetry": all,
+            "turn": .members([
+                "id": all, "status": all, "error": error, "startedAt": all, "completedAt": all, "durationMs": all,
+            ]),
+            "item": .members([
+                "id": all, "type": all, "tool": all, "server": all, "status": all, "exitCode": all, "durationMs": all,
+            ]),
+            "tokenUsage": .members(["total": usage, "last": usage]),
+        ])
+        return .members([
+            "id": all, "method": all, "emittedAtMs": all, "params": params,
+            "result": .members(["thread": thread, "model": all, "modelProvider": all]),
+            "error": .members(["code": all]),
+        ])
+    }()
+
+    /// How many JSON values a line parsed with `selection` may build: far more than any message of ours holds.
+    public static let maximumSelectedValues = 4096
 
     /// Reads a decoded JSON-RPC message.
     public init(_ message: JSONRPCMessage) {

@@ -12,14 +12,35 @@ import SaturatingArithmetic
 /// A fork or resume can copy earlier turns into its own file; a turn already seen in another file of the same
 /// replay is skipped, and its usage only sets the baseline, so nothing is counted twice.
 struct RolloutTranslator: Sendable {
-    /// Turns seen complete, across the files of one replay.
-    var completedTurns: Set<String> = []
+    /// Turns seen complete, across the files of one replay (by a hash of their id; the most recent are kept).
+    var completedTurns = RecentKeys(capacity: SessionLimits.rememberedEndedTurns)
     private var threadID = ""
     private var currentTurn: String?
     private var skippingTurn: String?
 
-    init(completedTurns: Set<String> = []) {
-        self.completedTurns = completedTurns
+    /// Exactly what translation reads of a record: the conversation itself is never built.
+    static let selection: JSONSelection = {
+        let all = JSONSelection.everything
+        let usage = JSONSelection.members([
+            "input_tokens": all, "cached_input_tokens": all, "output_tokens": all, "reasoning_output_tokens": all,
+        ])
+        let payload = JSONSelection.members([
+            "id": all, "model_provider": all, "forked_from_id": all, "model": all, "turn_id": all, "type": all,
+            "completed_at_ms": all, "duration_ms": all, "error": .members(["codex_error_info": all]),
+            "info": .members(["total_token_usage": usage, "last_token_usage": usage]),
+            "item": .members([
+                "id": all, "type": all, "tool": all, "server": all, "status": all, "exit_code": all,
+                "duration": .members(["secs": all, "nanos": all]),
+            ]),
+        ])
+        return .members(["timestamp": all, "type": all, "payload": payload])
+    }()
+
+    init() {}
+
+    /// A translator for the next file of a replay, which remembers the turns completed in earlier ones.
+    init(continuing earlier: RolloutTranslator) {
+        completedTurns = earlier.completedTurns
     }
 
     /// The messages a record stands for, with its time in Unix nanoseconds (saturated: the caller checks its range);
@@ -58,7 +79,7 @@ struct RolloutTranslator: Sendable {
         case "task_started":
             guard let turnID else { return [] }
             currentTurn = turnID
-            if completedTurns.contains(turnID) {
+            if completedTurns.contains(RecentKeys.hash(turnID)) {
                 skippingTurn = turnID
                 return []
             }
@@ -97,7 +118,7 @@ struct RolloutTranslator: Sendable {
         case "task_complete", "turn_aborted":
             guard let turnID else { return [] }
             defer {
-                completedTurns.insert(turnID)
+                completedTurns.insert(RecentKeys.hash(turnID))
                 if skippingTurn == turnID { skippingTurn = nil }
                 currentTurn = nil
             }

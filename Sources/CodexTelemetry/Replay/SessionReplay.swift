@@ -57,7 +57,13 @@ public struct SessionReplay: Sendable {
             counts.passedOver += 1
             return []
         }
-        guard let message = try? JSONRPCMessage(decoding: line) else {
+        guard
+            let message = try? JSONRPCMessage(
+                decoding: line,
+                selecting: AppServerMessage.selection,
+                maximumValues: AppServerMessage.maximumSelectedValues
+            )
+        else {
             counts.malformed += 1
             return []
         }
@@ -84,8 +90,23 @@ public struct SessionReplay: Sendable {
 
     private static let rolloutPrefix = #"{"timestamp":""#
 
+    private static let recordingSelection = JSONSelection.members([
+        "at": .everything, "from": .everything, "message": AppServerMessage.selection,
+    ])
+
+    /// Parses a line of a recording or a rollout, building only what `selection` wants.
+    private static func parse(_ line: UnsafeRawBufferPointer, _ selection: JSONSelection) -> JSONValue? {
+        try? JSONValue(
+            parsing: line,
+            selecting: selection,
+            maximumValues: AppServerMessage.maximumSelectedValues
+        )
+    }
+
     private mutating func consumeRolloutRecord(_ line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
-        guard let record = try? JSONValue(parsing: line), let (messages, time) = rollout.translate(record) else {
+        guard let record = Self.parse(line, RolloutTranslator.selection),
+            let (messages, time) = rollout.translate(record)
+        else {
             counts.malformed += 1
             return []
         }
@@ -99,7 +120,8 @@ public struct SessionReplay: Sendable {
     }
 
     private mutating func consumeRecordingEntry(_ line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
-        guard let entry = try? JSONValue(parsing: line), let at = entry["at"]?.int, let origin = entry["from"]?.string,
+        guard let entry = Self.parse(line, Self.recordingSelection), let at = entry["at"]?.int,
+            let origin = entry["from"]?.string,
             let body = entry["message"], let message = try? JSONRPCMessage(body)
         else {
             counts.malformed += 1
@@ -122,7 +144,8 @@ public struct SessionReplay: Sendable {
         counts.oversized += oversizedLines
         var events: [TelemetryEvent] = []
         if let unterminatedLine {
-            if (try? JSONValue(parsing: unterminatedLine)) != nil {
+            // Whether it is a whole document: checked, nothing of it built.
+            if unterminatedLine.withUnsafeBytes({ Self.parse($0, .members([:])) }) != nil {
                 events = unterminatedLine.withUnsafeBytes { consume(line: $0) }
             } else {
                 counts.lines += 1
@@ -131,7 +154,7 @@ public struct SessionReplay: Sendable {
         }
         events += telemetry.finish()
         telemetry = SessionTelemetry(continuing: telemetry)
-        rollout = RolloutTranslator(completedTurns: rollout.completedTurns)
+        rollout = RolloutTranslator(continuing: rollout)
         return events
     }
 }

@@ -27,8 +27,8 @@ public struct SessionTelemetry: Sendable {
         /// Values not believed: times outside 2000…2100, negative or absurd durations, token counts and exit
         /// codes, ids longer than 256 bytes. The rest of the message is still used where it can be.
         public var outOfRange = 0
-        /// Turns closed early as `incomplete` because too many were running at once (1024), or their tool
-        /// items were too many to track (65,536 across running turns).
+        /// Turns closed early as `incomplete`, the one opened longest ago first, because too many were running at
+        /// once (1024) or their tool items were too many to track (65,536 across running turns).
         public var turnsClosedEarly = 0
 
         public init() {}
@@ -42,6 +42,9 @@ public struct SessionTelemetry: Sendable {
     public private(set) var latestTime: UInt64 = 0
     private var threads: [String: ThreadState] = [:]
     private var openTurns: [TurnKey: TurnState] = [:]
+    /// Running turns in the order they opened, oldest first; turns that have ended since are skipped when met.
+    private var openingOrder: [TurnKey] = []
+    private var oldestOpening = 0
     private var endedTurns = RecentKeys(capacity: SessionLimits.rememberedEndedTurns)
     /// Tool items held by running turns, open or remembered as completed.
     private var trackedItems = 0
@@ -92,10 +95,10 @@ public struct SessionTelemetry: Sendable {
                 break
             }
             let start = payloadTime(startedAt) ?? time
-            // A repeated start, or a start after the completion, is not another call.
-            guard let turn = openTurns[key], turn.openTools[item.id] == nil, !turn.completedTools.contains(item.id),
-                makeRoomForItem(in: key)
-            else { break }
+            // A repeated start, or a start after the completion, is not another call. (No copy of the turn is kept
+            // while it changes: its tables would be copied whole, every time.)
+            let known = openTurns[key].map { $0.openTools[item.id] != nil || $0.completedTools.contains(item.id) }
+            guard known == false, makeRoomForItem(in: key) else { break }
             let tool = OpenTool(item: believable(item), start: start)
             openTurns[key]?.openTools[item.id] = tool
             trackedItems += 1
@@ -204,25 +207,29 @@ public struct SessionTelemetry: Sendable {
     private mutating func openTurn(_ key: TurnKey, at time: UInt64) -> TurnKey? {
         if openTurns[key] != nil { return key }
         if endedTurns.contains(key.hash) { return nil }
-        if openTurns.count >= SessionLimits.maximumOpenTurns { closeEarliestTurn() }
+        if openTurns.count >= SessionLimits.maximumOpenTurns { closeOldestTurn() }
         let thread = threads[key.threadID] ?? ThreadState()
         openTurns[key] = TurnState(start: time, model: thread.model, provider: thread.provider)
+        openingOrder.append(key)
         return key
     }
 
     /// Makes room for one more tracked item; `false` if that closed the turn `key` itself.
     private mutating func makeRoomForItem(in key: TurnKey) -> Bool {
-        while trackedItems >= SessionLimits.maximumTrackedItems, !openTurns.isEmpty { closeEarliestTurn() }
+        while trackedItems >= SessionLimits.maximumTrackedItems, !openTurns.isEmpty { closeOldestTurn() }
         return openTurns[key] != nil
     }
 
-    /// Closes the turn that started first as `incomplete`, to stay within the state bound.
-    private mutating func closeEarliestTurn() {
-        guard let earliest = openTurns.min(by: { ($0.value.start, $0.key) < ($1.value.start, $1.key) })?.key else {
+    /// Closes the turn that opened first as `incomplete`, to stay within the state bound.
+    private mutating func closeOldestTurn() {
+        while oldestOpening < openingOrder.count {
+            let key = openingOrder[oldestOpening]
+            oldestOpening += 1
+            guard openTurns[key] != nil else { continue }
+            discards.turnsClosedEarly += 1
+            closedEarly += endTurn(key, status: "incomplete", errorClass: nil, at: latestTime, reportedDuration: nil)
             return
         }
-        discards.turnsClosedEarly += 1
-        closedEarly += endTurn(earliest, status: "incomplete", errorClass: nil, at: latestTime, reportedDuration: nil)
     }
 
     private mutating func endTurn(
@@ -234,6 +241,7 @@ public struct SessionTelemetry: Sendable {
     ) -> [TelemetryEvent] {
         guard let turn = openTurns.removeValue(forKey: key) else { return [] }
         endedTurns.insert(key.hash)
+        forgetEndedOpenings()
         trackedItems -= turn.openTools.count + turn.completedTools.count
         let toolStatus = status == "interrupted" ? "interrupted" : "incomplete"
         var events = turn.openTools.values.sorted { ($0.start, $0.item.id) < ($1.start, $1.item.id) }.map { open in
@@ -265,19 +273,28 @@ public struct SessionTelemetry: Sendable {
         return events
     }
 
+    /// Drops the openings of ended turns from the queue once they outnumber the running ones, so it stays
+    /// proportional to the turns running.
+    private mutating func forgetEndedOpenings() {
+        guard openingOrder.count - oldestOpening > 2 * openTurns.count + 64 else { return }
+        openingOrder = openingOrder[oldestOpening...].filter { openTurns[$0] != nil }
+        oldestOpening = 0
+    }
+
     // MARK: - Tools
 
     private mutating func completeTool(_ item: ItemInfo, in key: TurnKey, at end: UInt64) -> [TelemetryEvent] {
-        guard let completed = openTurns[key]?.completedTools, !completed.contains(item.id) else { return [] }
+        guard openTurns[key].map({ $0.completedTools.contains(item.id) }) == false else { return [] }
         let wasOpen = openTurns[key]?.openTools[item.id] != nil
-        guard wasOpen || makeRoomForItem(in: key), var turn = openTurns[key] else { return [] }
+        // Taken out while it changes, so its tables are changed in place, not copied.
+        guard wasOpen || makeRoomForItem(in: key), var turn = openTurns.removeValue(forKey: key) else { return [] }
+        defer { openTurns[key] = turn }
         let opened = turn.openTools.removeValue(forKey: item.id)
         let reportedStart = item.durationMilliseconds.map { end.subtractingSaturated(UInt64($0) * 1_000_000) }
         let start = opened?.start ?? reportedStart ?? end
         turn.completedTools.insert(item.id)
         turn.toolCalls += 1
         turn.toolSpans.append(start...max(start, end))
-        openTurns[key] = turn
         if !wasOpen { trackedItems += 1 }
         return [toolEvent(item, key: key, start: start, end: end)]
     }
@@ -330,7 +347,9 @@ public struct SessionTelemetry: Sendable {
         }
         let previous = threads[key.threadID]?.total
         updateThread(key.threadID, at: time) { $0.total = total }
-        guard var turn = openTurns[key], total != previous else { return [] }
+        // Taken out while it changes, so its tables are changed in place, not copied.
+        guard total != previous, var turn = openTurns.removeValue(forKey: key) else { return [] }
+        defer { openTurns[key] = turn }
         // The change in the cumulative total is this call. With no earlier total (a thread whose history we did not
         // see) or a total that went down, the server's own per-call figure is the best there is.
         let usage = previous.map { total.dominates($0) ? total - $0 : last } ?? last
@@ -352,7 +371,6 @@ public struct SessionTelemetry: Sendable {
         turn.llmCalls += 1
         turn.usage = turn.usage + usage
         turn.lastCallEnd = time
-        openTurns[key] = turn
         return [TelemetryEvent(name: .llmCall, startTimeUnixNano: start, endTimeUnixNano: time, attributes: attributes)]
     }
 

@@ -109,11 +109,20 @@ extension JSONRPCMessage {
     /// Decodes one line, parsing it once and telling the kind of message by its members: `method` and `id` make a
     /// request, `method` alone a notification, `id` with `result` or `error` a response.
     ///
+    /// - Parameters:
+    ///   - line: one JSON document.
+    ///   - selection: the parts of the document to build (see `JSONSelection`); the JSON-RPC members it leaves
+    ///     out are missing from the message.
+    ///   - maximumValues: how many JSON values may be built, a bound on memory.
     /// - Throws: `JSONRPCDecodingError` when the line is not JSON or not a message of any kind.
-    public init(decoding line: some Collection<UInt8>) throws(JSONRPCDecodingError) {
+    public init(
+        decoding line: some Collection<UInt8>,
+        selecting selection: JSONSelection = .everything,
+        maximumValues: Int = JSONValue.defaultMaximumValues
+    ) throws(JSONRPCDecodingError) {
         let value: JSONValue
         do {
-            value = try JSONValue(parsing: line)
+            value = try JSONValue(parsing: line, selecting: selection, maximumValues: maximumValues)
         } catch {
             throw .invalidJSON(error)
         }
