@@ -52,4 +52,6 @@ enum ExitStatus {
     static let success: Int32 = 0
     static let failure: Int32 = 1
     static let usage: Int32 = 64
+    /// Output or telemetry was lost (sysexits' EX_IOERR): what was lost is said on stderr.
+    static let ioError: Int32 = 74
 }

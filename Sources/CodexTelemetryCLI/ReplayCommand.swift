@@ -27,7 +27,14 @@ struct ReplayCommand {
 
         \(ExportOptions.help)
 
-        Lines that cannot be read are skipped and counted on stderr; the rest of the file still counts.
+        Lines that cannot be read are skipped and counted on stderr; the rest of the file still counts. In a
+        directory, entries that are not regular files (links, pipes, devices) are passed over and counted.
+
+        EXIT STATUS:
+          0    every file was read
+          1    a file or directory could not be read (the others were)
+          74   standard output could not be written, or telemetry was lost (see stderr)
+          64   usage error
         """
 
     enum Format: String {
@@ -58,52 +65,78 @@ struct ReplayCommand {
     }
 
     func run() async throws -> Int32 {
-        let files = try paths.flatMap(Self.sessionFiles)
+        let found = SessionFiles(paths)
+        var unreadable = found.unreadable
         let output = BufferedOutput(fileDescriptor: STDOUT_FILENO)
         var summary = UsageSummary()
         var replay = SessionReplay(prices: prices)
         try await export.withExport { export in
-            for file in files {
-                try Self.replay(file, with: &replay) { event in
-                    export?.record(event)
-                    switch format {
-                    case .json: output.write(line: event.jsonLine)
-                    case .summary: summary.add(event)
+            for file in found.files {
+                do {
+                    try Self.replay(file, with: &replay) { event in
+                        export?.record(event)
+                        switch format {
+                        case .json: output.write(line: event.jsonLine)
+                        case .summary: summary.add(event)
+                        }
                     }
+                } catch {
+                    unreadable.append("\(error)")
                 }
             }
             if format == .summary { output.write(line: summary.text) }
             output.flush()
-            printError(replay.counts.text(files: files.count) + replay.discards.text)
+            for problem in unreadable { printError("codex-telemetry: \(problem)") }
+            printError(
+                replay.counts.text(files: found.files.count) + replay.discards.text
+                    + Self.entriesText(skipped: found.skippedEntries, unreadable: unreadable.count)
+            )
         }
-        return ExitStatus.success
+        if let failure = output.failure {
+            printError("codex-telemetry: cannot write to standard output: \(failure)")
+            return ExitStatus.ioError
+        }
+        return unreadable.isEmpty ? ExitStatus.success : ExitStatus.failure
     }
 
-    /// A file as it is; a directory as the `*.jsonl` files under it, in name order (rollouts sort by time).
-    static func sessionFiles(_ path: String) throws -> [String] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            return [path]
-        }
-        guard let walker = FileManager.default.enumerator(atPath: path) else {
-            throw ReplayError("cannot read the directory \(path)")
-        }
-        return walker.compactMap { $0 as? String }.filter { $0.hasSuffix(".jsonl") }.sorted()
-            .map { URL(fileURLWithPath: path).appendingPathComponent($0).path }
+    static func entriesText(skipped: Int, unreadable: Int) -> String {
+        var text = ""
+        if skipped > 0 { text += "; \(skipped) entr\(skipped == 1 ? "y" : "ies") passed over (not regular files)" }
+        if unreadable > 0 { text += "; \(unreadable) could not be read" }
+        return text
     }
 
-    /// Streams one file through the replay, a chunk at a time.
-    static func replay(_ path: String, with replay: inout SessionReplay, _ emit: (TelemetryEvent) -> Void) throws {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw ReplayError("cannot open \(path): \(String(cString: strerror(errno)))") }
+    /// Streams one file through the replay, a chunk at a time. A file found in a directory is opened without
+    /// following a link, and only if it is a regular file. Whatever happens, the file's session is finished, so
+    /// what it held counts and the next file starts afresh.
+    ///
+    /// - Throws: `ReplayError` when the file cannot be opened or read to its end.
+    static func replay(
+        _ file: SessionFiles.File,
+        with replay: inout SessionReplay,
+        _ emit: (TelemetryEvent) -> Void
+    ) throws(ReplayError) {
+        let flags = file.named ? O_RDONLY | O_CLOEXEC : O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
+        let descriptor = open(file.path, flags)
+        guard descriptor >= 0 else {
+            throw ReplayError("cannot open \(file.path): \(String(cString: strerror(errno)))")
+        }
         defer { close(descriptor) }
+        var status = stat()
+        guard file.named || (fstat(descriptor, &status) == 0 && status.st_mode & S_IFMT == S_IFREG) else {
+            throw ReplayError("\(file.path) is no longer a regular file")
+        }
         var framer = LineFramer()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
         defer { buffer.deallocate() }
+        var failure: ReplayError?
         while true {
             let count = read(descriptor, buffer.baseAddress, buffer.count)
             if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw ReplayError("cannot read \(path): \(String(cString: strerror(errno)))") }
+            guard count >= 0 else {
+                failure = ReplayError("cannot read \(file.path): \(String(cString: strerror(errno)))")
+                break
+            }
             if count == 0 { break }
             framer.append(UnsafeRawBufferPointer(rebasing: buffer[..<count])) { line in
                 replay.consume(line: line).forEach(emit)
@@ -111,6 +144,7 @@ struct ReplayCommand {
         }
         let oversized = framer.oversizedLineCount
         replay.finish(unterminatedLine: framer.finish(), oversizedLines: oversized).forEach(emit)
+        if let failure { throw failure }
     }
 }
 

@@ -137,4 +137,50 @@ struct ReplayCommandTests {
         #expect(stderr.contains("1 followed, 0 passed over, 1 skipped (1 malformed)"))
         #expect(peakKiB < 200_000, "peak resident memory \(peakKiB) KiB")
     }
+
+    /// A walk meets a FIFO, a link, a file and a folder it may not read: it never hangs, passes over what is not
+    /// a regular file, reports what it cannot read, replays the rest and says all of it.
+    @Test func aWalkPassesOverPipesAndLinksAndReplaysAllItCanRead() async throws {
+        let root = try TestTools.makeTemporaryDirectory("walk")
+        let session = URL(fileURLWithPath: Self.sessions[0])
+        for folder in ["a", "b", "c"] {
+            try FileManager.default.createDirectory(
+                at: root.appendingPathComponent(folder),
+                withIntermediateDirectories: true
+            )
+        }
+        try FileManager.default.copyItem(at: session, to: root.appendingPathComponent("a/session.jsonl"))
+        #expect(mkfifo(root.appendingPathComponent("a/fifo.jsonl").path, 0o644) == 0)
+        try FileManager.default.createSymbolicLink(
+            atPath: root.appendingPathComponent("b/link.jsonl").path,
+            withDestinationPath: session.path
+        )
+        try FileManager.default.copyItem(at: session, to: root.appendingPathComponent("b/locked.jsonl"))
+        chmod(root.appendingPathComponent("b/locked.jsonl").path, 0)
+        chmod(root.appendingPathComponent("c").path, 0)
+        defer { chmod(root.appendingPathComponent("c").path, 0o755) }
+
+        let outcome = try await TestTools.runCLI(["replay", root.path], unprivileged: true)
+        #expect(outcome.status == .exited(1))
+        #expect(outcome.stdout.contains("gpt-5.5: 9 turns"))
+        #expect(outcome.stderr.contains("cannot open \(root.path)/b/locked.jsonl: Permission denied"))
+        #expect(outcome.stderr.contains("cannot read the directory \(root.path)/c: Permission denied"))
+        #expect(outcome.stderr.contains("2 entries passed over (not regular files); 2 could not be read"))
+    }
+
+    @Test func aFileThatCannotBeOpenedDoesNotStopTheOthers() async throws {
+        let outcome = try await run(["replay", "/nonexistent/session.jsonl", Self.sessions[0]])
+        #expect(outcome.status == .exited(1))
+        #expect(outcome.stdout.contains("gpt-5.5: 9 turns"))
+        #expect(outcome.stderr.contains("cannot open /nonexistent/session.jsonl: No such file or directory"))
+        #expect(outcome.stderr.contains("read 139 lines from 2 files"))
+    }
+
+    @Test(arguments: ["summary", "json"])
+    func aFullStandardOutputIsAnErrorAndTheCountsStillAppear(format: String) async throws {
+        let outcome = try await TestTools.runCLI(["replay", Self.sessions[0], "--format", format], stdout: "/dev/full")
+        #expect(outcome.status == .exited(74))
+        #expect(outcome.stderr.contains("cannot write to standard output: No space left on device"))
+        #expect(outcome.stderr.contains("read 139 lines from 1 file"))
+    }
 }

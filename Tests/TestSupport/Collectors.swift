@@ -212,20 +212,36 @@ public struct CommandOutcome: Sendable {
 
 extension TestTools {
     /// Runs the built `codex-telemetry` with `arguments`, our environment plus `environment`, to its end.
-    public static func runCLI(_ arguments: [String], environment: [String: String] = [:]) async throws -> CommandOutcome
-    {
-        let process = try startCLI(arguments, environment: environment)
+    ///
+    /// - Parameters:
+    ///   - stdout: a file to give it as stdout (`/dev/full`, say) instead of a pipe to the test.
+    ///   - unprivileged: run it as `nobody` when the tests run as root, for whom no permission bit is a barrier.
+    public static func runCLI(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        stdout: String? = nil,
+        unprivileged: Bool = false
+    ) async throws -> CommandOutcome {
+        let process = try startCLI(arguments, environment: environment, stdout: stdout, unprivileged: unprivileged)
         return await process.finish()
     }
 
-    /// Starts the built `codex-telemetry`; `finish()` collects its outcome.
-    public static func startCLI(_ arguments: [String], environment: [String: String] = [:]) throws -> RunningCLI {
+    /// Starts the built `codex-telemetry`; `finish()` collects its outcome. Parameters as for `runCLI`.
+    public static func startCLI(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        stdout: String? = nil,
+        unprivileged: Bool = false
+    ) throws -> RunningCLI {
         let stderrFile = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID())")
-        let command = ([try cli()] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let asNobody =
+            unprivileged && geteuid() == 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : []
+        let command = (asNobody + [try cli()] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let redirection = stdout.map { " >'\($0)'" } ?? ""
         let process = try ChildProcess(
             ChildProcess.Configuration(
                 executable: "sh",
-                arguments: ["-c", "exec \(command) 2>'\(stderrFile.path)'"],
+                arguments: ["-c", "exec \(command)\(redirection) 2>'\(stderrFile.path)'"],
                 environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }
             )
         )

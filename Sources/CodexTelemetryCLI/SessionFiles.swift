@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The session files named on a command line: each path as it is, and each directory as the regular `*.jsonl`
+/// files under it, in name order (rollouts sort by time).
+///
+/// A walk follows no symbolic link and opens nothing that is not a regular file: a FIFO, a socket or a device named
+/// `*.jsonl` would hang a reader or feed it forever, and a link could lead anywhere. Such entries are skipped and
+/// counted; a directory that cannot be read is reported and the walk goes on.
+struct SessionFiles {
+    /// A file to replay, and whether it was named on the command line (and may be a pipe, as `/dev/stdin` is).
+    struct File {
+        var path: String
+        var named: Bool
+    }
+
+    private(set) var files: [File] = []
+    /// Entries named `*.jsonl` that are not regular files (links included), passed over.
+    private(set) var skippedEntries = 0
+    /// Directories that could not be read, with why.
+    private(set) var unreadable: [String] = []
+
+    /// Deeper folders than this are not entered: no session store nests so deep.
+    private static let maximumDepth = 32
+
+    init(_ paths: [String]) {
+        for path in paths {
+            var status = stat()
+            if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
+                var found: [String] = []
+                walk(path, relative: "", depth: 0, into: &found)
+                files += found.sorted().map {
+                    File(path: path.hasSuffix("/") ? path + $0 : path + "/" + $0, named: false)
+                }
+            } else {
+                files.append(File(path: path, named: true))
+            }
+        }
+    }
+
+    private mutating func walk(_ root: String, relative: String, depth: Int, into found: inout [String]) {
+        let directory = relative.isEmpty ? root : root + "/" + relative
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0, let stream = fdopendir(descriptor) else {
+            unreadable.append("cannot read the directory \(directory): \(String(cString: strerror(errno)))")
+            if descriptor >= 0 { close(descriptor) }
+            return
+        }
+        defer { closedir(stream) }
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+            }
+            guard name != ".", name != ".." else { continue }
+            var status = stat()
+            guard fstatat(dirfd(stream), name, &status, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            let path = relative.isEmpty ? name : relative + "/" + name
+            switch status.st_mode & S_IFMT {
+            case S_IFDIR where depth < Self.maximumDepth:
+                walk(root, relative: path, depth: depth + 1, into: &found)
+            case S_IFREG where name.hasSuffix(".jsonl"):
+                found.append(path)
+            default:
+                if name.hasSuffix(".jsonl") { skippedEntries += 1 }
+            }
+        }
+    }
+}
