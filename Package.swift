@@ -14,22 +14,26 @@ let package = Package(
     ],
     targets: [
         .target(name: "SaturatingArithmetic"),
+        .target(name: "DescriptorIO"),
         .target(name: "JSON"),
-        .target(name: "JSONRPC", dependencies: ["JSON", "SaturatingArithmetic"]),
+        .target(name: "JSONRPC", dependencies: ["DescriptorIO", "JSON", "SaturatingArithmetic"]),
         .target(name: "CodexAppServer", dependencies: ["JSON", "JSONRPC", "SaturatingArithmetic"]),
-        .target(name: "OTLP", dependencies: ["JSON", "SaturatingArithmetic"]),
+        .target(name: "OTLP", dependencies: ["DescriptorIO", "JSON", "SaturatingArithmetic"]),
         .target(
             name: "CodexTelemetry",
             dependencies: ["CodexAppServer", "JSON", "JSONRPC", "OTLP", "SaturatingArithmetic"]
         ),
         .target(
             name: "CodexHarness",
-            dependencies: ["CodexAppServer", "CodexTelemetry", "JSONRPC", "OTLP", "SaturatingArithmetic"]
+            dependencies: [
+                "CodexAppServer", "CodexTelemetry", "DescriptorIO", "JSONRPC", "OTLP", "SaturatingArithmetic",
+            ]
         ),
         .executableTarget(
             name: "CodexTelemetryCLI",
             dependencies: [
-                "CodexHarness", "CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "OTLP", "SaturatingArithmetic",
+                "CodexHarness", "CodexTelemetry", "CodexAppServer", "DescriptorIO", "JSON", "JSONRPC", "OTLP",
+                "SaturatingArithmetic",
             ]
         ),
         .executableTarget(

@@ -1,5 +1,5 @@
+import DescriptorIO
 public import Foundation
-import JSONRPC
 import SaturatingArithmetic
 import Synchronization
 

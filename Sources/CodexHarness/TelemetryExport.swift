@@ -39,15 +39,23 @@ public final class TelemetryExport: Sendable {
     /// Runs `body` with an export, sending the metrics every `metricExportInterval` and once more at the end, then
     /// flushes (bounded by the settings' flush timeout).
     ///
-    /// - Returns: what `body` returned, and what the exporter sent, refused and left in the spool.
-    /// - Throws: `OTLPConfigurationError` when the spool cannot be created.
+    /// A spool that cannot be created or written is not fatal: batches are then held in memory and sent from
+    /// there, and the report says so and counts what was not delivered.
+    ///
+    /// - Returns: what `body` returned, and what the exporter sent, refused, lost and left in the spool.
+    /// - Throws: `SpoolError` with code `.insecure` when the spool directory is not safe to use (a link, someone
+    ///   else's, writable by others); `OTLPConfigurationError` when a configured header cannot be sent.
     public static func withExport<Result: Sendable>(
         _ settings: ExportSettings,
         _ body: (TelemetryExport) async -> Result
     ) async throws -> (Result, ExportReport) {
-        let spool = try DiskSpool(directory: settings.spoolDirectory, maximumBytes: 256 << 20)
+        let opened = Swift.Result { () throws(SpoolError) in
+            try DiskSpool(directory: settings.spoolDirectory, maximumBytes: 256 << 20)
+        }
+        if case .failure(let error) = opened, error.code == .insecure { throw error }
+        let spool = try? opened.get()
         let scope = OTLPScope(name: "codex-telemetry", version: CodexHarness.version)
-        return try await OTLPExporter.withExporter(
+        let (result, exported) = try await OTLPExporter.withExporter(
             configuration: settings.configuration,
             scope: scope,
             spool: spool,
@@ -64,6 +72,9 @@ public final class TelemetryExport: Sendable {
             export.sendMetrics()
             return result
         }
+        var report = exported
+        if case .failure(let error) = opened { report.spoolFailure = report.spoolFailure ?? error.message }
+        return (result, report)
     }
 
     /// Exports one event: its log record and span now, its measurements with the metrics at the end.

@@ -1,4 +1,4 @@
-import JSONRPC
+import DescriptorIO
 
 #if canImport(Glibc)
 import Glibc

@@ -49,6 +49,7 @@ struct ExecCommand {
           3    Codex could not be started, or exited before the turn ended
           124  a turn ran past --timeout and was interrupted
           130  interrupted by Ctrl-C or SIGTERM
+          74   every turn completed, but telemetry was lost (what, on stderr)
           64   usage error
         """
 
@@ -201,6 +202,7 @@ struct ExecCommand {
         if let report = outcome.exportReport { printError(report.text(spoolDirectory: export.spoolDirectory)) }
 
         let ending: Ending
+        let lost = outcome.exportReport?.lostAnything == true
         switch outcome.result {
         case .success(let (threadID, results)):
             let last = results.last
@@ -214,21 +216,44 @@ struct ExecCommand {
                 ending = .failed
             }
             if json {
-                print(Self.json(ending: ending, threadID: threadID, results: results, elapsed: elapsed))
+                print(
+                    Self.json(
+                        ending: ending,
+                        exitStatus: Self.exitStatus(ending, lost: lost),
+                        threadID: threadID,
+                        results: results,
+                        elapsed: elapsed
+                    )
+                )
             } else if let message = last?.finalMessage {
                 print(message)
             }
         case .failure(let error):
             ending = signals.interrupted ? .interrupted : .codexFailed
             printError("error: \(Self.explain(error))")
-            if json { print(Self.json(ending: ending, threadID: nil, results: [], elapsed: elapsed)) }
+            if json {
+                print(
+                    Self.json(
+                        ending: ending,
+                        exitStatus: ending.rawValue,
+                        threadID: nil,
+                        results: [],
+                        elapsed: elapsed
+                    )
+                )
+            }
         }
         if !quiet {
             printError(
                 Self.summary(ending: ending, events: outcome.events, approvals: approvals.text, elapsed: elapsed)
             )
         }
-        return ending.rawValue
+        return Self.exitStatus(ending, lost: lost)
+    }
+
+    /// How the run ended, as the exit status; a run that completed but lost telemetry exits 74.
+    static func exitStatus(_ ending: Ending, lost: Bool) -> Int32 {
+        ending == .completed && lost ? ExitStatus.ioError : ending.rawValue
     }
 
     /// One sentence about a failure, without Codex's stderr once a session has begun (it may quote the session).
@@ -258,13 +283,19 @@ struct ExecCommand {
         return "codex-telemetry: " + parts.joined(separator: " · ")
     }
 
-    static func json(ending: Ending, threadID: String?, results: [TurnResult], elapsed: Duration) -> String {
+    static func json(
+        ending: Ending,
+        exitStatus: Int32,
+        threadID: String?,
+        results: [TurnResult],
+        elapsed: Duration
+    ) -> String {
         let usage = results.reduce(TokenUsage.zero) { $0 + $1.usage }
         // A turn without a model call cost nothing; one whose model has no price has no cost.
         let costs = results.map { $0.modelCalls == 0 ? 0 : $0.costUSD }
         var members: [String: JSONValue] = [
             "status": .string("\(ending)"),
-            "exitCode": .int(Int64(ending.rawValue)),
+            "exitCode": .int(Int64(exitStatus)),
             "turns": .array(
                 results.map { result in
                     var turn: [String: JSONValue] = [

@@ -52,7 +52,7 @@ struct ExportOptions {
                 for signal in OTLPSignal.allCases { configuration.protocols[signal] = parsed }
             }
             for header in arguments.all("--otlp-header") {
-                let parsed = try OTLPExporterConfiguration.keyValues(header, variable: "--otlp-header")
+                let parsed = try OTLPExporterConfiguration.headers(header, variable: "--otlp-header")
                 for signal in OTLPSignal.allCases { configuration.headers[signal, default: [:]].merge(parsed) { $1 } }
             }
         } catch let error as OTLPConfigurationError {
@@ -112,9 +112,15 @@ struct ExportOptions {
 
     /// Runs `body` with an export when an endpoint is configured (`nil` otherwise), then reports on stderr what
     /// was sent.
-    func withExport(_ body: (TelemetryExport?) async throws -> Void) async throws {
+    ///
+    /// - Returns: whether telemetry was lost (not delivered, and not kept in the spool for a later run).
+    @discardableResult
+    func withExport(_ body: (TelemetryExport?) async throws -> Void) async throws -> Bool {
         announce()
-        guard let settings = settings() else { return try await body(nil) }
+        guard let settings = settings() else {
+            try await body(nil)
+            return false
+        }
         let (outcome, report) = try await TelemetryExport.withExport(settings) { export -> Result<Void, any Error> in
             do {
                 return .success(try await body(export))
@@ -124,6 +130,7 @@ struct ExportOptions {
         }
         printError(report.text(spoolDirectory: spoolDirectory))
         try outcome.get()
+        return report.lostAnything
     }
 }
 

@@ -2,7 +2,8 @@ import Foundation
 import OTLP
 
 extension ExportReport {
-    /// One or a few lines for stderr. Names no URL and no header: either may carry a secret.
+    /// A few lines for stderr: what was sent, lost, and left for the next run. Names no URL and no header: either
+    /// may carry a secret.
     func text(spoolDirectory: URL) -> String {
         func counts(_ bySignal: [OTLPSignal: Int]) -> String {
             OTLPSignal.allCases.compactMap { signal in
@@ -20,8 +21,20 @@ extension ExportReport {
             let why = collectorMessages.sorted().joined(separator: "; ")
             lines.append("the collector rejected \(counts(partiallyRejected))\(why.isEmpty ? "" : ": \(why)")")
         }
-        if droppedBySpoolLimit > 0 { lines.append("\(droppedBySpoolLimit) items were dropped: the spool was full") }
-        if !unspooled.isEmpty { lines.append("could not write to the spool: \(counts(unspooled)) lost") }
+        if !redirectStatuses.isEmpty {
+            let statuses = redirectStatuses.sorted().map { "HTTP \($0)" }.joined(separator: ", ")
+            lines.append(
+                "the collector answered with a redirect (\(statuses)), which is never followed: set the endpoint to "
+                    + "the collector's own address"
+            )
+        }
+        if !droppedBySpoolLimit.isEmpty { lines.append("the spool was full: \(counts(droppedBySpoolLimit)) dropped") }
+        if let spoolFailure {
+            lines.append("\(spoolFailure); batches were sent from memory instead")
+        }
+        if !lostFromMemory.isEmpty {
+            lines.append("not delivered from memory before the end: \(counts(lostFromMemory))")
+        }
         if !leftInSpool.isEmpty {
             let reason = lastRetryReason.map { " (last attempt: \($0))" } ?? ""
             lines.append(
@@ -29,6 +42,14 @@ extension ExportReport {
                     + "\(spoolDirectory.path); the next run sends them"
             )
         }
+        if ignoredSpoolEntries > 0 {
+            lines.append(
+                "\(ignoredSpoolEntries) entr\(ignoredSpoolEntries == 1 ? "y" : "ies") in the spool "
+                    + "\(ignoredSpoolEntries == 1 ? "is" : "are") not a request of ours (a link, a pipe, a stray file) "
+                    + "and \(ignoredSpoolEntries == 1 ? "was" : "were") left alone"
+            )
+        }
+        if lostAnything { lines.append("telemetry lost: \(counts(lost))") }
         return lines.joined(separator: "\n")
     }
 }

@@ -1,6 +1,7 @@
 import CodexAppServer
 import CodexHarness
 import CodexTelemetry
+import DescriptorIO
 import Dispatch
 import Foundation
 import JSONRPC
@@ -89,14 +90,17 @@ struct ProxyCommand {
             }
             for event in telemetry.finish() { export?.record(event) }
         }
+        var lost = false
         do {
-            try await export.withExport { await observe($0) }
+            lost = try await export.withExport { await observe($0) }
         } catch {
             // Telemetry must never break the stream: without an export, the stream still flows.
             printError("codex-telemetry: not exporting: \(error)")
             await observe(nil)
         }
+        // The server's status is ours; a clean exit that lost telemetry says so.
         switch await server.waitForExit() {
+        case .exited(0) where lost: return ExitStatus.ioError
         case .exited(let status): return status
         case .signalled(let signal): return 128 + signal
         }

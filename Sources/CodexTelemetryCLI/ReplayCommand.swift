@@ -70,7 +70,7 @@ struct ReplayCommand {
         let output = BufferedOutput(fileDescriptor: STDOUT_FILENO)
         var summary = UsageSummary()
         var replay = SessionReplay(prices: prices)
-        try await export.withExport { export in
+        let lost = try await export.withExport { export in
             for file in found.files {
                 do {
                     try Self.replay(file, with: &replay) { event in
@@ -96,6 +96,7 @@ struct ReplayCommand {
             printError("codex-telemetry: cannot write to standard output: \(failure)")
             return ExitStatus.ioError
         }
+        if lost { return ExitStatus.ioError }
         return unreadable.isEmpty ? ExitStatus.success : ExitStatus.failure
     }
 

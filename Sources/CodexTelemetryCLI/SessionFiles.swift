@@ -1,3 +1,5 @@
+import DescriptorIO
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,19 +44,15 @@ struct SessionFiles {
     private mutating func walk(_ root: String, relative: String, depth: Int, into found: inout [String]) {
         let directory = relative.isEmpty ? root : root + "/" + relative
         let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard descriptor >= 0, let stream = fdopendir(descriptor) else {
+        guard descriptor >= 0, let names = entryNames(ofDirectory: descriptor) else {
             unreadable.append("cannot read the directory \(directory): \(String(cString: strerror(errno)))")
             if descriptor >= 0 { close(descriptor) }
             return
         }
-        defer { closedir(stream) }
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
-            }
-            guard name != ".", name != ".." else { continue }
+        defer { close(descriptor) }
+        for name in names {
             var status = stat()
-            guard fstatat(dirfd(stream), name, &status, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            guard fstatat(descriptor, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
             let path = relative.isEmpty ? name : relative + "/" + name
             switch status.st_mode & S_IFMT {
             case S_IFDIR where depth < Self.maximumDepth:

@@ -150,12 +150,13 @@ struct OTLPExportTests {
         #expect(accepted.filter { $0.path == "/v1/metrics" }.map(\.items).reduce(0, +) == Self.expected.points)
     }
 
-    @Test func a400IsDroppedAndReportedWithoutRetrying() async throws {
+    @Test func a400IsDroppedReportedAsLostAndNotRetried() async throws {
         let collector = try await StandInCollector(respond: "400")
         defer { Task { await collector.stop() } }
         let spool = try TestTools.makeTemporaryDirectory("spool")
         let outcome = try await replay(to: collector.port, spool: spool)
-        #expect(outcome.status == .exited(0))
+        #expect(outcome.status == .exited(74))
+        #expect(outcome.stderr.contains("telemetry lost: 26 log records, 26 spans, 12 metric points"))
         #expect(collector.requests.count == 3)
         #expect(
             outcome.stderr.contains(
@@ -166,11 +167,12 @@ struct OTLPExportTests {
     }
 
     @Test(arguments: ["http/protobuf", "http/json"])
-    func aPartialSuccessIsReadAndReported(wireProtocol: String) async throws {
+    func aPartialSuccessIsReadAndReportedAsLost(wireProtocol: String) async throws {
         let collector = try await StandInCollector(respond: "partial")
         defer { Task { await collector.stop() } }
         let outcome = try await replay(to: collector.port, ["--otlp-protocol", wireProtocol])
-        #expect(outcome.status == .exited(0))
+        #expect(outcome.status == .exited(74))
+        #expect(outcome.stderr.contains("telemetry lost: 1 log records, 1 spans, 1 metric points"))
         #expect(outcome.stderr.contains("exported 25 log records, 25 spans, 11 metric points in 3 requests"))
         #expect(
             outcome.stderr.contains("the collector rejected 1 log records, 1 spans, 1 metric points: one item refused")

@@ -72,4 +72,28 @@ struct OTLPExporterConfigurationTests {
             return message.contains("OTEL_") && !message.contains("s3cret")
         }
     }
+
+    /// A header that would corrupt or forge the request: refused where it is configured, naming the variable and
+    /// never the value.
+    @Test(arguments: [
+        ("OTEL_EXPORTER_OTLP_HEADERS", "content-length=5"), ("OTEL_EXPORTER_OTLP_HEADERS", "bad name=x"),
+        ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-key=secret%0D%0AInjected: yes"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "Host=elsewhere"),
+    ])
+    func headersThatCannotBeSentAreRefused(variable: String, value: String) {
+        #expect {
+            try defaults.applying(environment: [variable: value])
+        } throws: { error in
+            let message = (error as? OTLPConfigurationError)?.message ?? ""
+            return message.hasPrefix(variable) && !message.contains("secret") && !message.contains("elsewhere")
+        }
+    }
+
+    @Test func ordinaryHeadersPass() throws {
+        let parsed = try OTLPExporterConfiguration.headers(
+            "Authorization=Bearer a.b-c,x-team=payments\tops",
+            variable: "x"
+        )
+        #expect(parsed == ["Authorization": "Bearer a.b-c", "x-team": "payments\tops"])
+    }
 }

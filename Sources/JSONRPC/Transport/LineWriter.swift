@@ -1,3 +1,4 @@
+import DescriptorIO
 import Foundation
 import Synchronization
 

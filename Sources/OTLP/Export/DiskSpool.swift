@@ -1,3 +1,4 @@
+import DescriptorIO
 public import Foundation
 import SaturatingArithmetic
 import Synchronization
@@ -9,153 +10,272 @@ import Glibc
 /// Encoded export requests on disk, waiting to be sent: write-ahead, so a batch survives a collector that is down,
 /// a failed request, and this process being killed.
 ///
-/// One file per request, named so that names sort oldest first; created 0600 in a 0700 directory, written under a
-/// temporary name and renamed, so a reader never sees half a file. A sender claims a file with `flock`, so two
-/// processes sharing the spool never send the same request; a claim ends with its process. The spool is bounded:
-/// past `maximumBytes`, the oldest files are dropped and counted. No headers are ever written here.
+/// One file per request, named so that names sort oldest first; created 0600, written under a temporary name and
+/// renamed, so a reader never sees half a file. A sender claims a file with `flock`, so two processes sharing the
+/// spool never send the same request; a claim ends with its process. The spool is bounded: past `maximumBytes`, the
+/// oldest files are dropped and counted. No headers are ever written here.
+///
+/// The directory is trusted only if it is the user's own: not a link, owned by this user, writable by nobody else.
+/// It is held open, and every file is reached through it, never through a path; a file is opened without following
+/// a link, and only a regular file of ours (by name, owner and a single link) is ever read.
 public final class DiskSpool: Sendable {
     /// One spooled request.
-    public struct Entry: Sendable, Hashable {
-        public var url: URL
-        public var signal: OTLPSignal
-        public var wireProtocol: OTLPExporterConfiguration.WireProtocol
-        public var itemCount: Int
-        public var size: Int
+    struct Entry: Sendable, Hashable {
+        var name: String
+        var signal: OTLPSignal
+        var wireProtocol: OTLPExporterConfiguration.WireProtocol
+        var itemCount: Int
+        var size: Int
     }
 
-    public let directory: URL
-    public let maximumBytes: Int
-    private let sequence = Counter()
+    /// The spool's files of ours, oldest first, and how many other entries were passed over.
+    struct Listing {
+        var entries: [Entry] = []
+        /// Entries that are not requests this spool wrote: links, pipes, other users' files, stray names.
+        var ignored = 0
+    }
 
-    /// Opens (creating if needed) the spool at `directory`.
+    /// Where the spool is.
+    public let directory: URL
+    /// How large the spool may grow, in bytes.
+    public let maximumBytes: Int
+    private let descriptor: Int32
+    private let sequence = Mutex(0)
+
+    /// The largest request file read back: far beyond any batch written.
+    static let maximumRequestBytes = 64 << 20
+    /// The most items a request file may claim to hold.
+    private static let maximumItemCount = 1 << 20
+
+    /// Opens the spool at `directory`, creating it (and any missing parent) with mode 0700.
     ///
-    /// - Throws: `OTLPConfigurationError` when the directory cannot be created.
-    public init(directory: URL, maximumBytes: Int) throws {
+    /// - Parameters:
+    ///   - directory: the spool's directory.
+    ///   - maximumBytes: how large the spool may grow; past it, the oldest requests are dropped.
+    /// - Throws: `SpoolError` with code `.insecure` when the directory is a link, not a directory, someone else's, or
+    ///   writable by group or others; `.unavailable` when it cannot be created or opened.
+    public init(directory: URL, maximumBytes: Int) throws(SpoolError) {
         self.directory = directory
         self.maximumBytes = maximumBytes
-        do {
-            try FileManager.default.createDirectory(
-                at: directory,
-                withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700]
+        let path = directory.path
+        try Self.makeDirectory(path)
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            switch errno {
+            case ELOOP: throw SpoolError(.insecure, "the spool directory \(path) is a symbolic link")
+            case ENOTDIR: throw SpoolError(.insecure, "the spool directory \(path) is not a directory")
+            default: throw SpoolError(.unavailable, "cannot open the spool directory \(path): \(Self.errorText)")
+            }
+        }
+        var status = stat()
+        fstat(descriptor, &status)
+        guard status.st_uid == geteuid() else {
+            close(descriptor)
+            throw SpoolError(.insecure, "the spool directory \(path) belongs to another user")
+        }
+        guard status.st_mode & 0o022 == 0 else {
+            close(descriptor)
+            throw SpoolError(
+                .insecure,
+                "the spool directory \(path) is writable by others: make it 0700 (chmod 700) or choose another"
             )
-        } catch {
-            throw OTLPConfigurationError(
-                "cannot create the spool directory \(directory.path): \(error.localizedDescription)"
-            )
+        }
+        self.descriptor = descriptor
+        removeStaleTemporaryFiles()
+    }
+
+    deinit { close(descriptor) }
+
+    /// Creates `path` and its missing parents, each 0700 (no more, whatever the umask); an existing one is left as
+    /// it is, for the checks that follow.
+    private static func makeDirectory(_ path: String) throws(SpoolError) {
+        if mkdir(path, 0o700) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT else {
+            throw SpoolError(.unavailable, "cannot create the spool directory \(path): \(errorText)")
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        guard !parent.isEmpty, parent != path else {
+            throw SpoolError(.unavailable, "cannot create the spool directory \(path): \(errorText)")
+        }
+        try makeDirectory(parent)
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+            throw SpoolError(.unavailable, "cannot create the spool directory \(path): \(errorText)")
         }
     }
 
-    /// Writes a request; returns how many older files were dropped to stay within the bound.
+    /// Writes a request; returns the items of older requests dropped to stay within the bound.
     ///
-    /// - Throws: when the file cannot be written (a full disk): the caller keeps the batch in memory instead.
-    public func write(
+    /// - Throws: `SpoolError` with code `.unavailable` when the file cannot be written (a full or read-only disk):
+    ///   the caller keeps the batch in memory instead.
+    func write(
         _ body: [UInt8],
         signal: OTLPSignal,
         wireProtocol: OTLPExporterConfiguration.WireProtocol,
         itemCount: Int
-    ) throws -> Int {
+    ) throws(SpoolError) -> [OTLPSignal: Int] {
         // Name: time, process, sequence, signal, protocol, item count: sortable, unique, self-describing.
         let now = UInt64(saturating: Date().timeIntervalSince1970 * 1e9)
-        let format = wireProtocol == .protobuf ? "pb" : "json"
+        let number = sequence.withLock { number in
+            defer { number += 1 }
+            return number
+        }
         let name = String(
-            format: "%020llu-%d-%06d-\(signal.rawValue)-\(itemCount).\(format)",
+            format: "%020llu-%d-%06d-\(signal.rawValue)-\(itemCount).\(wireProtocol == .protobuf ? "pb" : "json")",
             now,
             getpid(),
-            sequence.next()
+            number % 1_000_000
         )
-        let temporary = directory.appendingPathComponent(".\(name).tmp")
-        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw OTLPConfigurationError("cannot write to the spool: \(String(cString: strerror(errno)))")
-        }
-        let written = body.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-        close(descriptor)
-        guard written == body.count, rename(temporary.path, directory.appendingPathComponent(name).path) == 0 else {
-            unlink(temporary.path)
-            throw OTLPConfigurationError("cannot write to the spool: \(String(cString: strerror(errno)))")
+        let temporary = ".\(name).tmp"
+        let file = openat(descriptor, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard file >= 0 else { throw SpoolError(.unavailable, "cannot write to the spool: \(Self.errorText)") }
+        let written = body.withUnsafeBytes { writeAll($0, to: file) }
+        let failure = Self.errorText
+        guard close(file) == 0, written, renameat(descriptor, temporary, descriptor, name) == 0 else {
+            let reason = written ? Self.errorText : failure
+            unlinkat(descriptor, temporary, 0)
+            throw SpoolError(.unavailable, "cannot write to the spool: \(reason)")
         }
         return enforceLimit()
     }
 
-    /// The spooled requests, oldest first.
-    public func entries() -> [Entry] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.sorted().compactMap { name in
-            guard !name.hasPrefix(".") else { return nil }
-            let parts = name.split(separator: "-")
-            guard parts.count == 5, let signal = OTLPSignal(rawValue: String(parts[3])) else { return nil }
-            let tail = parts[4].split(separator: ".")
-            guard tail.count == 2, let count = Int(tail[0]) else { return nil }
-            let url = directory.appendingPathComponent(name)
-            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
-            return Entry(
-                url: url,
-                signal: signal,
-                wireProtocol: tail[1] == "pb" ? .protobuf : .json,
-                itemCount: count,
-                size: size
-            )
+    /// The spooled requests, oldest first, and the count of entries that are not ours.
+    func list() -> Listing {
+        var listing = Listing()
+        // Hidden names are requests being written (ours, or another run's).
+        for name in (entryNames(ofDirectory: descriptor) ?? []).filter({ !$0.hasPrefix(".") }).sorted() {
+            if let entry = ownRequest(named: name) {
+                listing.entries.append(entry)
+            } else {
+                listing.ignored += 1
+            }
         }
+        return listing
     }
 
-    /// Claims an entry for sending; `nil` if another sender holds it or it has gone.
-    public func claim(_ entry: Entry) -> Claim? {
-        let descriptor = open(entry.url.path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0, access(entry.url.path, F_OK) == 0 else {
-            close(descriptor)
+    /// The request a name stands for, if the name is one this spool writes and the file is a regular file of ours.
+    private func ownRequest(named name: String) -> Entry? {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[0].count == 20, parts[0].allSatisfy(\.isASCIIDigit),
+            parts[1].allSatisfy(\.isASCIIDigit), parts[2].count == 6, parts[2].allSatisfy(\.isASCIIDigit),
+            let signal = OTLPSignal(rawValue: String(parts[3]))
+        else { return nil }
+        let tail = parts[4].split(separator: ".", omittingEmptySubsequences: false)
+        guard tail.count == 2, tail[0].count <= 7, tail[0].allSatisfy(\.isASCIIDigit), let count = Int(tail[0]),
+            count <= Self.maximumItemCount, tail[1] == "pb" || tail[1] == "json"
+        else { return nil }
+        var status = stat()
+        guard fstatat(descriptor, name, &status, AT_SYMLINK_NOFOLLOW) == 0, Self.isOwnRequest(status) else {
             return nil
         }
-        return Claim(entry: entry, descriptor: descriptor)
+        return Entry(
+            name: name,
+            signal: signal,
+            wireProtocol: tail[1] == "pb" ? .protobuf : .json,
+            itemCount: count,
+            size: Int(status.st_size)
+        )
+    }
+
+    /// A regular file of this user's, with one link (as written here), of a size this spool writes.
+    private static func isOwnRequest(_ status: stat) -> Bool {
+        status.st_mode & S_IFMT == S_IFREG && status.st_uid == geteuid() && status.st_nlink == 1
+            && status.st_size <= maximumRequestBytes
+    }
+
+    /// Claims an entry for sending; `nil` if another sender holds it, it has gone, or it is no longer a file of ours.
+    func claim(_ entry: Entry) -> Claim? {
+        let file = openat(descriptor, entry.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard file >= 0 else { return nil }
+        var status = stat()
+        // Still ours once open, claimed by nobody else, and not removed by its sender meanwhile (no link left).
+        guard fstat(file, &status) == 0, Self.isOwnRequest(status), flock(file, LOCK_EX | LOCK_NB) == 0,
+            fstat(file, &status) == 0, status.st_nlink == 1
+        else {
+            close(file)
+            return nil
+        }
+        return Claim(entry: entry, file: file, spool: self)
     }
 
     /// A claimed entry: read it, then `finish` it, removing it if it was sent or refused.
-    public final class Claim: @unchecked Sendable {
-        public let entry: Entry
-        private let descriptor: Int32
+    final class Claim: Sendable {
+        let entry: Entry
+        private let file: Int32
+        private let spool: DiskSpool
 
-        init(entry: Entry, descriptor: Int32) {
+        init(entry: Entry, file: Int32, spool: DiskSpool) {
             self.entry = entry
-            self.descriptor = descriptor
+            self.file = file
+            self.spool = spool
         }
 
-        public func read() -> [UInt8]? {
-            (try? Data(contentsOf: entry.url)).map(Array.init)
+        /// The request's bytes, read through the claimed descriptor; `nil` if they cannot be read.
+        func read() -> [UInt8]? {
+            try? readAll(file, atMost: DiskSpool.maximumRequestBytes)
         }
 
-        public func finish(remove: Bool) {
-            if remove { unlink(entry.url.path) }
-            close(descriptor)
+        func finish(remove: Bool) {
+            if remove { unlinkat(spool.descriptor, entry.name, 0) }
+            close(file)
         }
     }
 
-    private func enforceLimit() -> Int {
-        var all = entries()
-        var total = all.reduce(0) { $0 + $1.size }
-        var dropped = 0
+    /// Drops the oldest requests while the spool is over its bound; returns their items by signal.
+    private func enforceLimit() -> [OTLPSignal: Int] {
+        var all = list().entries
+        var total = all.map(\.size).saturatedSum()
+        var dropped: [OTLPSignal: Int] = [:]
         while total > maximumBytes, all.count > 1 {
             let oldest = all.removeFirst()
-            if let claim = claim(oldest) {
-                claim.finish(remove: true)
-                total -= oldest.size
-                dropped += oldest.itemCount
-            } else {
-                total -= oldest.size  // being sent by someone: it will leave soon
-            }
+            total -= oldest.size
+            // One being sent by someone else will leave soon.
+            guard let claim = claim(oldest) else { continue }
+            claim.finish(remove: true)
+            dropped[oldest.signal, default: 0] += oldest.itemCount
         }
         return dropped
     }
-}
 
-/// A thread-safe increasing number.
-final class Counter: Sendable {
-    private let value = Mutex(0)
-
-    func next() -> Int {
-        value.withLock { value in
-            defer { value += 1 }
-            return value
+    /// Removes what a run killed while writing left behind: temporary files over an hour old.
+    private func removeStaleTemporaryFiles() {
+        let hourAgo = time(nil) - 3600
+        for name in entryNames(ofDirectory: descriptor) ?? [] {
+            var status = stat()
+            guard name.hasPrefix("."), name.hasSuffix(".tmp"),
+                fstatat(descriptor, name, &status, AT_SYMLINK_NOFOLLOW) == 0, status.st_mode & S_IFMT == S_IFREG,
+                status.st_mtim.tv_sec < hourAgo
+            else { continue }
+            unlinkat(descriptor, name, 0)
         }
     }
+
+    private static var errorText: String { String(cString: strerror(errno)) }
+}
+
+/// Why a spool cannot be used.
+public struct SpoolError: Error, Sendable, CustomStringConvertible {
+    /// A kind of failure, stable across releases; new kinds may be added.
+    public struct Code: Hashable, Sendable {
+        private let name: String
+        /// The directory is not safe to use: a link, not a directory, someone else's, or writable by others. Refused:
+        /// fix it or choose another.
+        public static let insecure = Code(name: "insecure")
+        /// The directory or a file in it cannot be created or written: the exporter sends from memory instead.
+        public static let unavailable = Code(name: "unavailable")
+    }
+
+    public var code: Code
+    /// What is wrong, naming the directory.
+    public var message: String
+
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
 }

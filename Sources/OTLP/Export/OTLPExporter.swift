@@ -1,12 +1,14 @@
+import Foundation
 import Synchronization
 
-/// Exports log records, spans and metrics over OTLP/HTTP without ever losing what it was given.
+/// Exports log records, spans and metrics over OTLP/HTTP, and says exactly what it could not deliver.
 ///
 /// `enqueue` only appends to memory, so exporting never slows the caller. A batcher encodes full (or old enough)
 /// batches and writes them to the spool; a sender posts spooled requests, oldest first (from earlier runs too),
-/// retrying with exponential backoff and jitter, honouring `Retry-After`. A request is removed from the spool only
-/// once the collector has taken it or refused it for good; so memory holds one batch at most, and what cannot be
-/// sent before the end waits in the spool for the next run.
+/// retrying with exponential backoff and jitter, honouring `Retry-After` (never sooner than the backoff floor). A
+/// request leaves the spool only once the collector has taken it or refused it for good; a redirect is neither,
+/// and its signal is not sent again that run. When the spool cannot be written, a batch is held in memory (up to
+/// 64 MiB) and sent from there; what is still there at the end is lost, and counted as lost.
 public final class OTLPExporter: Sendable {
     /// How records are grouped into requests.
     public struct Batching: Sendable {
@@ -23,7 +25,9 @@ public final class OTLPExporter: Sendable {
 
     /// How the exporter waits between attempts.
     public struct Backoff: Sendable {
+        /// The first wait, and the least any `Retry-After` can ask. Default: half a second.
         public var initial: Duration
+        /// The longest wait the backoff grows to. Default: 5 seconds.
         public var maximum: Duration
 
         public init(initial: Duration = .milliseconds(500), maximum: Duration = .seconds(5)) {
@@ -32,16 +36,22 @@ public final class OTLPExporter: Sendable {
         }
     }
 
+    /// The most held in memory for batches the spool would not take.
+    static let maximumUnspooledBytes = 64 << 20
+    /// The longest `Retry-After` honoured; the flush deadline usually ends a run sooner.
+    static let longestRetryAfter = Duration.seconds(3600)
+
     private let configuration: OTLPExporterConfiguration
     private let resource: OTLPResource
     private let scope: OTLPScope
-    private let spool: DiskSpool
+    private let spool: DiskSpool?
     private let batching: Batching
     private let backoff: Backoff
-    private let sender = HTTPSender()
+    private let transport: any HTTPTransport
+    private let clock: any ExportClock
     private let state = Mutex(State())
     private let batchReady = Doorbell()
-    private let spoolChanged = Doorbell()
+    private let workWaiting = Doorbell()
 
     private enum Worker {
         case batcher, sender, deadline
@@ -54,80 +64,160 @@ public final class OTLPExporter: Sendable {
         var finishing = false
         var batcherDone = false
         var report = ExportReport()
+        /// Batches the spool would not take, oldest first, sent from here.
+        var unspooled: [HeldBatch] = []
+        var unspooledBytes = 0
+        var nextHeld = 0
+        /// Signals whose endpoint answered with a redirect: not sent again this run.
+        var redirected: Set<OTLPSignal> = []
+    }
+
+    /// A batch held in memory because the spool would not take it.
+    private struct HeldBatch: Sendable {
+        var number: Int
+        var body: [UInt8]
+        var signal: OTLPSignal
+        var wireProtocol: OTLPExporterConfiguration.WireProtocol
+        var itemCount: Int
+    }
+
+    /// Something to send: a batch held in memory, or a request in the spool.
+    private enum Pending {
+        case held(HeldBatch)
+        case spooled(DiskSpool.Entry)
+
+        var signal: OTLPSignal {
+            switch self {
+            case .held(let batch): batch.signal
+            case .spooled(let entry): entry.signal
+            }
+        }
     }
 
     private init(
         configuration: OTLPExporterConfiguration,
-        resource: OTLPResource,
         scope: OTLPScope,
-        spool: DiskSpool,
+        spool: DiskSpool?,
         batching: Batching,
-        backoff: Backoff
+        backoff: Backoff,
+        transport: any HTTPTransport,
+        clock: any ExportClock
     ) {
         self.configuration = configuration
-        self.resource = resource
+        var attributes = [OTLPAttribute("service.name", .string(configuration.serviceName))]
+        attributes += configuration.resourceAttributes.sorted { $0.key < $1.key }.map {
+            OTLPAttribute($0.key, .string($0.value))
+        }
+        resource = OTLPResource(attributes: attributes)
         self.scope = scope
         self.spool = spool
         self.batching = batching
         self.backoff = backoff
+        self.transport = transport
+        self.clock = clock
     }
 
-    /// Runs `body` with an exporter, then flushes, whether `body` returned or threw: everything given is spooled,
-    /// and sending goes on until the spool is empty or `flushTimeout` has passed. What is left stays in the spool
-    /// for the next run.
+    /// Runs `body` with an exporter, then flushes, whether `body` returned or threw, and even if the calling task
+    /// is cancelled: everything given is spooled (or held in memory), and sending goes on until nothing is left or
+    /// `flushTimeout` has passed. What is left in the spool waits for the next run.
     ///
-    /// - Returns: what `body` returned, and a report of what was sent, refused and left.
-    /// - Throws: what `body` throws, after the flush (the report is then lost to the caller, not the data).
+    /// - Parameters:
+    ///   - configuration: where and how to send.
+    ///   - scope: the instrumentation scope of every record.
+    ///   - spool: where batches wait; `nil` to hold them in memory only (what is not sent by the end is lost).
+    ///   - flushTimeout: how long to keep sending once `body` has ended.
+    ///   - batching: how records are grouped into requests.
+    ///   - backoff: how long to wait between attempts.
+    ///   - body: the work that produces the records.
+    /// - Returns: what `body` returned, and a report of what was sent, refused, lost and left.
+    /// - Throws: `OTLPConfigurationError` when a configured header cannot be sent; what `body` throws, after the
+    ///   flush (the report is then lost to the caller, not the data).
     public static func withExporter<Result: Sendable>(
         configuration: OTLPExporterConfiguration,
         scope: OTLPScope,
-        spool: DiskSpool,
+        spool: DiskSpool?,
         flushTimeout: Duration,
         batching: Batching = Batching(),
         backoff: Backoff = Backoff(),
         _ body: (OTLPExporter) async throws -> Result
     ) async throws -> (Result, ExportReport) {
-        var attributes = [OTLPAttribute("service.name", .string(configuration.serviceName))]
-        attributes += configuration.resourceAttributes.sorted { $0.key < $1.key }.map {
-            OTLPAttribute($0.key, .string($0.value))
-        }
+        try await withExporter(
+            configuration: configuration,
+            scope: scope,
+            spool: spool,
+            flushTimeout: flushTimeout,
+            batching: batching,
+            backoff: backoff,
+            transport: SystemHTTPTransport(),
+            clock: SystemExportClock(),
+            body
+        )
+    }
+
+    /// The same, with the transport and the clock given: the seams tests use.
+    package static func withExporter<Result: Sendable>(
+        configuration: OTLPExporterConfiguration,
+        scope: OTLPScope,
+        spool: DiskSpool?,
+        flushTimeout: Duration,
+        batching: Batching = Batching(),
+        backoff: Backoff = Backoff(),
+        transport: any HTTPTransport,
+        clock: any ExportClock,
+        _ body: (OTLPExporter) async throws -> Result
+    ) async throws -> (Result, ExportReport) {
+        try configuration.checkHeaders()
         let exporter = OTLPExporter(
             configuration: configuration,
-            resource: OTLPResource(attributes: attributes),
             scope: scope,
             spool: spool,
             batching: batching,
-            backoff: backoff
+            backoff: backoff,
+            transport: transport,
+            clock: clock
         )
-        return try await withThrowingTaskGroup(of: Worker.self, returning: (Result, ExportReport).self) { group in
+        // The workers run in a task of their own, so cancelling the caller cannot stop them from spooling what they
+        // hold and flushing it (as swift-subprocess runs its teardown): the body's end is their only signal.
+        let workers = Task { await exporter.runWorkers(flushTimeout: flushTimeout) }
+        // Whatever happened in `body`, what it handed over is flushed: a failure is when telemetry matters most.
+        let outcome: Swift.Result<Result, any Error>
+        do {
+            outcome = .success(try await body(exporter))
+        } catch {
+            outcome = .failure(error)
+        }
+        exporter.state.withLock { $0.finishing = true }
+        exporter.batchReady.ring()
+        await workers.value
+        return (try outcome.get(), exporter.finalReport())
+    }
+
+    private func runWorkers(flushTimeout: Duration) async {
+        await withTaskGroup(of: Worker.self) { group in
             group.addTask {
-                await exporter.runBatcher()
+                await self.runBatcher()
                 return .batcher
             }
             group.addTask {
-                await exporter.runSender()
+                await self.runSender()
                 return .sender
             }
-            // Whatever happened in `body`, what it handed over is flushed: a failure is when telemetry matters most.
-            let outcome: Swift.Result<Result, any Error>
-            do {
-                outcome = .success(try await body(exporter))
-            } catch {
-                outcome = .failure(error)
+            // What is in memory reaches the spool whatever the deadline (the batcher ends only when finishing, once
+            // it has handed everything over): the deadline bounds sending, never keeping.
+            var senderDone = false
+            while let worker = await group.next() {
+                if worker == .sender { senderDone = true }
+                if worker == .batcher { break }
             }
-            exporter.state.withLock { $0.finishing = true }
-            exporter.batchReady.ring()
-            // What is in memory reaches the spool whatever the deadline (the sender cannot end before it does):
-            // the deadline bounds sending, never keeping.
-            while let worker = try? await group.next(), worker != .batcher {}
-            group.addTask {
-                try? await Task.sleep(for: flushTimeout)
-                return .deadline
+            if !senderDone {
+                group.addTask {
+                    await self.clock.sleep(for: flushTimeout)
+                    return .deadline
+                }
+                // Flushed when the sender has sent everything (it ends only then), or out of time.
+                _ = await group.next()
             }
-            // Flushed when the sender has emptied the spool (it ends only then), or out of time.
-            _ = try? await group.next()
             group.cancelAll()
-            return (try outcome.get(), exporter.finalReport())
         }
     }
 
@@ -145,8 +235,8 @@ public final class OTLPExporter: Sendable {
     /// snapshot in time that should not wait for, or merge with, the next.
     public func enqueue(_ metrics: [OTLPMetric]) {
         guard !metrics.isEmpty else { return }
-        spoolBatch(.metrics(metrics))
-        spoolChanged.ring()
+        keep(.metrics(metrics))
+        workWaiting.ring()
     }
 
     private func add(_ change: (inout State) -> Void) {
@@ -168,8 +258,8 @@ public final class OTLPExporter: Sendable {
             let full = state.logs.count >= batching.maximumSize || state.spans.count >= batching.maximumSize
             return (full, overflow)
         }
-        for batch in overflow { spoolBatch(batch) }
-        if !overflow.isEmpty { spoolChanged.ring() }
+        for batch in overflow { keep(batch) }
+        if !overflow.isEmpty { workWaiting.ring() }
         if full { batchReady.ring() }
     }
 
@@ -191,98 +281,180 @@ public final class OTLPExporter: Sendable {
                 state.oldestPending = nil
                 return (batches, state.finishing, nil)
             }
-            for batch in batches { spoolBatch(batch) }
-            if !batches.isEmpty { spoolChanged.ring() }
+            for batch in batches { keep(batch) }
+            if !batches.isEmpty { workWaiting.ring() }
             if finishing {
                 state.withLock { $0.batcherDone = true }
-                spoolChanged.ring()
+                workWaiting.ring()
                 return
             }
             if batches.isEmpty { await batchReady.wait(upTo: wait ?? .seconds(3600)) }
         }
     }
 
+    /// Encodes a batch and keeps it for sending: in the spool, or, if the spool will not take it, in memory.
     /// Every batch passes here, so this is where a signal that is not exported is dropped.
-    private func spoolBatch(_ batch: OTLPBatch) {
-        guard configuration.signals.contains(batch.signal) else { return }
+    private func keep(_ batch: OTLPBatch) {
+        guard configuration.signals.contains(batch.signal), configuration.endpoints[batch.signal] != nil else { return }
         let wireProtocol = configuration.wireProtocol(for: batch.signal)
         let body =
             wireProtocol == .protobuf
             ? batch.protobuf(resource: resource, scope: scope) : batch.json(resource: resource, scope: scope)
-        do {
-            let dropped = try spool.write(
-                body,
-                signal: batch.signal,
-                wireProtocol: wireProtocol,
-                itemCount: batch.itemCount
+        if let spool {
+            do {
+                let dropped = try spool.write(
+                    body,
+                    signal: batch.signal,
+                    wireProtocol: wireProtocol,
+                    itemCount: batch.itemCount
+                )
+                state.withLock { $0.report.droppedBySpoolLimit.merge(dropped, uniquingKeysWith: +) }
+                return
+            } catch {
+                state.withLock { state in
+                    if state.report.spoolFailure == nil { state.report.spoolFailure = error.message }
+                }
+            }
+        }
+        state.withLock { state in
+            state.unspooled.append(
+                HeldBatch(
+                    number: state.nextHeld,
+                    body: body,
+                    signal: batch.signal,
+                    wireProtocol: wireProtocol,
+                    itemCount: batch.itemCount
+                )
             )
-            state.withLock { $0.report.droppedBySpoolLimit += dropped }
-        } catch {
-            state.withLock { $0.report.unspooled[batch.signal, default: 0] += batch.itemCount }
+            state.nextHeld += 1
+            state.unspooledBytes += body.count
+            // Past the bound, the oldest held batch goes: lost, and counted as lost.
+            while state.unspooledBytes > Self.maximumUnspooledBytes, state.unspooled.count > 1 {
+                let oldest = state.unspooled.removeFirst()
+                state.unspooledBytes -= oldest.body.count
+                state.report.lostFromMemory[oldest.signal, default: 0] += oldest.itemCount
+            }
         }
     }
 
-    // MARK: - Sender: spool to collector
+    // MARK: - Sender: spool and memory to collector
 
     private func runSender() async {
         var failures = 0
         while !Task.isCancelled {
-            let pending = spool.entries().filter {
-                configuration.endpoints[$0.signal] != nil && configuration.signals.contains($0.signal)
-            }
+            let pending = pendingWork()
             if pending.isEmpty {
                 if state.withLock({ $0.batcherDone }) { return }
-                await spoolChanged.wait(upTo: .seconds(3600))
+                await workWaiting.wait(upTo: .seconds(3600))
                 continue
             }
             var attempted = false
-            for entry in pending {
-                guard !Task.isCancelled, let claim = spool.claim(entry) else { continue }
-                attempted = true
-                guard let body = claim.read() else {
-                    claim.finish(remove: false)
-                    continue
-                }
-                let outcome = await sender.send(
-                    body,
-                    to: configuration.endpoints[entry.signal]!,
-                    wireProtocol: entry.wireProtocol,
-                    compression: configuration.compression(for: entry.signal),
-                    headers: configuration.headers[entry.signal] ?? [:],
-                    timeout: configuration.timeout(for: entry.signal)
-                )
-                switch outcome {
-                case .accepted(let rejected, let message):
-                    claim.finish(remove: true)
-                    failures = 0
-                    state.withLock { state in
-                        state.report.sent[entry.signal, default: 0] += entry.itemCount - Int(rejected)
-                        state.report.requests += 1
-                        if rejected > 0 {
-                            state.report.partiallyRejected[entry.signal, default: 0] += Int(rejected)
-                            if let message { state.report.collectorMessages.insert(message) }
+            for item in pending {
+                guard !Task.isCancelled, !state.withLock({ $0.redirected.contains(item.signal) }) else { continue }
+                let delivery: Delivery
+                switch item {
+                case .held(let batch):
+                    attempted = true
+                    delivery = await send(batch.body, batch.signal, batch.wireProtocol, itemCount: batch.itemCount)
+                    if delivery.isFinal {
+                        state.withLock { state in
+                            guard let index = state.unspooled.firstIndex(where: { $0.number == batch.number }) else {
+                                return
+                            }
+                            state.unspooledBytes -= state.unspooled.remove(at: index).body.count
                         }
                     }
-                case .refused(let status):
-                    claim.finish(remove: true)
-                    state.withLock { state in
-                        state.report.refused[entry.signal, default: 0] += entry.itemCount
-                        state.report.refusalStatuses.insert(status)
+                case .spooled(let entry):
+                    guard let claim = spool?.claim(entry) else { continue }
+                    attempted = true
+                    guard let body = claim.read() else {
+                        claim.finish(remove: false)
+                        continue
                     }
-                case .retryable(let reason, let retryAfter):
-                    claim.finish(remove: false)
-                    failures += 1
-                    state.withLock { state in
-                        state.report.retries += 1
-                        state.report.lastRetryReason = reason
-                    }
-                    try? await Task.sleep(for: retryAfter ?? delay(afterFailures: failures))
+                    delivery = await send(body, entry.signal, entry.wireProtocol, itemCount: entry.itemCount)
+                    claim.finish(remove: delivery.isFinal)
                 }
-                if case .retryable = outcome { break }
+                guard case .retryable(_, let retryAfter) = delivery else {
+                    failures = 0
+                    continue
+                }
+                failures += 1
+                // A collector may ask for a later retry, never a storm: its wish is held to our floor and a ceiling.
+                let wait =
+                    retryAfter.map { min(max($0, backoff.initial), Self.longestRetryAfter) }
+                    ?? delay(afterFailures: failures)
+                await clock.sleep(for: wait)
+                break
             }
-            // Everything pending is being sent by another process sharing the spool: look again shortly.
-            if !attempted { await spoolChanged.wait(upTo: .seconds(1)) }
+            // Everything pending is being sent by another process sharing the spool, or redirected: look again
+            // shortly.
+            if !attempted { await workWaiting.wait(upTo: .seconds(1)) }
         }
+    }
+
+    /// What there is to send, held batches first (they have nowhere else to wait), then the spool oldest first.
+    private func pendingWork() -> [Pending] {
+        let (held, redirected) = state.withLock { ($0.unspooled, $0.redirected) }
+        let spooled = (spool?.list().entries ?? []).filter {
+            configuration.endpoints[$0.signal] != nil && configuration.signals.contains($0.signal)
+        }
+        let work = held.map(Pending.held) + spooled.map(Pending.spooled)
+        return work.filter { !redirected.contains($0.signal) }
+    }
+
+    /// Posts one request and records what became of it.
+    private func send(
+        _ body: [UInt8],
+        _ signal: OTLPSignal,
+        _ wireProtocol: OTLPExporterConfiguration.WireProtocol,
+        itemCount: Int
+    ) async -> Delivery {
+        var headers: [(name: String, value: String)] = [("Content-Type", wireProtocol.contentType)]
+        var payload = body
+        if configuration.compression(for: signal) == .gzip {
+            payload = Gzip.compress(body)
+            headers.append(("Content-Encoding", "gzip"))
+        }
+        let configured = (configuration.headers[signal] ?? [:]).sorted { $0.key < $1.key }
+        if !configured.contains(where: { $0.key.lowercased() == "user-agent" }) {
+            headers.append(("User-Agent", "codex-telemetry"))
+        }
+        headers += configured.map { ($0.key, $0.value) }
+        let request = HTTPRequest(
+            url: configuration.endpoints[signal]!,
+            headers: headers,
+            body: payload,
+            timeout: configuration.timeout(for: signal)
+        )
+        let delivery = Delivery(
+            await transport.post(request),
+            itemCount: itemCount,
+            wireProtocol: wireProtocol,
+            now: clock.date
+        )
+        state.withLock { state in
+            switch delivery {
+            case .accepted(let rejected, let message):
+                state.report.requests += 1
+                state.report.sent[signal, default: 0] += itemCount - rejected
+                if rejected > 0 {
+                    state.report.partiallyRejected[signal, default: 0] += rejected
+                    if let message { state.report.collectorMessages.insert(message) }
+                }
+            case .refused(let status):
+                state.report.requests += 1
+                state.report.refused[signal, default: 0] += itemCount
+                state.report.refusalStatuses.insert(status)
+            case .redirected(let status):
+                state.report.requests += 1
+                state.report.redirectStatuses.insert(status)
+                state.redirected.insert(signal)
+            case .retryable(let reason, _):
+                state.report.retries += 1
+                state.report.lastRetryReason = reason
+            }
+        }
+        return delivery
     }
 
     /// Exponential backoff with full jitter: a random wait up to `initial × 2^(failures-1)`, capped.
@@ -292,36 +464,30 @@ public final class OTLPExporter: Sendable {
     }
 
     private func finalReport() -> ExportReport {
-        var report = state.withLock { $0.report }
-        for entry in spool.entries() where configuration.endpoints[entry.signal] != nil {
-            report.leftInSpool[entry.signal, default: 0] += entry.itemCount
-            report.leftInSpoolBytes += entry.size
+        var report = state.withLock { state in
+            var report = state.report
+            for batch in state.unspooled { report.lostFromMemory[batch.signal, default: 0] += batch.itemCount }
+            return report
+        }
+        if let listing = spool?.list() {
+            for entry in listing.entries where configuration.endpoints[entry.signal] != nil {
+                report.leftInSpool[entry.signal, default: 0] += entry.itemCount
+                report.leftInSpoolBytes += entry.size
+            }
+            report.ignoredSpoolEntries = listing.ignored
         }
         return report
     }
 }
 
-/// What an exporter did: counts of items (log records, spans, metric points) by signal.
-public struct ExportReport: Sendable, Hashable {
-    public var sent: [OTLPSignal: Int] = [:]
-    /// Items the collector refused for good (a 4xx other than 429).
-    public var refused: [OTLPSignal: Int] = [:]
-    public var refusalStatuses: Set<Int> = []
-    /// Items a collector accepted the request of but rejected (partial success).
-    public var partiallyRejected: [OTLPSignal: Int] = [:]
-    public var collectorMessages: Set<String> = []
-    /// Items still waiting in the spool, for the next run.
-    public var leftInSpool: [OTLPSignal: Int] = [:]
-    public var leftInSpoolBytes = 0
-    /// Items dropped because the spool was full.
-    public var droppedBySpoolLimit = 0
-    /// Items that could not be written to the spool (a full disk).
-    public var unspooled: [OTLPSignal: Int] = [:]
-    public var requests = 0
-    public var retries = 0
-    public var lastRetryReason: String?
-
-    public init() {}
+extension Delivery {
+    /// Whether the batch is done with: taken, or refused for good. A retry or a redirect keeps it.
+    fileprivate var isFinal: Bool {
+        switch self {
+        case .accepted, .refused: true
+        case .retryable, .redirected: false
+        }
+    }
 }
 
 /// Wakes one waiter; a ring with nobody waiting is kept for the next wait.

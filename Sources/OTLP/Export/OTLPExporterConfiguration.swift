@@ -92,7 +92,7 @@ public struct OTLPExporterConfiguration: Sendable {
             for signal in OTLPSignal.allCases { configuration.protocols[signal] = parsed }
         }
         if let text = value("OTEL_EXPORTER_OTLP_HEADERS") {
-            let parsed = try Self.keyValues(text, variable: "OTEL_EXPORTER_OTLP_HEADERS")
+            let parsed = try Self.headers(text, variable: "OTEL_EXPORTER_OTLP_HEADERS")
             for signal in OTLPSignal.allCases { configuration.headers[signal, default: [:]].merge(parsed) { $1 } }
         }
         if let text = value("OTEL_EXPORTER_OTLP_TIMEOUT") {
@@ -109,7 +109,7 @@ public struct OTLPExporterConfiguration: Sendable {
             }
             if let text = value(prefix + "HEADERS") {
                 configuration.headers[signal, default: [:]].merge(
-                    try Self.keyValues(text, variable: prefix + "HEADERS")
+                    try Self.headers(text, variable: prefix + "HEADERS")
                 ) { $1 }
             }
             if let name = value(prefix + "COMPRESSION") {
@@ -172,6 +172,55 @@ public struct OTLPExporterConfiguration: Sendable {
         return result
     }
 
+    /// Parses headers given as `key=value,key=value` (as `keyValues`), each checked as `headerProblem` does.
+    ///
+    /// - Throws: `OTLPConfigurationError` naming `variable` and the problem, never a value (it may be a secret).
+    public static func headers(_ text: String, variable: String) throws -> [String: String] {
+        let parsed = try keyValues(text, variable: variable)
+        for (name, value) in parsed.sorted(by: { $0.key < $1.key }) {
+            if let problem = headerProblem(name: name, value: value) {
+                throw OTLPConfigurationError("\(variable): \(problem)")
+            }
+        }
+        return parsed
+    }
+
+    /// Why a header cannot be sent as configured, or `nil` when it can. A name must be an HTTP token (RFC 9110,
+    /// section 5.6.2) and not one of the headers that frame the request, which are ours to set; a value may hold
+    /// visible characters, spaces and tabs only (section 5.5): a line break would forge headers of its own.
+    public static func headerProblem(name: String, value: String) -> String? {
+        let tokenCharacters = Set("!#$%&'*+-.^_`|~".utf8)
+        guard !name.isEmpty, name.utf8.allSatisfy({ $0.isASCIILetterOrDigit || tokenCharacters.contains($0) }) else {
+            return "a header name must be letters, digits and !#$%&'*+-.^_`|~ only"
+        }
+        guard !reservedHeaders.contains(name.lowercased()) else {
+            return "the header \(name) is set by the exporter itself and cannot be configured"
+        }
+        guard value.utf8.allSatisfy({ $0 == 0x09 || $0 >= 0x20 && $0 != 0x7F }) else {
+            return "the value of the header \(name) holds a line break or another control character"
+        }
+        return nil
+    }
+
+    /// The headers that frame a request: its length, type, encoding, connection and host.
+    private static let reservedHeaders: Set<String> = [
+        "host", "content-length", "content-type", "content-encoding", "transfer-encoding", "connection", "keep-alive",
+        "proxy-connection", "te", "trailer", "upgrade", "expect",
+    ]
+
+    /// Checks every configured header, for a configuration built in code rather than parsed.
+    ///
+    /// - Throws: `OTLPConfigurationError` naming the header and its signal, never its value.
+    func checkHeaders() throws {
+        for signal in OTLPSignal.allCases {
+            for (name, value) in (headers[signal] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                if let problem = Self.headerProblem(name: name, value: value) {
+                    throw OTLPConfigurationError("a header for \(signal.rawValue): \(problem)")
+                }
+            }
+        }
+    }
+
     private static func compression(_ name: String, variable: String) throws -> Compression {
         guard let parsed = Compression(rawValue: name.lowercased()) else {
             throw OTLPConfigurationError("\(variable) is '\(name)': use gzip or none")
@@ -202,4 +251,11 @@ public struct OTLPConfigurationError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+extension UInt8 {
+    fileprivate var isASCIILetterOrDigit: Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
+    }
 }

@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Whole reads and writes on file descriptors, for the modules that hold one: a pipe to Codex, a spool file, a
+// recording, standard output.
+
+/// Writes all of `bytes` to `fileDescriptor`, continuing after partial writes and interrupted calls.
+///
+/// - Returns: `false` if the descriptor stopped taking bytes (a full disk, or a reader that has gone: EPIPE, with
+///   SIGPIPE ignored or blocked); `errno` then says why, and some bytes may not have been written.
+@discardableResult
+package func writeAll(_ bytes: UnsafeRawBufferPointer, to fileDescriptor: Int32) -> Bool {
+    var offset = 0
+    while offset < bytes.count {
+        let written = write(fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
+        if written > 0 {
+            offset += written
+        } else if written < 0 && errno == EINTR {
+            continue
+        } else {
+            if written == 0 { errno = ENOSPC }
+            return false
+        }
+    }
+    return true
+}
+
+/// Why a descriptor could not be read whole.
+package enum ReadAllFailure: Error, Equatable {
+    /// `read(2)` failed with this `errno`.
+    case failed(Int32)
+    /// There was more than the limit.
+    case tooLarge
+}
+
+/// Reads `fileDescriptor` to its end, refusing more than `limit` bytes: a path may name a device or a pipe that
+/// never ends, and memory must not follow it.
+package func readAll(_ fileDescriptor: Int32, atMost limit: Int) throws(ReadAllFailure) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fileDescriptor, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        guard count >= 0 else { throw .failed(errno) }
+        if count == 0 { return bytes }
+        guard bytes.count + count <= limit else { throw .tooLarge }
+        bytes += chunk[..<count]
+    }
+}
+
+/// The names in the directory open as `directory` (without `.` and `..`), read through a duplicate of it, so it
+/// stays open for `openat` and `fstatat`; `nil` when it cannot be read, with `errno` saying why.
+package func entryNames(ofDirectory directory: Int32) -> [String]? {
+    let handle = dup(directory)
+    guard handle >= 0 else { return nil }
+    guard let stream = fdopendir(handle) else {
+        let failure = errno
+        close(handle)
+        errno = failure
+        return nil
+    }
+    defer { closedir(stream) }
+    rewinddir(stream)
+    var names: [String] = []
+    while let entry = readdir(stream) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) {
+            String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+        }
+        if name != ".", name != ".." { names.append(name) }
+    }
+    return names
+}

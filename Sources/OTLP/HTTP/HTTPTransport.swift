@@ -1,0 +1,46 @@
+package import Foundation
+
+/// One export request: a POST of an encoded batch.
+package struct HTTPRequest: Sendable {
+    package var url: URL
+    /// Names and values, already checked (see `OTLPExporterConfiguration.headerProblem(name:value:)`).
+    package var headers: [(name: String, value: String)]
+    package var body: [UInt8]
+    /// How long the whole exchange may take: connecting, sending and receiving.
+    package var timeout: Duration
+
+    package init(url: URL, headers: [(name: String, value: String)], body: [UInt8], timeout: Duration) {
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+}
+
+/// What became of one POST: the collector's answer, or why there was none.
+package enum HTTPOutcome: Sendable, Equatable {
+    /// The status, the headers (names in lower case) and the start of the body.
+    case response(status: Int, headers: [String: String], body: [UInt8])
+    /// No answer: no connection, a reset, a timeout, a reply that is not HTTP. Names no header and no URL.
+    case failed(String)
+}
+
+/// Sends export requests. Redirects are never followed: a 3xx is the outcome, not a reason to send the batch and
+/// the credentials somewhere else.
+package protocol HTTPTransport: Sendable {
+    /// Posts `request` and returns what came back; returns early, as a failure, when the task is cancelled.
+    func post(_ request: HTTPRequest) async -> HTTPOutcome
+}
+
+/// The transport for real endpoints: our own HTTP/1.1 over sockets for `http` (it waits in `poll(2)`, costing no
+/// CPU), and URLSession, with redirects refused, where `https` needs TLS.
+package struct SystemHTTPTransport: HTTPTransport {
+    private let plain = SocketHTTPTransport()
+    private let secure = URLSessionHTTPTransport()
+
+    package init() {}
+
+    package func post(_ request: HTTPRequest) async -> HTTPOutcome {
+        request.url.scheme?.lowercased() == "https" ? await secure.post(request) : await plain.post(request)
+    }
+}
