@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """A scriptable OTLP/HTTP collector for fault tests, decoding with the official definitions (opentelemetry-proto).
 
-Usage: stand-in-collector.py --save-dir DIR [--port N] [--respond LIST] [--retry-after SECONDS]
+Usage: stand-in-collector.py --save-dir DIR [--port N] [--respond LIST] [--retry-after SECONDS] [--location URL]
 
 --respond is a comma-separated list of answers, one per request, the last repeated: 200, 400, 429, 503, 504
-(503 and 429 carry Retry-After when given), partial (200 with a partial success rejecting one item), hang
+(503 and 429 carry Retry-After when given; 301, 307 and 308 carry Location, a URL), partial (200 with a partial success rejecting one item), hang
 (accept the request and never answer). Each request's body is saved to DIR as NNNNN-SIGNAL.body and, before it is
 answered, described in NNNNN-SIGNAL.request.json: {"path", "status", "items", "contentType", "headers" (names
 only)}. Prints `listening PORT` once ready, and exits when its stdin closes, so it never outlives the test that
@@ -54,6 +54,7 @@ def main():
     parser.add_argument("--save-dir", required=True)
     parser.add_argument("--respond", default="200")
     parser.add_argument("--retry-after")
+    parser.add_argument("--location")
     args = parser.parse_args()
     answers = args.respond.split(",")
     counter = {"n": 0}
@@ -102,6 +103,8 @@ def main():
             self.send_response(status)
             if status in (429, 503) and args.retry_after:
                 self.send_header("Retry-After", args.retry_after)
+            if status in (301, 307, 308) and args.location:
+                self.send_header("Location", args.location)
             self.send_header("content-type", content_type or "application/x-protobuf")
             self.send_header("content-length", str(len(payload)))
             self.end_headers()

@@ -132,10 +132,10 @@ struct ReplayCommandTests {
             + tinyValues + #"]}}},"emittedAtMs":1795249373000}"# + "\n"
         let file = folder.appendingPathComponent("tiny.jsonl")
         try Data(lines.utf8).write(to: file)
-        let (status, stderr, peakKiB) = try await TestTools.runCLIMeasuringPeakMemory(["replay", file.path])
-        #expect(status == 0)
-        #expect(stderr.contains("1 followed, 0 passed over, 1 skipped (1 malformed)"))
-        #expect(peakKiB < 200_000, "peak resident memory \(peakKiB) KiB")
+        let run = try await TestTools.runCLIMeasuringResources(["replay", file.path])
+        #expect(run.status == 0)
+        #expect(run.stderr.contains("1 followed, 0 passed over, 1 skipped (1 malformed)"))
+        #expect(run.peakKiB < 200_000, "peak resident memory \(run.peakKiB) KiB")
     }
 
     /// A walk meets a FIFO, a link, a file and a folder it may not read: it never hangs, passes over what is not

@@ -162,12 +162,13 @@ public final class StandInCollector: Sendable {
     public let bodies: URL
     private let process: ChildProcess
 
-    public init(respond: String, retryAfter: Int? = nil, port: Int = freePort()) async throws {
+    public init(respond: String, retryAfter: Int? = nil, location: String? = nil, port: Int = freePort()) async throws {
         self.port = port
         bodies = try TestTools.makeTemporaryDirectory("bodies")
         let script = TestTools.packageRoot.appendingPathComponent("scripts/stand-in-collector.py").path
         var arguments = [script, "--port", "\(port)", "--save-dir", bodies.path, "--respond", respond]
         if let retryAfter { arguments += ["--retry-after", "\(retryAfter)"] }
+        if let location { arguments += ["--location", location] }
         process = try ChildProcess(
             ChildProcess.Configuration(executable: try TestTools.otelPython(), arguments: arguments)
         )
@@ -250,21 +251,41 @@ extension TestTools {
 }
 
 extension TestTools {
-    /// Runs the built `codex-telemetry` to its end under a Python parent that reads the peak resident memory of its
-    /// child (`getrusage`); stdout is discarded.
-    public static func runCLIMeasuringPeakMemory(
-        _ arguments: [String]
-    ) async throws -> (status: Int, stderr: String, peakKiB: Int) {
+    /// What a run of the built `codex-telemetry` cost.
+    public struct ResourceUse: Sendable {
+        public var status: Int
+        public var stderr: String
+        /// Peak resident memory.
+        public var peakKiB: Int
+        /// User and system CPU time.
+        public var cpuSeconds: Double
+    }
+
+    /// Runs the built `codex-telemetry` to its end under a Python parent that reads what its child used
+    /// (`getrusage`); stdout is discarded.
+    public static func runCLIMeasuringResources(
+        _ arguments: [String],
+        environment: [String: String] = [:]
+    ) async throws -> ResourceUse {
         let script = """
-            import json, resource, subprocess, sys
-            run = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            print(json.dumps({"status": run.returncode, "stderr": run.stderr.decode(errors="replace"), "peak": peak}))
+            import json, os, resource, subprocess, sys
+            environment = dict(os.environ, **json.loads(sys.argv[1]))
+            run = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
+            use = resource.getrusage(resource.RUSAGE_CHILDREN)
+            print(json.dumps({"status": run.returncode, "stderr": run.stderr.decode(errors="replace"),
+                              "peak": use.ru_maxrss, "cpu": use.ru_utime + use.ru_stime}))
             """
-        let (_, stdout) = try await output(of: "python3", ["-c", script, try cli()] + arguments)
+        let variables = String(
+            decoding: JSONValue.object(environment.mapValues(JSONValue.string)).serialized(),
+            as: UTF8.self
+        )
+        let (_, stdout) = try await output(of: "python3", ["-c", script, variables, try cli()] + arguments)
         let report = try JSONValue(parsing: stdout)
-        return (
-            Int(report["status"]?.int ?? -1), report["stderr"]?.string ?? "", Int(report["peak"]?.int ?? .max)
+        return ResourceUse(
+            status: Int(report["status"]?.int ?? -1),
+            stderr: report["stderr"]?.string ?? "",
+            peakKiB: Int(report["peak"]?.int ?? .max),
+            cpuSeconds: report["cpu"]?.double ?? .infinity
         )
     }
 }

@@ -74,5 +74,6 @@ public enum TestTools {
 /// A tool the tests need is not installed.
 public struct MissingTool: Error, CustomStringConvertible {
     public var name: String
+    public init(name: String) { self.name = name }
     public var description: String { "\(name) is not installed: run scripts/install-test-tools" }
 }

@@ -61,10 +61,20 @@ public final class DiskSpool: Sendable {
         try Self.makeDirectory(path)
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0 else {
-            switch errno {
-            case ELOOP: throw SpoolError(.insecure, "the spool directory \(path) is a symbolic link")
+            let failure = errno
+            // A link to a directory fails as "not a directory" under O_DIRECTORY: say which it is.
+            var link = stat()
+            let isLink = lstat(path, &link) == 0 && link.st_mode & S_IFMT == S_IFLNK
+            switch failure {
+            case ELOOP,
+                ENOTDIR where isLink:
+                throw SpoolError(.insecure, "the spool directory \(path) is a symbolic link")
             case ENOTDIR: throw SpoolError(.insecure, "the spool directory \(path) is not a directory")
-            default: throw SpoolError(.unavailable, "cannot open the spool directory \(path): \(Self.errorText)")
+            default:
+                throw SpoolError(
+                    .unavailable,
+                    "cannot open the spool directory \(path): \(String(cString: strerror(failure)))"
+                )
             }
         }
         var status = stat()

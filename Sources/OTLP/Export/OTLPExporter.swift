@@ -432,6 +432,8 @@ public final class OTLPExporter: Sendable {
             wireProtocol: wireProtocol,
             now: clock.date
         )
+        // Cut off by the flush deadline: that says nothing of the collector, and the batch stays where it was.
+        if Task.isCancelled { return .retryable(reason: "cancelled", retryAfter: nil) }
         state.withLock { state in
             switch delivery {
             case .accepted(let rejected, let message):
