@@ -13,18 +13,25 @@ import Glibc
 /// - first line: `{"codexTelemetryRecording":1}`;
 /// - then one line per message: `{"at":<Unix ns>,"from":"server"|"client","message":<the line, verbatim>}`.
 ///
-/// Recordings hold content (prompts, answers, command output): the file is created 0600, and an existing file is
-/// truncated and made 0600.
+/// Recordings hold content (prompts, answers, command output): the file is created new, mode 0600, and never
+/// through a symbolic link. An existing file is refused rather than overwritten: it may be a link planted to make
+/// us write elsewhere, or someone else's file whose mode would let them read the session.
 public final class SessionRecorder: Sendable {
     private let descriptor: Int32
     private let lock = Mutex(())
 
-    /// Creates (or truncates) the recording at `path`, mode 0600.
+    /// Creates the recording at `path`, mode 0600; the file must not exist yet.
     ///
-    /// - Throws: `HarnessError` when the file cannot be created.
+    /// - Throws: `HarnessError` when the file exists (or is a link) or cannot be created.
     public init(path: String) throws {
-        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
+            if errno == EEXIST {
+                throw HarnessError(
+                    "the recording \(path) already exists; a recording holds the session's content, so it is always "
+                        + "a new file: remove that one or choose another name"
+                )
+            }
             throw HarnessError("cannot create the recording \(path): \(String(cString: strerror(errno)))")
         }
         fchmod(descriptor, 0o600)

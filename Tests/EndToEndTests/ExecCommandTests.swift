@@ -250,6 +250,32 @@ struct ExecCommandTests {
         #expect(outcome.stderr.contains("could not start Codex"))
     }
 
+    /// A recording holds the session's content: it is never written through a link planted at its path, nor into
+    /// someone else's file that others may read. Both are refused before Codex starts, and left as they were.
+    @Test(arguments: ["exec", "proxy"])
+    func aRecordingIsNeverWrittenOverAnExistingFileOrThroughALink(subcommand: String) async throws {
+        let folder = try TestTools.makeTemporaryDirectory("recording")
+        let target = folder.appendingPathComponent("target")
+        try Data("untouched".utf8).write(to: target)
+        let link = folder.appendingPathComponent("link.jsonl")
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: target.path)
+        let shared = folder.appendingPathComponent("shared.jsonl")
+        try Data("theirs".utf8).write(to: shared)
+        chmod(shared.path, 0o666)
+        if geteuid() == 0 { chown(shared.path, 65534, 65534) }
+        for path in [link, shared] {
+            let arguments =
+                subcommand == "exec"
+                ? ["exec", "--codex", "/nonexistent/codex", "--record", path.path, "hello"]
+                : ["proxy", "--record", path.path, "--", "/nonexistent/codex"]
+            let outcome = try await TestTools.runCLI(arguments)
+            #expect(outcome.status == .exited(1))
+            #expect(outcome.stderr.contains("the recording \(path.path) already exists"))
+        }
+        #expect(try String(contentsOf: target, encoding: .utf8) == "untouched")
+        #expect(try String(contentsOf: shared, encoding: .utf8) == "theirs")
+    }
+
     /// Numbers and files from the command line that cannot be used: a usage error, before Codex starts.
     @Test(arguments: [
         (["--timeout", "1e300", "hello"], "--timeout is a number of seconds"),
