@@ -147,7 +147,8 @@ public final class CodexSession: Sendable {
     ///   - prompt: the user's text: content, sent to Codex and nowhere else.
     ///   - timeout: how long the turn may run; past it, it is interrupted (and its result says so).
     /// - Returns: how the turn ended, its final message, usage, cost and events.
-    /// - Throws: `AppServerError` when Codex refuses the turn or exits during it.
+    /// - Throws: `AppServerError` when Codex refuses the turn or exits during it, or (code `.timedOut`) when a turn
+    ///   past its timeout has not ended ten seconds after it was interrupted: the timeout always bounds the wait.
     public func runTurn(threadID: String, prompt: String, timeout: Duration? = nil) async throws -> TurnResult {
         let turnID = try await client.startTurn(threadID: threadID, text: prompt)
         let key = TurnKey(threadID: threadID, turnID: turnID)
@@ -174,8 +175,7 @@ public final class CodexSession: Sendable {
                 end = first
             } else {
                 timedOut = true
-                try await client.interruptTurn(threadID: threadID, turnID: turnID)
-                end = try await client.waitForTurnEnd(threadID: threadID, turnID: turnID)
+                end = try await client.interruptTurn(threadID: threadID, turnID: turnID, waitingAtMost: interruptGrace)
             }
         } else {
             end = try await client.waitForTurnEnd(threadID: threadID, turnID: turnID)
@@ -299,3 +299,6 @@ final class EventPipeline: Sendable {
         }
     }
 }
+
+/// How long a turn past its timeout may take to end once interrupted.
+private let interruptGrace = Duration.seconds(10)

@@ -229,7 +229,13 @@ struct ExecCommand {
                 print(message)
             }
         case .failure(let error):
-            ending = signals.interrupted ? .interrupted : .codexFailed
+            if signals.interrupted {
+                ending = .interrupted
+            } else if (error as? AppServerError)?.code == .timedOut {
+                ending = .timedOut
+            } else {
+                ending = .codexFailed
+            }
             printError("error: \(Self.explain(error))")
             if json {
                 print(

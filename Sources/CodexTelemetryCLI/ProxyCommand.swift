@@ -18,9 +18,10 @@ struct ProxyCommand {
         USAGE: codex-telemetry proxy [options] -- CODEX [ARGUMENTS…]
 
         Runs CODEX ARGUMENTS (normally `codex app-server …`) and connects it to this process's stdin and stdout:
-        bytes pass through unchanged in both directions, its stderr is ours, and its exit status is ours. What the
-        server says is observed to produce the same telemetry as `exec` and `replay`. Telemetry never holds up or
-        alters the stream, and an unreachable collector only fills the spool.
+        bytes pass through unchanged in both directions, its stderr is ours, and its exit status is ours (74 instead
+        of 0 if telemetry was lost). What the server says is observed to produce the same telemetry as `exec` and
+        `replay`. Telemetry never alters the stream, and an unreachable collector only fills the spool. Memory is
+        bounded both ways: a side that stops reading holds the other back, as a pipe would.
 
         For a client that lets you choose the codex executable, point it at a wrapper script:
             #!/bin/sh
@@ -118,7 +119,7 @@ struct ProxyCommand {
                 if count < 0 && errno == EINTR { continue }
                 guard count > 0 else { break }
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
-                server.send(bytes: Array(chunk))
+                server.write(bytes: Array(chunk))
                 if let recorder {
                     framer.append(chunk) { recorder.record(Array($0), from: "client", at: Date()) }
                 }

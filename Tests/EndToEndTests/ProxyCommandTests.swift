@@ -53,7 +53,7 @@ struct ProxyCommandTests {
         )
         configuration.rawOutput = { chunk in received.withLock { $0.append(contentsOf: chunk) } }
         let proxy = try ChildProcess(configuration)
-        proxy.send(bytes: clientInput)
+        proxy.write(bytes: clientInput)
         proxy.closeStdin()
         for await _ in proxy.lines {}
         #expect(await proxy.waitForExit() == .exited(7))

@@ -49,36 +49,48 @@ public final class AppServerClient: Sendable {
         let turns = TurnTracker()
         let observer = configuration.observer
 
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await connection.run(handler: configuration.serverRequestPolicy.answer) { line in
-                    observer?(line)
-                    if let message = line.message { turns.observe(message) }
-                }
-                let ending = process.termination.map { "Codex \($0)" } ?? "Codex closed its output"
-                turns.endOfStream(reason: ending, stderrExcerpt: process.stderrExcerpt)
+        // The reader runs in a task of its own: cancelling the caller must not cut off what Codex still writes
+        // (the end of a turn, its usage). The teardown below ends it.
+        let reader = Task {
+            await connection.run(handler: configuration.serverRequestPolicy.answer) { line in
+                observer?(line)
+                if let message = line.message { turns.observe(message) }
             }
-            let outcome: Swift.Result<Result, any Error>
-            do {
-                let userAgent = try await initialize(connection, configuration)
-                let client = AppServerClient(
-                    connection: connection,
-                    turns: turns,
-                    userAgent: userAgent,
-                    processID: process.pid
-                )
-                outcome = .success(try await body(client))
-            } catch {
-                outcome = .failure(error)
-            }
+            let ending = process.termination.map { "Codex \($0)" } ?? "Codex closed its output but did not exit"
+            turns.endOfStream(reason: ending, stderrExcerpt: process.stderrExcerpt)
+        }
+        let outcome: Swift.Result<Result, any Error>
+        do {
+            let userAgent = try await initialize(connection, configuration)
+            let client = AppServerClient(
+                connection: connection,
+                turns: turns,
+                userAgent: userAgent,
+                processID: process.pid
+            )
+            outcome = .success(try await body(client))
+        } catch {
+            outcome = .failure(error)
+        }
+        // Teardown as steps that run to their end even if the caller is cancelled, as swift-subprocess does.
+        await Task {
             await process.terminate()
             // The reader ends when Codex's stdout closes, normally as Codex exits, and first hands on the lines
             // Codex wrote before it did. A grandchild that inherited that stdout must not keep us here.
-            group.addTask { try? await Task.sleep(for: readerDrainLimit) }
-            _ = try? await group.next()
-            group.cancelAll()
-            return try outcome.get()
-        }
+            await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    await reader.value
+                    return true
+                }
+                group.addTask {
+                    try? await Task.sleep(for: readerDrainLimit)
+                    return false
+                }
+                if await group.next() == false { reader.cancel() }
+                group.cancelAll()
+            }
+        }.value
+        return try outcome.get()
     }
 
     /// Starts a thread.
@@ -130,6 +142,23 @@ public final class AppServerClient: Sendable {
     /// - Throws: `AppServerError` when Codex refuses or has exited.
     public func interruptTurn(threadID: String, turnID: String) async throws {
         _ = try await call(AppServerMethod.turnInterrupt, ["threadId": .string(threadID), "turnId": .string(turnID)])
+    }
+
+    /// Asks Codex to stop a running turn and waits for it to end, for at most `limit`: a Codex that neither answers
+    /// nor ends the turn must not hold its caller forever.
+    ///
+    /// - Returns: how the turn ended (normally `interrupted`) and its last agent message.
+    /// - Throws: `AppServerError` with code `.timedOut` when the turn has not ended by then; as `interruptTurn`
+    ///   and `waitForTurnEnd` do otherwise.
+    public func interruptTurn(threadID: String, turnID: String, waitingAtMost limit: Duration) async throws -> TurnEnd {
+        do {
+            return try await withTimeout(limit) { [self] in
+                try await interruptTurn(threadID: threadID, turnID: turnID)
+                return try await waitForTurnEnd(threadID: threadID, turnID: turnID)
+            }
+        } catch let error as JSONRPCConnectionError where error.code == .timedOut {
+            throw AppServerError(.timedOut, "Codex did not end the turn within \(limit) of being asked to interrupt it")
+        }
     }
 
     /// Waits for `turn/completed` of a turn, even if it came before this call.

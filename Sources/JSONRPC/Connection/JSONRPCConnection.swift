@@ -18,6 +18,9 @@ public final class JSONRPCConnection: Sendable {
         public var receivedAt: Date
     }
 
+    /// How long `run` waits for the child to exit once its stdout has closed.
+    public static let exitGrace = Duration.seconds(5)
+
     private let process: ChildProcess
     private let sent: (@Sendable ([UInt8]) -> Void)?
     private let state = Mutex(State())
@@ -86,7 +89,8 @@ public final class JSONRPCConnection: Sendable {
 
     /// Reads until the child closes its stdout: routes answers to our requests, has `handler` answer the peer's
     /// requests, and shows every line to `observer`. When the stream ends, every request still waiting fails with
-    /// `.connectionClosed`, and so does every later one.
+    /// `.connectionClosed`, and so does every later one; this returns once the child has exited, or at most
+    /// `exitGrace` after its stdout closed (a child that closes its output and lives on is over as a peer).
     public func run(handler: @escaping RequestHandler, observer: (@Sendable (InboundLine) -> Void)? = nil) async {
         await withDiscardingTaskGroup { group in
             for await bytes in process.lines {
@@ -113,9 +117,9 @@ public final class JSONRPCConnection: Sendable {
             }
             group.cancelAll()
         }
-        // Stdout closes as the child exits: wait for its status to say how it ended, unless told to stop.
-        let termination = Task.isCancelled ? process.termination : await process.waitForExit()
-        let ending = termination.map { "the server \($0)" } ?? "the server closed its output"
+        // Stdout closes as the child exits: wait a little for its status to say how it ended, unless told to stop.
+        let termination = Task.isCancelled ? process.termination : await process.waitForExit(within: Self.exitGrace)
+        let ending = termination.map { "the server \($0)" } ?? "the server closed its output but did not exit"
         let reason = ending + process.stderrExcerpt
         let waiters = state.withLock { state in
             state.closedReason = reason

@@ -10,7 +10,8 @@ import Glibc
 /// Blocking I/O happens on threads of its own, never on Swift's cooperative pool: one thread reads stdout and frames
 /// it into lines, one drains stderr into a bounded tail (a chatty child must never block on a full pipe), one writes
 /// stdin in order, and one waits for the exit. The writer keeps SIGPIPE blocked, so writing to a dead child fails
-/// quietly instead of killing this process.
+/// quietly instead of killing this process. Memory is bounded both ways: `lines` holds at most 16 MiB (a reader
+/// that falls behind holds the child back), and `write(bytes:)` waits while 4 MiB wait for the child.
 public final class ChildProcess: Sendable {
     /// What to run.
     public struct Configuration: Sendable {
@@ -63,9 +64,9 @@ public final class ChildProcess: Sendable {
 
     /// The process id.
     public let pid: pid_t
-    /// The child's stdout, one line per element, without newlines. It ends when the child closes its stdout.
-    /// Iterate it once: it has a single consumer.
-    public let lines: AsyncStream<[UInt8]>
+    /// The child's stdout, one line per element, without newlines. It ends when the child closes its stdout, or
+    /// when the task reading it is cancelled. Iterate it once: it has a single consumer.
+    public let lines: LineStream
 
     private let state: Mutex<State>
     private let writer: LineWriter
@@ -107,12 +108,10 @@ public final class ChildProcess: Sendable {
         state = Mutex(State())
         writer = LineWriter(fileDescriptor: stdinPipe[1])
         stderrTail = StderrTail(capacity: configuration.stderrTailLength)
-        let (lines, continuation) = AsyncStream.makeStream(of: [UInt8].self)
-        self.lines = lines
+        lines = LineStream(capacity: 16 << 20)
         startThreads(
             stdout: stdoutPipe[0],
             stderr: stderrPipe[0],
-            lines: continuation,
             maximumLineLength: configuration.maximumLineLength,
             rawOutput: configuration.rawOutput
         )
@@ -124,9 +123,11 @@ public final class ChildProcess: Sendable {
         writer.enqueue(line + [0x0A])
     }
 
-    /// Queues `bytes` for the child's stdin exactly as they are, after what is already queued.
-    public func send(bytes: [UInt8]) {
-        writer.enqueue(bytes)
+    /// Passes `bytes` to the child's stdin exactly as they are, after what is already queued, waiting on the calling
+    /// thread while the child is behind by more than 4 MiB: for a thread that streams into the child (a proxy), so
+    /// a child that stops reading stops it too. Call it from a thread of your own, never from a task.
+    public func write(bytes: [UInt8]) {
+        writer.enqueue(bytes, waitingForRoom: true)
     }
 
     /// Closes the child's stdin once the lines already queued are written: the polite way to ask it to finish.
@@ -155,18 +156,22 @@ public final class ChildProcess: Sendable {
     }
 
     /// Stops the child in steps, each only if the last did not work: close stdin and wait `grace`; send SIGTERM and
-    /// wait `grace`; send SIGKILL.
+    /// wait `grace`; send SIGKILL. The steps run to their end even if the calling task is cancelled (a cancelled
+    /// wait would otherwise send SIGTERM and SIGKILL back to back).
     @discardableResult
     public func terminate(grace: Duration = .seconds(3)) async -> Termination {
-        closeStdin()
-        if let ended = await waitForExit(within: grace) { return ended }
-        kill(pid, SIGTERM)
-        if let ended = await waitForExit(within: grace) { return ended }
-        kill(pid, SIGKILL)
-        return await waitForExit()
+        await Task {
+            closeStdin()
+            if let ended = await waitForExit(within: grace) { return ended }
+            kill(pid, SIGTERM)
+            if let ended = await waitForExit(within: grace) { return ended }
+            kill(pid, SIGKILL)
+            return await waitForExit()
+        }.value
     }
 
-    private func waitForExit(within limit: Duration) async -> Termination? {
+    /// Waits until the child has exited, for at most `limit`; `nil` if it has not, or the calling task is cancelled.
+    public func waitForExit(within limit: Duration) async -> Termination? {
         await withTaskGroup(of: Termination?.self) { group in
             group.addTask { await self.awaitExit(cancellable: true) }
             group.addTask {
@@ -204,7 +209,6 @@ public final class ChildProcess: Sendable {
     private func startThreads(
         stdout: Int32,
         stderr: Int32,
-        lines: AsyncStream<[UInt8]>.Continuation,
         maximumLineLength: Int,
         rawOutput: (@Sendable (UnsafeRawBufferPointer) -> Void)?
     ) {
