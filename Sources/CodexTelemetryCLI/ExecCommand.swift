@@ -81,24 +81,14 @@ struct ExecCommand {
         )
         var first: String
         if let file = parsed["--prompt-file"] {
-            do {
-                first = String(
-                    decoding: try readFile(file, atMost: Self.maximumPromptSize, what: "the prompt file"),
-                    as: UTF8.self
-                )
-            } catch {
-                throw UsageError(error.description, usage: Self.usage)
+            first = try Self.prompt { () throws(FileReadError) in
+                try readFile(file, atMost: Self.maximumPromptSize, what: "the prompt file")
             }
         } else if let argument = parsed.positionals.first, argument != "-" {
             first = argument
         } else if parsed.positionals.first == "-" || isatty(STDIN_FILENO) == 0 {
-            do {
-                first = String(
-                    decoding: try readAll(STDIN_FILENO, atMost: Self.maximumPromptSize, what: "the prompt on stdin"),
-                    as: UTF8.self
-                )
-            } catch {
-                throw UsageError(error.description, usage: Self.usage)
+            first = try Self.prompt { () throws(FileReadError) in
+                try readAll(STDIN_FILENO, atMost: Self.maximumPromptSize, what: "the prompt on stdin")
             }
         } else {
             throw UsageError("exec needs a PROMPT (or --prompt-file, or the prompt on stdin)", usage: Self.usage)
@@ -147,6 +137,15 @@ struct ExecCommand {
         }
         prices = try PriceTable.from(parsed, environment: environment, usage: Self.usage)
         export = try ExportOptions(parsed, environment: environment, usage: Self.usage)
+    }
+
+    /// The prompt `read` reads; a usage error when it cannot.
+    private static func prompt(_ read: () throws(FileReadError) -> [UInt8]) throws -> String {
+        do {
+            return String(decoding: try read(), as: UTF8.self)
+        } catch {
+            throw UsageError(error.description, usage: usage)
+        }
     }
 
     /// The largest prompt read from a file or stdin: far beyond what a model takes, small enough to hold.
