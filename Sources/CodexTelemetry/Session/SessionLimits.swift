@@ -5,9 +5,9 @@ import SaturatingArithmetic
 /// (Codex, a file): a value beyond it is not believed, and state beyond it is given up, each counted in
 /// `SessionTelemetry.Discards`. The README's "Guarantees and limits" lists them.
 enum SessionLimits {
-    /// The times believed, in Unix milliseconds: 2000-01-01 to 2100-01-01. A time outside (a zero, a negative
+    /// The times believed, in Unix nanoseconds: 2000-01-01 to 2100-01-01. A time outside (a zero, a negative
     /// number, a value in the wrong unit) is ignored, and the message takes the next time it has.
-    static let believableUnixMilliseconds: ClosedRange<Int64> = 946_684_800_000...4_102_444_800_000
+    static let believableUnixNanoseconds: ClosedRange<Int64> = 946_684_800_000_000_000...4_102_444_800_000_000_000
     /// The largest token count believed in a usage snapshot (a thread's cumulative total included).
     static let maximumTokenCount: Int64 = 1_000_000_000_000
     /// The most tokens of any kind believed for one model call: a thousand times today's largest context window.
@@ -27,16 +27,12 @@ enum SessionLimits {
 
     /// Unix milliseconds as nanoseconds, or `nil` for a time outside 2000…2100.
     static func nanoseconds(fromUnixMilliseconds milliseconds: Int64) -> UInt64? {
-        guard believableUnixMilliseconds.contains(milliseconds) else { return nil }
-        return UInt64(milliseconds) * 1_000_000
+        nanoseconds(fromUnixNanoseconds: milliseconds.multipliedSaturated(by: 1_000_000))
     }
 
     /// Unix nanoseconds, or `nil` for a time outside 2000…2100.
     static func nanoseconds(fromUnixNanoseconds nanoseconds: Int64) -> UInt64? {
-        let range = believableUnixMilliseconds
-        let believable =
-            range.lowerBound.multipliedSaturated(by: 1_000_000)...range.upperBound.multipliedSaturated(by: 1_000_000)
-        return believable.contains(nanoseconds) ? UInt64(nanoseconds) : nil
+        believableUnixNanoseconds.contains(nanoseconds) ? UInt64(nanoseconds) : nil
     }
 
     /// A duration in milliseconds, or `nil` for a negative or absurd one.
@@ -51,14 +47,10 @@ enum SessionLimits {
 }
 
 extension TokenUsage {
-    /// Whether every count is one a usage snapshot can really hold.
-    var isBelievableSnapshot: Bool {
-        [input, cachedInput, output, reasoningOutput].allSatisfy { (0...SessionLimits.maximumTokenCount).contains($0) }
-    }
-
-    /// Whether every count is one a single model call can really use.
-    var isBelievableCall: Bool {
-        [input, cachedInput, output, reasoningOutput].allSatisfy { (0...SessionLimits.maximumCallTokens).contains($0) }
+    /// Whether every count lies between zero and `limit`: `SessionLimits.maximumTokenCount` for a snapshot,
+    /// `SessionLimits.maximumCallTokens` for one model call.
+    func hasCounts(upTo limit: Int64) -> Bool {
+        [input, cachedInput, output, reasoningOutput].allSatisfy { (0...limit).contains($0) }
     }
 }
 

@@ -341,7 +341,9 @@ public struct SessionTelemetry: Sendable {
         last: TokenUsage,
         at time: UInt64
     ) -> [TelemetryEvent] {
-        guard total.isBelievableSnapshot, last.isBelievableSnapshot else {
+        guard total.hasCounts(upTo: SessionLimits.maximumTokenCount),
+            last.hasCounts(upTo: SessionLimits.maximumTokenCount)
+        else {
             discards.outOfRange += 1
             return []
         }
@@ -353,7 +355,7 @@ public struct SessionTelemetry: Sendable {
         // The change in the cumulative total is this call. With no earlier total (a thread whose history we did not
         // see) or a total that went down, the server's own per-call figure is the best there is.
         let usage = previous.map { total.dominates($0) ? total - $0 : last } ?? last
-        guard usage.isBelievableCall else {
+        guard usage.hasCounts(upTo: SessionLimits.maximumCallTokens) else {
             discards.outOfRange += 1
             return []
         }
