@@ -43,7 +43,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ExportBenchmark",
-            dependencies: ["CodexTelemetry", "JSONRPC", "OTLP"],
+            dependencies: ["CodexTelemetry", "OTLP"],
             path: "Benchmarks/ExportBenchmark"
         ),
         .executableTarget(

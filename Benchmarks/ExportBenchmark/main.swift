@@ -3,7 +3,6 @@
 // encoded in batches of 512 as the exporter does.
 import CodexTelemetry
 import Foundation
-import JSONRPC
 import OTLP
 
 let count = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 200_000
@@ -12,10 +11,7 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 let session = try Data(contentsOf: root.appendingPathComponent("protocol/sessions/codex-0.163.0-scenarios.jsonl"))
 
 var replay = SessionReplay()
-var framer = LineFramer()
-var template: [TelemetryEvent] = []
-Array(session).withUnsafeBytes { framer.append($0) { template += replay.consume(line: $0) } }
-template += replay.finish(unterminatedLine: framer.finish(), oversizedLines: 0)
+let template = session.withUnsafeBytes { replay.replay(file: $0) }
 
 var events: [TelemetryEvent] = []
 events.reserveCapacity(count)

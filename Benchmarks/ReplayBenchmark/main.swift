@@ -3,7 +3,6 @@
 // token usage and turn boundaries, with command outputs of a few kilobytes.
 import CodexTelemetry
 import Foundation
-import JSONRPC
 
 let targetMegabytes = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 256
 
@@ -66,18 +65,17 @@ print(String(format: "session: %.0f MiB", megabytes))
 for run in 1...3 {
     let clock = ContinuousClock()
     var replay = SessionReplay()
-    var framer = LineFramer()
     var eventCount = 0
     let elapsed = clock.measure {
         data.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {
                 let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + (1 << 20))])
-                framer.append(chunk) { eventCount += replay.consume(line: $0).count }
+                eventCount += replay.consume(chunk).count
                 offset += chunk.count
             }
         }
-        eventCount += replay.finish(unterminatedLine: framer.finish(), oversizedLines: 0).count
+        eventCount += replay.finishFile().count
     }
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     print(

@@ -180,6 +180,7 @@ public final class CodexSession: Sendable {
         } else {
             end = try await client.waitForTurnEnd(threadID: threadID, turnID: turnID)
         }
+        await pipeline.awaitLateTools(threadID: threadID, turnID: turnID)
         return TurnResult(end: end, threadID: threadID, timedOut: timedOut, events: pipeline.events(ofTurn: turnID))
     }
 
@@ -284,6 +285,18 @@ final class EventPipeline: Sendable {
         deliver(state.withLock { $0.telemetry.finish() })
     }
 
+    /// Gives the tools of an ended turn a moment to report (some releases complete a command after its turn), then
+    /// closes the turn with what it has.
+    func awaitLateTools(threadID: String, turnID: String) async {
+        let deadline = ContinuousClock.now + lateToolGrace
+        while state.withLock({ $0.telemetry.isAwaitingTools(threadID: threadID, turnID: turnID) }) {
+            guard ContinuousClock.now < deadline, (try? await Task.sleep(for: .milliseconds(20))) != nil else {
+                deliver(state.withLock { $0.telemetry.stopAwaitingTools(threadID: threadID, turnID: turnID) })
+                return
+            }
+        }
+    }
+
     var events: [TelemetryEvent] { state.withLock { $0.events } }
 
     func events(ofTurn turnID: String) -> [TelemetryEvent] {
@@ -299,6 +312,9 @@ final class EventPipeline: Sendable {
         }
     }
 }
+
+/// How long a turn's late tool completions are waited for, live, once the turn has ended.
+private let lateToolGrace = Duration.seconds(2)
 
 /// How long a turn past its timeout may take to end once interrupted.
 private let interruptGrace = Duration.seconds(10)

@@ -2,6 +2,7 @@ import CodexHarness
 import CodexTelemetry
 import Foundation
 import JSONRPC
+import SaturatingArithmetic
 
 #if canImport(Glibc)
 import Glibc
@@ -124,10 +125,17 @@ struct ReplayCommand {
         }
         defer { close(descriptor) }
         var status = stat()
-        guard file.named || (fstat(descriptor, &status) == 0 && status.st_mode & S_IFMT == S_IFREG) else {
+        let described = fstat(descriptor, &status) == 0
+        guard file.named || (described && status.st_mode & S_IFMT == S_IFREG) else {
             throw ReplayError("\(file.path) is no longer a regular file")
         }
-        var framer = LineFramer()
+        // Dates a capture whose messages carry no time (old releases), rather than 1970.
+        let modified =
+            described && status.st_mode & S_IFMT == S_IFREG
+            ? Int64(status.st_mtim.tv_sec).multipliedSaturated(by: 1_000_000_000)
+                .addingSaturated(Int64(status.st_mtim.tv_nsec))
+            : Int64(saturating: Date().timeIntervalSince1970 * 1e9)
+        replay.startFile(modifiedAt: UInt64(clamping: modified))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
         defer { buffer.deallocate() }
         var failure: ReplayError?
@@ -139,12 +147,9 @@ struct ReplayCommand {
                 break
             }
             if count == 0 { break }
-            framer.append(UnsafeRawBufferPointer(rebasing: buffer[..<count])) { line in
-                replay.consume(line: line).forEach(emit)
-            }
+            replay.consume(UnsafeRawBufferPointer(rebasing: buffer[..<count])).forEach(emit)
         }
-        let oversized = framer.oversizedLineCount
-        replay.finish(unterminatedLine: framer.finish(), oversizedLines: oversized).forEach(emit)
+        replay.finishFile().forEach(emit)
         if let failure { throw failure }
     }
 }
@@ -174,6 +179,11 @@ extension SessionReplay.Counts {
         if skipped > 0 {
             let reasons = [(malformed, "malformed"), (oversized, "over the line limit"), (truncated, "truncated")]
             text += " (" + reasons.filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")"
+        }
+        if datedByFile > 0 {
+            text +=
+                "; \(datedByFile) message\(datedByFile == 1 ? "" : "s") carried no time: dated at the file's "
+                + "modification time"
         }
         return text
     }

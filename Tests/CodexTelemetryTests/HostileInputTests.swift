@@ -44,9 +44,7 @@ struct HostileInputTests {
 
     static func replay(_ lines: [String]) -> (events: [TelemetryEvent], replay: SessionReplay) {
         var replay = SessionReplay()
-        var events: [TelemetryEvent] = []
-        for var line in lines { events += line.withUTF8 { replay.consume(line: UnsafeRawBufferPointer($0)) } }
-        events += replay.finish(unterminatedLine: nil, oversizedLines: 0)
+        let events = Array(lines.map { $0 + "\n" }.joined().utf8).withUnsafeBytes { replay.replay(file: $0) }
         return (events, replay)
     }
 

@@ -11,10 +11,7 @@ struct OpenTelemetryMappingTests {
             contentsOf: TestTools.packageRoot.appendingPathComponent("protocol/sessions/codex-0.163.0-scenarios.jsonl")
         )
         var replay = SessionReplay()
-        var framer = LineFramer()
-        var events: [TelemetryEvent] = []
-        Array(session).withUnsafeBytes { framer.append($0) { events += replay.consume(line: $0) } }
-        return events + replay.finish(unterminatedLine: framer.finish(), oversizedLines: 0)
+        return session.withUnsafeBytes { replay.replay(file: $0) }
     }
 
     @Test func replayingTwiceGivesTheSameTraceAndSpanIds() throws {

@@ -23,10 +23,7 @@ struct RolloutReplayTests {
         var replay = SessionReplay()
         var events: [TelemetryEvent] = []
         for file in files {
-            for line in file {
-                events += Array(line.utf8).withUnsafeBytes { replay.consume(line: $0) }
-            }
-            events += replay.finish(unterminatedLine: nil, oversizedLines: 0)
+            events += Array(file.map { $0 + "\n" }.joined().utf8).withUnsafeBytes { replay.replay(file: $0) }
         }
         #expect(replay.counts.skipped == 0)
         return events
@@ -60,5 +57,64 @@ struct RolloutReplayTests {
         #expect(turns.map { $0[.turnID] } == [.string("u1"), .string("u2")])
         #expect(turns.last?[.turnStatus] == .string("interrupted"))
         #expect(events.filter { $0.name == .llmCall }.map { $0[.inputTokens] } == [.int(100), .int(30)])
+    }
+
+    /// A rollout in the legacy history mode (Codex 0.125 to 0.142) has no `item_completed` records: its tool calls
+    /// are the conversation's calls and outputs, each with what its output's status line says.
+    @Test func toolCallsComeFromCallsAndOutputsWhenARolloutHasNoItems() {
+        let calls = [
+            #"{"timestamp":"2026-11-21T08:14:19.100Z","type":"event_msg","payload":{"type":"task_started","turn_id":"u1"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.200Z","type":"response_item","payload":{"type":"function_call","name":"exec_command","arguments":"{\"cmd\":\"ZQXMARK\"}","call_id":"ok"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.210Z","type":"response_item","payload":{"type":"function_call","name":"exec_command","arguments":"{\"cmd\":\"ZQXMARK\"}","call_id":"fail"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.220Z","type":"response_item","payload":{"type":"custom_tool_call","name":"apply_patch","input":"ZQXMARK","call_id":"patch"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.230Z","type":"response_item","payload":{"type":"function_call","name":"exec_command","arguments":"{\"cmd\":\"ZQXMARK\"}","call_id":"no"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.240Z","type":"response_item","payload":{"type":"function_call","name":"mcp__docs__search","arguments":"ZQXMARK","call_id":"mcp"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.250Z","type":"response_item","payload":{"type":"function_call","name":"update_plan","arguments":"ZQXMARK","call_id":"plan"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.400Z","type":"response_item","payload":{"type":"function_call_output","call_id":"ok","output":"Chunk ID: 1\nWall time: 0.1391 seconds\nProcess exited with code 0\nOutput:\nZQXMARK Process exited with code 9\n"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.500Z","type":"response_item","payload":{"type":"function_call_output","call_id":"fail","output":"Chunk ID: 2\nWall time: 0.3480 seconds\nProcess exited with code 3\nOutput:\nZQXMARK\n"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.510Z","type":"response_item","payload":{"type":"custom_tool_call_output","call_id":"patch","output":"{\"output\":\"ZQXMARK\",\"metadata\":{\"exit_code\":0,\"duration_seconds\":0.25}}"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.520Z","type":"response_item","payload":{"type":"function_call_output","call_id":"no","output":"exec_command failed for `ZQXMARK`: CreateProcess { message: \"Rejected(\\\"rejected by user\\\")\" }"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.530Z","type":"response_item","payload":{"type":"function_call_output","call_id":"mcp","output":"ZQXMARK"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.540Z","type":"response_item","payload":{"type":"function_call_output","call_id":"plan","output":"ZQXMARK"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.600Z","type":"response_item","payload":{"type":"web_search_call","status":"completed","action":{"query":"ZQXMARK"}}}"#,
+            #"{"timestamp":"2026-11-21T08:14:20.000Z","type":"event_msg","payload":{"type":"task_complete","turn_id":"u1","last_agent_message":"ZQXMARK"}}"#,
+        ]
+        let events = Self.replay([Self.lines("t1", calls)])
+        var tools: [String: TelemetryEvent] = [:]
+        for event in events where event.name == .toolCall {
+            if case .string(let id) = event[.toolCallID] { tools[id] = event }
+        }
+        #expect(tools.keys.sorted() == ["fail", "mcp", "no", "ok", "patch", "web_search_call-1"])
+        #expect(tools["ok"]?[.toolStatus] == .string("completed"))
+        #expect(tools["ok"]?[.processExitCode] == .int(0))
+        #expect(tools["ok"]?[.durationMilliseconds] == .int(139))
+        #expect(tools["fail"]?[.toolStatus] == .string("failed"))
+        #expect(tools["fail"]?[.processExitCode] == .int(3))
+        #expect(tools["patch"]?[.toolKind] == .string("fileChange"))
+        #expect(tools["patch"]?[.durationMilliseconds] == .int(250))
+        #expect(tools["no"]?[.toolStatus] == .string("declined"))
+        #expect(tools["no"]?[.processExitCode] == nil)
+        #expect(tools["mcp"]?[.toolKind] == .string("mcpToolCall"))
+        #expect(tools["mcp"]?[.toolName] == .string("search"))
+        #expect(tools["web_search_call-1"]?[.toolKind] == .string("webSearch"))
+        #expect(events.last?[.toolCallCount] == .int(6))
+        #expect(!events.map(\.jsonLine).joined().contains("ZQXMARK"))
+    }
+
+    /// Codex 0.163 writes a call, its `item_completed` and its output: one tool call, as the item has it.
+    @Test func aCallWithAnItemAndAnOutputCountsOnce() {
+        let calls = [
+            #"{"timestamp":"2026-11-21T08:14:19.100Z","type":"event_msg","payload":{"type":"task_started","turn_id":"u1"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.200Z","type":"response_item","payload":{"type":"function_call","name":"exec_command","arguments":"ZQXMARK","call_id":"c1"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.400Z","type":"event_msg","payload":{"type":"item_completed","turn_id":"u1","item":{"type":"CommandExecution","id":"c1","command":["ZQXMARK"],"status":"failed","exit_code":2,"duration":{"secs":0,"nanos":250000000}}}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.410Z","type":"response_item","payload":{"type":"function_call_output","call_id":"c1","output":"Wall time: 0.3 seconds\nProcess exited with code 2\nOutput:\nZQXMARK"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:20.000Z","type":"event_msg","payload":{"type":"task_complete","turn_id":"u1"}}"#,
+        ]
+        let events = Self.replay([Self.lines("t1", calls)])
+        let tools = events.filter { $0.name == .toolCall }
+        #expect(tools.count == 1)
+        #expect(tools.first?[.durationMilliseconds] == .int(250))
+        #expect(tools.first?[.processExitCode] == .int(2))
+        #expect(events.last?[.toolCallCount] == .int(1))
     }
 }

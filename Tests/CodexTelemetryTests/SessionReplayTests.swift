@@ -9,11 +9,8 @@ struct SessionReplayTests {
         _ bytes: [UInt8],
         maximumLineLength: Int = 64 << 20
     ) -> (events: [TelemetryEvent], counts: SessionReplay.Counts) {
-        var replay = SessionReplay()
-        var framer = LineFramer(maximumLineLength: maximumLineLength)
-        var events: [TelemetryEvent] = []
-        bytes.withUnsafeBytes { framer.append($0) { events += replay.consume(line: $0) } }
-        events += replay.finish(unterminatedLine: framer.finish(), oversizedLines: framer.oversizedLineCount)
+        var replay = SessionReplay(maximumLineLength: maximumLineLength)
+        let events = bytes.withUnsafeBytes { replay.replay(file: $0) }
         return (events, replay.counts)
     }
 
@@ -78,9 +75,7 @@ struct SessionReplayTests {
         var replay = SessionReplay()
         var events: [TelemetryEvent] = []
         for file in [session, recording] {
-            var framer = LineFramer()
-            file.withUnsafeBytes { framer.append($0) { events += replay.consume(line: $0) } }
-            events += replay.finish(unterminatedLine: framer.finish(), oversizedLines: 0)
+            events += file.withUnsafeBytes { replay.replay(file: $0) }
         }
         #expect(events == alone)
         #expect(replay.counts.followed == 2 * Self.replay(session).counts.followed)

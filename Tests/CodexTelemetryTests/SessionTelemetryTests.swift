@@ -1,5 +1,6 @@
 import CodexAppServer
 import CodexTelemetry
+import OTLP
 import Testing
 
 /// The state machine on literal inputs. Times are in milliseconds after `epoch` here, scaled at the boundary.
@@ -167,7 +168,7 @@ struct SessionTelemetryTests {
         #expect(events.last?[.errorType] == .string("other"))
     }
 
-    @Test mutating func toolsOpenWhenTheTurnEndsAreClosedWithIt() {
+    @Test mutating func toolsStillOpenWhenTheWaitForThemEndsAreClosedWithTheirTurn() {
         startTurn()
         let tool = ItemInfo(id: "c1", type: "commandExecution", status: "inProgress")
         send(.itemStarted(threadID: "t1", turnID: "u1", item: tool, startedAtMilliseconds: Self.at(1200)), at: 1201)
@@ -181,11 +182,140 @@ struct SessionTelemetryTests {
             at: 1201
         )
         send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "interrupted")), at: 2000)
+        // The turn waits for its command, which some releases complete after the turn.
+        #expect(events.isEmpty)
+        #expect(telemetry.isAwaitingTools(threadID: "t1", turnID: "u1"))
+        send(.threadSettingsUpdated(threadID: "t1", model: "m"), at: 7000)
+        #expect(events.isEmpty)
+        // Past the grace, in the session's own time: closed as the turn ended, not when the wait gave up.
+        send(.threadSettingsUpdated(threadID: "t1", model: "m"), at: 7001)
         #expect(events.map(\.name) == [.toolCall, .turn])
         #expect(events[0][.toolStatus] == .string("interrupted"))
         #expect(events[0][.durationMilliseconds] == .int(800))
         #expect(events[1][.toolCallCount] == .int(1))
         #expect(events[1][.turnStatus] == .string("interrupted"))
+        #expect(events[1].endTimeUnixNano == (Self.epoch + 2000) * 1_000_000)
+    }
+
+    /// Codex 0.133 to 0.142 send a command's `item/completed` after its `turn/completed`, even after the next
+    /// `turn/started`: the real completion is what counts.
+    @Test mutating func aToolCompletedAfterItsTurnEndedIsCountedWithItsRealOutcome() {
+        startTurn()
+        let running = ItemInfo(id: "c1", type: "commandExecution", status: "inProgress")
+        send(.itemStarted(threadID: "t1", turnID: "u1", item: running, startedAtMilliseconds: Self.at(1100)), at: 1100)
+        send(
+            .tokenUsageUpdated(
+                threadID: "t1",
+                turnID: "u1",
+                total: Self.usage(10, 0, 1, 0),
+                last: Self.usage(10, 0, 1, 0)
+            ),
+            at: 1500
+        )
+        send(
+            .turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed", durationMilliseconds: 900)),
+            at: 1900
+        )
+        send(.turnStarted(threadID: "t1", turn: TurnInfo(id: "u2", status: "inProgress")), at: 1950)
+        #expect(events.map(\.name) == [.llmCall])
+        // A repeated snapshot for the ended turn is no call.
+        send(
+            .tokenUsageUpdated(
+                threadID: "t1",
+                turnID: "u1",
+                total: Self.usage(10, 0, 1, 0),
+                last: Self.usage(10, 0, 1, 0)
+            ),
+            at: 1960
+        )
+        let completed = ItemInfo(
+            id: "c1",
+            type: "commandExecution",
+            status: "failed",
+            exitCode: 3,
+            durationMilliseconds: 950
+        )
+        send(
+            .itemCompleted(threadID: "t1", turnID: "u1", item: completed, completedAtMilliseconds: Self.at(2050)),
+            at: 2060
+        )
+        #expect(events.map(\.name) == [.llmCall, .toolCall, .turn])
+        let tool = events[1]
+        #expect(tool[.toolStatus] == .string("failed"))
+        #expect(tool[.processExitCode] == .int(3))
+        #expect(tool[.durationMilliseconds] == .int(950))
+        let turn = events[2]
+        #expect(turn[.toolCallCount] == .int(1))
+        #expect(turn[.llmCallCount] == .int(1))
+        #expect(turn[.turnStatus] == .string("completed"))
+        // The turn's span holds the late tool, and its duration is its span.
+        #expect(turn.startTimeUnixNano <= tool.startTimeUnixNano && tool.endTimeUnixNano <= turn.endTimeUnixNano)
+        #expect(turn[.durationMilliseconds] == .int(Int64((turn.endTimeUnixNano - turn.startTimeUnixNano) / 1_000_000)))
+        #expect(telemetry.isAwaitingTools(threadID: "t1", turnID: "u1") == false)
+        // The next turn was not disturbed.
+        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u2", status: "completed")), at: 2100)
+        #expect(events.last?[.turnID] == .string("u2"))
+    }
+
+    @Test mutating func aLiveReaderCanStopWaitingForLateTools() {
+        startTurn()
+        let running = ItemInfo(id: "c1", type: "commandExecution", status: "inProgress")
+        send(.itemStarted(threadID: "t1", turnID: "u1", item: running, startedAtMilliseconds: Self.at(1100)), at: 1100)
+        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed")), at: 1900)
+        #expect(events.isEmpty)
+        events += telemetry.stopAwaitingTools(threadID: "t1", turnID: "u1")
+        #expect(events.map(\.name) == [.toolCall, .turn])
+        #expect(events[0][.toolStatus] == .string("incomplete"))
+        #expect(events[1][.turnStatus] == .string("completed"))
+        #expect(telemetry.finish().isEmpty)
+    }
+
+    /// Codex 0.125 dates turns to the whole second: the calls inside still fall within the turn's span.
+    @Test mutating func aTurnDatedToTheSecondStillContainsItsCalls() {
+        send(.threadOpened(ThreadInfo(id: "t1", model: "m")), at: 0)
+        send(.turnStarted(threadID: "t1", turn: TurnInfo(id: "u1", status: "inProgress")), at: 1000)
+        let tool = ItemInfo(
+            id: "c1",
+            type: "commandExecution",
+            status: "completed",
+            exitCode: 0,
+            durationMilliseconds: 300
+        )
+        send(.itemCompleted(threadID: "t1", turnID: "u1", item: tool, completedAtMilliseconds: Self.at(2400)), at: 2400)
+        send(
+            .tokenUsageUpdated(
+                threadID: "t1",
+                turnID: "u1",
+                total: Self.usage(10, 0, 1, 0),
+                last: Self.usage(10, 0, 1, 0)
+            ),
+            at: 2600
+        )
+        // Completed "at" 2000 (floored from 2.7 s), lasting 1700 ms by the server's count.
+        send(
+            .turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed", durationMilliseconds: 1700)),
+            at: 2000
+        )
+        let turn = try! #require(events.last)
+        #expect(turn.name == .turn)
+        for call in events.dropLast() {
+            #expect(turn.startTimeUnixNano <= call.startTimeUnixNano, "\(call.name)")
+            #expect(call.endTimeUnixNano <= turn.endTimeUnixNano, "\(call.name)")
+        }
+        #expect(turn[.durationMilliseconds] == .int(Int64((turn.endTimeUnixNano - turn.startTimeUnixNano) / 1_000_000)))
+    }
+
+    /// Codex 0.98 and older number turns "0", "1", … in every thread: two threads' turn "0" are two turns.
+    @Test mutating func turnIdsRepeatedAcrossThreadsAreDistinctTurns() {
+        startTurn("0", thread: "a")
+        startTurn("0", thread: "b")
+        send(.turnCompleted(threadID: "a", turn: TurnInfo(id: "0", status: "completed")), at: 1500)
+        send(.turnCompleted(threadID: "b", turn: TurnInfo(id: "0", status: "failed")), at: 1600)
+        #expect(events.map { $0[.conversationID] } == [.string("a"), .string("b")])
+        #expect(events.map { $0[.turnStatus] } == [.string("completed"), .string("failed")])
+        var mapping = OpenTelemetryMapping(temporality: .cumulative)
+        #expect(Set(events.map { mapping.map($0).span.spanID }).count == 2)
+        #expect(Set(events.map { mapping.map($0).span.traceID }).count == 2)
     }
 
     @Test mutating func everyTurnEndsExactlyOnce() {

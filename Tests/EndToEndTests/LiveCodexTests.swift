@@ -7,9 +7,10 @@ import Synchronization
 import TestSupport
 import Testing
 
-/// The real `codex app-server` 0.163.0 against the stand-in model server, through every scenario the telemetry
-/// must describe. One session, one thread per scenario; the capture it makes is replayed and must give the same
-/// events. `RECORD_FIXTURES=1` also writes the capture to `protocol/sessions/`; `CODEX_BIN` selects another Codex.
+/// The real `codex app-server` against the stand-in model server, through every scenario the telemetry must
+/// describe: the pinned 0.163.0 (or `CODEX_BIN`) and the oldest release run live. One session, one thread per
+/// scenario; the capture it makes is replayed and must give the same events. `RECORD_FIXTURES=1` also writes the
+/// capture to `protocol/sessions/`.
 @Suite(.serialized)
 struct LiveCodexTests {
     struct Run {
@@ -23,8 +24,7 @@ struct LiveCodexTests {
 
     /// Drives each scenario in its own thread (and a second plain turn on the first thread), then feeds what was
     /// received to the telemetry exactly as a live consumer would.
-    static func runScenarios() async throws -> Run {
-        let codex = try TestTools.codex()
+    static func runScenarios(codex: String) async throws -> Run {
         let server = try await StandInModelServer.start()
         defer { Task { await server.stop() } }
         let session = try ScenarioSession()
@@ -68,8 +68,9 @@ struct LiveCodexTests {
         return Run(events: events, capture: session.capture, threads: threads, codexHome: session.codexHome)
     }
 
-    @Test func everyScenarioProducesTheRightEventsAndReplayAgrees() async throws {
-        let run = try await Self.runScenarios()
+    @Test(arguments: [nil, TestTools.oldestLiveRelease])
+    func everyScenarioProducesTheRightEventsAndReplayAgrees(release: String?) async throws {
+        let run = try await Self.runScenarios(codex: try release.map(TestTools.codex(release:)) ?? TestTools.codex())
         let events = run.events
         func turns(_ scenario: String) -> [TelemetryEvent] {
             events.filter { $0.name == .turn && $0[.conversationID] == .string(run.threads[scenario]!) }
@@ -144,19 +145,29 @@ struct LiveCodexTests {
             #expect(turn[.llmCallCount] == .int(Int64(own.count)))
         }
 
-        // The capture replays to exactly the same events.
+        // The capture replays to exactly the same events. (Before 0.147, messages carry few times of their own:
+        // the live run dated the rest on arrival, so the replay agrees on everything but times.)
         var replay = SessionReplay()
-        var replayed: [TelemetryEvent] = []
-        var framer = LineFramer()
-        run.capture.withUnsafeBytes { bytes in
-            framer.append(bytes) { replayed += replay.consume(line: $0) }
+        let replayed = run.capture.withUnsafeBytes { replay.replay(file: $0) }
+        if String(decoding: run.capture, as: UTF8.self).contains("\"emittedAtMs\"") {
+            #expect(replayed == events)
+        } else {
+            #expect(replayed.map(\.timeless) == events.map(\.timeless))
         }
-        replayed += replay.finish(unterminatedLine: framer.finish(), oversizedLines: 0)
-        #expect(replayed == events)
         #expect(replay.counts.skipped == 0)
+        // Every turn's span holds its calls, and every duration is its span.
+        for event in events {
+            #expect(
+                event[.durationMilliseconds]
+                    == .int(Int64((event.endTimeUnixNano - event.startTimeUnixNano) / 1_000_000))
+            )
+            guard event.name != .turn else { continue }
+            let turn = try #require(events.first { $0.name == .turn && $0[.turnID] == event[.turnID] })
+            #expect(turn.startTimeUnixNano <= event.startTimeUnixNano && event.endTimeUnixNano <= turn.endTimeUnixNano)
+        }
 
-        // Codex's own rollout files of the same run give the same turns, model calls and tokens. (A declined
-        // command leaves no item in a rollout, so tool calls are compared without it.)
+        // Codex's own rollout files of the same run give the same turns, model calls, tokens and tool calls.
+        // (Before 0.147 a rollout does not record that a turn failed, only that it ended.)
         let rollouts = try await TestTools.runCLI([
             "replay", run.codexHome.appendingPathComponent("sessions").path, "--format", "json",
         ])
@@ -175,11 +186,25 @@ struct LiveCodexTests {
             return facts
         }
         let live = try events.map { try JSONValue(parsing: $0.jsonLine) }
-        #expect(turnFacts(fromRollouts) == turnFacts(live))
-        let liveTools = live.filter {
-            $0["name"] == "codex.tool_call" && $0["attributes"]?["codex.tool.status"] != "declined"
+        let failedTurn = run.threads["fail"].flatMap { thread in
+            live.first { $0["name"] == "codex.turn" && $0["attributes"]?["gen_ai.conversation.id"]?.string == thread }
+        }?["attributes"]?["codex.turn.id"]?.string
+        let recordsFailures = release == nil
+        #expect(
+            turnFacts(fromRollouts).filter { recordsFailures || $0.key != failedTurn }
+                == turnFacts(live).filter { recordsFailures || $0.key != failedTurn }
+        )
+        func toolFacts(_ events: [JSONValue]) -> [String] {
+            events.filter { $0["name"] == "codex.tool_call" }.map { event in
+                let attributes = event["attributes"]!
+                // Before 0.147 a rollout's web search has no id.
+                let id = attributes["codex.tool.kind"] == "webSearch" ? "-" : attributes["gen_ai.tool.call.id"]?.string
+                return ["codex.tool.kind", "codex.tool.status", "process.exit.code"].reduce(id ?? "-") {
+                    "\($0) \(attributes[$1].map { String(decoding: $0.serialized(), as: UTF8.self) } ?? "-")"
+                }
+            }.sorted()
         }
-        #expect(fromRollouts.filter { $0["name"] == "codex.tool_call" }.count == liveTools.count)
+        #expect(toolFacts(fromRollouts) == toolFacts(live))
         #expect(!rollouts.stdout.contains(TestTools.contentMarker))
 
         // The capture and the rollouts of the same session, replayed together: every turn once, as the capture
@@ -245,4 +270,16 @@ final class Counter: Sendable {
     private let count = Mutex(0)
     func increment() { count.withLock { $0 += 1 } }
     var value: Int { count.withLock { $0 } }
+}
+
+extension TelemetryEvent {
+    /// The event without its times: what a replay of a capture with no times must still agree on.
+    fileprivate var timeless: TelemetryEvent {
+        TelemetryEvent(
+            name: name,
+            startTimeUnixNano: 0,
+            endTimeUnixNano: 0,
+            attributes: attributes.filter { $0.key != .durationMilliseconds }
+        )
+    }
 }

@@ -24,6 +24,18 @@ public enum TestTools {
         throw MissingTool(name: "codex 0.163.0")
     }
 
+    /// The oldest Codex the live tests run: the first static binary, so it runs on Debian 12 as it is.
+    public static let oldestLiveRelease = "0.133.0"
+
+    /// Another Codex release, as `scripts/install-test-tools` installs it (`.tools/codex-VERSION/codex`).
+    ///
+    /// - Throws: `MissingTool` when it is not installed.
+    public static func codex(release: String) throws -> String {
+        let path = packageRoot.appendingPathComponent(".tools/codex-\(release)/codex").path
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw MissingTool(name: "codex \(release)") }
+        return path
+    }
+
     /// Python with `opentelemetry-proto`, for the independent decoder scripts.
     public static func otelPython() throws -> String {
         let path = packageRoot.appendingPathComponent(".tools/otel/bin/python").path

@@ -6,8 +6,11 @@ import SaturatingArithmetic
 /// stand for, so they give the same kind of events as a live session.
 ///
 /// One `{"timestamp","type","payload"}` record per line. What is read: `session_meta` (thread id, provider),
-/// `turn_context` (the turn's model), and the `event_msg`s `task_started`, `token_count`, `item_completed`,
-/// `task_complete` and `turn_aborted`. Everything else (the conversation itself) is passed over.
+/// `turn_context` (the turn's model), the `event_msg`s `task_started`, `token_count`, `item_completed`,
+/// `task_complete` and `turn_aborted`, and the tool calls of the conversation (`response_item`s: function, custom
+/// tool, web search and local shell calls, and their outputs), which every history mode writes. Of a call, only its
+/// name and id are read; of an output, only the status line Codex puts first (exit code, wall time, a rejection).
+/// A call reported by both an `item_completed` and its output counts once, as the first has it.
 ///
 /// A fork or resume can copy earlier turns into its own file; a turn already seen in another file of the same
 /// replay is skipped, and its usage only sets the baseline, so nothing is counted twice.
@@ -17,6 +20,10 @@ struct RolloutTranslator: Sendable {
     private var threadID = ""
     private var currentTurn: String?
     private var skippingTurn: String?
+    /// The calls of the current turn seen started, by call id: their kind and tool name, for their output.
+    private var openCalls: [String: ItemInfo] = [:]
+    /// Web search calls without an id (older releases) in the current turn, numbered to give them one.
+    private var anonymousSearches = 0
 
     /// Exactly what translation reads of a record: the conversation itself is never built.
     static let selection: JSONSelection = {
@@ -26,6 +33,7 @@ struct RolloutTranslator: Sendable {
         ])
         let payload = JSONSelection.members([
             "id": all, "model_provider": all, "forked_from_id": all, "model": all, "turn_id": all, "type": all,
+            "name": all, "call_id": all, "status": all, "output": all,
             "completed_at_ms": all, "duration_ms": all, "error": .members(["codex_error_info": all]),
             "info": .members(["total_token_usage": usage, "last_token_usage": usage]),
             "item": .members([
@@ -68,6 +76,8 @@ struct RolloutTranslator: Sendable {
             return ([.modelRerouted(threadID: threadID, turnID: turn, model: model)], time)
         case "event_msg":
             return (event(payload), time)
+        case "response_item":
+            return (toolCall(payload, at: time), time)
         default:
             return ([], time)
         }
@@ -79,6 +89,8 @@ struct RolloutTranslator: Sendable {
         case "task_started":
             guard let turnID else { return [] }
             currentTurn = turnID
+            openCalls = [:]
+            anonymousSearches = 0
             if completedTurns.contains(RecentKeys.hash(turnID)) {
                 skippingTurn = turnID
                 return []
@@ -137,6 +149,64 @@ struct RolloutTranslator: Sendable {
         default:
             return []
         }
+    }
+
+    /// A tool call or its output, as the item it stands for.
+    private mutating func toolCall(_ payload: JSONValue, at time: Int64) -> [AppServerMessage] {
+        guard let turnID = currentTurn, turnID != skippingTurn, let type = payload["type"]?.string else { return [] }
+        switch type {
+        case "function_call", "custom_tool_call", "local_shell_call":
+            guard let id = payload["call_id"]?.string ?? payload["id"]?.string,
+                let item = Self.item(id: id, name: payload["name"]?.string ?? "local_shell"),
+                openCalls.count < SessionLimits.maximumTrackedItems
+            else { return [] }
+            openCalls[id] = item
+            return [.itemStarted(threadID: threadID, turnID: turnID, item: item, startedAtMilliseconds: nil)]
+        case "function_call_output", "custom_tool_call_output":
+            guard let id = payload["call_id"]?.string, var item = openCalls.removeValue(forKey: id) else { return [] }
+            let outcome = payload["output"]?.string.map(ToolOutcome.init(output:)) ?? ToolOutcome()
+            item.status = outcome.status
+            // Only a command has an exit code of its own; a patch's is the tool's.
+            item.exitCode = item.type == "commandExecution" ? outcome.exitCode : nil
+            item.durationMilliseconds = outcome.durationMilliseconds
+            return [.itemCompleted(threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: nil)]
+        case "web_search_call":
+            anonymousSearches += 1
+            let id = payload["id"]?.string ?? "web_search_call-\(anonymousSearches)"
+            let item = ItemInfo(id: id, type: "webSearch", status: payload["status"]?.string.map(Self.camelCase))
+            return [.itemCompleted(threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: nil)]
+        default:
+            return []
+        }
+    }
+
+    /// The item a function call by this name stands for, as the app-server reports it; `nil` for the functions it
+    /// does not report as tool calls (a plan update, input to a running command).
+    private static func item(id: String, name: String) -> ItemInfo? {
+        let kind: String
+        var toolName: String?
+        var server: String?
+        switch name {
+        case "exec_command", "shell", "shell_command", "container.exec", "local_shell": kind = "commandExecution"
+        case "apply_patch": kind = "fileChange"
+        case "view_image": kind = "imageView"
+        case "update_plan", "write_stdin", "request_user_input": return nil
+        case "spawn_agent", "send_input", "wait", "wait_agent", "close_agent", "resume_agent":
+            kind = "collabAgentToolCall"
+            toolName = name
+        default:
+            // MCP tools are offered to the model as `mcp__SERVER__TOOL`.
+            let parts = name.split(separator: "__", maxSplits: 2, omittingEmptySubsequences: false)
+            if parts.count == 3, parts[0] == "mcp" {
+                kind = "mcpToolCall"
+                server = String(parts[1])
+                toolName = String(parts[2])
+            } else {
+                kind = "dynamicToolCall"
+                toolName = name
+            }
+        }
+        return ItemInfo(id: id, type: kind, toolName: toolName, toolServer: server)
     }
 
     private static func usage(_ value: JSONValue) -> TokenUsage? {
@@ -208,4 +278,54 @@ func unixNanoseconds(iso8601 text: String) -> Int64? {
     // Four-digit years keep every term far inside 64 bits; only the scaling to nanoseconds can overflow.
     let seconds = Int64(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
     return seconds.multipliedSaturated(by: 1_000_000_000).addingSaturated(Int64(nanoseconds))
+}
+
+/// What the first lines of a tool's output say of how it ended: Codex writes `Process exited with code N` and
+/// `Wall time: S seconds` (unified exec), or `{"output":…,"metadata":{"exit_code":N,"duration_seconds":S}}`
+/// (shell and patch tools), or that the user rejected the call. Only that head is looked at, and only these numbers
+/// and that fact are kept.
+struct ToolOutcome: Equatable {
+    var status = "completed"
+    var exitCode: Int64?
+    var durationMilliseconds: Int64?
+
+    /// How much of an output is looked at: the status lines come first.
+    static let headLength = 512
+
+    init() {}
+
+    init(output: String) {
+        let head = Array(output.utf8.prefix(Self.headLength))
+        if Self.range(of: "rejected by user", in: head) != nil {
+            status = "declined"
+            return
+        }
+        exitCode =
+            Self.number(after: "Process exited with code ", in: head).flatMap { Int64($0) }
+            ?? Self.number(after: #""exit_code":"#, in: head).flatMap { Int64($0) }
+        let seconds =
+            (Self.number(after: "Wall time: ", in: head) ?? Self.number(after: #""duration_seconds":"#, in: head))
+            .flatMap { Double($0) }.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
+        durationMilliseconds = seconds.map { Int64(saturating: $0 * 1000) }
+        if let exitCode, exitCode != 0 { status = "failed" }
+    }
+
+    /// Where `label` ends in `text`, if it is there.
+    private static func range(of label: String, in text: [UInt8]) -> Int? {
+        let label = Array(label.utf8)
+        guard text.count >= label.count else { return nil }
+        for start in 0...(text.count - label.count) where text[start..<start + label.count].elementsEqual(label) {
+            return start + label.count
+        }
+        return nil
+    }
+
+    /// The number written right after `label`.
+    private static func number(after label: String, in text: [UInt8]) -> String? {
+        guard let start = range(of: label, in: text) else { return nil }
+        let digits = text[start...].prefix {
+            (48...57).contains($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+        }
+        return digits.isEmpty ? nil : String(decoding: digits, as: UTF8.self)
+    }
 }

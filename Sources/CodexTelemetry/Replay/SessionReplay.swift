@@ -5,7 +5,8 @@ import JSONRPC
 /// Replays a raw capture of `codex app-server` stdout (one JSON-RPC message per line), a recording made with
 /// `--record`, or a Codex rollout file, into telemetry events.
 ///
-/// It streams: each line is handled and dropped, so memory does not grow with the file. Lines are never fatal: a
+/// Feed it a file's bytes in chunks of any size (`consume(_:)`), then `finishFile()`; another file may follow. It
+/// streams: each line is handled and dropped, so memory does not grow with the file. Lines are never fatal: a
 /// line that is not JSON, not a message, or a followed message of an unexpected shape is counted and skipped, and
 /// so is everything the telemetry does not follow. Content-streaming notifications are recognised by their leading
 /// method name and passed over without being parsed.
@@ -24,6 +25,9 @@ public struct SessionReplay: Sendable {
         public var oversized = 0
         /// A last line with no newline that could not be read: a capture cut off mid-write.
         public var truncated = 0
+        /// Messages that carried no time, from a file that had none before them (Codex 0.118 and older put no time
+        /// in their messages): dated at the file's modification time.
+        public var datedByFile = 0
 
         public init() {}
 
@@ -31,30 +35,62 @@ public struct SessionReplay: Sendable {
         public var skipped: Int { malformed + oversized + truncated }
     }
 
-    public private(set) var counts = Counts()
+    public var counts: Counts {
+        var counts = lineCounts
+        counts.oversized += framer.oversizedLineCount
+        counts.datedByFile = telemetry.messagesDatedByFile
+        return counts
+    }
     /// Values the replayed sessions sent that were not believed, and turns closed early to bound memory.
     public var discards: SessionTelemetry.Discards { telemetry.discards }
+    private var lineCounts = Counts()
+    private var framer: LineFramer
     private var telemetry: SessionTelemetry
     private var rollout = RolloutTranslator()
 
-    /// Creates a replay that prices model calls with `prices`.
-    public init(prices: PriceTable = .bundled) {
+    /// Creates a replay that prices model calls with `prices` and skips (and counts) lines longer than
+    /// `maximumLineLength` bytes.
+    public init(prices: PriceTable = .bundled, maximumLineLength: Int = 64 << 20) {
         telemetry = SessionTelemetry(prices: prices)
+        framer = LineFramer(maximumLineLength: maximumLineLength)
+    }
+
+    /// Starts a file last modified at `modifiedAt` (Unix nanoseconds): the time given to its messages if it has
+    /// none of its own, so that no event of an untimed capture is dated 1970. Optional for files that carry times.
+    public mutating func startFile(modifiedAt: UInt64) {
+        telemetry.fileTime = SessionLimits.nanoseconds(fromUnixNanoseconds: Int64(clamping: modifiedAt))
+    }
+
+    /// Takes the next bytes of the current file, and returns the events the lines they complete give.
+    public mutating func consume(_ chunk: UnsafeRawBufferPointer) -> [TelemetryEvent] {
+        var events: [TelemetryEvent] = []
+        // Taken out while it calls back into the replay, and put back.
+        var framer = self.framer
+        self.framer = LineFramer()
+        framer.append(chunk) { events += consume(line: $0) }
+        self.framer = framer
+        return events
+    }
+
+    /// Replays `bytes` as one whole file: `startFile`, `consume` and `finishFile` in one.
+    public mutating func replay(file bytes: UnsafeRawBufferPointer, modifiedAt: UInt64? = nil) -> [TelemetryEvent] {
+        if let modifiedAt { startFile(modifiedAt: modifiedAt) }
+        return consume(bytes) + finishFile()
     }
 
     /// Takes one line (without its newline) and returns the events it completes.
-    public mutating func consume(line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
-        counts.lines += 1
+    private mutating func consume(line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
+        lineCounts.lines += 1
         if line.starts(with: Self.recordingEntryPrefix.utf8) { return consumeRecordingEntry(line) }
         if line.starts(with: Self.rolloutPrefix.utf8) { return consumeRolloutRecord(line) }
         if line.starts(with: Self.recordingHeaderPrefix.utf8) {
-            counts.passedOver += 1
+            lineCounts.passedOver += 1
             return []
         }
         if let method = AppServerMessage.leadingMethod(of: line),
             !AppServerMessage.followedNotifications.contains(method)
         {
-            counts.passedOver += 1
+            lineCounts.passedOver += 1
             return []
         }
         guard
@@ -64,7 +100,7 @@ public struct SessionReplay: Sendable {
                 maximumValues: AppServerMessage.maximumSelectedValues
             )
         else {
-            counts.malformed += 1
+            lineCounts.malformed += 1
             return []
         }
         let typed = AppServerMessage(message)
@@ -72,13 +108,13 @@ public struct SessionReplay: Sendable {
             if case .notification(let notification) = message,
                 AppServerMessage.followedNotifications.contains(notification.method)
             {
-                counts.malformed += 1
+                lineCounts.malformed += 1
             } else {
-                counts.passedOver += 1
+                lineCounts.passedOver += 1
             }
             return []
         }
-        counts.followed += 1
+        lineCounts.followed += 1
         return telemetry.receive(typed, from: message, receivedAt: nil)
     }
 
@@ -107,15 +143,17 @@ public struct SessionReplay: Sendable {
         guard let record = Self.parse(line, RolloutTranslator.selection),
             let (messages, time) = rollout.translate(record)
         else {
-            counts.malformed += 1
+            lineCounts.malformed += 1
             return []
         }
         guard !messages.isEmpty else {
-            counts.passedOver += 1
+            lineCounts.passedOver += 1
             return []
         }
-        counts.followed += 1
-        let believed = telemetry.believableTime(unixNanoseconds: time) ?? telemetry.latestTime
+        lineCounts.followed += 1
+        guard let believed = telemetry.believableTime(unixNanoseconds: time) else {
+            return messages.flatMap { telemetry.receiveUntimed($0) }
+        }
         return messages.flatMap { telemetry.receive($0, at: believed) }
     }
 
@@ -124,32 +162,30 @@ public struct SessionReplay: Sendable {
             let origin = entry["from"]?.string,
             let body = entry["message"], let message = try? JSONRPCMessage(body)
         else {
-            counts.malformed += 1
+            lineCounts.malformed += 1
             return []
         }
         let typed = AppServerMessage(message)
         guard origin == "server", typed != .other else {
-            counts.passedOver += 1
+            lineCounts.passedOver += 1
             return []
         }
-        counts.followed += 1
+        lineCounts.followed += 1
         return telemetry.receive(typed, from: message, receivedAt: telemetry.believableTime(unixNanoseconds: at))
     }
 
-    /// Ends the current file. `unterminatedLine` is what followed its last newline, if anything: a complete
-    /// message is used, a cut-off one counted as truncated. `oversizedLines` is the framer's count of lines over
-    /// the limit. Turns still running are closed as `incomplete`. The replay can go on with another file: each is
-    /// a session of its own, but turns already seen complete (copied into a fork's rollout) are not counted again.
-    public mutating func finish(unterminatedLine: [UInt8]?, oversizedLines: Int) -> [TelemetryEvent] {
-        counts.oversized += oversizedLines
+    /// Ends the current file: a last line without a newline is used if it is a whole message, else counted as
+    /// truncated; turns still running are closed as `incomplete`. Another file may follow: each is a session of its
+    /// own, but turns already seen complete (copied into a fork's rollout) are not counted again.
+    public mutating func finishFile() -> [TelemetryEvent] {
         var events: [TelemetryEvent] = []
-        if let unterminatedLine {
+        if let unterminatedLine = framer.finish() {
             // Whether it is a whole document: checked, nothing of it built.
             if unterminatedLine.withUnsafeBytes({ Self.parse($0, .members([:])) }) != nil {
                 events = unterminatedLine.withUnsafeBytes { consume(line: $0) }
             } else {
-                counts.lines += 1
-                counts.truncated += 1
+                lineCounts.lines += 1
+                lineCounts.truncated += 1
             }
         }
         events += telemetry.finish()

@@ -22,6 +22,8 @@ enum SessionLimits {
     static let maximumTrackedItems = 65_536
     /// Threads whose model and usage baseline are remembered; past it, the least recently seen are forgotten.
     static let maximumThreads = 4096
+    /// How long an ended turn waits, in the session's own time, for tool completions the server sends after it.
+    static let lateToolGrace: UInt64 = 5_000_000_000
     /// Ended turns remembered, so that late or repeated messages for them are ignored.
     static let rememberedEndedTurns = 65_536
 

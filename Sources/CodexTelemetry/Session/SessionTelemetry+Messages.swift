@@ -23,7 +23,7 @@ extension SessionTelemetry {
         let emitted = payloadTime(AppServerMessage.emittedAtMilliseconds(of: message))
         // An item's own time is checked (and counted) again where the item is read.
         let payload = typed.payloadTimeMilliseconds.flatMap(SessionLimits.nanoseconds(fromUnixMilliseconds:))
-        let time = emitted ?? payload ?? receivedAt ?? latestTime
+        guard let time = emitted ?? payload ?? receivedAt else { return receiveUntimed(typed) }
         return receive(typed, at: time)
     }
 }

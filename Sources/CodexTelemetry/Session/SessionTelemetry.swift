@@ -9,7 +9,11 @@ import SaturatingArithmetic
 /// Invariants, each tested:
 /// - Every turn that starts ends exactly once: by `turn/completed`, or as `incomplete` by `finish()` or when the
 ///   state bound forces it.
-/// - Every tool item that starts produces one `codex.tool_call`: when it completes, or when its turn ends.
+/// - Every tool item that starts produces one `codex.tool_call`: when it completes, or as `incomplete` when its
+///   turn has ended and the wait for it is over. A turn that ends with tools still running waits for them (some
+///   releases report a command's completion after its turn's), until a message comes more than
+///   `SessionLimits.lateToolGrace` after the turn's end, or `stopAwaitingTools()` or `finish()`.
+/// - A turn's span contains its calls' spans, and every `codex.duration_ms` is its span's length.
 /// - A model call is counted only when a running turn's cumulative usage changes; its tokens are the change. A
 ///   repeated snapshot, or one for a turn that is not running (a resume or fork replaying history), only sets the
 ///   baseline.
@@ -40,6 +44,11 @@ public struct SessionTelemetry: Sendable {
     public private(set) var discards = Discards()
     /// The latest time seen, in Unix nanoseconds.
     public private(set) var latestTime: UInt64 = 0
+    /// The time given to messages that carry none while no time is known yet (a replayed file's modification time,
+    /// for releases that put no time in their messages); `nil` leaves them at the latest time seen.
+    var fileTime: UInt64?
+    /// Messages dated by `fileTime` because nothing gave a time of their own.
+    private(set) var messagesDatedByFile = 0
     private var threads: [String: ThreadState] = [:]
     private var openTurns: [TurnKey: TurnState] = [:]
     /// Running turns in the order they opened, oldest first; turns that have ended since are skipped when met.
@@ -48,8 +57,11 @@ public struct SessionTelemetry: Sendable {
     private var endedTurns = RecentKeys(capacity: SessionLimits.rememberedEndedTurns)
     /// Tool items held by running turns, open or remembered as completed.
     private var trackedItems = 0
-    /// Events of turns closed early to make room, handed out with the events of the message that caused it.
-    private var closedEarly: [TelemetryEvent] = []
+    /// Turns that ended while tools were still running, in the order they ended; turns since closed are skipped.
+    private var turnsAwaitingTools: [TurnKey] = []
+    /// Events of turns closed on the way (to make room, or done waiting for their tools), handed out with the events
+    /// of the message that caused it.
+    private var closedOnTheWay: [TelemetryEvent] = []
 
     /// Creates a state machine that prices model calls with `prices`.
     public init(prices: PriceTable = .bundled) {
@@ -62,20 +74,40 @@ public struct SessionTelemetry: Sendable {
         prices = earlier.prices
         discards = earlier.discards
         endedTurns = earlier.endedTurns
+        messagesDatedByFile = earlier.messagesDatedByFile
     }
 
     /// Takes one message with the Unix time, in nanoseconds, at which it was emitted (or received, when the message
     /// carries no time of its own), and returns the events it completes.
     public mutating func receive(_ message: AppServerMessage, at time: UInt64) -> [TelemetryEvent] {
         latestTime = max(latestTime, time)
+        return receiveAtKnownTime(message, at: time)
+    }
+
+    /// Takes a message that carries no time of its own: it is dated at the latest time seen or, before any, at the
+    /// file's time.
+    mutating func receiveUntimed(_ message: AppServerMessage) -> [TelemetryEvent] {
+        guard latestTime == 0, let fileTime else { return receive(message, at: latestTime) }
+        messagesDatedByFile += 1
+        return receiveAtKnownTime(message, at: fileTime)
+    }
+
+    /// The current time of the session: the latest seen, else the file's.
+    private var now: UInt64 { latestTime > 0 ? latestTime : fileTime ?? 0 }
+
+    private mutating func receiveAtKnownTime(_ message: AppServerMessage, at time: UInt64) -> [TelemetryEvent] {
         guard message.identifiers.allSatisfy({ $0.utf8.count <= SessionLimits.maximumNameLength }) else {
             discards.outOfRange += 1
             return []
         }
         let events = handle(message, at: time)
-        guard !closedEarly.isEmpty else { return events }
-        defer { closedEarly = [] }
-        return closedEarly + events
+        if !turnsAwaitingTools.isEmpty {
+            let now = now
+            closeTurnsDoneWaiting { now > $0.time.addingSaturated(SessionLimits.lateToolGrace) }
+        }
+        guard !closedOnTheWay.isEmpty else { return events }
+        defer { closedOnTheWay = [] }
+        return closedOnTheWay + events
     }
 
     private mutating func handle(_ message: AppServerMessage, at time: UInt64) -> [TelemetryEvent] {
@@ -97,7 +129,9 @@ public struct SessionTelemetry: Sendable {
             let start = payloadTime(startedAt) ?? time
             // A repeated start, or a start after the completion, is not another call. (No copy of the turn is kept
             // while it changes: its tables would be copied whole, every time.)
-            let known = openTurns[key].map { $0.openTools[item.id] != nil || $0.completedTools.contains(item.id) }
+            let known = openTurns[key].map {
+                $0.ending != nil || $0.openTools[item.id] != nil || $0.completedTools.contains(item.id)
+            }
             guard known == false, makeRoomForItem(in: key) else { break }
             let tool = OpenTool(item: believable(item), start: start)
             openTurns[key]?.openTools[item.id] = tool
@@ -106,7 +140,12 @@ public struct SessionTelemetry: Sendable {
             guard Self.toolKinds.contains(item.type), let key = openTurn(TurnKey(threadID, turnID), at: time) else {
                 break
             }
-            return completeTool(believable(item), in: key, at: payloadTime(completedAt) ?? time)
+            var events = completeTool(believable(item), in: key, at: payloadTime(completedAt) ?? time)
+            // A late completion may be the last its ended turn was waiting for.
+            if let turn = openTurns[key], let ending = turn.ending, turn.openTools.isEmpty {
+                events += endTurn(key, ending)
+            }
+            return events
         case .tokenUsageUpdated(let threadID, let turnID, let total, let last):
             return recordUsage(TurnKey(threadID, turnID), total: total, last: last, at: time)
         case .error(let threadID, let turnID, let errorClass, let willRetry):
@@ -114,14 +153,16 @@ public struct SessionTelemetry: Sendable {
                 openTurns[TurnKey(threadID, turnID)]?.errorClass = SessionLimits.boundedName(errorClass)
             }
         case .turnCompleted(let threadID, let turn):
-            guard let key = openTurn(TurnKey(threadID, turn.id), at: time) else { break }
-            return endTurn(
-                key,
+            guard let key = openTurn(TurnKey(threadID, turn.id), at: time), openTurns[key]?.ending == nil else { break }
+            let ending = TurnEnding(
                 status: SessionLimits.boundedName(turn.status),
                 errorClass: turn.errorClass.map(SessionLimits.boundedName),
-                at: time,
+                time: time,
                 reportedDuration: turn.durationMilliseconds.flatMap { believableDuration($0) }
             )
+            guard openTurns[key]?.openTools.isEmpty == false else { return endTurn(key, ending) }
+            openTurns[key]?.ending = ending
+            turnsAwaitingTools.append(key)
         case .other:
             break
         }
@@ -129,12 +170,41 @@ public struct SessionTelemetry: Sendable {
     }
 
     /// Ends the session: every turn still running is closed as `incomplete` at the last time seen, with its open
-    /// tool calls.
+    /// tool calls; a turn that had ended keeps its status, and the tools it waited for are `incomplete`.
     public mutating func finish() -> [TelemetryEvent] {
-        openTurns.keys.sorted().flatMap { key in
-            endTurn(key, status: "incomplete", errorClass: nil, at: latestTime, reportedDuration: nil)
-        }
+        turnsAwaitingTools = []
+        return openTurns.keys.sorted().flatMap { key in endTurn(key, openTurns[key]?.ending ?? incompleteEnding) }
     }
+
+    /// Whether the turn has ended but waits for tool calls the server has yet to complete: a live reader may give
+    /// them a moment before it finishes.
+    public func isAwaitingTools(threadID: String, turnID: String) -> Bool {
+        openTurns[TurnKey(threadID, turnID)]?.ending != nil
+    }
+
+    /// Stops waiting for the turn's late tool completions: if it is waiting, it is closed, its open tools as
+    /// `incomplete`.
+    public mutating func stopAwaitingTools(threadID: String, turnID: String) -> [TelemetryEvent] {
+        let key = TurnKey(threadID, turnID)
+        guard let ending = openTurns[key]?.ending else { return [] }
+        return endTurn(key, ending)
+    }
+
+    /// Closes the turns waiting for tools for which `isDone` says the wait is over.
+    private mutating func closeTurnsDoneWaiting(_ isDone: (TurnEnding) -> Bool) {
+        var stillWaiting: [TurnKey] = []
+        for key in turnsAwaitingTools {
+            guard let ending = openTurns[key]?.ending else { continue }
+            if isDone(ending) {
+                closedOnTheWay += endTurn(key, ending)
+            } else {
+                stillWaiting.append(key)
+            }
+        }
+        turnsAwaitingTools = stillWaiting
+    }
+
+    private var incompleteEnding: TurnEnding { TurnEnding(status: "incomplete", time: now) }
 
     /// The time a message gives in Unix milliseconds, as nanoseconds; `nil` (and counted) when out of range.
     mutating func payloadTime(_ milliseconds: Int64?) -> UInt64? {
@@ -227,48 +297,51 @@ public struct SessionTelemetry: Sendable {
             oldestOpening += 1
             guard openTurns[key] != nil else { continue }
             discards.turnsClosedEarly += 1
-            closedEarly += endTurn(key, status: "incomplete", errorClass: nil, at: latestTime, reportedDuration: nil)
+            closedOnTheWay += endTurn(key, openTurns[key]?.ending ?? incompleteEnding)
             return
         }
     }
 
-    private mutating func endTurn(
-        _ key: TurnKey,
-        status: String,
-        errorClass: String?,
-        at time: UInt64,
-        reportedDuration: Int64?
-    ) -> [TelemetryEvent] {
+    /// Closes the turn: its open tools as `incomplete` (or `interrupted`), then the turn itself, its span widened to
+    /// hold every call it made.
+    private mutating func endTurn(_ key: TurnKey, _ ending: TurnEnding) -> [TelemetryEvent] {
         guard let turn = openTurns.removeValue(forKey: key) else { return [] }
         endedTurns.insert(key.hash)
         forgetEndedOpenings()
         trackedItems -= turn.openTools.count + turn.completedTools.count
-        let toolStatus = status == "interrupted" ? "interrupted" : "incomplete"
+        // The server's duration dates the start of a turn whose beginning we missed or know only to the second.
+        var start =
+            ending.reportedDuration.map { min(turn.start, ending.time.subtractingSaturated(UInt64($0) * 1_000_000)) }
+            ?? turn.start
+        var end = max(ending.time, start)
+        if let calls = turn.callBounds {
+            start = min(start, calls.lowerBound)
+            end = max(end, calls.upperBound)
+        }
+        let toolStatus = ending.status == "interrupted" ? "interrupted" : "incomplete"
         var events = turn.openTools.values.sorted { ($0.start, $0.item.id) < ($1.start, $1.item.id) }.map { open in
             var item = open.item
             item.status = toolStatus
-            return toolEvent(item, key: key, start: open.start, end: time)
+            item.durationMilliseconds = nil
+            return toolEvent(item, key: key, start: min(open.start, end), end: end)
         }
         var attributes = turn.dimensions(key)
         attributes += [
-            TelemetryAttribute(key: .turnStatus, value: .dimension(status)),
+            TelemetryAttribute(key: .turnStatus, value: .dimension(ending.status)),
             TelemetryAttribute(key: .llmCallCount, value: .int(turn.llmCalls)),
             TelemetryAttribute(key: .toolCallCount, value: .int(turn.toolCalls + Int64(events.count))),
-            TelemetryAttribute(
-                key: .durationMilliseconds,
-                value: .int(reportedDuration ?? milliseconds(from: turn.start, to: time))
-            ),
+            TelemetryAttribute(key: .durationMilliseconds, value: .int(milliseconds(from: start, to: end))),
         ]
         attributes += usageAttributes(turn.usage)
         if turn.llmCalls > 0, let cost = turn.cost {
             attributes.append(TelemetryAttribute(key: .costUSD, value: .double(cost)))
         }
-        if status == "failed" {
-            let errorType = errorClass ?? turn.errorClass ?? "other"
+        if ending.status == "failed" {
+            let errorType = ending.errorClass ?? turn.errorClass ?? "other"
             attributes.append(TelemetryAttribute(key: .errorType, value: .dimension(errorType)))
         }
         events.append(
-            TelemetryEvent(name: .turn, startTimeUnixNano: turn.start, endTimeUnixNano: time, attributes: attributes)
+            TelemetryEvent(name: .turn, startTimeUnixNano: start, endTimeUnixNano: end, attributes: attributes)
         )
         return events
     }
@@ -290,11 +363,13 @@ public struct SessionTelemetry: Sendable {
         guard wasOpen || makeRoomForItem(in: key), var turn = openTurns.removeValue(forKey: key) else { return [] }
         defer { openTurns[key] = turn }
         let opened = turn.openTools.removeValue(forKey: item.id)
+        // The tool's own duration, when it gives one, is its span: the two always agree.
         let reportedStart = item.durationMilliseconds.map { end.subtractingSaturated(UInt64($0) * 1_000_000) }
-        let start = opened?.start ?? reportedStart ?? end
+        let start = min(reportedStart ?? opened?.start ?? end, end)
         turn.completedTools.insert(item.id)
         turn.toolCalls += 1
-        turn.toolSpans.append(start...max(start, end))
+        turn.toolSpans.append(start...end)
+        turn.include(start...end)
         if !wasOpen { trackedItems += 1 }
         return [toolEvent(item, key: key, start: start, end: end)]
     }
@@ -308,10 +383,7 @@ public struct SessionTelemetry: Sendable {
             TelemetryAttribute(key: .toolName, value: .dimension(Self.toolName(of: item))),
             // A web search carries no status: it is reported once it has completed.
             TelemetryAttribute(key: .toolStatus, value: .dimension(item.status ?? "completed")),
-            TelemetryAttribute(
-                key: .durationMilliseconds,
-                value: .int(item.durationMilliseconds ?? milliseconds(from: start, to: end))
-            ),
+            TelemetryAttribute(key: .durationMilliseconds, value: .int(milliseconds(from: start, to: end))),
         ]
         if let exitCode = item.exitCode {
             attributes.append(TelemetryAttribute(key: .processExitCode, value: .int(exitCode)))
@@ -350,7 +422,9 @@ public struct SessionTelemetry: Sendable {
         let previous = threads[key.threadID]?.total
         updateThread(key.threadID, at: time) { $0.total = total }
         // Taken out while it changes, so its tables are changed in place, not copied.
-        guard total != previous, var turn = openTurns.removeValue(forKey: key) else { return [] }
+        guard total != previous, openTurns[key]?.ending == nil, var turn = openTurns.removeValue(forKey: key) else {
+            return []
+        }
         defer { openTurns[key] = turn }
         // The change in the cumulative total is this call. With no earlier total (a thread whose history we did not
         // see) or a total that went down, the server's own per-call figure is the best there is.
@@ -373,6 +447,7 @@ public struct SessionTelemetry: Sendable {
         turn.llmCalls += 1
         turn.usage = turn.usage + usage
         turn.lastCallEnd = time
+        turn.include(start...max(start, time))
         return [TelemetryEvent(name: .llmCall, startTimeUnixNano: start, endTimeUnixNano: time, attributes: attributes)]
     }
 
@@ -429,6 +504,14 @@ private struct ThreadState: Sendable {
     var lastSeen: UInt64 = 0
 }
 
+/// How a turn ended, kept while it waits for tools still running.
+private struct TurnEnding: Sendable {
+    var status: String
+    var errorClass: String?
+    var time: UInt64
+    var reportedDuration: Int64?
+}
+
 private struct OpenTool: Sendable {
     var item: ItemInfo
     var start: UInt64
@@ -451,6 +534,15 @@ private struct TurnState: Sendable {
     var cost: Double?
     /// The class of an error the server said it would not retry.
     var errorClass: String?
+    /// Set once the server has ended the turn while tools were still running.
+    var ending: TurnEnding?
+    /// From the earliest start to the latest end of the turn's calls so far.
+    var callBounds: ClosedRange<UInt64>?
+
+    mutating func include(_ span: ClosedRange<UInt64>) {
+        callBounds =
+            callBounds.map { min($0.lowerBound, span.lowerBound)...max($0.upperBound, span.upperBound) } ?? span
+    }
 
     /// When the model call being reported began: after the previous call, and after the tools that call caused
     /// (those started before it ended). Tools started since were caused by this call and ran during it.
