@@ -181,7 +181,12 @@ public final class CodexSession: Sendable {
             end = try await client.waitForTurnEnd(threadID: threadID, turnID: turnID)
         }
         await pipeline.awaitLateTools(threadID: threadID, turnID: turnID)
-        return TurnResult(end: end, threadID: threadID, timedOut: timedOut, events: pipeline.events(ofTurn: turnID))
+        return TurnResult(
+            end: end,
+            threadID: threadID,
+            timedOut: timedOut,
+            events: pipeline.events(ofThread: threadID, turn: turnID)
+        )
     }
 
     /// Asks Codex to stop every turn this session is running (each then ends `interrupted`), and any turn it
@@ -299,8 +304,11 @@ final class EventPipeline: Sendable {
 
     var events: [TelemetryEvent] { state.withLock { $0.events } }
 
-    func events(ofTurn turnID: String) -> [TelemetryEvent] {
-        state.withLock { $0.events.filter { $0[.turnID] == .string(turnID) } }
+    /// A turn's events. Old releases number turns alike in every thread: a turn is its thread and its id.
+    func events(ofThread threadID: String, turn turnID: String) -> [TelemetryEvent] {
+        state.withLock {
+            $0.events.filter { $0[.turnID] == .string(turnID) && $0[.conversationID] == .string(threadID) }
+        }
     }
 
     private func deliver(_ events: [TelemetryEvent]) {

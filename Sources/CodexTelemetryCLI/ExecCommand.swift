@@ -180,8 +180,17 @@ struct ExecCommand {
         export.announce()
         let started = ContinuousClock.now
         let (prompts, thread, threadOptions, timeout) = (prompts, thread, threadOptions, timeout)
+        let overridden = !configuration.configOverrides.isEmpty
         let outcome = try await CodexHarness.withSession(harness) { session in
             signals.watch(session)
+            if overridden, let version = CodexVersion(userAgent: session.client.userAgent),
+                version.ignoresConfigOverrides
+            {
+                printError(
+                    "codex-telemetry: Codex \(version) ignores -c on app-server (releases up to 0.77 do): "
+                        + "put those settings in CODEX_HOME/config.toml"
+                )
+            }
             let threadID: String
             if let thread {
                 threadID = try await session.resumeThread(thread, threadOptions).id

@@ -10,9 +10,12 @@ struct SessionReplayTests {
         maximumLineLength: Int = 64 << 20
     ) -> (events: [TelemetryEvent], counts: SessionReplay.Counts) {
         var replay = SessionReplay(maximumLineLength: maximumLineLength)
-        let events = bytes.withUnsafeBytes { replay.replay(file: $0) }
+        let events = bytes.withUnsafeBytes { replay.replay(file: $0, modifiedAt: fileTime) }
         return (events, replay.counts)
     }
+
+    /// The modification time the fixtures are replayed with: what dates the messages of releases that give none.
+    static let fileTime: UInt64 = 1_795_000_000_000_000_000
 
     static let sessions = try! FileManager.default
         .contentsOfDirectory(atPath: TestTools.packageRoot.appendingPathComponent("protocol/sessions").path)
@@ -22,11 +25,27 @@ struct SessionReplayTests {
         Array(try Data(contentsOf: TestTools.packageRoot.appendingPathComponent("protocol/sessions/\(name)")))
     }
 
-    /// Each recorded session against its reviewed snapshot (`Snapshots/`); `RECORD_SNAPSHOTS=1` rewrites them.
+    /// Each recorded session (one per Codex release line, 0.65 to 0.163) against its reviewed snapshot
+    /// (`Snapshots/`); `RECORD_SNAPSHOTS=1` rewrites them. Whatever the release, no event is dated before 2000,
+    /// every call lies within its turn's span, and every duration is its span's length.
     @Test(arguments: sessions)
     func recordedSessionsReplayToTheirSnapshot(name: String) throws {
         let (events, counts) = Self.replay(try Self.session(name))
         #expect(counts.skipped == 0)
+        #expect(events.contains { $0.name == .turn })
+        for event in events {
+            #expect(event.startTimeUnixNano >= 946_684_800_000_000_000, "\(event.name) dated before 2000")
+            #expect(
+                event[.durationMilliseconds]
+                    == .int(Int64((event.endTimeUnixNano - event.startTimeUnixNano) / 1_000_000))
+            )
+            guard event.name != .turn else { continue }
+            let turn = events.first {
+                $0.name == .turn && $0[.turnID] == event[.turnID] && $0[.conversationID] == event[.conversationID]
+            }
+            #expect(turn.map { $0.startTimeUnixNano <= event.startTimeUnixNano } == true)
+            #expect(turn.map { event.endTimeUnixNano <= $0.endTimeUnixNano } == true)
+        }
         let text = events.map(\.jsonLine).joined(separator: "\n") + "\n"
         #expect(!text.contains(TestTools.contentMarker))
         let snapshot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -139,7 +139,8 @@ struct LiveCodexTests {
         #expect(responseNumbers.count == llmCalls.count)
         // A turn's totals are the sums of its calls.
         for turn in events where turn.name == .turn {
-            let own = llmCalls.filter { $0[.turnID] == turn[.turnID] }
+            // Releases up to 0.98 number turns "0", "1", … in every thread: a turn is its thread and its id.
+            let own = llmCalls.filter { $0[.turnID] == turn[.turnID] && $0[.conversationID] == turn[.conversationID] }
             let input = own.compactMap { if case .int(let n) = $0[.inputTokens] { n } else { nil } }.reduce(0, +)
             #expect(turn[.inputTokens] == .int(input))
             #expect(turn[.llmCallCount] == .int(Int64(own.count)))
@@ -162,7 +163,11 @@ struct LiveCodexTests {
                     == .int(Int64((event.endTimeUnixNano - event.startTimeUnixNano) / 1_000_000))
             )
             guard event.name != .turn else { continue }
-            let turn = try #require(events.first { $0.name == .turn && $0[.turnID] == event[.turnID] })
+            let turn = try #require(
+                events.first {
+                    $0.name == .turn && $0[.turnID] == event[.turnID] && $0[.conversationID] == event[.conversationID]
+                }
+            )
             #expect(turn.startTimeUnixNano <= event.startTimeUnixNano && event.endTimeUnixNano <= turn.endTimeUnixNano)
         }
 
@@ -177,7 +182,7 @@ struct LiveCodexTests {
             var facts: [String: [String]] = [:]
             for event in events where event["name"] == "codex.turn" {
                 let attributes = event["attributes"]!
-                facts[attributes["codex.turn.id"]!.string!] = [
+                facts[attributes["gen_ai.conversation.id"]!.string! + "/" + attributes["codex.turn.id"]!.string!] = [
                     "codex.turn.status", "error.type", "codex.turn.llm_calls", "gen_ai.usage.input_tokens",
                     "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.output_tokens",
                     "gen_ai.usage.reasoning.output_tokens", "gen_ai.request.model", "codex.cost.usd",
@@ -188,7 +193,7 @@ struct LiveCodexTests {
         let live = try events.map { try JSONValue(parsing: $0.jsonLine) }
         let failedTurn = run.threads["fail"].flatMap { thread in
             live.first { $0["name"] == "codex.turn" && $0["attributes"]?["gen_ai.conversation.id"]?.string == thread }
-        }?["attributes"]?["codex.turn.id"]?.string
+        }?["attributes"].map { $0["gen_ai.conversation.id"]!.string! + "/" + $0["codex.turn.id"]!.string! }
         let recordsFailures = release == nil
         #expect(
             turnFacts(fromRollouts).filter { recordsFailures || $0.key != failedTurn }

@@ -32,6 +32,26 @@ struct ReplayCommandTests {
         )
     }
 
+    /// Codex 0.118 and older put no time in their messages: a capture of theirs is dated by the file, and says so.
+    @Test func aCaptureWithNoTimesIsDatedByItsFileNever1970() async throws {
+        let capture = try TestTools.makeTemporaryDirectory("untimed").appendingPathComponent("capture.jsonl")
+        try FileManager.default.copyItem(
+            at: TestTools.packageRoot.appendingPathComponent("protocol/sessions/codex-0.98.0-scenarios.jsonl"),
+            to: capture
+        )
+        let modified = Date(timeIntervalSince1970: 1_790_000_000)
+        try FileManager.default.setAttributes([.modificationDate: modified], ofItemAtPath: capture.path)
+        let outcome = try await run(["replay", capture.path, "--format", "json"])
+        #expect(outcome.status == .exited(0))
+        #expect(outcome.stderr.contains("carried no time: dated at the file's modification time"))
+        let events = try outcome.stdout.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        #expect(events.filter { $0["name"] == "codex.turn" }.count == 9)
+        // Everything ends at the file's time; a tool that reports its own duration starts that much before.
+        let fileTime: Int64 = 1_790_000_000_000_000_000
+        #expect(events.allSatisfy { $0["endTimeUnixNano"]?.int == fileTime })
+        #expect(events.allSatisfy { ($0["startTimeUnixNano"]?.int).map { fileTime - $0 < 1_000_000_000 } == true })
+    }
+
     @Test func theSummaryGivesTurnsCallsTokensAndCostPerModel() async throws {
         let outcome = try await run(["replay", Self.sessions[0]])
         #expect(outcome.status == .exited(0))

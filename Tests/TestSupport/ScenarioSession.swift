@@ -31,6 +31,7 @@ public final class ScenarioSession: Sendable {
     ) async throws -> Result {
         var environment = ProcessInfo.processInfo.environment
         environment["CODEX_HOME"] = codexHome.path
+        try Data(server.codexConfigFile.utf8).write(to: codexHome.appendingPathComponent("config.toml"))
         let configuration = AppServerConfiguration(
             executable: codex,
             configOverrides: server.codexOverrides,

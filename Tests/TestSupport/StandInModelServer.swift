@@ -32,6 +32,16 @@ public final class StandInModelServer: Sendable {
         await process.terminate(grace: .milliseconds(200))
     }
 
+    /// The same settings as a `config.toml`, for releases up to 0.77, whose app-server ignores `-c`; with the
+    /// tools that releases up to 0.87 only offer a model they know when asked.
+    public var codexConfigFile: String {
+        codexOverrides.filter { !$0.hasPrefix("model_providers.") }.joined(separator: "\n") + "\n\n"
+            + "[model_providers.mock]\n"
+            + codexOverrides.filter { $0.hasPrefix("model_providers.mock.") }
+            .map { String($0.dropFirst("model_providers.mock.".count)) }.joined(separator: "\n")
+            + "\n\n[features]\nunified_exec = true\napply_patch_freeform = true\n"
+    }
+
     /// The `-c` overrides that point Codex at this server, with retries off so failures are immediate.
     public var codexOverrides: [String] {
         [

@@ -100,7 +100,7 @@ public final class AppServerClient: Sendable {
     /// - Returns: the thread's id and the model and provider it runs.
     /// - Throws: `AppServerError` when Codex refuses or has exited.
     public func startThread(_ options: ThreadOptions = ThreadOptions()) async throws -> ThreadInfo {
-        let result = try await call(AppServerMethod.threadStart, .object(options.members))
+        let result = try await callWithOldVocabularyFallback(AppServerMethod.threadStart, options, [:])
         guard let thread = ThreadInfo(openedBy: result) else {
             throw AppServerError(.unexpectedResponse, "thread/start answered without a thread id and model")
         }
@@ -115,9 +115,11 @@ public final class AppServerClient: Sendable {
     /// - Throws: `AppServerError` when Codex refuses (an unknown thread) or has exited.
     public func resumeThread(_ threadID: String, _ options: ThreadOptions = ThreadOptions()) async throws -> ThreadInfo
     {
-        var members = options.members
-        members["threadId"] = .string(threadID)
-        let result = try await call(AppServerMethod.threadResume, .object(members))
+        let result = try await callWithOldVocabularyFallback(
+            AppServerMethod.threadResume,
+            options,
+            ["threadId": .string(threadID)]
+        )
         guard let thread = ThreadInfo(openedBy: result) else {
             throw AppServerError(.unexpectedResponse, "thread/resume answered without a thread id and model")
         }
@@ -167,6 +169,28 @@ public final class AppServerClient: Sendable {
     /// - Throws: `AppServerError` with code `.serverExited` when Codex ends first; `CancellationError`.
     public func waitForTurnEnd(threadID: String, turnID: String) async throws -> TurnEnd {
         try await turns.waitForEnd(of: TurnTracker.Key(threadID: threadID, turnID: turnID))
+    }
+
+    /// Sends a thread request with the documented spellings (`danger-full-access`, `untrusted`); if the server
+    /// refuses it as an invalid request and the options have a camelCase spelling (`dangerFullAccess`,
+    /// `unlessTrusted`: the only ones Codex 0.65 knows), tries once more with those. The first refusal is what is
+    /// thrown when both fail.
+    private func callWithOldVocabularyFallback(
+        _ method: String,
+        _ options: ThreadOptions,
+        _ extra: [String: JSONValue]
+    ) async throws -> JSONValue {
+        do {
+            return try await call(method, .object(options.members.merging(extra) { $1 }))
+        } catch let refusal as AppServerError where refusal.serverError?.code == invalidRequestCode {
+            let old = options.inOldVocabulary
+            guard old.members != options.members else { throw refusal }
+            do {
+                return try await call(method, .object(old.members.merging(extra) { $1 }))
+            } catch {
+                throw refusal
+            }
+        }
     }
 
     private func call(_ method: String, _ params: JSONValue) async throws -> JSONValue {
@@ -241,6 +265,19 @@ public struct ThreadOptions: Sendable {
     }
 
     /// The `thread/start` (and `thread/resume`) parameters these options set.
+    /// The same options spelled as Codex's oldest app-servers (0.65) want their enums: in camelCase.
+    var inOldVocabulary: ThreadOptions {
+        var options = self
+        options.sandbox = sandbox.map {
+            ["read-only": "readOnly", "workspace-write": "workspaceWrite", "danger-full-access": "dangerFullAccess"][$0]
+                ?? $0
+        }
+        options.approvalPolicy = approvalPolicy.map {
+            ["untrusted": "unlessTrusted", "on-failure": "onFailure", "on-request": "onRequest"][$0] ?? $0
+        }
+        return options
+    }
+
     var members: [String: JSONValue] {
         var members: [String: JSONValue] = [:]
         if let workingDirectory { members["cwd"] = .string(workingDirectory) }
@@ -250,3 +287,6 @@ public struct ThreadOptions: Sendable {
         return members
     }
 }
+
+/// JSON-RPC's code for a request the server could not accept, which Codex also answers for an unknown enum value.
+private let invalidRequestCode: Int64 = -32600
