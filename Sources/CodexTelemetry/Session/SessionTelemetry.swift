@@ -47,7 +47,7 @@ public struct SessionTelemetry: Sendable {
     /// The time given to messages that carry none while no time is known yet (a replayed file's modification time,
     /// for releases that put no time in their messages); `nil` leaves them at the latest time seen.
     var fileTime: UInt64?
-    /// Messages dated by `fileTime` because nothing gave a time of their own.
+    /// Messages that could date an event, dated by `fileTime` because nothing gave a time of their own.
     private(set) var messagesDatedByFile = 0
     private var threads: [String: ThreadState] = [:]
     private var openTurns: [TurnKey: TurnState] = [:]
@@ -88,7 +88,11 @@ public struct SessionTelemetry: Sendable {
     /// file's time.
     mutating func receiveUntimed(_ message: AppServerMessage) -> [TelemetryEvent] {
         guard latestTime == 0, let fileTime else { return receive(message, at: latestTime) }
-        messagesDatedByFile += 1
+        // A thread's opening (a response, which never has a time) dates nothing; only what can is counted.
+        switch message {
+        case .threadOpened, .threadSettingsUpdated, .other: break
+        default: messagesDatedByFile += 1
+        }
         return receiveAtKnownTime(message, at: fileTime)
     }
 
