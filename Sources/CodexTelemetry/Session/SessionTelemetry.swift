@@ -12,7 +12,7 @@ import SaturatingArithmetic
 /// - Every tool item that starts produces one `codex.tool_call`: when it completes, or as `incomplete` when its
 ///   turn has ended and the wait for it is over. A turn that ends with tools still running waits for them (some
 ///   releases report a command's completion after its turn's), until a message comes more than
-///   `SessionLimits.lateToolGrace` after the turn's end, or `stopAwaitingTools()` or `finish()`.
+///   `SessionLimits.lateToolGrace` after the turn's end, or `stopAwaitingTools(threadID:turnID:)`, or `finish()`.
 /// - A turn's span contains its calls' spans, and every `codex.duration_ms` is its span's length.
 /// - A model call is counted only when a running turn's cumulative usage changes; its tokens are the change. A
 ///   repeated snapshot, or one for a turn that is not running (a resume or fork replaying history), only sets the
