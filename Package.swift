@@ -51,7 +51,11 @@ let package = Package(
             dependencies: ["CodexAppServer", "CodexHarness", "CodexTelemetry", "OTLP"],
             path: "Examples/HarnessExample"
         ),
-        .target(name: "TestSupport", dependencies: ["CodexAppServer", "JSON", "JSONRPC"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: ["CodexAppServer", "CodexTelemetry", "JSON", "JSONRPC"],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSON", "JSONRPC", "TestSupport"]),
         .testTarget(name: "CodexAppServerTests", dependencies: ["CodexAppServer", "JSON", "JSONRPC", "TestSupport"]),
         .testTarget(

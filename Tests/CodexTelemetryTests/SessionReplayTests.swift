@@ -35,17 +35,8 @@ struct SessionReplayTests {
         #expect(events.contains { $0.name == .turn })
         for event in events {
             #expect(event.startTimeUnixNano >= 946_684_800_000_000_000, "\(event.name) dated before 2000")
-            #expect(
-                event[.durationMilliseconds]
-                    == .int(Int64((event.endTimeUnixNano - event.startTimeUnixNano) / 1_000_000))
-            )
-            guard event.name != .turn else { continue }
-            let turn = events.first {
-                $0.name == .turn && $0[.turnID] == event[.turnID] && $0[.conversationID] == event[.conversationID]
-            }
-            #expect(turn.map { $0.startTimeUnixNano <= event.startTimeUnixNano } == true)
-            #expect(turn.map { event.endTimeUnixNano <= $0.endTimeUnixNano } == true)
         }
+        expectSpansNestInTheirTurns(events)
         let text = events.map(\.jsonLine).joined(separator: "\n") + "\n"
         #expect(!text.contains(TestTools.contentMarker))
         let snapshot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -1,6 +1,7 @@
 import CodexAppServer
 import CodexTelemetry
 import OTLP
+import TestSupport
 import Testing
 
 /// The state machine on literal inputs. Times are in milliseconds after `epoch` here, scaled at the boundary.
@@ -248,9 +249,8 @@ struct SessionTelemetryTests {
         #expect(turn[.toolCallCount] == .int(1))
         #expect(turn[.llmCallCount] == .int(1))
         #expect(turn[.turnStatus] == .string("completed"))
-        // The turn's span holds the late tool, and its duration is its span.
-        #expect(turn.startTimeUnixNano <= tool.startTimeUnixNano && tool.endTimeUnixNano <= turn.endTimeUnixNano)
-        #expect(turn[.durationMilliseconds] == .int(Int64((turn.endTimeUnixNano - turn.startTimeUnixNano) / 1_000_000)))
+        // The turn's span holds the late tool, and every duration is its span.
+        expectSpansNestInTheirTurns(events)
         #expect(telemetry.isAwaitingTools(threadID: "t1", turnID: "u1") == false)
         // The next turn was not disturbed.
         send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u2", status: "completed")), at: 2100)
@@ -296,13 +296,8 @@ struct SessionTelemetryTests {
             .turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed", durationMilliseconds: 1700)),
             at: 2000
         )
-        let turn = try! #require(events.last)
-        #expect(turn.name == .turn)
-        for call in events.dropLast() {
-            #expect(turn.startTimeUnixNano <= call.startTimeUnixNano, "\(call.name)")
-            #expect(call.endTimeUnixNano <= turn.endTimeUnixNano, "\(call.name)")
-        }
-        #expect(turn[.durationMilliseconds] == .int(Int64((turn.endTimeUnixNano - turn.startTimeUnixNano) / 1_000_000)))
+        #expect(events.map(\.name) == [.toolCall, .llmCall, .turn])
+        expectSpansNestInTheirTurns(events)
     }
 
     /// Codex 0.98 and older number turns "0", "1", … in every thread: two threads' turn "0" are two turns.

@@ -157,19 +157,7 @@ struct LiveCodexTests {
         }
         #expect(replay.counts.skipped == 0)
         // Every turn's span holds its calls, and every duration is its span.
-        for event in events {
-            #expect(
-                event[.durationMilliseconds]
-                    == .int(Int64((event.endTimeUnixNano - event.startTimeUnixNano) / 1_000_000))
-            )
-            guard event.name != .turn else { continue }
-            let turn = try #require(
-                events.first {
-                    $0.name == .turn && $0[.turnID] == event[.turnID] && $0[.conversationID] == event[.conversationID]
-                }
-            )
-            #expect(turn.startTimeUnixNano <= event.startTimeUnixNano && event.endTimeUnixNano <= turn.endTimeUnixNano)
-        }
+        expectSpansNestInTheirTurns(events)
 
         // Codex's own rollout files of the same run give the same turns, model calls, tokens and tool calls.
         // (Before 0.147 a rollout does not record that a turn failed, only that it ended.)
