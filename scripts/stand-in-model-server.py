@@ -4,6 +4,8 @@
 It answers `POST /v1/responses` with a server-sent event stream. The scenario is chosen by a word in the
 user's prompt (`scenario:NAME`); once the request carries a tool's output, the model gives its final answer.
 Every piece of content it writes carries the marker `ZQXMARK`, so tests can prove none of it is exported.
+`scenario:spawn` searches for the collaboration tools and spawns a sub-agent, whose task is `scenario:command`; a
+request to compact the context gets a summary.
 
 Usage: stand-in-model-server.py [--port N]   (prints `listening PORT` once ready; 0 picks a free port)
 It exits when its stdin closes, so it never outlives the test that started it.
@@ -71,6 +73,18 @@ def first_response(scenario):
     return [message(f"{MARK}_plain_answer")]
 
 
+def spawn_call(body):
+    """A sub-agent's spawn, by the collaboration tool the request's tool search returned (or offered outright)."""
+    namespaces = [tool for tool in body.get("tools", []) if tool.get("type") == "namespace"]
+    for item in body.get("input", []):
+        if item.get("type") == "tool_search_output":
+            namespaces += [tool for tool in item.get("tools", []) if tool.get("type") == "namespace"]
+    namespace = next((space["name"] for space in namespaces
+                      if any(tool.get("name") == "spawn_agent" for tool in space.get("tools", []))), None)
+    return {"type": "function_call", "name": "spawn_agent", "namespace": namespace, "call_id": "call_spawn_1",
+            "arguments": json.dumps({"message": f"{MARK}_child_task scenario:command"})}
+
+
 def user_texts(body):
     for item in body.get("input", []):
         if item.get("type") == "message" and item.get("role") == "user":
@@ -109,6 +123,20 @@ class Handler(BaseHTTPRequestHandler):
             found = re.search(r"scenario:([a-z-]+)", text)
             if found:
                 scenario = found.group(1)
+        texts = list(user_texts(body))
+        if texts and "CONTEXT CHECKPOINT COMPACTION" in texts[-1]:
+            self.stream([message(f"{MARK}_compaction_summary")], hold_open=False)
+            return
+        kinds = [item.get("type") for item in body.get("input", [])]
+        if scenario == "spawn" and "function_call_output" not in kinds:
+            # The collaboration tools are found by a tool search first (Codex 0.163 defers them), then called.
+            if "tool_search_output" not in kinds:
+                search = {"type": "tool_search_call", "call_id": "call_search_1", "execution": "client",
+                          "status": "completed", "arguments": {"query": "spawn a sub-agent"}}
+                self.stream([search], hold_open=False)
+            else:
+                self.stream([spawn_call(body)], hold_open=False)
+            return
         if scenario == "fail":
             self.send_json(500, {"error": {"message": f"{MARK}_server_error_text", "type": "server_error"}})
             return

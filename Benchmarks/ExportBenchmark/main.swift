@@ -46,7 +46,7 @@ let mapped = clock.measure {
     for event in events {
         let (log, span) = mapping.map(event)
         logs.append(log)
-        spans.append(span)
+        if let span { spans.append(span) }
     }
 }
 print(String(format: "mapping: %.0f events/s", Double(count) / seconds(mapped)))

@@ -81,7 +81,7 @@ public final class TelemetryExport: Sendable {
     public func record(_ event: TelemetryEvent) {
         let (log, span) = mapping.withLock { $0.map(event) }
         exporter.enqueue(log)
-        exporter.enqueue(span)
+        if let span { exporter.enqueue(span) }
     }
 
     private func sendMetrics() {

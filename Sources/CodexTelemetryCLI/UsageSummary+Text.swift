@@ -2,10 +2,33 @@ import CodexTelemetry
 import Foundation
 
 extension UsageSummary {
-    /// A few lines per model, for people.
+    /// A few lines per model, for people, then the runs that had sub-agents, each with what it cost in all.
     var text: String {
         guard !models.isEmpty else { return "no turns found" }
-        return models.keys.sorted().map { model in
+        return ([modelsText] + runsText).joined(separator: "\n")
+    }
+
+    /// How many runs with sub-agents are listed; the rest are counted.
+    private static let listedRuns = 10
+
+    private var runsText: [String] {
+        let withAgents = runs.filter { $0.value.subAgentThreads > 0 }.sorted {
+            ($0.value.costUSD ?? .infinity, $0.key) > ($1.value.costUSD ?? .infinity, $1.key)
+        }
+        guard !withAgents.isEmpty else { return [] }
+        let lines = withAgents.prefix(Self.listedRuns).map { root, run in
+            let cost = run.costUSD.map { String(format: "$%.4f", $0) } ?? "cost unknown"
+            return """
+                  \(root): \(run.turns) turns, \(run.subAgentTurns) of them by \(run.subAgentThreads) \
+                sub-agent\(run.subAgentThreads == 1 ? "" : "s"); \(run.tokens) tokens, \(cost)
+                """
+        }
+        let more = withAgents.count > Self.listedRuns ? ["  … and \(withAgents.count - Self.listedRuns) more"] : []
+        return ["runs with sub-agents (root thread: totals including its sub-agents):"] + lines + more
+    }
+
+    private var modelsText: String {
+        models.keys.sorted().map { model in
             let totals = models[model]!
             let statuses = totals.turnsByStatus.keys.sorted().map { "\(totals.turnsByStatus[$0]!) \($0)" }
             let cost = totals.costUSD.map { String(format: "$%.4f", $0) } ?? "unknown (no price for this model)"

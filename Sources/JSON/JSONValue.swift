@@ -48,6 +48,12 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// The elements, or `nil` if this is not an array.
+    public var array: [JSONValue]? {
+        if case .array(let elements) = self { return elements }
+        return nil
+    }
+
     /// The members, or `nil` if this is not an object.
     public var object: [String: JSONValue]? {
         if case .object(let members) = self { return members }

@@ -112,7 +112,83 @@ struct AppServerMessageTests {
                     threadID: "th",
                     turnID: "tu",
                     total: TokenUsage(input: 20, cachedInput: 5, output: 10, reasoningOutput: 4),
-                    last: TokenUsage(input: 2, cachedInput: 0, output: 1, reasoningOutput: 0)
+                    last: TokenUsage(input: 2, cachedInput: 0, output: 1, reasoningOutput: 0),
+                    context: ContextUsage(tokens: 3, window: 1000)
+                )
+        )
+    }
+
+    @Test func threadsSayWhereTheyComeFrom() throws {
+        let spawned =
+            #"{"method":"thread/started","params":{"thread":{"id":"child","parentThreadId":"root","agentRole":"explorer","agentNickname":"ZQXMARK","reasoningEffort":"high","projectId":"p1","source":{"subAgent":{"thread_spawn":{"parent_thread_id":"root","depth":2,"agent_nickname":"ZQXMARK","agent_role":"explorer"}}}}}}"#
+        #expect(
+            try decode(spawned)
+                == .threadOpened(
+                    ThreadInfo(
+                        id: "child",
+                        source: .subAgent(.threadSpawn),
+                        parentThreadID: "root",
+                        agentRole: "explorer",
+                        agentDepth: 2,
+                        reasoningEffort: "high",
+                        projectID: "p1"
+                    )
+                )
+        )
+        let sources: [(String, SessionSource)] = [
+            (#""vscode""#, .vscode), (#""appServer""#, .appServer), (#""somethingNew""#, .unknown),
+            (#"{"custom":"ZQXMARK"}"#, .custom), (#"{"subAgent":"review"}"#, .subAgent(.review)),
+            (#"{"subAgent":"memory_consolidation"}"#, .subAgent(.memoryConsolidation)),
+            (#"{"subAgent":{"other":"ZQXMARK"}}"#, .subAgent(.other)),
+        ]
+        for (source, expected) in sources {
+            let line = #"{"method":"thread/started","params":{"thread":{"id":"t","source":\#(source)}}}"#
+            guard case .threadOpened(let thread) = try decode(line) else {
+                Issue.record("not a thread")
+                continue
+            }
+            #expect(thread.source == expected, "\(source)")
+        }
+    }
+
+    /// A spawn is told by the collaboration call's receivers (multi-agent v1) or by a sub-agent's start
+    /// (multi-agent v2); other collaboration calls spawn nothing.
+    @Test func spawnedThreadsComeFromSpawnCallsAndSubAgentStarts() throws {
+        let spawn =
+            #"{"method":"item/completed","params":{"threadId":"root","turnId":"u","item":{"type":"collabAgentToolCall","id":"c","tool":"spawnAgent","status":"completed","senderThreadId":"root","receiverThreadIds":["child"],"prompt":"ZQXMARK"}}}"#
+        let wait =
+            #"{"method":"item/completed","params":{"threadId":"root","turnId":"u","item":{"type":"collabAgentToolCall","id":"w","tool":"wait","status":"completed","senderThreadId":"root","receiverThreadIds":["child"]}}}"#
+        let started =
+            #"{"method":"item/started","params":{"threadId":"root","turnId":"u","item":{"type":"subAgentActivity","id":"call_1","kind":"started","agentThreadId":"child","agentPath":"/root/ZQXMARK"}}}"#
+        func spawned(_ line: String) throws -> [String] {
+            switch try decode(line) {
+            case .itemCompleted(_, _, let item, _), .itemStarted(_, _, let item, _): item.spawnedThreadIDs
+            default: []
+            }
+        }
+        #expect(try spawned(spawn) == ["child"])
+        #expect(try spawned(wait) == [])
+        #expect(try spawned(started) == ["child"])
+    }
+
+    @Test func rateLimitsReadEachWindow() throws {
+        let line =
+            #"{"method":"account/rateLimits/updated","params":{"rateLimits":{"limitId":"codex","limitName":"ZQXMARK","planType":"pro","primary":{"usedPercent":42,"windowDurationMins":300,"resetsAt":1795340000},"secondary":null,"credits":null}}}"#
+        #expect(
+            try decode(line)
+                == .rateLimitsUpdated(
+                    RateLimits(
+                        limitID: "codex",
+                        planType: "pro",
+                        windows: [
+                            RateLimits.Window(
+                                name: "primary",
+                                usedPercent: 42,
+                                durationMinutes: 300,
+                                resetsAt: 1_795_340_000
+                            )
+                        ]
+                    )
                 )
         )
     }

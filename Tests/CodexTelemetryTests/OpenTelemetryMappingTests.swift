@@ -18,15 +18,15 @@ struct OpenTelemetryMappingTests {
         let events = try Self.events()
         var first = OpenTelemetryMapping(temporality: .cumulative)
         var second = OpenTelemetryMapping(temporality: .cumulative)
-        let once = events.map { first.map($0).span }
-        let twice = events.map { second.map($0).span }
+        let once = events.compactMap { first.map($0).span }
+        let twice = events.compactMap { second.map($0).span }
         #expect(once == twice)
         #expect(Set(once.map(\.spanID)).count == once.count)
     }
 
     @Test func everyCallHangsUnderItsTurnsRootSpan() throws {
         var mapping = OpenTelemetryMapping(temporality: .cumulative)
-        let spans = try Self.events().map { mapping.map($0).span }
+        let spans = try Self.events().compactMap { mapping.map($0).span }
         let roots = spans.filter { $0.parentSpanID == nil }
         #expect(roots.count == 9)
         #expect(roots.allSatisfy { $0.name == "invoke_agent codex" && $0.kind == .internal })
@@ -44,7 +44,7 @@ struct OpenTelemetryMappingTests {
 
     @Test func failedAndInterruptedTurnsAndFailedToolsAreErrors() throws {
         var mapping = OpenTelemetryMapping(temporality: .cumulative)
-        let errors = try Self.events().map { mapping.map($0).span }.filter { $0.status == .error }
+        let errors = try Self.events().compactMap { mapping.map($0).span }.filter { $0.status == .error }
         let types = errors.compactMap { span in span.attributes.first { $0.key == "error.type" }?.value }
         #expect(Set(types) == [.string("internalServerError"), .string("interrupted"), .string("failed")])
     }
@@ -55,7 +55,7 @@ struct OpenTelemetryMappingTests {
             let (log, span) = mapping.map(event)
             #expect(log.eventName == event.name.rawValue)
             #expect(log.attributes.contains(OTLPAttribute("event.name", .string(event.name.rawValue))))
-            #expect(log.spanID == span.spanID && log.traceID == span.traceID)
+            #expect(log.spanID == span?.spanID && log.traceID == span?.traceID)
         }
     }
 

@@ -10,6 +10,17 @@ struct PriceTableTests {
         #expect(abs(price.cost(of: usage) - (0.75 + 0.05 + 1.0)) < 1e-12)
     }
 
+    /// Cache writes are billed apart only where the model has a price for them; otherwise they are input.
+    @Test func cacheWritesAreBilledAtTheirPriceWhereThereIsOne() {
+        let usage = TokenUsage(input: 1_000_000, cachedInput: 200_000, cacheWriteInput: 300_000, output: 0)
+        let withPrice = ModelPrice(input: 3, cachedInput: 0.3, output: 15, cacheWriteInput: 3.75)
+        // 500k × 3 + 200k × 0.3 + 300k × 3.75, per million.
+        #expect(abs(withPrice.cost(of: usage) - (1.5 + 0.06 + 1.125)) < 1e-12)
+        let without = ModelPrice(input: 3, cachedInput: 0.3, output: 15)
+        // 800k × 3 + 200k × 0.3.
+        #expect(abs(without.cost(of: usage) - (2.4 + 0.06)) < 1e-12)
+    }
+
     @Test func snapshotSuffixesFindTheirModel() {
         #expect(PriceTable.bundled.price(of: "gpt-5-2025-08-07") == PriceTable.bundled.price(of: "gpt-5"))
         #expect(PriceTable.bundled.price(of: "gpt-5.5") != nil)

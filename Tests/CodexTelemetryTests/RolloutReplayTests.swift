@@ -59,6 +59,32 @@ struct RolloutReplayTests {
         #expect(events.filter { $0.name == .llmCall }.map { $0[.inputTokens] } == [.int(100), .int(30)])
     }
 
+    /// A fork that copied its parent's history into its file, replayed without the parent: its session is its
+    /// first header, and the copied turn (its id dates it before the fork) only sets the baseline.
+    @Test func aCopyForkAloneCountsOnlyWhatItAdded() {
+        let parent = "01a20243-cb95-7710-b62d-15839a4a818f"
+        let fork = "01a20243-cd78-7673-9a57-e8344ff191f9"
+        let copied = "01a20243-cbb7-72c2-b2a6-b6db94e6782b"
+        let own = "01a20243-cd99-7693-95b3-e93b89fa709d"
+        func usage(_ total: Int, _ last: Int) -> String {
+            #"{"timestamp":"2026-11-21T09:00:01.000Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":\#(total),"output_tokens":1},"last_token_usage":{"input_tokens":\#(last),"output_tokens":1}}}}"#
+        }
+        let file = [
+            #"{"timestamp":"2026-11-21T09:00:00.000Z","type":"session_meta","payload":{"id":"\#(fork)","forked_from_id":"\#(parent)","cwd":"/ZQXMARK"}}"#,
+            #"{"timestamp":"2026-11-21T09:00:00.000Z","type":"session_meta","payload":{"id":"\#(parent)","cwd":"/ZQXMARK"}}"#,
+            #"{"timestamp":"2026-11-21T09:00:00.000Z","type":"event_msg","payload":{"type":"task_started","turn_id":"\#(copied)"}}"#,
+            usage(100, 100),
+            #"{"timestamp":"2026-11-21T09:00:00.000Z","type":"event_msg","payload":{"type":"task_complete","turn_id":"\#(copied)"}}"#,
+            #"{"timestamp":"2026-11-21T09:00:02.000Z","type":"event_msg","payload":{"type":"task_started","turn_id":"\#(own)"}}"#,
+            usage(130, 30),
+            #"{"timestamp":"2026-11-21T09:00:03.000Z","type":"event_msg","payload":{"type":"task_complete","turn_id":"\#(own)"}}"#,
+        ]
+        let turns = Self.replay([file]).filter { $0.name == .turn }
+        #expect(turns.map { $0[.turnID] } == [.string(own)])
+        #expect(turns.first?[.conversationID] == .string(fork))
+        #expect(turns.first?[.inputTokens] == .int(30))
+    }
+
     /// A rollout in the legacy history mode (Codex 0.125 to 0.142) has no `item_completed` records: its tool calls
     /// are the conversation's calls and outputs, each with what its output's status line says.
     @Test func toolCallsComeFromCallsAndOutputsWhenARolloutHasNoItems() {

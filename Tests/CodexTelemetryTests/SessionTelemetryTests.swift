@@ -30,6 +30,101 @@ struct SessionTelemetryTests {
         send(.turnStarted(threadID: thread, turn: TurnInfo(id: turn, status: "inProgress")), at: time)
     }
 
+    /// A compaction holds the context of the last call before it ends (its own, which reads the history) and
+    /// what the server reports after it without a call.
+    @Test mutating func aCompactionIsAnEventWithTheContextBeforeAndAfter() {
+        startTurn()
+        let compaction = ItemInfo(id: "k1", type: "contextCompaction")
+        send(.itemStarted(threadID: "t1", turnID: "u1", item: compaction, startedAtMilliseconds: nil), at: 1100)
+        let total = Self.usage(900, 0, 100, 0)
+        let summary = AppServerMessage.tokenUsageUpdated(
+            threadID: "t1",
+            turnID: "u1",
+            total: total,
+            last: total,
+            context: ContextUsage(tokens: 1000, window: 4000)
+        )
+        send(summary, at: 1500)
+        let after = AppServerMessage.tokenUsageUpdated(
+            threadID: "t1",
+            turnID: "u1",
+            total: total,
+            last: .zero,
+            context: ContextUsage(tokens: 120, window: 4000)
+        )
+        send(after, at: 1600)
+        send(.itemCompleted(threadID: "t1", turnID: "u1", item: compaction, completedAtMilliseconds: nil), at: 1700)
+        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed")), at: 1800)
+        #expect(events.map(\.name) == [.llmCall, .compaction, .turn])
+        #expect(events[0][.contextUtilization] == .double(0.25))
+        #expect(events[0][.contextWindow] == .int(4000))
+        #expect(events[1][.tokensBefore] == .int(1000))
+        #expect(events[1][.tokensAfter] == .int(120))
+        #expect(events[1][.durationMilliseconds] == .int(600))
+        // The repeated snapshot was not a call.
+        #expect(events[2][.llmCallCount] == .int(1))
+        expectSpansNestInTheirTurns(events)
+    }
+
+    /// Quotas are read per window; numbers outside what a quota can be are not believed.
+    @Test mutating func eachQuotaWindowIsAReading() {
+        let limits = RateLimits(
+            limitID: "codex",
+            planType: "pro",
+            windows: [
+                RateLimits.Window(name: "primary", usedPercent: 42, durationMinutes: 300, resetsAt: 1_795_010_000),
+                RateLimits.Window(name: "secondary", usedPercent: -5, durationMinutes: 10_080, resetsAt: nil),
+                RateLimits.Window(name: "secondary", usedPercent: 7, durationMinutes: -1, resetsAt: 99),
+            ]
+        )
+        send(.rateLimitsUpdated(limits), at: 1000)
+        #expect(events.map(\.name) == [.rateLimit, .rateLimit])
+        #expect(events[0][.usedPercent] == .int(42))
+        #expect(events[0][.windowMinutes] == .int(300))
+        #expect(events[0][.resetsAt] == .int(1_795_010_000))
+        #expect(events[0][.planType] == .string("pro"))
+        #expect(events[1][.usedPercent] == .int(7))
+        #expect(events[1][.windowMinutes] == nil)
+        #expect(events[1][.resetsAt] == nil)
+        var mapping = OpenTelemetryMapping(temporality: .cumulative)
+        #expect(events.allSatisfy { mapping.map($0).span == nil })
+        let gauges = mapping.metrics.collect().filter { metric in
+            if case .gauge = metric.data { true } else { false }
+        }
+        #expect(
+            Set(gauges.map(\.name)) == [
+                "codex.rate_limit.used_percent", "codex.rate_limit.window_minutes", "codex.rate_limit.resets_at",
+            ]
+        )
+    }
+
+    /// Without the server's root turn (a rollout, an older release), a child of the root thread belongs to the
+    /// turn that spawned it; a report that would make a thread its own ancestor is not believed.
+    @Test mutating func lineageComesFromSpawnsAndNeverLoops() {
+        startTurn("u1", thread: "root")
+        let spawn = ItemInfo(
+            id: "c1",
+            type: "collabAgentToolCall",
+            toolName: "spawnAgent",
+            status: "completed",
+            spawnedThreadIDs: ["child"]
+        )
+        send(.itemCompleted(threadID: "root", turnID: "u1", item: spawn, completedAtMilliseconds: nil), at: 1100)
+        send(.threadOpened(ThreadInfo(id: "root", parentThreadID: "child")), at: 1150)
+        send(.turnStarted(threadID: "child", turn: TurnInfo(id: "c-u1", status: "inProgress")), at: 1200)
+        send(.turnCompleted(threadID: "child", turn: TurnInfo(id: "c-u1", status: "completed")), at: 1300)
+        send(.turnCompleted(threadID: "root", turn: TurnInfo(id: "u1", status: "completed")), at: 1400)
+        let child = events.first { $0.name == .turn && $0[.conversationID] == .string("child") }
+        #expect(child?[.parentThreadID] == .string("root"))
+        #expect(child?[.rootThreadID] == .string("root"))
+        #expect(child?[.rootTurnID] == .string("u1"))
+        #expect(child?[.parentToolCallID] == .string("c1"))
+        #expect(child?[.agentDepth] == .int(1))
+        let root = events.first { $0.name == .turn && $0[.conversationID] == .string("root") }
+        #expect(root?[.parentThreadID] == nil)
+        #expect(root?[.sessionSource] == nil)
+    }
+
     @Test mutating func modelCallsAreTheChangeInTheCumulativeTotalAndRepeatsAreNotCalls() {
         startTurn()
         send(
@@ -309,8 +404,8 @@ struct SessionTelemetryTests {
         #expect(events.map { $0[.conversationID] } == [.string("a"), .string("b")])
         #expect(events.map { $0[.turnStatus] } == [.string("completed"), .string("failed")])
         var mapping = OpenTelemetryMapping(temporality: .cumulative)
-        #expect(Set(events.map { mapping.map($0).span.spanID }).count == 2)
-        #expect(Set(events.map { mapping.map($0).span.traceID }).count == 2)
+        #expect(Set(events.compactMap { mapping.map($0).span?.spanID }).count == 2)
+        #expect(Set(events.compactMap { mapping.map($0).span?.traceID }).count == 2)
     }
 
     @Test mutating func everyTurnEndsExactlyOnce() {

@@ -23,6 +23,17 @@ struct TelemetryAttributeTests {
             "gen_ai.tool.call.id", "codex.tool.kind", "gen_ai.tool.name", "codex.tool.status", "process.exit.code",
             "codex.turn.status", "error.type", "codex.turn.llm_calls", "codex.turn.tool_calls", "codex.duration_ms",
             "event.name", "gen_ai.agent.name", "gen_ai.token.type",
+            // Usage and context.
+            "gen_ai.usage.cache_creation.input_tokens", "codex.context.tokens", "codex.context.window",
+            "codex.context.utilization",
+            // Where a thread comes from.
+            "codex.session.source", "codex.agent.kind", "codex.agent.role", "codex.agent.depth",
+            "codex.parent.thread.id", "codex.parent.turn.id", "codex.parent.tool_call.id", "codex.root.thread.id",
+            "codex.root.turn.id", "codex.reasoning.effort", "codex.project.id", "codex.mcp.server",
+            // Compactions and quotas.
+            "codex.compaction.id", "codex.compaction.tokens_before", "codex.compaction.tokens_after",
+            "codex.rate_limit.id", "codex.rate_limit.window", "codex.plan.type", "codex.rate_limit.used_percent",
+            "codex.rate_limit.window_minutes", "codex.rate_limit.resets_at",
         ]
         #expect(Set(TelemetryAttribute.Key.allCases.map(\.rawValue)) == documented)
     }

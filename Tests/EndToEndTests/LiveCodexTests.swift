@@ -3,6 +3,7 @@ import CodexTelemetry
 import Foundation
 import JSON
 import JSONRPC
+import OTLP
 import Synchronization
 import TestSupport
 import Testing
@@ -21,9 +22,12 @@ struct LiveCodexTests {
     }
 
     static let scenarios = ["plain", "command", "patch", "two-tools", "fail", "hang", "approval", "search"]
+    /// 0.98 is the oldest release seen to answer `thread/fork`; 0.65 does not.
+    static let firstReleaseThatForks = CodexVersion(0, 98)
 
-    /// Drives each scenario in its own thread (and a second plain turn on the first thread), then feeds what was
-    /// received to the telemetry exactly as a live consumer would.
+    /// Drives each scenario in its own thread (and a second plain turn on the first thread, and a plain turn in a
+    /// fork of the command thread where the release can fork), then feeds what was received to the telemetry
+    /// exactly as a live consumer would.
     static func runScenarios(codex: String) async throws -> Run {
         let server = try await StandInModelServer.start()
         defer { Task { await server.stop() } }
@@ -49,6 +53,11 @@ struct LiveCodexTests {
                 }
             }
             try await session.runTurn(client, thread: threads["plain"]!, scenario: "plain")
+            if let version = CodexVersion(userAgent: client.userAgent), version >= Self.firstReleaseThatForks {
+                let fork = try await client.forkThread(threads["command"]!)
+                threads["fork"] = fork.id
+                try await session.runTurn(client, thread: fork.id, scenario: "plain")
+            }
             return (threads, client.userAgent)
         }
         var telemetry = SessionTelemetry()
@@ -79,8 +88,9 @@ struct LiveCodexTests {
             events.filter { $0.name == name && $0[.conversationID] == .string(run.threads[scenario]!) }
         }
 
-        // Every turn ends exactly once, with the status Codex gave it.
-        #expect(events.filter { $0.name == .turn }.count == Self.scenarios.count + 1)
+        // Every turn ends exactly once, with the status Codex gave it: each scenario's, a second plain one, the
+        // fork's.
+        #expect(events.filter { $0.name == .turn }.count == Self.scenarios.count + 2)
         let statuses = Dictionary(uniqueKeysWithValues: Self.scenarios.map { ($0, turns($0).first?[.turnStatus]) })
         #expect(statuses["fail"] == .string("failed"))
         #expect(statuses["hang"] == .string("interrupted"))
@@ -114,8 +124,13 @@ struct LiveCodexTests {
         // Model calls: one per response, with that response's tokens (the stand-in gives input 1000+n, 300
         // cached, output 40+n, 10 reasoning), never the thread's running total.
         let llmCalls = events.filter { $0.name == .llmCall }
-        // plain twice, command, patch, two-tools and approval two each, search one.
-        #expect(llmCalls.count == 11)
+        // plain twice, command, patch, two-tools and approval two each, search one, the fork one.
+        #expect(llmCalls.count == 12)
+        // The fork starts from its parent's total: its turn is its own call, not the history it inherited.
+        let forkTurn = try #require(turns("fork").first)
+        #expect(forkTurn[.llmCallCount] == .int(1))
+        #expect(forkTurn[.inputTokens] == calls(.llmCall, "fork").first?[.inputTokens])
+        #expect((forkTurn[.inputTokens]?.integerValue ?? .max) < 1100)
         var responseNumbers: Set<Int64> = []
         for call in llmCalls {
             guard case .int(let input) = call[.inputTokens], case .int(let output) = call[.outputTokens] else {
@@ -200,6 +215,19 @@ struct LiveCodexTests {
         #expect(toolFacts(fromRollouts) == toolFacts(live))
         #expect(!rollouts.stdout.contains(TestTools.contentMarker))
 
+        // The fork's rollout replayed without its parent's: its own turn only, with only the usage it added. (This
+        // release's fork copies its parent's history into its file, or starts from the parent's total.)
+        let forkID = run.threads["fork"]!
+        let forkFile = try #require(
+            FileManager.default.enumerator(atPath: run.codexHome.appendingPathComponent("sessions").path)?
+                .compactMap { $0 as? String }.first { $0.hasSuffix("\(forkID).jsonl") }
+        )
+        let forkAlone = try await TestTools.runCLI([
+            "replay", run.codexHome.appendingPathComponent("sessions/\(forkFile)").path, "--format", "json",
+        ])
+        let fromFork = try forkAlone.stdout.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        #expect(turnFacts(fromFork) == turnFacts(live).filter { $0.key.hasPrefix(forkID + "/") })
+
         // The capture and the rollouts of the same session, replayed together: every turn once, as the capture
         // (read first) has it.
         let captureFile = try TestTools.makeTemporaryDirectory("capture").appendingPathComponent("capture.jsonl")
@@ -218,6 +246,124 @@ struct LiveCodexTests {
         // No content reaches the events, though the capture is full of it.
         #expect(String(decoding: run.capture, as: UTF8.self).contains(TestTools.contentMarker))
         for event in events { #expect(!event.jsonLine.contains(TestTools.contentMarker)) }
+    }
+
+    /// A sub-agent spawned by a turn, and a compaction on request, with the pinned Codex: the child's turns carry
+    /// their lineage and sit under the spawn call in the parent's trace, the run's summary includes them, and the
+    /// compaction is an event in its turn. The rollouts say the same. `RECORD_FIXTURES=1` writes the capture to
+    /// `protocol/sessions/codex-VERSION-agents.jsonl`.
+    @Test func subAgentsNestUnderTheirSpawnAndCompactionsAreEvents() async throws {
+        let server = try await StandInModelServer.start()
+        defer { Task { await server.stop() } }
+        let session = try ScenarioSession()
+        let (parent, compacted, userAgent) = try await session.run(codex: try TestTools.codex(), server: server) {
+            client in
+            let parent = try await session.startThread(client)
+            try await session.runTurn(client, thread: parent, scenario: "spawn")
+            let compacted = try await session.startThread(client)
+            try await session.runTurn(client, thread: compacted, scenario: "command")
+            try await client.compactThread(compacted)
+            // The compaction is a turn of its own, and the sub-agent runs on after its parent's turn: wait for
+            // both, then one more turn on the compacted thread.
+            try await Self.waitUntil(session) { ended in
+                ended.filter { $0 == compacted }.count == 2 && ended.contains { $0 != parent && $0 != compacted }
+            }
+            try await session.runTurn(client, thread: compacted, scenario: "plain")
+            return (parent, compacted, client.userAgent)
+        }
+        var telemetry = SessionTelemetry()
+        var events: [TelemetryEvent] = []
+        for (message, receivedAt) in session.messages {
+            events += telemetry.receive(message, receivedAt: UInt64(receivedAt.timeIntervalSince1970 * 1e9))
+        }
+        events += telemetry.finish()
+        if ProcessInfo.processInfo.environment["RECORD_FIXTURES"] == "1" {
+            let version = CodexVersion(userAgent: userAgent)?.description ?? "unknown"
+            try Data(session.capture).write(
+                to: TestTools.packageRoot.appendingPathComponent("protocol/sessions/codex-\(version)-agents.jsonl")
+            )
+        }
+
+        // The parent's turn spawned one agent, with a collaboration call; the agent ran a command of its own.
+        let spawn = try #require(
+            events.first { $0.name == .toolCall && $0[.toolKind] == .string("collabAgentToolCall") }
+        )
+        #expect(spawn[.toolName] == .string("spawnAgent"))
+        #expect(spawn[.conversationID] == .string(parent))
+        let childTurn = try #require(
+            events.first { $0.name == .turn && $0[.parentThreadID] == .string(parent) }
+        )
+        let child = try #require(childTurn[.conversationID]?.textValue)
+        #expect(childTurn[.rootThreadID] == .string(parent))
+        #expect(childTurn[.parentTurnID] == spawn[.turnID])
+        #expect(childTurn[.parentToolCallID] == spawn[.toolCallID])
+        #expect(childTurn[.rootTurnID] == spawn[.turnID])
+        #expect(childTurn[.agentDepth] == .int(1))
+        #expect(childTurn[.sessionSource] == .string("subAgent"))
+        #expect(childTurn[.agentKind] == .string("threadSpawn"))
+        let childEvents = events.filter { $0[.conversationID] == .string(child) }
+        #expect(childEvents.map(\.name).contains(.toolCall))
+        #expect(childEvents.allSatisfy { $0[.rootThreadID] == .string(parent) })
+
+        // In traces, the child's turn is in its parent's trace, under the spawn call.
+        var mapping = OpenTelemetryMapping(temporality: .cumulative)
+        let spans = events.compactMap { event in mapping.map(event).span.map { (event, $0) } }
+        let spawnSpan = try #require(spans.first { $0.0 == spawn }?.1)
+        let childSpan = try #require(spans.first { $0.0 == childTurn }?.1)
+        #expect(childSpan.traceID == spawnSpan.traceID)
+        #expect(childSpan.parentSpanID == spawnSpan.spanID)
+
+        // The summary adds the child's cost to its parent's run.
+        var summary = UsageSummary()
+        for event in events { summary.add(event) }
+        let run = try #require(summary.runs[parent])
+        #expect(run.subAgentThreads == 1)
+        #expect(run.turns == 1 + run.subAgentTurns)
+        #expect(summary.runs[child] == nil)
+
+        // The compaction: an event in its turn, with the context before and after.
+        let compaction = try #require(events.first { $0.name == .compaction })
+        #expect(compaction[.conversationID] == .string(compacted))
+        #expect(compaction[.tokensBefore]?.integerValue ?? 0 > 0)
+        #expect(compaction[.tokensAfter]?.integerValue ?? 0 > 0)
+        expectSpansNestInTheirTurns(events)
+
+        // Replayed, the capture gives the same events; Codex's rollouts give the same lineage and compaction.
+        var replay = SessionReplay()
+        #expect(session.capture.withUnsafeBytes { replay.replay(file: $0) } == events)
+        let rollouts = try await TestTools.runCLI([
+            "replay", session.codexHome.appendingPathComponent("sessions").path, "--format", "json",
+        ])
+        let fromRollouts = try rollouts.stdout.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        let rolloutChild = try #require(
+            fromRollouts.first {
+                $0["name"] == "codex.turn" && $0["attributes"]?["gen_ai.conversation.id"]?.string == child
+            }
+        )
+        for key in [
+            "codex.parent.thread.id", "codex.root.thread.id", "codex.parent.turn.id",
+            "codex.parent.tool_call.id", "codex.root.turn.id", "codex.agent.depth", "codex.session.source",
+        ] {
+            #expect(rolloutChild["attributes"]?[key] != nil, "\(key)")
+        }
+        #expect(fromRollouts.filter { $0["name"] == "codex.compaction" }.count == 1)
+        #expect(!rollouts.stdout.contains(TestTools.contentMarker))
+        for event in events { #expect(!event.jsonLine.contains(TestTools.contentMarker)) }
+    }
+
+    /// Waits (up to a minute) until the threads of the turns ended so far satisfy `done`.
+    static func waitUntil(_ session: ScenarioSession, _ done: ([String]) -> Bool) async throws {
+        for _ in 0..<600 {
+            let ended = session.messages.compactMap { received -> String? in
+                guard case .notification(let notification) = received.message,
+                    notification.method == AppServerMethod.turnCompleted
+                else { return nil }
+                return notification.params?["threadId"]?.string
+            }
+            if done(ended) { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("the turns awaited never ended")
     }
 
     @Test func declinedApprovalIsAnsweredAndNeverHangs() async throws {
@@ -263,6 +409,18 @@ final class Counter: Sendable {
     private let count = Mutex(0)
     func increment() { count.withLock { $0 += 1 } }
     var value: Int { count.withLock { $0 } }
+}
+
+extension TelemetryAttribute.Value {
+    fileprivate var integerValue: Int64? {
+        if case .int(let number) = self { return number }
+        return nil
+    }
+
+    fileprivate var textValue: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
 }
 
 extension TelemetryEvent {

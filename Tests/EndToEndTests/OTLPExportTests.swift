@@ -8,8 +8,8 @@ import Testing
 struct OTLPExportTests {
     static let session = TestTools.packageRoot.appendingPathComponent("protocol/sessions/codex-0.163.0-scenarios.jsonl")
         .path
-    /// What the bundled session holds: 26 events, so 26 log records and 26 spans; 12 metric points.
-    static let expected = (logs: 26, spans: 26, points: 12)
+    /// What the bundled session holds: 26 events, so 26 log records and 26 spans; 13 metric points.
+    static let expected = (logs: 26, spans: 26, points: 13)
 
     func replay(
         to port: Int,
@@ -33,7 +33,7 @@ struct OTLPExportTests {
     /// rotel 0.0.1a15 decodes histograms from protobuf but drops their data from OTLP/JSON, even the official
     /// library's own JSON; so with JSON, the histograms are checked by the official decoder instead
     /// (`noContentMarkerAndNoHeaderValueIsInAnyByteSentOrPrinted`).
-    static let histogramPoints = 3
+    static let histogramPoints = 4
 
     @Test(arguments: ["http/protobuf", "http/json"])
     func aRealCollectorDecodesEverySignal(wireProtocol: String) async throws {
@@ -41,7 +41,7 @@ struct OTLPExportTests {
         defer { Task { await rotel.stop() } }
         let outcome = try await replay(to: rotel.port, ["--otlp-protocol", wireProtocol])
         #expect(outcome.status == .exited(0))
-        #expect(outcome.stderr.contains("exported 26 log records, 26 spans, 12 metric points in 3 requests"))
+        #expect(outcome.stderr.contains("exported 26 log records, 26 spans, 13 metric points in 3 requests"))
         let items = try await rotel.items(until: Self.complete)
 
         // Logs: one per event, named, with its attributes and the span it belongs to.
@@ -113,7 +113,7 @@ struct OTLPExportTests {
             environment: ["OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"]
         )
         #expect(collector.requests.allSatisfy { $0.headers.contains("content-encoding") })
-        #expect(collector.itemsByPath == ["/v1/logs": 26, "/v1/traces": 26, "/v1/metrics": 12])
+        #expect(collector.itemsByPath == ["/v1/logs": 26, "/v1/traces": 26, "/v1/metrics": 13])
     }
 
     @Test func aCollectorThatIsDownAtFirstGetsEverythingExactlyOnce() async throws {
@@ -156,11 +156,11 @@ struct OTLPExportTests {
         let spool = try TestTools.makeTemporaryDirectory("spool")
         let outcome = try await replay(to: collector.port, spool: spool)
         #expect(outcome.status == .exited(74))
-        #expect(outcome.stderr.contains("telemetry lost: 26 log records, 26 spans, 12 metric points"))
+        #expect(outcome.stderr.contains("telemetry lost: 26 log records, 26 spans, 13 metric points"))
         #expect(collector.requests.count == 3)
         #expect(
             outcome.stderr.contains(
-                "the collector refused 26 log records, 26 spans, 12 metric points (HTTP 400); not retried"
+                "the collector refused 26 log records, 26 spans, 13 metric points (HTTP 400); not retried"
             )
         )
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).isEmpty)
@@ -173,7 +173,7 @@ struct OTLPExportTests {
         let outcome = try await replay(to: collector.port, ["--otlp-protocol", wireProtocol])
         #expect(outcome.status == .exited(74))
         #expect(outcome.stderr.contains("telemetry lost: 1 log records, 1 spans, 1 metric points"))
-        #expect(outcome.stderr.contains("exported 25 log records, 25 spans, 11 metric points in 3 requests"))
+        #expect(outcome.stderr.contains("exported 25 log records, 25 spans, 12 metric points in 3 requests"))
         #expect(
             outcome.stderr.contains("the collector rejected 1 log records, 1 spans, 1 metric points: one item refused")
         )
@@ -193,7 +193,7 @@ struct OTLPExportTests {
         #expect(outcome.status == .exited(0))
         #expect(ContinuousClock.now - started < .seconds(15))
         #expect(outcome.stderr.contains("not yet sent"))
-        #expect(outcome.stderr.contains("26 log records, 26 spans, 12 metric points"))
+        #expect(outcome.stderr.contains("26 log records, 26 spans, 13 metric points"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).count == 3)
     }
 
@@ -202,7 +202,7 @@ struct OTLPExportTests {
         let outcome = try await replay(to: freePort(), ["--flush-timeout", "0"], spool: spool)
         #expect(outcome.status == .exited(0))
         #expect(outcome.stderr.contains("not yet sent"))
-        #expect(outcome.stderr.contains("26 log records, 26 spans, 12 metric points"))
+        #expect(outcome.stderr.contains("26 log records, 26 spans, 13 metric points"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).count == 3)
     }
 
@@ -283,7 +283,7 @@ struct OTLPExportTests {
         defer { Task { await collector.stop() } }
         let outcome = try await replay(to: collector.port, ["--signals", "logs,metrics"])
         #expect(outcome.status == .exited(0))
-        #expect(collector.itemsByPath == ["/v1/logs": 26, "/v1/metrics": 12])
+        #expect(collector.itemsByPath == ["/v1/logs": 26, "/v1/metrics": 13])
     }
 
     @Test func aFlagBeatsTheEnvironment() async throws {

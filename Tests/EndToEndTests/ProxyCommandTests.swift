@@ -63,7 +63,7 @@ struct ProxyCommandTests {
         #expect(checksum(Array(try Data(contentsOf: inFile))) == checksum(clientInput))
 
         // The session inside the stream was observed: exported, and recorded for replay.
-        #expect(collector.itemsByPath == ["/v1/logs": 26, "/v1/traces": 26, "/v1/metrics": 12])
+        #expect(collector.itemsByPath == ["/v1/logs": 26, "/v1/traces": 26, "/v1/metrics": 13])
         let replayed = try await TestTools.runCLI(["replay", recording.path])
         #expect(
             replayed.stdout.contains(
@@ -90,7 +90,7 @@ struct ProxyCommandTests {
         #expect(outcome.status == .exited(0))
         let metrics = collector.requests.filter { $0.path == "/v1/metrics" }
         #expect(metrics.count >= 3)
-        #expect(metrics.last?.items == 12)
+        #expect(metrics.last?.items == 13)
     }
 
     @Test func aClientThatChoosesItsCodexGetsTelemetryThroughAWrapper() async throws {

@@ -20,6 +20,19 @@ struct MetricAggregatorTests {
         #expect(points.first?.max == 11)
     }
 
+    /// A gauge holds the measurement made last in time, whatever order the measurements arrive in.
+    @Test func aGaugeHoldsTheLatestMeasurement() {
+        let gauge = MetricAggregator.Descriptor(name: "g", description: "", unit: "%", isGauge: true)
+        var aggregator = MetricAggregator(temporality: .cumulative)
+        for (value, time) in [(40.0, UInt64(10)), (70, 30), (55, 20)] {
+            aggregator.record(value, to: gauge, attributes: red, at: time)
+        }
+        #expect(
+            aggregator.collect().first?.data
+                == .gauge([OTLPMetric.NumberPoint(attributes: red, startTimeUnixNano: 10, timeUnixNano: 30, value: 70)])
+        )
+    }
+
     @Test func cumulativeKeepsCountingAndDeltaStartsAfresh() {
         for temporality in [AggregationTemporality.cumulative, .delta] {
             var aggregator = MetricAggregator(temporality: temporality)

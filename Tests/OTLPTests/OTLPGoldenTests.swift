@@ -104,6 +104,20 @@ struct OTLPGoldenTests {
                         )
                     ])
                 ),
+                OTLPMetric(
+                    name: "codex.rate_limit.used_percent",
+                    description: "Share of a quota window used",
+                    unit: "%",
+                    temporality: .cumulative,
+                    data: .gauge([
+                        .init(
+                            attributes: [OTLPAttribute("codex.rate_limit.window", .string("primary"))],
+                            startTimeUnixNano: start,
+                            timeUnixNano: start + 5 * second,
+                            value: 42
+                        )
+                    ])
+                ),
             ])
         ),
     ]

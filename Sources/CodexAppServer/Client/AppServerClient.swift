@@ -126,6 +126,28 @@ public final class AppServerClient: Sendable {
         return thread
     }
 
+    /// Forks a thread: a new thread that starts from the other's history, which goes on unchanged.
+    ///
+    /// - Parameters:
+    ///   - threadID: the thread to fork.
+    /// - Returns: the new thread, whose `forkedFromID` is `threadID`.
+    /// - Throws: `AppServerError` when Codex refuses (an unknown thread) or has exited.
+    public func forkThread(_ threadID: String) async throws -> ThreadInfo {
+        let result = try await call(AppServerMethod.threadFork, ["threadId": .string(threadID)])
+        guard let thread = ThreadInfo(openedBy: result) else {
+            throw AppServerError(.unexpectedResponse, "thread/fork answered without a thread id and model")
+        }
+        return thread
+    }
+
+    /// Asks Codex to compact a thread's context now. The compaction runs as a turn of its own, which this does not
+    /// wait for.
+    ///
+    /// - Throws: `AppServerError` when Codex refuses (a release without compaction on request) or has exited.
+    public func compactThread(_ threadID: String) async throws {
+        _ = try await call(AppServerMethod.threadCompactStart, ["threadId": .string(threadID)])
+    }
+
     /// Starts a turn with a text prompt and returns its id; the turn runs on, see `waitForTurnEnd(threadID:turnID:)`.
     ///
     /// A `turn/start` sent while a turn is running returns that turn's id: it is not a new turn.

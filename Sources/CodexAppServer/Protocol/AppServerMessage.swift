@@ -10,18 +10,27 @@ import SaturatingArithmetic
 public enum AppServerMessage: Sendable, Hashable {
     /// A thread was opened: by a `thread/start`, `thread/resume` or `thread/fork` result, or `thread/started`.
     case threadOpened(ThreadInfo)
-    /// The thread's settings changed (`thread/settings/updated`).
-    case threadSettingsUpdated(threadID: String, model: String?)
+    /// The thread's settings changed (`thread/settings/updated`); they apply to its next turns.
+    case threadSettingsUpdated(threadID: String, model: String?, reasoningEffort: String? = nil)
     /// The server switched a turn to another model (`model/rerouted`).
     case modelRerouted(threadID: String, turnID: String, model: String)
     case turnStarted(threadID: String, turn: TurnInfo)
     case turnCompleted(threadID: String, turn: TurnInfo)
     case itemStarted(threadID: String, turnID: String, item: ItemInfo, startedAtMilliseconds: Int64?)
     case itemCompleted(threadID: String, turnID: String, item: ItemInfo, completedAtMilliseconds: Int64?)
-    /// The thread's cumulative usage and that of the last model call (`thread/tokenUsage/updated`).
-    case tokenUsageUpdated(threadID: String, turnID: String, total: TokenUsage, last: TokenUsage)
+    /// The thread's cumulative usage and that of the last model call (`thread/tokenUsage/updated`), with how full
+    /// the context is.
+    case tokenUsageUpdated(
+        threadID: String,
+        turnID: String,
+        total: TokenUsage,
+        last: TokenUsage,
+        context: ContextUsage? = nil
+    )
     /// An `error` notification: `willRetry` false means the turn will fail.
     case error(threadID: String, turnID: String, errorClass: String?, willRetry: Bool)
+    /// The account's quota as the server last heard it (`account/rateLimits/updated`).
+    case rateLimitsUpdated(RateLimits)
     /// Anything else: a method we do not follow, a request, an error response.
     case other
 
@@ -30,31 +39,43 @@ public enum AppServerMessage: Sendable, Hashable {
         AppServerMethod.threadStarted, AppServerMethod.threadSettingsUpdated, AppServerMethod.modelRerouted,
         AppServerMethod.turnStarted, AppServerMethod.turnCompleted, AppServerMethod.itemStarted,
         AppServerMethod.itemCompleted, AppServerMethod.threadTokenUsageUpdated, AppServerMethod.error,
+        AppServerMethod.accountRateLimitsUpdated,
     ]
 
     /// Exactly what this decoding reads of a line, as a selection: a line parsed with it builds nothing else, so a
     /// reader that only wants these messages never holds content, and its memory follows the few fields kept.
     public static let selection: JSONSelection = {
         let all = JSONSelection.everything
-        let thread = JSONSelection.members(["id": all, "model": all, "modelProvider": all, "forkedFromId": all])
-        let usage = JSONSelection.members([
-            "inputTokens": all, "cachedInputTokens": all, "outputTokens": all, "reasoningOutputTokens": all,
+        let thread = JSONSelection.members([
+            "id": all, "model": all, "modelProvider": all, "forkedFromId": all, "parentThreadId": all,
+            "agentRole": all, "reasoningEffort": all, "projectId": all, "source": ThreadInfo.sourceSelection,
         ])
+        let usage = JSONSelection.members([
+            "inputTokens": all, "cachedInputTokens": all, "cacheWriteInputTokens": all, "outputTokens": all,
+            "reasoningOutputTokens": all, "totalTokens": all,
+        ])
+        let window = JSONSelection.members(["usedPercent": all, "windowDurationMins": all, "resetsAt": all])
         let error = JSONSelection.members(["codexErrorInfo": all])
         let params = JSONSelection.members([
-            "threadId": all, "turnId": all, "thread": thread, "threadSettings": .members(["model": all]),
+            "threadId": all, "turnId": all, "thread": thread,
+            "threadSettings": .members(["model": all, "effort": all]),
             "toModel": all, "startedAtMs": all, "completedAtMs": all, "error": error, "willRetry": all,
             "turn": .members([
                 "id": all, "status": all, "error": error, "startedAt": all, "completedAt": all, "durationMs": all,
+                "rootTurnId": all,
             ]),
             "item": .members([
                 "id": all, "type": all, "tool": all, "server": all, "status": all, "exitCode": all, "durationMs": all,
+                "kind": all, "agentThreadId": all, "receiverThreadIds": all, "model": all,
             ]),
-            "tokenUsage": .members(["total": usage, "last": usage]),
+            "tokenUsage": .members(["total": usage, "last": usage, "modelContextWindow": all]),
+            "rateLimits": .members([
+                "limitId": all, "planType": all, "primary": window, "secondary": window,
+            ]),
         ])
         return .members([
             "id": all, "method": all, "emittedAtMs": all, "params": params,
-            "result": .members(["thread": thread, "model": all, "modelProvider": all]),
+            "result": .members(["thread": thread, "model": all, "modelProvider": all, "reasoningEffort": all]),
             "error": .members(["code": all]),
         ])
     }()
@@ -84,7 +105,11 @@ public enum AppServerMessage: Sendable, Hashable {
             return params["thread"].flatMap { ThreadInfo(thread: $0, model: nil, provider: nil) }.map(Self.threadOpened)
         case AppServerMethod.threadSettingsUpdated:
             guard let threadID = params["threadId"]?.string else { return nil }
-            return .threadSettingsUpdated(threadID: threadID, model: params["threadSettings"]?["model"]?.string)
+            return .threadSettingsUpdated(
+                threadID: threadID,
+                model: params["threadSettings"]?["model"]?.string,
+                reasoningEffort: params["threadSettings"]?["effort"]?.string
+            )
         case AppServerMethod.modelRerouted:
             guard let threadID = params["threadId"]?.string, let turnID = params["turnId"]?.string,
                 let model = params["toModel"]?.string
@@ -118,7 +143,12 @@ public enum AppServerMessage: Sendable, Hashable {
                 let usage = params["tokenUsage"], let total = usage["total"].flatMap(TokenUsage.init(breakdown:)),
                 let last = usage["last"].flatMap(TokenUsage.init(breakdown:))
             else { return nil }
-            return .tokenUsageUpdated(threadID: threadID, turnID: turnID, total: total, last: last)
+            let context = usage["last"]?["totalTokens"]?.int.map {
+                ContextUsage(tokens: $0, window: usage["modelContextWindow"]?.int)
+            }
+            return .tokenUsageUpdated(threadID: threadID, turnID: turnID, total: total, last: last, context: context)
+        case AppServerMethod.accountRateLimitsUpdated:
+            return params["rateLimits"].map { .rateLimitsUpdated(RateLimits($0)) }
         case AppServerMethod.error:
             guard let threadID = params["threadId"]?.string, let turnID = params["turnId"]?.string else { return nil }
             return .error(
@@ -143,34 +173,198 @@ func errorClass(of error: JSONValue) -> String? {
     }
 }
 
-/// A thread's identity and the model it runs.
+/// A thread's identity, the model it runs, and where it comes from.
 public struct ThreadInfo: Sendable, Hashable {
     public var id: String
     public var model: String?
     public var provider: String?
     /// The thread this one was forked from.
     public var forkedFromID: String?
+    /// Who started the thread: a client, or an agent (a sub-agent's thread).
+    public var source: SessionSource?
+    /// The thread that spawned this one, for a sub-agent.
+    public var parentThreadID: String?
+    /// A spawned sub-agent's configured role (`agent_role`), and how deep it is in the tree of agents (1 for a
+    /// child of the root).
+    public var agentRole: String?
+    public var agentDepth: Int64?
+    /// The reasoning effort the thread is configured with (`low`, `medium`, …).
+    public var reasoningEffort: String?
+    /// The project the app-server assigned the thread to.
+    public var projectID: String?
 
-    public init(id: String, model: String? = nil, provider: String? = nil, forkedFromID: String? = nil) {
+    public init(
+        id: String,
+        model: String? = nil,
+        provider: String? = nil,
+        forkedFromID: String? = nil,
+        source: SessionSource? = nil,
+        parentThreadID: String? = nil,
+        agentRole: String? = nil,
+        agentDepth: Int64? = nil,
+        reasoningEffort: String? = nil,
+        projectID: String? = nil
+    ) {
         self.id = id
         self.model = model
         self.provider = provider
         self.forkedFromID = forkedFromID
+        self.source = source
+        self.parentThreadID = parentThreadID
+        self.agentRole = agentRole
+        self.agentDepth = agentDepth
+        self.reasoningEffort = reasoningEffort
+        self.projectID = projectID
     }
 
     /// Reads the result of `thread/start`, `thread/resume` or `thread/fork`: a `thread` and the `model` it runs.
     init?(openedBy result: JSONValue) {
         guard let thread = result["thread"], let model = result["model"]?.string else { return nil }
         self.init(thread: thread, model: model, provider: result["modelProvider"]?.string)
+        reasoningEffort = result["reasoningEffort"]?.string ?? reasoningEffort
     }
 
     init?(thread: JSONValue, model: String?, provider: String?) {
         guard let id = thread["id"]?.string else { return nil }
+        let spawn = SessionSource.threadSpawn(in: thread["source"])
         self.init(
             id: id,
             model: model ?? thread["model"]?.string,
             provider: provider ?? thread["modelProvider"]?.string,
-            forkedFromID: thread["forkedFromId"]?.string
+            forkedFromID: thread["forkedFromId"]?.string,
+            source: thread["source"].map(SessionSource.init(json:)),
+            parentThreadID: thread["parentThreadId"]?.string ?? spawn?["parent_thread_id"]?.string,
+            agentRole: thread["agentRole"]?.string ?? spawn?["agent_role"]?.string,
+            agentDepth: spawn?["depth"]?.int,
+            reasoningEffort: thread["reasoningEffort"]?.string,
+            projectID: thread["projectId"]?.string
+        )
+    }
+
+    /// What is read of a thread's `source`: its variant names, and of a spawned thread, its parent, depth and role.
+    package static let sourceSelection: JSONSelection = {
+        let spawn = JSONSelection.members([
+            "parent_thread_id": .everything, "depth": .everything, "agent_role": .everything,
+        ])
+        let subAgent = JSONSelection.members(["thread_spawn": spawn, "other": .members([:])])
+        return .members(["subAgent": subAgent, "subagent": subAgent, "custom": .members([:])])
+    }()
+}
+
+/// Who started a thread. A client's own name for itself (`custom`) is not kept: it is free text.
+public enum SessionSource: Sendable, Hashable {
+    case cli, vscode, exec, appServer, custom, unknown
+    /// A thread Codex started for an agent: spawned by another thread, a review, a compaction, memory work.
+    case subAgent(SubAgentKind)
+
+    /// The kinds of sub-agent thread.
+    public enum SubAgentKind: String, Sendable, Hashable {
+        case threadSpawn, review, compact, memoryConsolidation, other
+    }
+
+    /// The name exported: `cli`, `vscode`, `exec`, `appServer`, `custom`, `unknown` or `subAgent`.
+    public var name: String {
+        switch self {
+        case .cli: "cli"
+        case .vscode: "vscode"
+        case .exec: "exec"
+        case .appServer: "appServer"
+        case .custom: "custom"
+        case .unknown: "unknown"
+        case .subAgent: "subAgent"
+        }
+    }
+
+    /// Reads the app-server's `SessionSource` (`"cli"`, `{"subAgent":"review"}`,
+    /// `{"subAgent":{"thread_spawn":{…}}}`, …) or a rollout's (`{"subagent":…}`, snake-case names).
+    public init(json: JSONValue) {
+        switch json {
+        case .string(let name):
+            self =
+                [
+                    "cli": .cli, "vscode": .vscode, "exec": .exec, "appServer": .appServer, "app_server": .appServer,
+                ][name] ?? .unknown
+        case .object(let variant):
+            if let agent = variant["subAgent"] ?? variant["subagent"] {
+                let name: String? =
+                    switch agent {
+                    case .string(let name): name
+                    case .object(let inner): inner.keys.sorted().first
+                    default: nil
+                    }
+                let kinds: [String: SubAgentKind] = [
+                    "thread_spawn": .threadSpawn, "threadSpawn": .threadSpawn, "review": .review,
+                    "compact": .compact, "memory_consolidation": .memoryConsolidation,
+                    "memoryConsolidation": .memoryConsolidation,
+                ]
+                self = .subAgent(name.flatMap { kinds[$0] } ?? .other)
+            } else {
+                self = variant["custom"] != nil ? .custom : .unknown
+            }
+        default:
+            self = .unknown
+        }
+    }
+
+    /// The `thread_spawn` details of a spawned thread's source: its parent, depth and role.
+    package static func threadSpawn(in source: JSONValue?) -> JSONValue? {
+        (source?["subAgent"] ?? source?["subagent"])?["thread_spawn"]
+    }
+}
+
+/// How full a thread's context is after a model call: the tokens it holds, out of the model's window.
+public struct ContextUsage: Sendable, Hashable {
+    public var tokens: Int64
+    public var window: Int64?
+
+    public init(tokens: Int64, window: Int64?) {
+        self.tokens = tokens
+        self.window = window
+    }
+}
+
+/// An account's quota: per window (`primary`, `secondary`), how much is used and when it resets.
+public struct RateLimits: Sendable, Hashable {
+    public struct Window: Sendable, Hashable {
+        /// `primary` or `secondary`.
+        public var name: String
+        public var usedPercent: Int64?
+        public var durationMinutes: Int64?
+        /// Unix time in seconds.
+        public var resetsAt: Int64?
+
+        public init(name: String, usedPercent: Int64?, durationMinutes: Int64?, resetsAt: Int64?) {
+            self.name = name
+            self.usedPercent = usedPercent
+            self.durationMinutes = durationMinutes
+            self.resetsAt = resetsAt
+        }
+    }
+
+    /// The limit's id (`codex`, or one per metered model) and the plan (`plus`, `pro`, …).
+    public var limitID: String?
+    public var planType: String?
+    public var windows: [Window]
+
+    public init(limitID: String?, planType: String?, windows: [Window]) {
+        self.limitID = limitID
+        self.planType = planType
+        self.windows = windows
+    }
+
+    init(_ snapshot: JSONValue) {
+        self.init(
+            limitID: snapshot["limitId"]?.string,
+            planType: snapshot["planType"]?.string,
+            windows: ["primary", "secondary"].compactMap { name in
+                guard let window = snapshot[name], window != .null else { return nil }
+                return Window(
+                    name: name,
+                    usedPercent: window["usedPercent"]?.int,
+                    durationMinutes: window["windowDurationMins"]?.int,
+                    resetsAt: window["resetsAt"]?.int
+                )
+            }
         )
     }
 }
@@ -187,6 +381,9 @@ public struct TurnInfo: Sendable, Hashable {
     /// Unix time in seconds.
     public var completedAt: Int64?
     public var durationMilliseconds: Int64?
+    /// The first turn of the chain of work this one belongs to: for a sub-agent's turn, the root thread's turn
+    /// that led to it.
+    public var rootTurnID: String?
 
     public init(
         id: String,
@@ -194,7 +391,8 @@ public struct TurnInfo: Sendable, Hashable {
         errorClass: String? = nil,
         startedAt: Int64? = nil,
         completedAt: Int64? = nil,
-        durationMilliseconds: Int64? = nil
+        durationMilliseconds: Int64? = nil,
+        rootTurnID: String? = nil
     ) {
         self.id = id
         self.status = status
@@ -202,6 +400,7 @@ public struct TurnInfo: Sendable, Hashable {
         self.startedAt = startedAt
         self.completedAt = completedAt
         self.durationMilliseconds = durationMilliseconds
+        self.rootTurnID = rootTurnID
     }
 
     init?(_ turn: JSONValue) {
@@ -212,7 +411,8 @@ public struct TurnInfo: Sendable, Hashable {
             errorClass: turn["error"].flatMap(errorClass(of:)),
             startedAt: turn["startedAt"]?.int,
             completedAt: turn["completedAt"]?.int,
-            durationMilliseconds: turn["durationMs"]?.int
+            durationMilliseconds: turn["durationMs"]?.int,
+            rootTurnID: turn["rootTurnId"]?.string
         )
     }
 }
@@ -229,6 +429,11 @@ public struct ItemInfo: Sendable, Hashable {
     public var status: String?
     public var exitCode: Int64?
     public var durationMilliseconds: Int64?
+    /// The threads this item started: a `spawnAgent` collaboration call's receivers, or the agent a
+    /// `subAgentActivity` reports started.
+    public var spawnedThreadIDs: [String]
+    /// The model the spawned threads run: a sub-agent announces no thread of its own.
+    public var spawnedModel: String?
 
     public init(
         id: String,
@@ -237,7 +442,9 @@ public struct ItemInfo: Sendable, Hashable {
         toolServer: String? = nil,
         status: String? = nil,
         exitCode: Int64? = nil,
-        durationMilliseconds: Int64? = nil
+        durationMilliseconds: Int64? = nil,
+        spawnedThreadIDs: [String] = [],
+        spawnedModel: String? = nil
     ) {
         self.id = id
         self.type = type
@@ -246,6 +453,8 @@ public struct ItemInfo: Sendable, Hashable {
         self.status = status
         self.exitCode = exitCode
         self.durationMilliseconds = durationMilliseconds
+        self.spawnedThreadIDs = spawnedThreadIDs
+        self.spawnedModel = spawnedModel
     }
 
     init?(_ item: JSONValue) {
@@ -260,6 +469,15 @@ public struct ItemInfo: Sendable, Hashable {
             exitCode: item["exitCode"]?.int,
             durationMilliseconds: item["durationMs"]?.int
         )
+        switch type {
+        case "collabAgentToolCall" where toolName == "spawnAgent":
+            spawnedThreadIDs = item["receiverThreadIds"]?.array?.compactMap(\.string) ?? []
+        case "subAgentActivity" where item["kind"]?.string == "started":
+            spawnedThreadIDs = item["agentThreadId"]?.string.map { [$0] } ?? []
+        default:
+            break
+        }
+        if !spawnedThreadIDs.isEmpty { spawnedModel = item["model"]?.string.flatMap { $0.isEmpty ? nil : $0 } }
     }
 }
 
@@ -272,6 +490,7 @@ extension TokenUsage {
         self.init(
             input: input,
             cachedInput: breakdown["cachedInputTokens"]?.int ?? 0,
+            cacheWriteInput: breakdown["cacheWriteInputTokens"]?.int ?? 0,
             output: output,
             reasoningOutput: breakdown["reasoningOutputTokens"]?.int ?? 0
         )

@@ -4,6 +4,8 @@ public enum AppServerMethod {
     public static let initialized = "initialized"
     public static let threadStart = "thread/start"
     public static let threadResume = "thread/resume"
+    public static let threadFork = "thread/fork"
+    public static let threadCompactStart = "thread/compact/start"
     public static let turnStart = "turn/start"
     public static let turnInterrupt = "turn/interrupt"
 
@@ -16,6 +18,7 @@ public enum AppServerMethod {
     public static let itemCompleted = "item/completed"
     public static let modelRerouted = "model/rerouted"
     public static let error = "error"
+    public static let accountRateLimitsUpdated = "account/rateLimits/updated"
 
     /// The notifications whose only purpose is to stream content: message text, reasoning, command output, diffs
     /// and plans. A connection that needs telemetry alone opts out of them, so that content never reaches it.

@@ -1,15 +1,24 @@
 import SaturatingArithmetic
 
-/// Token counts as Codex reports them. `input` includes `cachedInput`; `output` includes `reasoningOutput`.
+/// Token counts as Codex reports them. `input` includes `cachedInput` (read from the provider's prompt cache) and
+/// `cacheWriteInput` (written to it); `output` includes `reasoningOutput`.
 public struct TokenUsage: Sendable, Hashable {
     public var input: Int64
     public var cachedInput: Int64
+    public var cacheWriteInput: Int64
     public var output: Int64
     public var reasoningOutput: Int64
 
-    public init(input: Int64 = 0, cachedInput: Int64 = 0, output: Int64 = 0, reasoningOutput: Int64 = 0) {
+    public init(
+        input: Int64 = 0,
+        cachedInput: Int64 = 0,
+        cacheWriteInput: Int64 = 0,
+        output: Int64 = 0,
+        reasoningOutput: Int64 = 0
+    ) {
         self.input = input
         self.cachedInput = cachedInput
+        self.cacheWriteInput = cacheWriteInput
         self.output = output
         self.reasoningOutput = reasoningOutput
     }
@@ -22,6 +31,7 @@ public struct TokenUsage: Sendable, Hashable {
         TokenUsage(
             input: later.input.subtractingSaturated(earlier.input),
             cachedInput: later.cachedInput.subtractingSaturated(earlier.cachedInput),
+            cacheWriteInput: later.cacheWriteInput.subtractingSaturated(earlier.cacheWriteInput),
             output: later.output.subtractingSaturated(earlier.output),
             reasoningOutput: later.reasoningOutput.subtractingSaturated(earlier.reasoningOutput)
         )
@@ -32,6 +42,7 @@ public struct TokenUsage: Sendable, Hashable {
         TokenUsage(
             input: left.input.addingSaturated(right.input),
             cachedInput: left.cachedInput.addingSaturated(right.cachedInput),
+            cacheWriteInput: left.cacheWriteInput.addingSaturated(right.cacheWriteInput),
             output: left.output.addingSaturated(right.output),
             reasoningOutput: left.reasoningOutput.addingSaturated(right.reasoningOutput)
         )
@@ -39,7 +50,7 @@ public struct TokenUsage: Sendable, Hashable {
 
     /// Whether no count went down: a later cumulative snapshot must dominate an earlier one.
     public func dominates(_ earlier: TokenUsage) -> Bool {
-        input >= earlier.input && cachedInput >= earlier.cachedInput && output >= earlier.output
-            && reasoningOutput >= earlier.reasoningOutput
+        input >= earlier.input && cachedInput >= earlier.cachedInput && cacheWriteInput >= earlier.cacheWriteInput
+            && output >= earlier.output && reasoningOutput >= earlier.reasoningOutput
     }
 }

@@ -8,6 +8,10 @@ public struct TelemetryEvent: Sendable, Hashable {
         case toolCall = "codex.tool_call"
         /// One turn, from start to end, with its totals.
         case turn = "codex.turn"
+        /// A compaction of the thread's context, with the tokens it held before and after.
+        case compaction = "codex.compaction"
+        /// An account's quota at a moment: how much of one window is used. It belongs to no turn.
+        case rateLimit = "codex.rate_limit"
     }
 
     public var name: Name
@@ -56,6 +60,10 @@ public struct TelemetryAttribute: Sendable, Hashable {
         case cacheReadInputTokens = "gen_ai.usage.cache_read.input_tokens"
         case outputTokens = "gen_ai.usage.output_tokens"
         case reasoningOutputTokens = "gen_ai.usage.reasoning.output_tokens"
+        case cacheWriteInputTokens = "gen_ai.usage.cache_creation.input_tokens"
+        case contextTokens = "codex.context.tokens"
+        case contextWindow = "codex.context.window"
+        case contextUtilization = "codex.context.utilization"
         case costUSD = "codex.cost.usd"
         case toolCallID = "gen_ai.tool.call.id"
         case toolKind = "codex.tool.kind"
@@ -67,6 +75,27 @@ public struct TelemetryAttribute: Sendable, Hashable {
         case llmCallCount = "codex.turn.llm_calls"
         case toolCallCount = "codex.turn.tool_calls"
         case durationMilliseconds = "codex.duration_ms"
+        case sessionSource = "codex.session.source"
+        case agentKind = "codex.agent.kind"
+        case agentRole = "codex.agent.role"
+        case agentDepth = "codex.agent.depth"
+        case parentThreadID = "codex.parent.thread.id"
+        case parentTurnID = "codex.parent.turn.id"
+        case parentToolCallID = "codex.parent.tool_call.id"
+        case rootThreadID = "codex.root.thread.id"
+        case rootTurnID = "codex.root.turn.id"
+        case reasoningEffort = "codex.reasoning.effort"
+        case projectID = "codex.project.id"
+        case mcpServer = "codex.mcp.server"
+        case compactionID = "codex.compaction.id"
+        case tokensBefore = "codex.compaction.tokens_before"
+        case tokensAfter = "codex.compaction.tokens_after"
+        case rateLimitID = "codex.rate_limit.id"
+        case rateLimitWindow = "codex.rate_limit.window"
+        case planType = "codex.plan.type"
+        case usedPercent = "codex.rate_limit.used_percent"
+        case windowMinutes = "codex.rate_limit.window_minutes"
+        case resetsAt = "codex.rate_limit.resets_at"
         // Added by the OpenTelemetry mapping: log records, spans and metrics.
         case eventName = "event.name"
         case agentName = "gen_ai.agent.name"

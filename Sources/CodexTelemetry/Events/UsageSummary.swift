@@ -18,8 +18,28 @@ public struct UsageSummary: Sendable, Hashable {
         public init() {}
     }
 
+    /// What one run cost: a root thread's turns with those of the sub-agents it spawned, at any depth.
+    public struct RunTotals: Sendable, Hashable {
+        public var turns = 0
+        /// The turns of the run's sub-agents, and their threads.
+        public var subAgentTurns = 0
+        public var subAgentThreads = 0
+        public var tokens: Int64 = 0
+        /// The summed cost, or `nil` if any turn could not be priced.
+        public var costUSD: Double? = 0
+
+        public init() {}
+    }
+
     /// Totals keyed by model name; `unknown` for turns whose model was never announced.
     public private(set) var models: [String: ModelTotals] = [:]
+    /// Totals keyed by the run's root thread, for the first `maximumRuns` runs seen.
+    public private(set) var runs: [String: RunTotals] = [:]
+    /// Turns of runs seen after `maximumRuns` runs: in the model totals, not itemised.
+    public private(set) var turnsNotItemised = 0
+    /// How many runs are itemised; the rest are only counted, so memory stays bounded.
+    public static let maximumRuns = 4096
+    private var subAgentThreadsSeen = RecentThreads()
 
     /// The totals over every model; the cost is `nil` if any model's is.
     public var overall: ModelTotals {
@@ -40,9 +60,10 @@ public struct UsageSummary: Sendable, Hashable {
 
     /// Adds an event to the totals. Tool calls are counted through their turn's total.
     public mutating func add(_ event: TelemetryEvent) {
-        guard event.name != .toolCall, case .string(let model) = event[.requestModel] ?? .string("unknown") else {
-            return
-        }
+        guard event.name == .turn || event.name == .llmCall,
+            case .string(let model) = event[.requestModel] ?? .string("unknown")
+        else { return }
+        if event.name == .turn { addToRun(event) }
         var totals = models[model, default: ModelTotals()]
         switch event.name {
         case .turn:
@@ -64,10 +85,44 @@ public struct UsageSummary: Sendable, Hashable {
             } else {
                 totals.costUSD = nil
             }
-        case .toolCall:
+        case .toolCall, .compaction, .rateLimit:
             return
         }
         models[model] = totals
+    }
+
+    private mutating func addToRun(_ event: TelemetryEvent) {
+        guard case .string(let thread) = event[.conversationID] else { return }
+        let root = event[.rootThreadID]?.text ?? thread
+        guard runs[root] != nil || runs.count < Self.maximumRuns else {
+            turnsNotItemised += 1
+            return
+        }
+        var run = runs[root, default: RunTotals()]
+        run.turns += 1
+        if root != thread {
+            run.subAgentTurns += 1
+            if subAgentThreadsSeen.insert(thread) { run.subAgentThreads += 1 }
+        }
+        let tokens = (event[.inputTokens]?.integer ?? 0).addingSaturated(event[.outputTokens]?.integer ?? 0)
+        run.tokens = run.tokens.addingSaturated(tokens)
+        if case .double(let cost) = event[.costUSD] {
+            run.costUSD? += cost
+        } else if (event[.llmCallCount]?.integer ?? 0) > 0 {
+            run.costUSD = nil
+        }
+        runs[root] = run
+    }
+}
+
+/// The sub-agent threads already counted in a run, by a hash of their id (the most recent are kept).
+private struct RecentThreads: Sendable, Hashable {
+    private var seen: Set<Int> = []
+
+    /// Whether `thread` is new; forgets everything past `UsageSummary.maximumRuns` threads, to stay bounded.
+    mutating func insert(_ thread: String) -> Bool {
+        if seen.count >= UsageSummary.maximumRuns { seen = [] }
+        return seen.insert(thread.hashValue).inserted
     }
 }
 

@@ -2,9 +2,12 @@ public import OTLP
 
 /// Turns telemetry events into OpenTelemetry records: a log record and a span per event, and metric measurements.
 ///
-/// Spans follow the GenAI semantic conventions: per turn a root span `invoke_agent codex`, with a child span per
-/// model call (`chat <model>`) and per tool call (`execute_tool <tool name>`). Ids are derived from the thread,
-/// turn and item ids, never random, so a session replayed twice produces the same trace and span ids.
+/// Spans follow the GenAI semantic conventions: per turn a span `invoke_agent codex`, with a child span per model
+/// call (`chat <model>`), per tool call (`execute_tool <tool name>`) and per compaction (`compact`). A turn is the
+/// root of its trace, unless it is a sub-agent's: then it is in the trace of the turn at the root of its run, under
+/// the call that spawned its agent (or that call's turn, when the call is not known). Ids are derived from the
+/// thread, turn and item ids, never random, so a session replayed twice produces the same trace and span ids. A
+/// quota reading is a log record and metrics, with no span.
 public struct OpenTelemetryMapping: Sendable {
     /// The measurements, aggregated; collect them for export.
     public var metrics: MetricAggregator
@@ -21,9 +24,8 @@ public struct OpenTelemetryMapping: Sendable {
         self.parent = parent
     }
 
-    /// The log record and span of an event; its measurements go into `metrics`.
-    public mutating func map(_ event: TelemetryEvent) -> (log: OTLPLogRecord, span: OTLPSpan) {
-        let ids = SpanIdentity(of: event, parent: parent)
+    /// The log record and span of an event (none for a quota reading); its measurements go into `metrics`.
+    public mutating func map(_ event: TelemetryEvent) -> (log: OTLPLogRecord, span: OTLPSpan?) {
         var spanAttributes = event.attributes
         var status = OTLPSpan.StatusCode.unset
         let name: String
@@ -54,7 +56,15 @@ public struct OpenTelemetryMapping: Sendable {
                 spanAttributes.append(TelemetryAttribute(key: .errorType, value: .string("failed")))
             }
             recordToolCall(event)
+        case .compaction:
+            name = "compact"
+            kind = .internal
+            recordCompaction(event)
+        case .rateLimit:
+            recordRateLimit(event)
+            return (logRecord(event, ids: nil), nil)
         }
+        let ids = SpanIdentity(of: event, parent: parent)
         let span = OTLPSpan(
             traceID: ids.trace,
             spanID: ids.span,
@@ -66,17 +76,20 @@ public struct OpenTelemetryMapping: Sendable {
             attributes: otlp(spanAttributes),
             status: status
         )
-        let log = OTLPLogRecord(
+        return (logRecord(event, ids: ids), span)
+    }
+
+    private func logRecord(_ event: TelemetryEvent, ids: SpanIdentity?) -> OTLPLogRecord {
+        OTLPLogRecord(
             timeUnixNano: event.endTimeUnixNano,
             observedTimeUnixNano: event.endTimeUnixNano,
             eventName: event.name.rawValue,
             attributes: otlp(
                 event.attributes + [TelemetryAttribute(key: .eventName, value: .string(event.name.rawValue))]
             ),
-            traceID: ids.trace,
-            spanID: ids.span
+            traceID: ids?.trace,
+            spanID: ids?.span
         )
-        return (log, span)
     }
 
     // MARK: - Metrics
@@ -108,6 +121,41 @@ public struct OpenTelemetryMapping: Sendable {
         unit: "{call}"
     )
 
+    static let cacheWriteTokens = MetricAggregator.Descriptor(
+        name: "codex.cache_write.input_tokens",
+        description: "Input tokens written to the provider's prompt cache",
+        unit: "{token}"
+    )
+    static let contextUtilization = MetricAggregator.Descriptor(
+        name: "codex.context.utilization",
+        description: "Share of the model's context window in use after a model call",
+        unit: "1",
+        histogramBounds: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1]
+    )
+    static let compactions = MetricAggregator.Descriptor(
+        name: "codex.compactions",
+        description: "Compactions of a thread's context",
+        unit: "{compaction}"
+    )
+    static let rateLimitUsed = MetricAggregator.Descriptor(
+        name: "codex.rate_limit.used_percent",
+        description: "Share of a quota window used",
+        unit: "%",
+        isGauge: true
+    )
+    static let rateLimitWindow = MetricAggregator.Descriptor(
+        name: "codex.rate_limit.window_minutes",
+        description: "Length of a quota window",
+        unit: "min",
+        isGauge: true
+    )
+    static let rateLimitReset = MetricAggregator.Descriptor(
+        name: "codex.rate_limit.resets_at",
+        description: "When a quota window resets, in Unix seconds",
+        unit: "s",
+        isGauge: true
+    )
+
     private mutating func recordModelCall(_ event: TelemetryEvent) {
         let model = event.select([.operationName, .providerName, .requestModel])
         let time = event.endTimeUnixNano
@@ -118,9 +166,32 @@ public struct OpenTelemetryMapping: Sendable {
         }
         let seconds = Double(event.endTimeUnixNano - event.startTimeUnixNano) / 1e9
         metrics.record(seconds, to: Self.operationDuration, attributes: otlp(model), at: time)
+        let byModel = otlp(event.select([.providerName, .requestModel]))
         if case .double(let cost) = event[.costUSD] {
-            let attributes = event.select([.providerName, .requestModel])
-            metrics.record(cost, to: Self.cost, attributes: otlp(attributes), at: time)
+            metrics.record(cost, to: Self.cost, attributes: byModel, at: time)
+        }
+        if case .int(let written) = event[.cacheWriteInputTokens], written > 0 {
+            metrics.record(Double(written), to: Self.cacheWriteTokens, attributes: byModel, at: time)
+        }
+        if case .double(let utilization) = event[.contextUtilization] {
+            metrics.record(utilization, to: Self.contextUtilization, attributes: byModel, at: time)
+        }
+    }
+
+    private mutating func recordCompaction(_ event: TelemetryEvent) {
+        let attributes = otlp(event.select([.providerName, .requestModel]))
+        metrics.record(1, to: Self.compactions, attributes: attributes, at: event.endTimeUnixNano)
+    }
+
+    private mutating func recordRateLimit(_ event: TelemetryEvent) {
+        let attributes = otlp(event.select([.rateLimitID, .rateLimitWindow, .planType]))
+        let time = event.endTimeUnixNano
+        for (key, descriptor) in [
+            (TelemetryAttribute.Key.usedPercent, Self.rateLimitUsed), (.windowMinutes, Self.rateLimitWindow),
+            (.resetsAt, Self.rateLimitReset),
+        ] {
+            guard case .int(let value) = event[key] else { continue }
+            metrics.record(Double(value), to: descriptor, attributes: attributes, at: time)
         }
     }
 
@@ -135,7 +206,8 @@ public struct OpenTelemetryMapping: Sendable {
     }
 }
 
-/// The trace and span ids of an event: one trace per turn, the turn's span its root.
+/// The trace and span ids of an event: one trace per run of turns (a turn and the sub-agent turns it led to), the
+/// turn's span the parent of its calls.
 struct SpanIdentity {
     var trace: TraceID
     var span: SpanID
@@ -144,18 +216,32 @@ struct SpanIdentity {
     init(of event: TelemetryEvent, parent context: TraceContext?) {
         let thread = event[.conversationID]?.text ?? ""
         let turn = event[.turnID]?.text ?? ""
+        let traceThread = event[.rootThreadID]?.text ?? thread
+        let traceTurn = event[.rootTurnID]?.text ?? turn
         trace =
             context?.traceID
             ?? TraceID(
-                bytes: stableHash(["trace", thread, turn], seed: 1) + stableHash(["trace", thread, turn], seed: 2)
+                bytes: stableHash(["trace", traceThread, traceTurn], seed: 1)
+                    + stableHash(["trace", traceThread, traceTurn], seed: 2)
             )
-        let root = SpanID(bytes: stableHash(["turn", thread, turn], seed: 1))
+        let root = Self.turnSpan(thread: thread, turn: turn)
         switch event.name {
-        case .turn:
+        // A quota reading has no span: it never gets here.
+        case .turn, .rateLimit:
             span = root
-            parent = context?.parentSpanID
+            if let parentThread = event[.parentThreadID]?.text, let parentTurn = event[.parentTurnID]?.text {
+                parent =
+                    event[.parentToolCallID]?.text.map {
+                        Self.toolSpan(thread: parentThread, turn: parentTurn, call: $0)
+                    } ?? Self.turnSpan(thread: parentThread, turn: parentTurn)
+            } else {
+                parent = context?.parentSpanID
+            }
         case .toolCall:
-            span = SpanID(bytes: stableHash(["tool", thread, turn, event[.toolCallID]?.text ?? ""], seed: 1))
+            span = Self.toolSpan(thread: thread, turn: turn, call: event[.toolCallID]?.text ?? "")
+            parent = root
+        case .compaction:
+            span = SpanID(bytes: stableHash(["compaction", thread, turn, event[.compactionID]?.text ?? ""], seed: 1))
             parent = root
         case .llmCall:
             // A model call has no id of its own; its place in time identifies it within the turn.
@@ -163,6 +249,14 @@ struct SpanIdentity {
             span = SpanID(bytes: stableHash(["chat", thread, turn, when], seed: 1))
             parent = root
         }
+    }
+
+    static func turnSpan(thread: String, turn: String) -> SpanID {
+        SpanID(bytes: stableHash(["turn", thread, turn], seed: 1))
+    }
+
+    static func toolSpan(thread: String, turn: String, call: String) -> SpanID {
+        SpanID(bytes: stableHash(["tool", thread, turn, call], seed: 1))
     }
 }
 

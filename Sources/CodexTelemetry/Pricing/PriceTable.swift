@@ -7,19 +7,26 @@ public struct ModelPrice: Sendable, Hashable, Codable {
     public var input: Double
     public var cachedInput: Double
     public var output: Double
+    /// The price of input written to the provider's prompt cache, for providers that bill it apart; without it,
+    /// that input is billed as input.
+    public var cacheWriteInput: Double?
 
-    public init(input: Double, cachedInput: Double, output: Double) {
+    public init(input: Double, cachedInput: Double, output: Double, cacheWriteInput: Double? = nil) {
         self.input = input
         self.cachedInput = cachedInput
         self.output = output
+        self.cacheWriteInput = cacheWriteInput
     }
 
-    /// The cost of a call: uncached input at the input price, cached input at the cached price, and output (which
-    /// includes reasoning, never billed twice) at the output price.
+    /// The cost of a call: cached input at the cached price, cache writes at their price if the model has one,
+    /// the rest of the input at the input price, and output (which includes reasoning, never billed twice) at the
+    /// output price.
     public func cost(of usage: TokenUsage) -> Double {
-        let uncached = Double(max(0, usage.input.subtractingSaturated(usage.cachedInput)))
-        let cached = Double(max(0, usage.cachedInput))
-        return (uncached * input + cached * cachedInput + Double(max(0, usage.output)) * output) / 1_000_000
+        let cached = max(0, usage.cachedInput)
+        let written = cacheWriteInput == nil ? 0 : max(0, usage.cacheWriteInput)
+        let uncached = Double(max(0, usage.input.subtractingSaturated(cached).subtractingSaturated(written)))
+        let inputCost = uncached * input + Double(cached) * cachedInput + Double(written) * (cacheWriteInput ?? 0)
+        return (inputCost + Double(max(0, usage.output)) * output) / 1_000_000
     }
 
     /// The highest price believed, in USD per million tokens: far above any published one, and low enough that
@@ -28,7 +35,7 @@ public struct ModelPrice: Sendable, Hashable, Codable {
 
     /// Whether every price is a number from zero to `maximum`.
     var isBelievable: Bool {
-        [input, cachedInput, output].allSatisfy { $0.isFinite && (0...Self.maximum).contains($0) }
+        [input, cachedInput, output, cacheWriteInput ?? 0].allSatisfy { $0.isFinite && (0...Self.maximum).contains($0) }
     }
 }
 
@@ -51,7 +58,7 @@ public struct PriceTable: Sendable, Hashable {
     }
 
     /// This table with the entries of a JSON file laid over it: `{"model": {"input": 1.25, "cachedInput": 0.125,
-    /// "output": 10}, …}`, USD per million tokens.
+    /// "output": 10}, …}` (and `"cacheWriteInput"` where the provider bills cache writes), USD per million tokens.
     ///
     /// - Parameters:
     ///   - contents: the file's bytes.

@@ -12,12 +12,18 @@ import SaturatingArithmetic
 /// name and id are read; of an output, only the status line Codex puts first (exit code, wall time, a rejection).
 /// A call reported by both an `item_completed` and its output counts once, as the first has it.
 ///
-/// A fork or resume can copy earlier turns into its own file; a turn already seen in another file of the same
-/// replay is skipped, and its usage only sets the baseline, so nothing is counted twice.
+/// A file's session is its first `session_meta`. A fork can copy its parent's history into its own file, after a
+/// second `session_meta` (the parent's): that history's turns are the parent's, and their usage only sets the
+/// baseline, so a fork replayed alone counts only what it added. A copied turn is told from the fork's own by its id,
+/// a UUIDv7 that dates it before the fork (Codex 0.118 and later; a copied turn with any other id is taken as
+/// copied). A fork that copies nothing starts from its parent's total: its first model call is taken from the
+/// server's per-call figure. A turn already seen in another file of the same replay is skipped too.
 struct RolloutTranslator: Sendable {
     /// Turns seen complete, across the files of one replay (by a hash of their id; the most recent are kept).
     var completedTurns = RecentKeys(capacity: SessionLimits.rememberedEndedTurns)
     private var threadID = ""
+    /// Set by a second `session_meta`, until the fork's first turn of its own: what comes is copied history.
+    private var copyingHistory = false
     private var currentTurn: String?
     private var skippingTurn: String?
     /// The calls of the current turn seen started, by call id: their kind and tool name, for their output.
@@ -29,16 +35,23 @@ struct RolloutTranslator: Sendable {
     static let selection: JSONSelection = {
         let all = JSONSelection.everything
         let usage = JSONSelection.members([
-            "input_tokens": all, "cached_input_tokens": all, "output_tokens": all, "reasoning_output_tokens": all,
+            "input_tokens": all, "cached_input_tokens": all, "cache_write_input_tokens": all, "output_tokens": all,
+            "reasoning_output_tokens": all, "total_tokens": all,
         ])
+        let window = JSONSelection.members(["used_percent": all, "window_minutes": all, "resets_at": all])
         let payload = JSONSelection.members([
             "id": all, "model_provider": all, "forked_from_id": all, "model": all, "turn_id": all, "type": all,
-            "name": all, "call_id": all, "status": all, "output": all,
-            "completed_at_ms": all, "duration_ms": all, "error": .members(["codex_error_info": all]),
-            "info": .members(["total_token_usage": usage, "last_token_usage": usage]),
+            "name": all, "call_id": all, "status": all, "output": all, "effort": all, "root_turn_id": all,
+            "parent_thread_id": all, "agent_role": all, "source": ThreadInfo.sourceSelection,
+            "started_at_ms": all, "completed_at_ms": all, "duration_ms": all,
+            "error": .members(["codex_error_info": all]),
+            "info": .members([
+                "total_token_usage": usage, "last_token_usage": usage, "model_context_window": all,
+            ]),
+            "rate_limits": .members(["limit_id": all, "plan_type": all, "primary": window, "secondary": window]),
             "item": .members([
                 "id": all, "type": all, "tool": all, "server": all, "status": all, "exit_code": all,
-                "duration": .members(["secs": all, "nanos": all]),
+                "duration": .members(["secs": all, "nanos": all]), "receiver_thread_ids": all,
             ]),
         ])
         return .members(["timestamp": all, "type": all, "payload": payload])
@@ -60,20 +73,35 @@ struct RolloutTranslator: Sendable {
         switch type {
         case "session_meta":
             guard let id = payload["id"]?.string else { return ([], time) }
+            guard threadID.isEmpty else {
+                // Another session's header in this file: the history a fork copied from its parent follows.
+                if id != threadID { copyingHistory = true }
+                return ([], time)
+            }
             threadID = id
+            let spawn = SessionSource.threadSpawn(in: payload["source"])
             let thread = ThreadInfo(
                 id: id,
                 provider: payload["model_provider"]?.string,
-                forkedFromID: payload["forked_from_id"]?.string
+                forkedFromID: payload["forked_from_id"]?.string,
+                source: payload["source"].map(SessionSource.init(json:)),
+                parentThreadID: payload["parent_thread_id"]?.string ?? spawn?["parent_thread_id"]?.string,
+                agentRole: payload["agent_role"]?.string ?? spawn?["agent_role"]?.string,
+                agentDepth: spawn?["depth"]?.int
             )
             return ([.threadOpened(thread)], time)
         case "turn_context":
-            // The model of the turn under way: announced the way a reroute is, which sets the turn's and the
-            // thread's model.
-            guard let model = payload["model"]?.string, let turn = payload["turn_id"]?.string ?? currentTurn,
-                turn != skippingTurn
-            else { return ([], time) }
-            return ([.modelRerouted(threadID: threadID, turnID: turn, model: model)], time)
+            // The model and effort of the turn under way: the model announced the way a reroute is, which sets
+            // the turn's and the thread's model.
+            guard let turn = payload["turn_id"]?.string ?? currentTurn, turn != skippingTurn else { return ([], time) }
+            var messages: [AppServerMessage] = []
+            if let effort = payload["effort"]?.string {
+                messages.append(.threadSettingsUpdated(threadID: threadID, model: nil, reasoningEffort: effort))
+            }
+            if let model = payload["model"]?.string {
+                messages.append(.modelRerouted(threadID: threadID, turnID: turn, model: model))
+            }
+            return (messages, time)
         case "event_msg":
             return (event(payload), time)
         case "response_item":
@@ -91,17 +119,34 @@ struct RolloutTranslator: Sendable {
             currentTurn = turnID
             openCalls = [:]
             anonymousSearches = 0
+            if copyingHistory, !Self.isCreated(turnID, notBefore: threadID) {
+                skippingTurn = turnID
+                return []
+            }
+            copyingHistory = false
             if completedTurns.contains(RecentKeys.hash(turnID)) {
                 skippingTurn = turnID
                 return []
             }
-            return [.turnStarted(threadID: threadID, turn: TurnInfo(id: turnID, status: "inProgress"))]
+            let turn = TurnInfo(id: turnID, status: "inProgress", rootTurnID: payload["root_turn_id"]?.string)
+            return [.turnStarted(threadID: threadID, turn: turn)]
         case "token_count":
+            let limits = payload["rate_limits"].map { AppServerMessage.rateLimitsUpdated(Self.rateLimits($0)) }
             guard let info = payload["info"], let total = info["total_token_usage"].flatMap(Self.usage),
                 let last = info["last_token_usage"].flatMap(Self.usage), let turnID = currentTurn
-            else { return [] }
+            else { return limits.map { [$0] } ?? [] }
+            let context = info["last_token_usage"]?["total_tokens"]?.int.map {
+                ContextUsage(tokens: $0, window: info["model_context_window"]?.int)
+            }
             // During a copied turn the turn is not open, so this only sets the baseline.
-            return [.tokenUsageUpdated(threadID: threadID, turnID: turnID, total: total, last: last)]
+            let usage = AppServerMessage.tokenUsageUpdated(
+                threadID: threadID,
+                turnID: turnID,
+                total: total,
+                last: last,
+                context: context
+            )
+            return [usage] + (limits.map { [$0] } ?? [])
         case "item_completed":
             guard let turnID, turnID != skippingTurn, let item = payload["item"], let id = item["id"]?.string,
                 let type = item["type"]?.string
@@ -110,23 +155,35 @@ struct RolloutTranslator: Sendable {
                 (duration["secs"]?.int ?? 0).multipliedSaturated(by: 1000)
                     .addingSaturated((duration["nanos"]?.int ?? 0) / 1_000_000)
             }
+            let kind = type.prefix(1).lowercased() + type.dropFirst()
+            let isCollaboration = kind == "collabAgentToolCall"
+            // Collaboration tools are named in snake case here (`spawn_agent`), in camel case by the app-server.
+            let toolName = item["tool"]?.string.map { isCollaboration ? Self.camelCase($0) : $0 }
             let info = ItemInfo(
                 id: id,
-                type: type.prefix(1).lowercased() + type.dropFirst(),
-                toolName: item["tool"]?.string,
+                type: kind,
+                toolName: toolName,
                 toolServer: item["server"]?.string,
                 status: item["status"]?.string.map(Self.camelCase),
                 exitCode: item["exit_code"]?.int,
-                durationMilliseconds: duration
+                durationMilliseconds: duration,
+                spawnedThreadIDs: isCollaboration && toolName == "spawnAgent"
+                    ? item["receiver_thread_ids"]?.array?.compactMap(\.string) ?? [] : []
             )
-            return [
-                .itemCompleted(
-                    threadID: threadID,
-                    turnID: turnID,
-                    item: info,
-                    completedAtMilliseconds: payload["completed_at_ms"]?.int
-                )
-            ]
+            let completed = AppServerMessage.itemCompleted(
+                threadID: threadID,
+                turnID: turnID,
+                item: info,
+                completedAtMilliseconds: payload["completed_at_ms"]?.int
+            )
+            // A compaction is reported whole: its start is what gives it a length.
+            if kind == "contextCompaction", let startedAt = payload["started_at_ms"]?.int {
+                return [
+                    .itemStarted(threadID: threadID, turnID: turnID, item: info, startedAtMilliseconds: startedAt),
+                    completed,
+                ]
+            }
+            return [completed]
         case "task_complete", "turn_aborted":
             guard let turnID else { return [] }
             defer {
@@ -193,7 +250,7 @@ struct RolloutTranslator: Sendable {
         case "update_plan", "write_stdin", "request_user_input": return nil
         case "spawn_agent", "send_input", "wait", "wait_agent", "close_agent", "resume_agent":
             kind = "collabAgentToolCall"
-            toolName = name
+            toolName = camelCase(name)
         default:
             // MCP tools are offered to the model as `mcp__SERVER__TOOL`.
             let parts = name.split(separator: "__", maxSplits: 2, omittingEmptySubsequences: false)
@@ -214,9 +271,41 @@ struct RolloutTranslator: Sendable {
         return TokenUsage(
             input: input,
             cachedInput: value["cached_input_tokens"]?.int ?? 0,
+            cacheWriteInput: value["cache_write_input_tokens"]?.int ?? 0,
             output: output,
             reasoningOutput: value["reasoning_output_tokens"]?.int ?? 0
         )
+    }
+
+    private static func rateLimits(_ value: JSONValue) -> RateLimits {
+        RateLimits(
+            limitID: value["limit_id"]?.string,
+            planType: value["plan_type"]?.string,
+            windows: ["primary", "secondary"].compactMap { name in
+                guard let window = value[name], window != .null else { return nil }
+                return RateLimits.Window(
+                    name: name,
+                    usedPercent: window["used_percent"]?.int,
+                    durationMinutes: window["window_minutes"]?.int,
+                    resetsAt: window["resets_at"]?.int
+                )
+            }
+        )
+    }
+
+    /// Whether `turn` was created no earlier than `session`, both UUIDv7s, whose first 48 bits are their creation
+    /// time in milliseconds; `false` when either is not a UUIDv7.
+    static func isCreated(_ turn: String, notBefore session: String) -> Bool {
+        func creation(_ id: String) -> UInt64? {
+            let bytes = Array(id.utf8)
+            // 8-4-4 hex digits, the version digit first in the third group.
+            guard bytes.count == 36, bytes[8] == UInt8(ascii: "-"), bytes[13] == UInt8(ascii: "-"),
+                bytes[14] == UInt8(ascii: "7")
+            else { return nil }
+            return UInt64(String(decoding: bytes[0..<8] + bytes[9..<13], as: UTF8.self), radix: 16)
+        }
+        guard let turnTime = creation(turn), let sessionTime = creation(session) else { return false }
+        return turnTime >= sessionTime
     }
 
     /// Rollouts spell error classes in snake case (`internal_server_error`); the app-server, in camel case.

@@ -24,6 +24,12 @@ enum SessionLimits {
     static let maximumThreads = 4096
     /// How long an ended turn waits, in the session's own time, for tool completions the server sends after it.
     static let lateToolGrace: UInt64 = 5_000_000_000
+    /// Compactions running at once in one turn; past it, a start is ignored (the completion still counts).
+    static let maximumOpenCompactions = 16
+    /// Threads one item can report it spawned; the rest are not followed.
+    static let maximumSpawnsPerItem = 64
+    /// The deepest tree of agents followed, and the largest depth believed.
+    static let maximumAgentDepth = 64
     /// Ended turns remembered, so that late or repeated messages for them are ignored.
     static let rememberedEndedTurns = 65_536
 
@@ -52,7 +58,7 @@ extension TokenUsage {
     /// Whether every count lies between zero and `limit`: `SessionLimits.maximumTokenCount` for a snapshot,
     /// `SessionLimits.maximumCallTokens` for one model call.
     func hasCounts(upTo limit: Int64) -> Bool {
-        [input, cachedInput, output, reasoningOutput].allSatisfy { (0...limit).contains($0) }
+        [input, cachedInput, cacheWriteInput, output, reasoningOutput].allSatisfy { (0...limit).contains($0) }
     }
 }
 

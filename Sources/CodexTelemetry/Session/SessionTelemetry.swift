@@ -50,6 +50,8 @@ public struct SessionTelemetry: Sendable {
     /// Messages that could date an event, dated by `fileTime` because nothing gave a time of their own.
     private(set) var messagesDatedByFile = 0
     private var threads: [String: ThreadState] = [:]
+    /// Which thread spawned which: kept from file to file of a replay.
+    private var agents = AgentTree()
     private var openTurns: [TurnKey: TurnState] = [:]
     /// Running turns in the order they opened, oldest first; turns that have ended since are skipped when met.
     private var openingOrder: [TurnKey] = []
@@ -75,6 +77,7 @@ public struct SessionTelemetry: Sendable {
         discards = earlier.discards
         endedTurns = earlier.endedTurns
         messagesDatedByFile = earlier.messagesDatedByFile
+        agents = earlier.agents
     }
 
     /// Takes one message with the Unix time, in nanoseconds, at which it was emitted (or received, when the message
@@ -90,7 +93,7 @@ public struct SessionTelemetry: Sendable {
         guard latestTime == 0, let fileTime else { return receive(message, at: latestTime) }
         // A thread's opening (a response, which never has a time) dates nothing; only what can is counted.
         switch message {
-        case .threadOpened, .threadSettingsUpdated, .other: break
+        case .threadOpened, .threadSettingsUpdated, .rateLimitsUpdated, .other: break
         default: messagesDatedByFile += 1
         }
         return receiveAtKnownTime(message, at: fileTime)
@@ -118,15 +121,34 @@ public struct SessionTelemetry: Sendable {
         switch message {
         case .threadOpened(let info):
             openThread(info, at: time)
-        case .threadSettingsUpdated(let threadID, let model):
-            if let model { updateThread(threadID, at: time) { $0.model = SessionLimits.boundedName(model) } }
+        case .threadSettingsUpdated(let threadID, let model, let effort):
+            updateThread(threadID, at: time) { thread in
+                if let model { thread.model = SessionLimits.boundedName(model) }
+                if let effort { thread.reasoningEffort = SessionLimits.boundedName(effort) }
+            }
+            // An effort set before a turn's first model call is the one it runs with (a rollout states it just
+            // after the turn starts).
+            if let effort {
+                for key in openTurns.keys where key.threadID == threadID && openTurns[key]?.llmCalls == 0 {
+                    openTurns[key]?.reasoningEffort = SessionLimits.boundedName(effort)
+                }
+            }
         case .modelRerouted(let threadID, let turnID, let model):
             let model = SessionLimits.boundedName(model)
             updateThread(threadID, at: time) { $0.model = model }
             openTurns[TurnKey(threadID, turnID)]?.model = model
         case .turnStarted(let threadID, let turn):
-            _ = openTurn(TurnKey(threadID, turn.id), at: time)
+            if let key = openTurn(TurnKey(threadID, turn.id), at: time), let root = turn.rootTurnID {
+                openTurns[key]?.rootTurnID = SessionLimits.boundedName(root)
+            }
         case .itemStarted(let threadID, let turnID, let item, let startedAt):
+            recordSpawns(by: item, in: TurnKey(threadID, turnID))
+            if item.type == "contextCompaction", let key = openTurn(TurnKey(threadID, turnID), at: time),
+                let open = openTurns[key]?.openCompactions.count, open < SessionLimits.maximumOpenCompactions
+            {
+                let start = payloadTime(startedAt) ?? time
+                openTurns[key]?.openCompactions[item.id] = start
+            }
             guard Self.toolKinds.contains(item.type), let key = openTurn(TurnKey(threadID, turnID), at: time) else {
                 break
             }
@@ -141,6 +163,10 @@ public struct SessionTelemetry: Sendable {
             openTurns[key]?.openTools[item.id] = tool
             trackedItems += 1
         case .itemCompleted(let threadID, let turnID, let item, let completedAt):
+            recordSpawns(by: item, in: TurnKey(threadID, turnID))
+            if item.type == "contextCompaction", let key = openTurn(TurnKey(threadID, turnID), at: time) {
+                return completeCompaction(item.id, in: key, at: payloadTime(completedAt) ?? time)
+            }
             guard Self.toolKinds.contains(item.type), let key = openTurn(TurnKey(threadID, turnID), at: time) else {
                 break
             }
@@ -150,8 +176,10 @@ public struct SessionTelemetry: Sendable {
                 events += endTurn(key, ending)
             }
             return events
-        case .tokenUsageUpdated(let threadID, let turnID, let total, let last):
-            return recordUsage(TurnKey(threadID, turnID), total: total, last: last, at: time)
+        case .tokenUsageUpdated(let threadID, let turnID, let total, let last, let context):
+            return recordUsage(TurnKey(threadID, turnID), total: total, last: last, context: context, at: time)
+        case .rateLimitsUpdated(let limits):
+            return rateLimitEvents(limits, at: time)
         case .error(let threadID, let turnID, let errorClass, let willRetry):
             if !willRetry, let errorClass {
                 openTurns[TurnKey(threadID, turnID)]?.errorClass = SessionLimits.boundedName(errorClass)
@@ -229,6 +257,20 @@ public struct SessionTelemetry: Sendable {
         return believed
     }
 
+    /// The context's size, with a window only if it is one: no more tokens than a model call can hold, a
+    /// window of at least one token.
+    private mutating func believable(_ context: ContextUsage) -> ContextUsage? {
+        guard (0...SessionLimits.maximumCallTokens).contains(context.tokens) else {
+            discards.outOfRange += 1
+            return nil
+        }
+        guard let window = context.window, !(1...SessionLimits.maximumCallTokens).contains(window) else {
+            return context
+        }
+        discards.outOfRange += 1
+        return ContextUsage(tokens: context.tokens, window: nil)
+    }
+
     private mutating func believableDuration(_ milliseconds: Int64) -> Int64? {
         guard let duration = SessionLimits.duration(milliseconds: milliseconds) else {
             discards.outOfRange += 1
@@ -259,7 +301,78 @@ public struct SessionTelemetry: Sendable {
             if let model = info.model { thread.model = SessionLimits.boundedName(model) }
             if let provider = info.provider { thread.provider = SessionLimits.boundedName(provider) }
             if thread.total == nil { thread.total = parentTotal }
+            thread.source = info.source ?? thread.source
+            thread.agentRole = info.agentRole.map(SessionLimits.boundedName) ?? thread.agentRole
+            thread.agentDepth =
+                info.agentDepth.flatMap { (0...Int64(SessionLimits.maximumAgentDepth)).contains($0) ? $0 : nil }
+                ?? thread.agentDepth
+            thread.reasoningEffort = info.reasoningEffort.map(SessionLimits.boundedName) ?? thread.reasoningEffort
+            thread.projectID = info.projectID.map(SessionLimits.boundedName) ?? thread.projectID
         }
+        if let parent = info.parentThreadID {
+            agents.record(child: info.id, AgentTree.Spawn(parentThreadID: parent))
+        }
+    }
+
+    /// Learns the threads an item started (a spawn call's receivers, a sub-agent's start), and where.
+    private mutating func recordSpawns(by item: ItemInfo, in key: TurnKey) {
+        // Only a tool call has a span for its children to sit under.
+        let callID = Self.toolKinds.contains(item.type) ? item.id : nil
+        for child in item.spawnedThreadIDs.prefix(SessionLimits.maximumSpawnsPerItem) {
+            agents.record(
+                child: child,
+                AgentTree.Spawn(parentThreadID: key.threadID, turnID: key.turnID, callID: callID)
+            )
+            if let model = item.spawnedModel, threads[child]?.model == nil {
+                updateThread(child, at: threads[key.threadID]?.lastSeen ?? 0) {
+                    $0.model = SessionLimits.boundedName(model)
+                }
+            }
+        }
+    }
+
+    /// The attributes every event of a turn shares: its ids and model, and where its thread comes from.
+    private func dimensions(_ key: TurnKey, _ turn: TurnState) -> [TelemetryAttribute] {
+        var attributes = turn.dimensions(key)
+        let thread = threads[key.threadID]
+        let spawn = agents.spawn(of: key.threadID)
+        // A thread nobody announced (a live sub-agent's) but that was seen spawned is a spawned agent's.
+        if let source = thread?.source ?? spawn.map({ _ in .subAgent(.threadSpawn) }) {
+            attributes.append(TelemetryAttribute(key: .sessionSource, value: .dimension(source.name)))
+            if case .subAgent(let kind) = source {
+                attributes.append(TelemetryAttribute(key: .agentKind, value: .dimension(kind.rawValue)))
+            }
+        }
+        if let role = thread?.agentRole {
+            attributes.append(TelemetryAttribute(key: .agentRole, value: .dimension(role)))
+        }
+        if let project = thread?.projectID {
+            attributes.append(TelemetryAttribute(key: .projectID, value: .dimension(project)))
+        }
+        var rootTurn = turn.rootTurnID
+        if let spawn {
+            let root = agents.root(of: key.threadID)
+            attributes += [
+                TelemetryAttribute(key: .parentThreadID, value: .dimension(spawn.parentThreadID)),
+                TelemetryAttribute(key: .rootThreadID, value: .dimension(root)),
+                TelemetryAttribute(
+                    key: .agentDepth,
+                    value: .int(thread?.agentDepth ?? agents.depth(of: key.threadID))
+                ),
+            ]
+            if let turnID = spawn.turnID {
+                attributes.append(TelemetryAttribute(key: .parentTurnID, value: .dimension(turnID)))
+                // Without the server's root turn, a child of the root thread belongs to the turn that spawned it.
+                if rootTurn == nil, spawn.parentThreadID == root { rootTurn = turnID }
+            }
+            if let callID = spawn.callID {
+                attributes.append(TelemetryAttribute(key: .parentToolCallID, value: .dimension(callID)))
+            }
+        }
+        if let rootTurn, rootTurn != key.turnID {
+            attributes.append(TelemetryAttribute(key: .rootTurnID, value: .dimension(rootTurn)))
+        }
+        return attributes
     }
 
     private mutating func updateThread(_ id: String, at time: UInt64, _ change: (inout ThreadState) -> Void) {
@@ -283,7 +396,12 @@ public struct SessionTelemetry: Sendable {
         if endedTurns.contains(key.hash) { return nil }
         if openTurns.count >= SessionLimits.maximumOpenTurns { closeOldestTurn() }
         let thread = threads[key.threadID] ?? ThreadState()
-        openTurns[key] = TurnState(start: time, model: thread.model, provider: thread.provider)
+        openTurns[key] = TurnState(
+            start: time,
+            model: thread.model,
+            provider: thread.provider,
+            reasoningEffort: thread.reasoningEffort
+        )
         openingOrder.append(key)
         return key
     }
@@ -327,9 +445,9 @@ public struct SessionTelemetry: Sendable {
             var item = open.item
             item.status = toolStatus
             item.durationMilliseconds = nil
-            return toolEvent(item, key: key, start: min(open.start, end), end: end)
+            return toolEvent(item, key: key, turn: turn, start: min(open.start, end), end: end)
         }
-        var attributes = turn.dimensions(key)
+        var attributes = dimensions(key, turn)
         attributes += [
             TelemetryAttribute(key: .turnStatus, value: .dimension(ending.status)),
             TelemetryAttribute(key: .llmCallCount, value: .int(turn.llmCalls)),
@@ -375,13 +493,18 @@ public struct SessionTelemetry: Sendable {
         turn.toolSpans.append(start...end)
         turn.include(start...end)
         if !wasOpen { trackedItems += 1 }
-        return [toolEvent(item, key: key, start: start, end: end)]
+        return [toolEvent(item, key: key, turn: turn, start: start, end: end)]
     }
 
-    private func toolEvent(_ item: ItemInfo, key: TurnKey, start: UInt64, end: UInt64) -> TelemetryEvent {
-        var attributes = [
-            TelemetryAttribute(key: .conversationID, value: .dimension(key.threadID)),
-            TelemetryAttribute(key: .turnID, value: .dimension(key.turnID)),
+    private func toolEvent(
+        _ item: ItemInfo,
+        key: TurnKey,
+        turn: TurnState,
+        start: UInt64,
+        end: UInt64
+    ) -> TelemetryEvent {
+        var attributes = dimensions(key, turn)
+        attributes += [
             TelemetryAttribute(key: .toolCallID, value: .dimension(item.id)),
             TelemetryAttribute(key: .toolKind, value: .dimension(item.type)),
             TelemetryAttribute(key: .toolName, value: .dimension(Self.toolName(of: item))),
@@ -392,7 +515,71 @@ public struct SessionTelemetry: Sendable {
         if let exitCode = item.exitCode {
             attributes.append(TelemetryAttribute(key: .processExitCode, value: .int(exitCode)))
         }
+        if item.type == "mcpToolCall", let server = item.toolServer {
+            attributes.append(TelemetryAttribute(key: .mcpServer, value: .dimension(server)))
+        }
         return TelemetryEvent(name: .toolCall, startTimeUnixNano: start, endTimeUnixNano: end, attributes: attributes)
+    }
+
+    // MARK: - Compactions
+
+    /// A compaction's event: the context it held is that of the last model call before it ends (the compaction's
+    /// own call reads the whole history), and what it holds after, the size the server reports without a call.
+    private mutating func completeCompaction(_ id: String, in key: TurnKey, at end: UInt64) -> [TelemetryEvent] {
+        guard var turn = openTurns[key] else { return [] }
+        let start = min(turn.openCompactions.removeValue(forKey: id) ?? end, end)
+        turn.include(start...end)
+        openTurns[key] = turn
+        let thread = threads[key.threadID]
+        var attributes = dimensions(key, turn)
+        attributes += [
+            TelemetryAttribute(key: .compactionID, value: .dimension(id)),
+            TelemetryAttribute(key: .durationMilliseconds, value: .int(milliseconds(from: start, to: end))),
+        ]
+        if let before = thread?.callContext {
+            attributes.append(TelemetryAttribute(key: .tokensBefore, value: .int(before)))
+        }
+        if let after = thread?.contextSinceCall {
+            attributes.append(TelemetryAttribute(key: .tokensAfter, value: .int(after)))
+        }
+        return [
+            TelemetryEvent(name: .compaction, startTimeUnixNano: start, endTimeUnixNano: end, attributes: attributes)
+        ]
+    }
+
+    // MARK: - Quotas
+
+    /// One event per window of the account's quota, with what is used of it, its length and when it resets.
+    private func rateLimitEvents(_ limits: RateLimits, at time: UInt64) -> [TelemetryEvent] {
+        limits.windows.compactMap { window in
+            guard let used = window.usedPercent, (0...1000).contains(used) else { return nil }
+            var attributes = [
+                TelemetryAttribute(key: .rateLimitWindow, value: .dimension(window.name)),
+                TelemetryAttribute(key: .usedPercent, value: .int(used)),
+            ]
+            if let id = limits.limitID {
+                attributes.append(TelemetryAttribute(key: .rateLimitID, value: .dimension(id)))
+            }
+            if let plan = limits.planType {
+                attributes.append(TelemetryAttribute(key: .planType, value: .dimension(plan)))
+            }
+            if let minutes = window.durationMinutes,
+                SessionLimits.duration(milliseconds: minutes.multipliedSaturated(by: 60_000)) != nil
+            {
+                attributes.append(TelemetryAttribute(key: .windowMinutes, value: .int(minutes)))
+            }
+            if let resetsAt = window.resetsAt,
+                SessionLimits.nanoseconds(fromUnixMilliseconds: resetsAt.multipliedSaturated(by: 1000)) != nil
+            {
+                attributes.append(TelemetryAttribute(key: .resetsAt, value: .int(resetsAt)))
+            }
+            return TelemetryEvent(
+                name: .rateLimit,
+                startTimeUnixNano: time,
+                endTimeUnixNano: time,
+                attributes: attributes
+            )
+        }
     }
 
     /// A tool's name, never its arguments: the MCP, dynamic or collaboration tool's own name, or a fixed name for
@@ -415,6 +602,7 @@ public struct SessionTelemetry: Sendable {
         _ key: TurnKey,
         total: TokenUsage,
         last: TokenUsage,
+        context: ContextUsage?,
         at time: UInt64
     ) -> [TelemetryEvent] {
         guard total.hasCounts(upTo: SessionLimits.maximumTokenCount),
@@ -423,8 +611,19 @@ public struct SessionTelemetry: Sendable {
             discards.outOfRange += 1
             return []
         }
+        let context = context.flatMap { believable($0) }
         let previous = threads[key.threadID]?.total
-        updateThread(key.threadID, at: time) { $0.total = total }
+        updateThread(key.threadID, at: time) { thread in
+            thread.total = total
+            // A snapshot with a new total follows a model call; a repeated one that changes the context's size
+            // follows a compaction.
+            if total != previous {
+                thread.callContext = context?.tokens
+                thread.contextSinceCall = nil
+            } else if let tokens = context?.tokens, tokens != thread.callContext {
+                thread.contextSinceCall = tokens
+            }
+        }
         // Taken out while it changes, so its tables are changed in place, not copied.
         guard total != previous, openTurns[key]?.ending == nil, var turn = openTurns.removeValue(forKey: key) else {
             return []
@@ -438,12 +637,24 @@ public struct SessionTelemetry: Sendable {
             return []
         }
         let start = turn.nextCallStart()
-        var attributes = turn.dimensions(key)
+        var attributes = dimensions(key, turn)
         attributes.append(TelemetryAttribute(key: .operationName, value: .string("chat")))
         attributes.append(
             TelemetryAttribute(key: .durationMilliseconds, value: .int(milliseconds(from: start, to: time)))
         )
         attributes += usageAttributes(usage)
+        if let context {
+            attributes.append(TelemetryAttribute(key: .contextTokens, value: .int(context.tokens)))
+            if let window = context.window {
+                attributes += [
+                    TelemetryAttribute(key: .contextWindow, value: .int(window)),
+                    TelemetryAttribute(
+                        key: .contextUtilization,
+                        value: .double(Double(context.tokens) / Double(window))
+                    ),
+                ]
+            }
+        }
         let cost = turn.model.flatMap(prices.price(of:))?.cost(of: usage)
         if let cost { attributes.append(TelemetryAttribute(key: .costUSD, value: .double(cost))) }
         // A turn's cost is known only if every one of its calls could be priced.
@@ -459,6 +670,7 @@ public struct SessionTelemetry: Sendable {
         [
             TelemetryAttribute(key: .inputTokens, value: .int(usage.input)),
             TelemetryAttribute(key: .cacheReadInputTokens, value: .int(usage.cachedInput)),
+            TelemetryAttribute(key: .cacheWriteInputTokens, value: .int(usage.cacheWriteInput)),
             TelemetryAttribute(key: .outputTokens, value: .int(usage.output)),
             TelemetryAttribute(key: .reasoningOutputTokens, value: .int(usage.reasoningOutput)),
         ]
@@ -469,14 +681,17 @@ extension AppServerMessage {
     /// The ids a message names, each of which becomes a key of the state and an attribute.
     fileprivate var identifiers: [String] {
         switch self {
-        case .threadOpened(let info): [info.id] + (info.forkedFromID.map { [$0] } ?? [])
-        case .threadSettingsUpdated(let threadID, _): [threadID]
-        case .modelRerouted(let threadID, let turnID, _), .tokenUsageUpdated(let threadID, let turnID, _, _),
+        case .threadOpened(let info):
+            [info.id, info.forkedFromID, info.parentThreadID, info.agentRole, info.reasoningEffort, info.projectID]
+                .compactMap { $0 }
+        case .threadSettingsUpdated(let threadID, _, _): [threadID]
+        case .rateLimitsUpdated(let limits): [limits.limitID, limits.planType].compactMap { $0 }
+        case .modelRerouted(let threadID, let turnID, _), .tokenUsageUpdated(let threadID, let turnID, _, _, _),
             .error(let threadID, let turnID, _, _):
             [threadID, turnID]
         case .turnStarted(let threadID, let turn), .turnCompleted(let threadID, let turn): [threadID, turn.id]
         case .itemStarted(let threadID, let turnID, let item, _), .itemCompleted(let threadID, let turnID, let item, _):
-            [threadID, turnID, item.id, item.type]
+            [threadID, turnID, item.id, item.type] + item.spawnedThreadIDs.prefix(SessionLimits.maximumSpawnsPerItem)
         case .other: []
         }
     }
@@ -504,6 +719,15 @@ private struct ThreadState: Sendable {
     var provider: String?
     /// The thread's cumulative usage as last reported.
     var total: TokenUsage?
+    var reasoningEffort: String?
+    var source: SessionSource?
+    var agentRole: String?
+    var agentDepth: Int64?
+    var projectID: String?
+    /// The context's size after the last model call, and the size reported since without a call (after a
+    /// compaction).
+    var callContext: Int64?
+    var contextSinceCall: Int64?
     /// When the thread was last heard of, to forget the least recent first.
     var lastSeen: UInt64 = 0
 }
@@ -525,6 +749,11 @@ private struct TurnState: Sendable {
     var start: UInt64
     var model: String?
     var provider: String?
+    var reasoningEffort: String?
+    /// The first turn of the chain of work this one belongs to, as the server reports it.
+    var rootTurnID: String?
+    /// Compactions started and not yet completed, by item id, with their start.
+    var openCompactions: [String: UInt64] = [:]
     /// When the turn's last model call ended.
     var lastCallEnd: UInt64?
     /// The spans of completed tool calls not yet placed before a model call.
@@ -565,6 +794,9 @@ private struct TurnState: Sendable {
         ]
         if let model { attributes.append(TelemetryAttribute(key: .requestModel, value: .dimension(model))) }
         if let provider { attributes.append(TelemetryAttribute(key: .providerName, value: .dimension(provider))) }
+        if let reasoningEffort {
+            attributes.append(TelemetryAttribute(key: .reasoningEffort, value: .dimension(reasoningEffort)))
+        }
         return attributes
     }
 }

@@ -92,20 +92,26 @@ extension OTLPMetric {
             "name": .string(name), "description": .string(description), "unit": .string(unit),
         ]
         let temporality = JSONValue.int(Int64(self.temporality.rawValue))
+        func numberPoints(_ points: [OTLPMetric.NumberPoint]) -> JSONValue {
+            .array(
+                points.map { point -> JSONValue in
+                    [
+                        "attributes": .array(point.attributes.map(\.json)),
+                        "startTimeUnixNano": string(point.startTimeUnixNano),
+                        "timeUnixNano": string(point.timeUnixNano),
+                        "asDouble": .double(point.value),
+                    ]
+                }
+            )
+        }
         switch data {
         case .sum(let points, let isMonotonic):
-            let dataPoints = points.map { point -> JSONValue in
-                [
-                    "attributes": .array(point.attributes.map(\.json)),
-                    "startTimeUnixNano": string(point.startTimeUnixNano),
-                    "timeUnixNano": string(point.timeUnixNano),
-                    "asDouble": .double(point.value),
-                ]
-            }
             members["sum"] = [
-                "dataPoints": .array(dataPoints), "aggregationTemporality": temporality,
+                "dataPoints": numberPoints(points), "aggregationTemporality": temporality,
                 "isMonotonic": .bool(isMonotonic),
             ]
+        case .gauge(let points):
+            members["gauge"] = ["dataPoints": numberPoints(points)]
         case .histogram(let points):
             let dataPoints = points.map { point -> JSONValue in
                 [

@@ -1,5 +1,5 @@
-/// Aggregates measurements into sums and histograms, one series per metric and attribute set, and turns them into
-/// OTLP metrics with the chosen temporality.
+/// Aggregates measurements into sums, histograms and gauges, one series per metric and attribute set, and turns
+/// them into OTLP metrics with the chosen temporality.
 ///
 /// Times are those of the measurements, not a clock: a replayed session's metrics carry the session's times.
 public struct MetricAggregator: Sendable {
@@ -12,14 +12,23 @@ public struct MetricAggregator: Sendable {
         public var name: String
         public var description: String
         public var unit: String
-        /// `nil` for a monotonic sum; the explicit bucket bounds for a histogram.
+        /// `nil` for a monotonic sum or a gauge; the explicit bucket bounds for a histogram.
         public var histogramBounds: [Double]?
+        /// Whether the metric is a gauge: its points hold the latest measurement, not an aggregate.
+        public var isGauge: Bool
 
-        public init(name: String, description: String, unit: String, histogramBounds: [Double]? = nil) {
+        public init(
+            name: String,
+            description: String,
+            unit: String,
+            histogramBounds: [Double]? = nil,
+            isGauge: Bool = false
+        ) {
             self.name = name
             self.description = description
             self.unit = unit
             self.histogramBounds = histogramBounds
+            self.isGauge = isGauge
         }
     }
 
@@ -36,6 +45,8 @@ public struct MetricAggregator: Sendable {
         var sum: Double = 0
         var min = Double.infinity
         var max = -Double.infinity
+        /// The measurement made last, in time (the later one of two at the same time).
+        var latest = 0.0
         var bucketCounts: [UInt64]
     }
 
@@ -63,6 +74,7 @@ public struct MetricAggregator: Sendable {
                 return Series(start: time, last: time, bucketCounts: Array(repeating: 0, count: bounds.count + 1))
             }()
         series.start = Swift.min(series.start, time)
+        if time >= series.last { series.latest = value }
         series.last = Swift.max(series.last, time)
         series.count += 1
         series.sum += value
@@ -81,7 +93,18 @@ public struct MetricAggregator: Sendable {
             let series = instrument.seriesOrder.compactMap { key in instrument.series[key].map { (key, $0) } }
             guard !series.isEmpty else { return nil }
             let data: OTLPMetric.Data
-            if let bounds = instrument.descriptor.histogramBounds {
+            if instrument.descriptor.isGauge {
+                data = .gauge(
+                    series.map { key, series in
+                        OTLPMetric.NumberPoint(
+                            attributes: key,
+                            startTimeUnixNano: series.start,
+                            timeUnixNano: series.last,
+                            value: series.latest
+                        )
+                    }
+                )
+            } else if let bounds = instrument.descriptor.histogramBounds {
                 data = .histogram(
                     series.map { key, series in
                         OTLPMetric.HistogramPoint(

@@ -147,11 +147,13 @@ public enum AggregationTemporality: Int32, Sendable, Hashable {
     case cumulative = 2
 }
 
-/// One metric with its points (`Metric` holding a `Sum` or a `Histogram`).
+/// One metric with its points (`Metric` holding a `Sum`, a `Histogram` or a `Gauge`).
 public struct OTLPMetric: Sendable, Hashable {
     public enum Data: Sendable, Hashable {
         case sum([NumberPoint], isMonotonic: Bool)
         case histogram([HistogramPoint])
+        /// The last value measured; a gauge has no temporality.
+        case gauge([NumberPoint])
     }
 
     public struct NumberPoint: Sendable, Hashable {
@@ -248,7 +250,7 @@ public enum OTLPBatch: Sendable, Hashable {
         case .metrics(let metrics):
             metrics.reduce(0) { total, metric in
                 switch metric.data {
-                case .sum(let points, _): total + points.count
+                case .sum(let points, _), .gauge(let points): total + points.count
                 case .histogram(let points): total + points.count
                 }
             }

@@ -22,7 +22,8 @@ private enum SpanField {
 }
 private enum StatusField { static let code = 3 }
 /// metrics.proto `Metric`, `Sum`, `Histogram` and their points
-private enum MetricField { static let name = 1, description = 2, unit = 3, sum = 7, histogram = 9 }
+private enum MetricField { static let name = 1, description = 2, unit = 3, gauge = 5, sum = 7, histogram = 9 }
+private enum GaugeField { static let dataPoints = 1 }
 private enum SumField { static let dataPoints = 1, temporality = 2, isMonotonic = 3 }
 private enum HistogramField { static let dataPoints = 1, temporality = 2 }
 private enum NumberPointField { static let startTimeUnixNano = 2, timeUnixNano = 3, asDouble = 4, attributes = 7 }
@@ -108,6 +109,10 @@ extension ProtobufWriter {
                 for point in points { sum.writeMessageField(SumField.dataPoints) { $0.write(point) } }
                 sum.writeVarintFieldUnlessZero(SumField.temporality, UInt64(metric.temporality.rawValue))
                 sum.writeVarintFieldUnlessZero(SumField.isMonotonic, isMonotonic ? 1 : 0)
+            }
+        case .gauge(let points):
+            writeMessageField(MetricField.gauge) { gauge in
+                for point in points { gauge.writeMessageField(GaugeField.dataPoints) { $0.write(point) } }
             }
         case .histogram(let points):
             writeMessageField(MetricField.histogram) { histogram in
