@@ -21,6 +21,17 @@ struct SessionTelemetryTests {
         events += telemetry.receive(message, at: (Self.epoch + milliseconds) * 1_000_000)
     }
 
+    /// The thread's cumulative usage after a model call, and that call's own.
+    mutating func sendUsage(
+        _ total: TokenUsage,
+        last: TokenUsage,
+        thread: String = "t1",
+        turn: String = "u1",
+        at milliseconds: UInt64
+    ) {
+        send(.tokenUsageUpdated(threadID: thread, turnID: turn, total: total, last: last), at: milliseconds)
+    }
+
     static func usage(_ input: Int64, _ cached: Int64, _ output: Int64, _ reasoning: Int64) -> TokenUsage {
         TokenUsage(input: input, cachedInput: cached, output: output, reasoningOutput: reasoning)
     }
@@ -127,34 +138,10 @@ struct SessionTelemetryTests {
 
     @Test mutating func modelCallsAreTheChangeInTheCumulativeTotalAndRepeatsAreNotCalls() {
         startTurn()
-        send(
-            .tokenUsageUpdated(
-                threadID: "t1",
-                turnID: "u1",
-                total: Self.usage(100, 40, 10, 2),
-                last: Self.usage(100, 40, 10, 2)
-            ),
-            at: 2000
-        )
-        send(
-            .tokenUsageUpdated(
-                threadID: "t1",
-                turnID: "u1",
-                total: Self.usage(100, 40, 10, 2),
-                last: Self.usage(100, 40, 10, 2)
-            ),
-            at: 2100
-        )
+        sendUsage(Self.usage(100, 40, 10, 2), last: Self.usage(100, 40, 10, 2), at: 2000)
+        sendUsage(Self.usage(100, 40, 10, 2), last: Self.usage(100, 40, 10, 2), at: 2100)
         // `last` disagrees on purpose: the change in the total wins.
-        send(
-            .tokenUsageUpdated(
-                threadID: "t1",
-                turnID: "u1",
-                total: Self.usage(250, 90, 30, 7),
-                last: Self.usage(1, 1, 1, 1)
-            ),
-            at: 3000
-        )
+        sendUsage(Self.usage(250, 90, 30, 7), last: Self.usage(1, 1, 1, 1), at: 3000)
         send(
             .turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed", durationMilliseconds: 2500)),
             at: 3500
@@ -185,25 +172,9 @@ struct SessionTelemetryTests {
     @Test mutating func aResumeReplayingAnOldSnapshotSetsTheBaselineOnly() {
         send(.threadOpened(ThreadInfo(id: "t1", model: "m")), at: 1000)
         // Replayed by thread/resume, with a turn id of another time: history, not a call.
-        send(
-            .tokenUsageUpdated(
-                threadID: "t1",
-                turnID: "old",
-                total: Self.usage(5000, 0, 500, 0),
-                last: Self.usage(50, 0, 5, 0)
-            ),
-            at: 1000
-        )
+        sendUsage(Self.usage(5000, 0, 500, 0), last: Self.usage(50, 0, 5, 0), turn: "old", at: 1000)
         startTurn("u2")
-        send(
-            .tokenUsageUpdated(
-                threadID: "t1",
-                turnID: "u2",
-                total: Self.usage(5100, 0, 520, 0),
-                last: Self.usage(100, 0, 20, 0)
-            ),
-            at: 2000
-        )
+        sendUsage(Self.usage(5100, 0, 520, 0), last: Self.usage(100, 0, 20, 0), turn: "u2", at: 2000)
         let calls = events.filter { $0.name == .llmCall }
         #expect(calls.count == 1)
         #expect(calls.first?[.inputTokens] == .int(100))
@@ -212,40 +183,16 @@ struct SessionTelemetryTests {
 
     @Test mutating func aForkStartsFromItsParentsTotal() {
         startTurn()
-        send(
-            .tokenUsageUpdated(
-                threadID: "t1",
-                turnID: "u1",
-                total: Self.usage(100, 0, 10, 0),
-                last: Self.usage(100, 0, 10, 0)
-            ),
-            at: 2000
-        )
+        sendUsage(Self.usage(100, 0, 10, 0), last: Self.usage(100, 0, 10, 0), at: 2000)
         send(.threadOpened(ThreadInfo(id: "t2", model: "m", forkedFromID: "t1")), at: 3000)
         send(.turnStarted(threadID: "t2", turn: TurnInfo(id: "f1", status: "inProgress")), at: 3000)
-        send(
-            .tokenUsageUpdated(
-                threadID: "t2",
-                turnID: "f1",
-                total: Self.usage(130, 0, 15, 0),
-                last: Self.usage(30, 0, 5, 0)
-            ),
-            at: 4000
-        )
+        sendUsage(Self.usage(130, 0, 15, 0), last: Self.usage(30, 0, 5, 0), thread: "t2", turn: "f1", at: 4000)
         #expect(events.filter { $0.name == .llmCall }.map { $0[.inputTokens] } == [.int(100), .int(30)])
     }
 
     @Test mutating func aThreadFirstSeenMidHistoryUsesThePerCallFigure() {
         startTurn()
-        send(
-            .tokenUsageUpdated(
-                threadID: "t1",
-                turnID: "u1",
-                total: Self.usage(9000, 0, 900, 0),
-                last: Self.usage(300, 0, 30, 0)
-            ),
-            at: 2000
-        )
+        sendUsage(Self.usage(9000, 0, 900, 0), last: Self.usage(300, 0, 30, 0), at: 2000)
         #expect(events.first?[.inputTokens] == .int(300))
     }
 
@@ -299,15 +246,7 @@ struct SessionTelemetryTests {
         startTurn()
         let running = ItemInfo(id: "c1", type: "commandExecution", status: "inProgress")
         send(.itemStarted(threadID: "t1", turnID: "u1", item: running, startedAtMilliseconds: Self.at(1100)), at: 1100)
-        send(
-            .tokenUsageUpdated(
-                threadID: "t1",
-                turnID: "u1",
-                total: Self.usage(10, 0, 1, 0),
-                last: Self.usage(10, 0, 1, 0)
-            ),
-            at: 1500
-        )
+        sendUsage(Self.usage(10, 0, 1, 0), last: Self.usage(10, 0, 1, 0), at: 1500)
         send(
             .turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed", durationMilliseconds: 900)),
             at: 1900
@@ -315,15 +254,7 @@ struct SessionTelemetryTests {
         send(.turnStarted(threadID: "t1", turn: TurnInfo(id: "u2", status: "inProgress")), at: 1950)
         #expect(events.map(\.name) == [.llmCall])
         // A repeated snapshot for the ended turn is no call.
-        send(
-            .tokenUsageUpdated(
-                threadID: "t1",
-                turnID: "u1",
-                total: Self.usage(10, 0, 1, 0),
-                last: Self.usage(10, 0, 1, 0)
-            ),
-            at: 1960
-        )
+        sendUsage(Self.usage(10, 0, 1, 0), last: Self.usage(10, 0, 1, 0), at: 1960)
         let completed = ItemInfo(
             id: "c1",
             type: "commandExecution",
@@ -377,15 +308,7 @@ struct SessionTelemetryTests {
             durationMilliseconds: 300
         )
         send(.itemCompleted(threadID: "t1", turnID: "u1", item: tool, completedAtMilliseconds: Self.at(2400)), at: 2400)
-        send(
-            .tokenUsageUpdated(
-                threadID: "t1",
-                turnID: "u1",
-                total: Self.usage(10, 0, 1, 0),
-                last: Self.usage(10, 0, 1, 0)
-            ),
-            at: 2600
-        )
+        sendUsage(Self.usage(10, 0, 1, 0), last: Self.usage(10, 0, 1, 0), at: 2600)
         // Completed "at" 2000 (floored from 2.7 s), lasting 1700 ms by the server's count.
         send(
             .turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed", durationMilliseconds: 1700)),
@@ -433,15 +356,7 @@ struct SessionTelemetryTests {
     @Test mutating func theModelFollowsSettingsAndReroutes() {
         startTurn()
         send(.modelRerouted(threadID: "t1", turnID: "u1", model: "m-small"), at: 1100)
-        send(
-            .tokenUsageUpdated(
-                threadID: "t1",
-                turnID: "u1",
-                total: Self.usage(10, 0, 1, 0),
-                last: Self.usage(10, 0, 1, 0)
-            ),
-            at: 1200
-        )
+        sendUsage(Self.usage(10, 0, 1, 0), last: Self.usage(10, 0, 1, 0), at: 1200)
         send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: "completed")), at: 1300)
         send(.threadSettingsUpdated(threadID: "t1", model: "m-large"), at: 1400)
         startTurn("u2", model: "m-large")

@@ -26,12 +26,7 @@ struct CodexFailureTests {
             let failure = error as? AppServerError
             return failure?.code == .serverExited && failure!.message.contains("killed by signal 9")
         }
-        var telemetry = SessionTelemetry()
-        var events: [TelemetryEvent] = []
-        for (message, receivedAt) in session.messages {
-            events += telemetry.receive(message, receivedAt: UInt64(receivedAt.timeIntervalSince1970 * 1e9))
-        }
-        events += telemetry.finish()
+        let events = session.liveEvents()
         #expect(events.map(\.name) == [.turn])
         #expect(events.first?[.turnStatus] == .string("incomplete"))
     }

@@ -60,12 +60,7 @@ struct LiveCodexTests {
             }
             return (threads, client.userAgent)
         }
-        var telemetry = SessionTelemetry()
-        var events: [TelemetryEvent] = []
-        for (message, receivedAt) in session.messages {
-            events += telemetry.receive(message, receivedAt: UInt64(receivedAt.timeIntervalSince1970 * 1e9))
-        }
-        events += telemetry.finish()
+        let events = session.liveEvents()
         if ProcessInfo.processInfo.environment["RECORD_FIXTURES"] == "1" {
             // The user agent reads `codex-telemetry/VERSION (…)`.
             let version = userAgent.split(separator: "/").dropFirst().first?.split(separator: " ").first ?? "unknown"
@@ -271,12 +266,7 @@ struct LiveCodexTests {
             try await session.runTurn(client, thread: compacted, scenario: "plain")
             return (parent, compacted, client.userAgent)
         }
-        var telemetry = SessionTelemetry()
-        var events: [TelemetryEvent] = []
-        for (message, receivedAt) in session.messages {
-            events += telemetry.receive(message, receivedAt: UInt64(receivedAt.timeIntervalSince1970 * 1e9))
-        }
-        events += telemetry.finish()
+        let events = session.liveEvents()
         if ProcessInfo.processInfo.environment["RECORD_FIXTURES"] == "1" {
             let version = CodexVersion(userAgent: userAgent)?.description ?? "unknown"
             try Data(session.capture).write(

@@ -2,7 +2,12 @@ import OTLP
 import Testing
 
 struct MetricAggregatorTests {
-    let histogram = MetricAggregator.Descriptor(name: "h", description: "", unit: "s", histogramBounds: [1, 10])
+    let histogram = MetricAggregator.Descriptor(
+        name: "h",
+        description: "",
+        unit: "s",
+        kind: .histogram(bounds: [1, 10])
+    )
     let counter = MetricAggregator.Descriptor(name: "c", description: "", unit: "{call}")
     let red = [OTLPAttribute("colour", .string("red"))]
 
@@ -22,7 +27,7 @@ struct MetricAggregatorTests {
 
     /// A gauge holds the measurement made last in time, whatever order the measurements arrive in.
     @Test func aGaugeHoldsTheLatestMeasurement() {
-        let gauge = MetricAggregator.Descriptor(name: "g", description: "", unit: "%", isGauge: true)
+        let gauge = MetricAggregator.Descriptor(name: "g", description: "", unit: "%", kind: .gauge)
         var aggregator = MetricAggregator(temporality: .cumulative)
         for (value, time) in [(40.0, UInt64(10)), (70, 30), (55, 20)] {
             aggregator.record(value, to: gauge, attributes: red, at: time)

@@ -1,4 +1,5 @@
 public import CodexAppServer
+public import CodexTelemetry
 public import Foundation
 public import JSONRPC
 import Synchronization
@@ -44,6 +45,16 @@ public final class ScenarioSession: Sendable {
             }
         )
         return try await AppServerClient.withClient(configuration, body)
+    }
+
+    /// The events of everything received so far, fed to the telemetry as a live consumer would, then finished.
+    public func liveEvents() -> [TelemetryEvent] {
+        var telemetry = SessionTelemetry()
+        var events: [TelemetryEvent] = []
+        for (message, receivedAt) in messages {
+            events += telemetry.receive(message, receivedAt: UInt64(receivedAt.timeIntervalSince1970 * 1e9))
+        }
+        return events + telemetry.finish()
     }
 
     /// Starts a thread in the work directory with `approvalPolicy`, full access, and returns its id.

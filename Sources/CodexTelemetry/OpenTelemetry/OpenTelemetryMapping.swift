@@ -99,15 +99,17 @@ public struct OpenTelemetryMapping: Sendable {
         name: "gen_ai.client.token.usage",
         description: "Tokens used per model call",
         unit: "{token}",
-        histogramBounds: [
+        kind: .histogram(bounds: [
             1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1_048_576, 4_194_304, 16_777_216, 67_108_864,
-        ]
+        ])
     )
     static let operationDuration = MetricAggregator.Descriptor(
         name: "gen_ai.client.operation.duration",
         description: "Duration of model calls",
         unit: "s",
-        histogramBounds: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]
+        kind: .histogram(bounds: [
+            0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+        ])
     )
     static let cost = MetricAggregator.Descriptor(
         name: "codex.cost.usd",
@@ -130,7 +132,7 @@ public struct OpenTelemetryMapping: Sendable {
         name: "codex.context.utilization",
         description: "Share of the model's context window in use after a model call",
         unit: "1",
-        histogramBounds: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1]
+        kind: .histogram(bounds: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1])
     )
     static let compactions = MetricAggregator.Descriptor(
         name: "codex.compactions",
@@ -141,19 +143,19 @@ public struct OpenTelemetryMapping: Sendable {
         name: "codex.rate_limit.used_percent",
         description: "Share of a quota window used",
         unit: "%",
-        isGauge: true
+        kind: .gauge
     )
     static let rateLimitWindow = MetricAggregator.Descriptor(
         name: "codex.rate_limit.window_minutes",
         description: "Length of a quota window",
         unit: "min",
-        isGauge: true
+        kind: .gauge
     )
     static let rateLimitReset = MetricAggregator.Descriptor(
         name: "codex.rate_limit.resets_at",
         description: "When a quota window resets, in Unix seconds",
         unit: "s",
-        isGauge: true
+        kind: .gauge
     )
 
     private mutating func recordModelCall(_ event: TelemetryEvent) {

@@ -7,28 +7,28 @@ public struct MetricAggregator: Sendable {
     private var instruments: [String: Instrument] = [:]
     private var order: [String] = []
 
-    /// What a metric is: its description, unit, and for histograms the bucket bounds.
+    /// What a metric is: its description, unit and kind.
     public struct Descriptor: Sendable, Hashable {
+        /// How measurements are aggregated.
+        public enum Kind: Sendable, Hashable {
+            /// A monotonic sum.
+            case sum
+            /// A histogram with these explicit bucket bounds.
+            case histogram(bounds: [Double])
+            /// The latest measurement, not an aggregate.
+            case gauge
+        }
+
         public var name: String
         public var description: String
         public var unit: String
-        /// `nil` for a monotonic sum or a gauge; the explicit bucket bounds for a histogram.
-        public var histogramBounds: [Double]?
-        /// Whether the metric is a gauge: its points hold the latest measurement, not an aggregate.
-        public var isGauge: Bool
+        public var kind: Kind
 
-        public init(
-            name: String,
-            description: String,
-            unit: String,
-            histogramBounds: [Double]? = nil,
-            isGauge: Bool = false
-        ) {
+        public init(name: String, description: String, unit: String, kind: Kind = .sum) {
             self.name = name
             self.description = description
             self.unit = unit
-            self.histogramBounds = histogramBounds
-            self.isGauge = isGauge
+            self.kind = kind
         }
     }
 
@@ -66,7 +66,8 @@ public struct MetricAggregator: Sendable {
             order.append(descriptor.name)
         }
         let key = attributes.sorted { $0.key < $1.key }
-        let bounds = descriptor.histogramBounds ?? []
+        let bounds: [Double]
+        if case .histogram(let histogramBounds) = descriptor.kind { bounds = histogramBounds } else { bounds = [] }
         var series =
             instruments[descriptor.name]!.series[key]
             ?? {
@@ -92,19 +93,23 @@ public struct MetricAggregator: Sendable {
             let instrument = instruments[name]!
             let series = instrument.seriesOrder.compactMap { key in instrument.series[key].map { (key, $0) } }
             guard !series.isEmpty else { return nil }
+            func numberPoints(_ value: (Series) -> Double) -> [OTLPMetric.NumberPoint] {
+                series.map { key, series in
+                    OTLPMetric.NumberPoint(
+                        attributes: key,
+                        startTimeUnixNano: series.start,
+                        timeUnixNano: series.last,
+                        value: value(series)
+                    )
+                }
+            }
             let data: OTLPMetric.Data
-            if instrument.descriptor.isGauge {
-                data = .gauge(
-                    series.map { key, series in
-                        OTLPMetric.NumberPoint(
-                            attributes: key,
-                            startTimeUnixNano: series.start,
-                            timeUnixNano: series.last,
-                            value: series.latest
-                        )
-                    }
-                )
-            } else if let bounds = instrument.descriptor.histogramBounds {
+            switch instrument.descriptor.kind {
+            case .sum:
+                data = .sum(numberPoints(\.sum), isMonotonic: true)
+            case .gauge:
+                data = .gauge(numberPoints(\.latest))
+            case .histogram(let bounds):
                 data = .histogram(
                     series.map { key, series in
                         OTLPMetric.HistogramPoint(
@@ -119,18 +124,6 @@ public struct MetricAggregator: Sendable {
                             explicitBounds: bounds
                         )
                     }
-                )
-            } else {
-                data = .sum(
-                    series.map { key, series in
-                        OTLPMetric.NumberPoint(
-                            attributes: key,
-                            startTimeUnixNano: series.start,
-                            timeUnixNano: series.last,
-                            value: series.sum
-                        )
-                    },
-                    isMonotonic: true
                 )
             }
             return OTLPMetric(
