@@ -55,7 +55,7 @@ switch outcome.result {
 case .success(let turn):
     let cost = turn.costUSD.map { String(format: "$%.6f", $0) } ?? "unpriced"
     print(
-        "turn \(turn.turnID): \(turn.status), \(turn.modelCalls) model calls, \(turn.toolCalls) tool calls, "
+        "turn \(turn.turnID): \(turn.status.rawValue), \(turn.modelCalls) model calls, \(turn.toolCalls) tool calls, "
             + "\(turn.usage.input) input and \(turn.usage.output) output tokens, \(cost)"
     )
 case .failure(let error):

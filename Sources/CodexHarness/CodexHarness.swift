@@ -79,7 +79,7 @@ public enum CodexHarness {
         let sent = appServer.outboundObserver
         appServer.outboundObserver = { line in
             sent?(line)
-            recorder?.record(line, from: "client", at: Date())
+            recorder?.record(line, from: .client, at: Date())
         }
         let result: Swift.Result<Result, any Error>
         do {
@@ -210,9 +210,9 @@ public struct TurnResult: Sendable {
     public var threadID: String
     public var turnID: String
     /// `completed`, `failed` or `interrupted`.
-    public var status: String
-    /// The class of the error of a failed turn (`codexErrorInfo`).
-    public var errorClass: String?
+    public var status: TurnStatus
+    /// The class of the error of a failed turn.
+    public var errorClass: ErrorClass?
     /// Whether the turn was interrupted because it ran past its timeout.
     public var timedOut: Bool
     /// The last thing the agent said: content, for you, never exported.
@@ -280,7 +280,7 @@ final class EventPipeline: Sendable {
     }
 
     func observe(_ line: JSONRPCConnection.InboundLine) {
-        recorder?.record(line.bytes, from: "server", at: line.receivedAt)
+        recorder?.record(line.bytes, from: .server, at: line.receivedAt)
         guard let message = line.message else { return }
         let receivedAt = UInt64(saturating: line.receivedAt.timeIntervalSince1970 * 1e9)
         deliver(state.withLock { $0.telemetry.receive(message, receivedAt: receivedAt) })

@@ -1,3 +1,4 @@
+public import CodexTelemetry
 import DescriptorIO
 public import Foundation
 import SaturatingArithmetic
@@ -7,11 +8,8 @@ import Synchronization
 import Glibc
 #endif
 
-/// Writes a session recording: every line Codex wrote and every line we sent, with the time each was seen.
-///
-/// The format (JSONL), which `codex-telemetry replay` reads back to the same events:
-/// - first line: `{"codexTelemetryRecording":1}`;
-/// - then one line per message: `{"at":<Unix ns>,"from":"server"|"client","message":<the line, verbatim>}`.
+/// Writes a session recording (`SessionRecording`): every line Codex wrote and every line we sent, with the time
+/// each was seen. `codex-telemetry replay` reads it back to the same events.
 ///
 /// Recordings hold content (prompts, answers, command output): the file is created new, mode 0600, and never
 /// through a symbolic link. An existing file is refused rather than overwritten: it may be a link planted to make
@@ -35,19 +33,14 @@ public final class SessionRecorder: Sendable {
             throw HarnessError("cannot create the recording \(path): \(String(cString: strerror(errno)))")
         }
         fchmod(descriptor, 0o600)
-        append(Array(#"{"codexTelemetryRecording":1}"#.utf8) + [0x0A])
+        append(SessionRecording.header)
     }
 
     deinit { close(descriptor) }
 
-    /// Appends one line (without its newline) that came `from` "server" or "client" at `time`.
-    public func record(_ line: [UInt8], from origin: String, at time: Date) {
-        var entry = Array(
-            #"{"at":\#(UInt64(saturating: time.timeIntervalSince1970 * 1e9)),"from":"\#(origin)","message":"#.utf8
-        )
-        entry += line
-        entry += Array("}\n".utf8)
-        append(entry)
+    /// Appends one line (without its newline) that came from `origin` at `time`.
+    public func record(_ line: [UInt8], from origin: SessionRecording.Origin, at time: Date) {
+        append(SessionRecording.entry(line, from: origin, at: UInt64(saturating: time.timeIntervalSince1970 * 1e9)))
     }
 
     private func append(_ bytes: [UInt8]) {

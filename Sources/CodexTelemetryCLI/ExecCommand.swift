@@ -201,7 +201,7 @@ struct ExecCommand {
             for prompt in prompts {
                 let result = try await session.runTurn(threadID: threadID, prompt: prompt, timeout: timeout)
                 results.append(result)
-                if result.status != "completed" || signals.interrupted { break }
+                if result.status != .completed || signals.interrupted { break }
             }
             return (threadID, results)
         }
@@ -214,11 +214,11 @@ struct ExecCommand {
         switch outcome.result {
         case .success(let (threadID, results)):
             let last = results.last
-            if signals.interrupted || last?.status == "interrupted" && last?.timedOut == false {
+            if signals.interrupted || last?.status == .interrupted && last?.timedOut == false {
                 ending = .interrupted
             } else if last?.timedOut == true {
                 ending = .timedOut
-            } else if last?.status == "completed" {
+            } else if last?.status == .completed {
                 ending = .completed
             } else {
                 ending = .failed
@@ -313,11 +313,11 @@ struct ExecCommand {
             "turns": .array(
                 results.map { result in
                     var turn: [String: JSONValue] = [
-                        "turnId": .string(result.turnID), "status": .string(result.status),
+                        "turnId": .string(result.turnID), "status": .string(result.status.rawValue),
                         "modelCalls": .int(Int64(result.modelCalls)), "toolCalls": .int(Int64(result.toolCalls)),
                         "durationMs": .int(result.duration.wholeMilliseconds),
                     ]
-                    if let errorClass = result.errorClass { turn["errorType"] = .string(errorClass) }
+                    if let errorClass = result.errorClass { turn["errorType"] = .string(errorClass.rawValue) }
                     if result.timedOut { turn["timedOut"] = .bool(true) }
                     return .object(turn)
                 }

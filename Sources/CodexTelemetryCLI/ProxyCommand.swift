@@ -76,7 +76,7 @@ struct ProxyCommand {
         let observe: (TelemetryExport?) async -> Void = { export in
             for await line in server.lines {
                 let now = Date()
-                recorder?.record(line, from: "server", at: now)
+                recorder?.record(line, from: .server, at: now)
                 guard
                     let message = try? JSONRPCMessage(
                         decoding: line,
@@ -121,10 +121,10 @@ struct ProxyCommand {
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
                 server.write(bytes: Array(chunk))
                 if let recorder {
-                    framer.append(chunk) { recorder.record(Array($0), from: "client", at: Date()) }
+                    framer.append(chunk) { recorder.record(Array($0), from: .client, at: Date()) }
                 }
             }
-            if let recorder, let last = framer.finish() { recorder.record(last, from: "client", at: Date()) }
+            if let recorder, let last = framer.finish() { recorder.record(last, from: .client, at: Date()) }
             server.closeStdin()
         }
     }

@@ -193,6 +193,51 @@ struct AppServerMessageTests {
         )
     }
 
+    /// An approval request names its item and request id, and its answer the same id, whatever the approval is
+    /// for; the command, its folder and the reason are never read.
+    @Test func approvalsAreMatchedByRequestID() throws {
+        let request = try decode(
+            #"{"method":"item/fileChange/requestApproval","id":"r7","params":{"threadId":"th","turnId":"tu","itemId":"p1","startedAtMs":1795249375524,"reason":"ZQXMARK","grantRoot":"/ZQXMARK"}}"#
+        )
+        #expect(
+            request
+                == .approvalRequested(
+                    threadID: "th",
+                    turnID: "tu",
+                    itemID: "p1",
+                    requestID: .string("r7"),
+                    requestedAtMilliseconds: 1_795_249_375_524
+                )
+        )
+        #expect(request.payloadTimeMilliseconds == 1_795_249_375_524)
+        let resolved = try decode(
+            #"{"method":"serverRequest/resolved","params":{"threadId":"th","requestId":"r7"},"emittedAtMs":1795249375526}"#
+        )
+        #expect(resolved == .serverRequestResolved(threadID: "th", requestID: .string("r7")))
+        // Any other request of the server's is not an approval.
+        let question = try decode(
+            #"{"method":"item/tool/requestUserInput","id":1,"params":{"threadId":"th","turnId":"tu","itemId":"q"}}"#
+        )
+        #expect(question == .other)
+    }
+
+    /// A hook's run gives its event, handler type, source, status and duration; its id and source path (which
+    /// hold paths), its status message and its output entries are never read.
+    @Test func hookRunsKeepTheirNameAndStatusOnly() throws {
+        let line =
+            #"{"method":"hook/completed","params":{"threadId":"th","turnId":"tu","run":{"id":"pre-tool-use:0:/ZQXMARK/hooks.json:c1","eventName":"preToolUse","handlerType":"command","executionMode":"sync","scope":"turn","sourcePath":"/ZQXMARK/hooks.json","source":"user","displayOrder":0,"status":"blocked","statusMessage":"ZQXMARK","startedAt":1795337560,"completedAt":1795337560,"durationMs":5,"entries":[{"kind":"feedback","text":"ZQXMARK"}]}},"emittedAtMs":1795337560717}"#
+        let run = HookRun(
+            eventName: "preToolUse",
+            handlerType: "command",
+            source: "user",
+            status: "blocked",
+            durationMilliseconds: 5
+        )
+        #expect(try decode(line) == .hookCompleted(threadID: "th", turnID: "tu", run: run))
+        let threadHook = line.replacingOccurrences(of: #""turnId":"tu","#, with: #""turnId":null,"#)
+        #expect(try decode(threadHook) == .hookCompleted(threadID: "th", turnID: nil, run: run))
+    }
+
     @Test func errorsAreClassifiedByCodexErrorInfoNeverByMessage() throws {
         let simple =
             #"{"method":"turn/completed","params":{"threadId":"th","turn":{"id":"tu","items":[],"status":"failed","error":{"message":"ZQXMARK","codexErrorInfo":"contextWindowExceeded"}}}}"#

@@ -78,9 +78,9 @@ struct SessionReplayTests {
     @Test func aTurnSeenThroughACaptureAndARecordingIsCountedOnce() throws {
         let session = try Self.session("codex-0.163.0-scenarios.jsonl")
         let alone = Self.replay(session).events
-        var recording = Array(#"{"codexTelemetryRecording":1}"#.utf8) + [0x0A]
+        var recording = SessionRecording.header
         for line in session.split(separator: 0x0A) {
-            recording += Array(#"{"at":1795249372000000000,"from":"server","message":"#.utf8) + line + Array("}\n".utf8)
+            recording += SessionRecording.entry(line, from: .server, at: 1_795_249_372_000_000_000)
         }
         var replay = SessionReplay()
         var events: [TelemetryEvent] = []

@@ -1,5 +1,6 @@
 import CodexAppServer
 import CodexTelemetry
+import JSONRPC
 import OTLP
 import TestSupport
 import Testing
@@ -75,6 +76,87 @@ struct SessionTelemetryTests {
         // The repeated snapshot was not a call.
         #expect(events[2][.llmCallCount] == .int(1))
         expectSpansNestInTheirTurns(events)
+    }
+
+    /// An approval's wait is the time from the request to its answer, on the item it was for, whether the item
+    /// was reported started or only completed; a request never answered leaves no wait.
+    @Test mutating func anApprovalsWaitIsOnItsToolCall() {
+        startTurn()
+        let command = ItemInfo(id: "c1", type: "commandExecution", status: "inProgress")
+        send(.itemStarted(threadID: "t1", turnID: "u1", item: command, startedAtMilliseconds: nil), at: 1100)
+        func ask(_ item: String, _ request: Int64, at time: UInt64) {
+            let message = AppServerMessage.approvalRequested(
+                threadID: "t1",
+                turnID: "u1",
+                itemID: item,
+                requestID: .int(request),
+                requestedAtMilliseconds: nil
+            )
+            send(message, at: time)
+        }
+        ask("c1", 0, at: 1200)
+        send(.serverRequestResolved(threadID: "t1", requestID: .int(0)), at: 1700)
+        var declined = command
+        declined.status = .declined
+        send(.itemCompleted(threadID: "t1", turnID: "u1", item: declined, completedAtMilliseconds: nil), at: 1750)
+        // An item reported only once completed (older releases), and one whose request is never answered.
+        ask("c2", 1, at: 1800)
+        send(.serverRequestResolved(threadID: "t1", requestID: .int(1)), at: 1900)
+        ask("c3", 2, at: 1950)
+        for id in ["c2", "c3"] {
+            let item = ItemInfo(id: id, type: "fileChange", status: .declined)
+            send(.itemCompleted(threadID: "t1", turnID: "u1", item: item, completedAtMilliseconds: nil), at: 2000)
+        }
+        let waits = events.filter { $0.name == .toolCall }.map { $0[.approvalWaitMilliseconds] }
+        #expect(waits == [.int(500), .int(100), nil])
+    }
+
+    /// Requests never answered are bounded: past the limit they are counted, not kept.
+    @Test mutating func unansweredApprovalsAreBounded() {
+        startTurn()
+        for request in 0..<300 {
+            let message = AppServerMessage.approvalRequested(
+                threadID: "t1",
+                turnID: "u1",
+                itemID: "c\(request)",
+                requestID: .int(Int64(request)),
+                requestedAtMilliseconds: nil
+            )
+            send(message, at: 1100)
+        }
+        #expect(telemetry.discards.outOfRange == 300 - 256)
+    }
+
+    /// A hook's run is an event in its turn (whose span grows to hold it), or of its thread alone; in traces, a
+    /// turn's hook is a span under the turn and a thread's is a log record only.
+    @Test mutating func hookRunsAreEventsInTheirTurns() {
+        startTurn()
+        let stop = HookRun(
+            eventName: "stop",
+            handlerType: "command",
+            source: "user",
+            status: "completed",
+            durationMilliseconds: 40
+        )
+        send(.hookCompleted(threadID: "t1", turnID: "u1", run: stop), at: 1990)
+        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: .completed)), at: 1980)
+        let start = HookRun(eventName: "sessionStart", status: "failed", durationMilliseconds: 5)
+        send(.hookCompleted(threadID: "t1", turnID: nil, run: start), at: 2100)
+        #expect(events.map(\.name) == [.hookRun, .turn, .hookRun])
+        #expect(events[0][.hookEvent] == .string("stop"))
+        #expect(events[0][.hookStatus] == .string("completed"))
+        #expect(events[0][.hookSource] == .string("user"))
+        #expect(events[0][.durationMilliseconds] == .int(40))
+        #expect(events[0][.requestModel] == .string("m"))
+        #expect(events[1].endTimeUnixNano == events[0].endTimeUnixNano)
+        #expect(events[2][.turnID] == nil)
+        #expect(events[2][.conversationID] == .string("t1"))
+        expectSpansNestInTheirTurns(events)
+        var mapping = OpenTelemetryMapping(temporality: .cumulative)
+        let spans = events.map { mapping.map($0).span }
+        #expect(spans[0]?.name == "hook stop")
+        #expect(spans[0]?.parentSpanID == spans[1]?.spanID)
+        #expect(spans[2] == nil)
     }
 
     /// Quotas are read per window; numbers outside what a quota can be are not believed.

@@ -34,6 +34,9 @@ struct TelemetryAttributeTests {
             "codex.compaction.id", "codex.compaction.tokens_before", "codex.compaction.tokens_after",
             "codex.rate_limit.id", "codex.rate_limit.window", "codex.plan.type", "codex.rate_limit.used_percent",
             "codex.rate_limit.window_minutes", "codex.rate_limit.resets_at",
+            // Approvals and hooks.
+            "codex.approval.wait_ms", "codex.hook.event", "codex.hook.handler_type", "codex.hook.source",
+            "codex.hook.status",
         ]
         #expect(Set(TelemetryAttribute.Key.allCases.map(\.rawValue)) == documented)
     }

@@ -157,7 +157,8 @@ struct LiveCodexTests {
         }
 
         // The capture replays to exactly the same events. (Before 0.147, messages carry few times of their own:
-        // the live run dated the rest on arrival, so the replay agrees on everything but times.)
+        // the live run dated the rest on arrival, so the replay agrees on everything but times and the durations
+        // measured with them.)
         var replay = SessionReplay()
         let replayed = run.capture.withUnsafeBytes { replay.replay(file: $0) }
         if String(decoding: run.capture, as: UTF8.self).contains("\"emittedAtMs\"") {
@@ -250,7 +251,7 @@ struct LiveCodexTests {
     @Test func subAgentsNestUnderTheirSpawnAndCompactionsAreEvents() async throws {
         let server = try await StandInModelServer.start()
         defer { Task { await server.stop() } }
-        let session = try ScenarioSession()
+        let session = try ScenarioSession(hooks: true)
         let (parent, compacted, userAgent) = try await session.run(codex: try TestTools.codex(), server: server) {
             client in
             let parent = try await session.startThread(client)
@@ -311,6 +312,26 @@ struct LiveCodexTests {
         #expect(run.turns == 1 + run.subAgentTurns)
         #expect(summary.runs[child] == nil)
 
+        // Hooks: a run before each command, and one at the end of each turn of the root threads (a sub-agent's
+        // ends with `subagentStop`, not configured here, and a compaction's with none); in their turns, named by
+        // event only.
+        let hookRuns = events.filter { $0.name == .hookRun }
+        let commands = events.filter { $0.name == .toolCall && $0[.toolKind] == .string("commandExecution") }
+        #expect(hookRuns.filter { $0[.hookEvent] == .string("preToolUse") }.count == commands.count)
+        let compactionTurns = events.filter { $0.name == .compaction }.map { $0[.turnID] }
+        let rootTurns = events.filter {
+            $0.name == .turn && $0[.parentThreadID] == nil && !compactionTurns.contains($0[.turnID])
+        }
+        #expect(
+            hookRuns.filter { $0[.hookEvent] == .string("stop") }.map { $0[.turnID] } == rootTurns.map { $0[.turnID] }
+        )
+        for run in hookRuns {
+            #expect(run[.hookStatus] == .string("completed"))
+            #expect(run[.hookHandlerType] == .string("command"))
+            #expect(run[.hookSource] == .string("user"))
+            #expect(run[.turnID] != nil)
+        }
+
         // The compaction: an event in its turn, with the context before and after.
         let compaction = try #require(events.first { $0.name == .compaction })
         #expect(compaction[.conversationID] == .string(compacted))
@@ -364,6 +385,8 @@ struct LiveCodexTests {
         let asked = Counter()
         let policy = ServerRequestPolicy { request in
             asked.increment()
+            // A user who takes a moment to decide.
+            try? await Task.sleep(for: .milliseconds(300))
             return await ServerRequestPolicy.declineApprovals.answer(request)
         }
         let turn = try await session.run(codex: codex, server: server, policy: policy) { client in
@@ -375,6 +398,16 @@ struct LiveCodexTests {
         let requests = session.messages.compactMap { if case .request(let r) = $0.message { r } else { nil } }
         #expect(requests.map(\.method) == ["item/commandExecution/requestApproval"])
         #expect(requests.first?.id == .int(0))
+
+        // The declined command carries how long the answer took, live and replayed.
+        let declined = try #require(session.liveEvents().first { $0.name == .toolCall })
+        #expect(declined[.toolStatus] == .string("declined"))
+        #expect(declined[.approvalWaitMilliseconds]?.integerValue ?? 0 >= 300)
+        var replay = SessionReplay()
+        let replayed = session.capture.withUnsafeBytes { replay.replay(file: $0) }
+        #expect(
+            replayed.first { $0.name == .toolCall }?[.approvalWaitMilliseconds] == declined[.approvalWaitMilliseconds]
+        )
     }
 
     @Test func deltaNotificationsAreNotReceivedAtAll() async throws {
@@ -420,7 +453,7 @@ extension TelemetryEvent {
             name: name,
             startTimeUnixNano: 0,
             endTimeUnixNano: 0,
-            attributes: attributes.filter { $0.key != .durationMilliseconds }
+            attributes: attributes.filter { $0.key != .durationMilliseconds && $0.key != .approvalWaitMilliseconds }
         )
     }
 }

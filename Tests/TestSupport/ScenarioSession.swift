@@ -17,10 +17,29 @@ public final class ScenarioSession: Sendable {
 
     private let captured = Mutex<[UInt8]>([])
     private let received = Mutex<[(message: JSONRPCMessage, receivedAt: Date)]>([])
+    private let hookTrust: String
 
-    public init() throws {
+    /// A session in fresh folders; with `hooks`, Codex runs a trusted `preToolUse` hook before each command and a
+    /// `stop` hook at the end of each turn (Codex 0.163: the trust is that release's hash of each handler).
+    public init(hooks: Bool = false) throws {
         workDirectory = try TestTools.makeTemporaryDirectory("work")
         codexHome = try TestTools.makeTemporaryDirectory("codex-home")
+        guard hooks else {
+            hookTrust = ""
+            return
+        }
+        let marker = TestTools.contentMarker
+        let file = codexHome.appendingPathComponent("hooks.json")
+        let command =
+            #"{"matcher": "Bash", "hooks": [{"type": "command", "command": "true \#(marker)_hook_pre_tool_use"}]}"#
+        let stop = #"{"hooks": [{"type": "command", "command": "true \#(marker)_hook_stop"}]}"#
+        try Data(#"{"hooks": {"PreToolUse": [\#(command)], "Stop": [\#(stop)]}}"#.utf8).write(to: file)
+        // What `hooks/list` reports as each handler's `key` and `currentHash`: a hook runs once its hash is trusted.
+        hookTrust = [
+            ("pre_tool_use", "955f67f9fc60678866f357fcf20458e6dc16d7a392b54e3b753128f78203c0ef"),
+            ("stop", "3baace9068a60dbfeabaa1e2402edf5b2762b65ec838cc9b1673c052e66ebe77"),
+        ].map { event, hash in "\n[hooks.state.\"\(file.path):\(event):0:0\"]\ntrusted_hash = \"sha256:\(hash)\"\n" }
+            .joined()
     }
 
     /// Runs `body` with a client connected to a Codex (with this session's `CODEX_HOME`) that uses `server`.
@@ -32,7 +51,7 @@ public final class ScenarioSession: Sendable {
     ) async throws -> Result {
         var environment = ProcessInfo.processInfo.environment
         environment["CODEX_HOME"] = codexHome.path
-        try Data(server.codexConfigFile.utf8).write(to: codexHome.appendingPathComponent("config.toml"))
+        try Data((server.codexConfigFile + hookTrust).utf8).write(to: codexHome.appendingPathComponent("config.toml"))
         let configuration = AppServerConfiguration(
             executable: codex,
             configOverrides: server.codexOverrides,

@@ -3,7 +3,8 @@ public import Testing
 
 /// What every stream of events must hold, whatever the Codex release: each `codex.duration_ms` is its span's
 /// length, and each call lies within its turn's span (a turn being its thread and its id, as old releases number
-/// turns alike in every thread). A call without its turn is an error too.
+/// turns alike in every thread). A call without its turn is an error too; an event of no turn (a thread's hook)
+/// has none to lie in.
 public func expectSpansNestInTheirTurns(
     _ events: [TelemetryEvent],
     sourceLocation: SourceLocation = #_sourceLocation
@@ -14,7 +15,7 @@ public func expectSpansNestInTheirTurns(
             "\(event.name)",
             sourceLocation: sourceLocation
         )
-        guard event.name != .turn else { continue }
+        guard event.name != .turn, event[.turnID] != nil else { continue }
         let turn = events.first {
             $0.name == .turn && $0[.turnID] == event[.turnID] && $0[.conversationID] == event[.conversationID]
         }

@@ -28,19 +28,34 @@ public enum AppServerMessage: Sendable, Hashable {
         context: ContextUsage? = nil
     )
     /// An `error` notification: `willRetry` false means the turn will fail.
-    case error(threadID: String, turnID: String, errorClass: String?, willRetry: Bool)
+    case error(threadID: String, turnID: String, errorClass: ErrorClass?, willRetry: Bool)
     /// The account's quota as the server last heard it (`account/rateLimits/updated`).
     case rateLimitsUpdated(RateLimits)
+    /// The server asked its client to approve a tool item (`item/…/requestApproval`); the wait ends with
+    /// `serverRequestResolved` of the same request id.
+    case approvalRequested(
+        threadID: String,
+        turnID: String,
+        itemID: String,
+        requestID: JSONRPCID,
+        requestedAtMilliseconds: Int64?
+    )
+    /// A request of the server's was answered, or withdrawn (`serverRequest/resolved`).
+    case serverRequestResolved(threadID: String, requestID: JSONRPCID)
+    /// A hook finished running (`hook/completed`); `turnID` is `nil` for a hook of the thread, such as
+    /// `sessionStart`.
+    case hookCompleted(threadID: String, turnID: String?, run: HookRun)
     /// Anything else: a method we do not follow, a request, an error response.
     case other
 
-    /// The methods this decoding understands; a replay can pass over any other notification without parsing it.
-    public static let followedNotifications: Set<String> = [
+    /// The methods of the notifications and server requests this decoding understands; a replay can pass over any
+    /// other without parsing it.
+    public static let followedMethods: Set<String> = AppServerMethod.approvalRequests.union([
         AppServerMethod.threadStarted, AppServerMethod.threadSettingsUpdated, AppServerMethod.modelRerouted,
         AppServerMethod.turnStarted, AppServerMethod.turnCompleted, AppServerMethod.itemStarted,
         AppServerMethod.itemCompleted, AppServerMethod.threadTokenUsageUpdated, AppServerMethod.error,
-        AppServerMethod.accountRateLimitsUpdated,
-    ]
+        AppServerMethod.accountRateLimitsUpdated, AppServerMethod.serverRequestResolved, AppServerMethod.hookCompleted,
+    ])
 
     /// Exactly what this decoding reads of a line, as a selection: a line parsed with it builds nothing else, so a
     /// reader that only wants these messages never holds content, and its memory follows the few fields kept.
@@ -60,6 +75,10 @@ public enum AppServerMessage: Sendable, Hashable {
             "threadId": all, "turnId": all, "thread": thread,
             "threadSettings": .members(["model": all, "effort": all]),
             "toModel": all, "startedAtMs": all, "completedAtMs": all, "error": error, "willRetry": all,
+            "itemId": all, "requestId": all,
+            "run": .members([
+                "eventName": all, "handlerType": all, "source": all, "status": all, "durationMs": all,
+            ]),
             "turn": .members([
                 "id": all, "status": all, "error": error, "startedAt": all, "completedAt": all, "durationMs": all,
                 "rootTurnId": all,
@@ -94,8 +113,22 @@ public enum AppServerMessage: Sendable, Hashable {
             } else {
                 self = .other
             }
-        case .request:
-            self = .other
+        case .request(let request):
+            let params = request.params ?? .null
+            guard AppServerMethod.approvalRequests.contains(request.method),
+                let threadID = params["threadId"]?.string, let turnID = params["turnId"]?.string,
+                let itemID = params["itemId"]?.string
+            else {
+                self = .other
+                return
+            }
+            self = .approvalRequested(
+                threadID: threadID,
+                turnID: turnID,
+                itemID: itemID,
+                requestID: request.id,
+                requestedAtMilliseconds: params["startedAtMs"]?.int
+            )
         }
     }
 
@@ -149,6 +182,22 @@ public enum AppServerMessage: Sendable, Hashable {
             return .tokenUsageUpdated(threadID: threadID, turnID: turnID, total: total, last: last, context: context)
         case AppServerMethod.accountRateLimitsUpdated:
             return params["rateLimits"].map { .rateLimitsUpdated(RateLimits($0)) }
+        case AppServerMethod.serverRequestResolved:
+            guard let threadID = params["threadId"]?.string, let requestID = params["requestId"].flatMap(JSONRPCID.init)
+            else { return nil }
+            return .serverRequestResolved(threadID: threadID, requestID: requestID)
+        case AppServerMethod.hookCompleted:
+            guard let threadID = params["threadId"]?.string, let run = params["run"],
+                let eventName = run["eventName"]?.string, let status = run["status"]?.string
+            else { return nil }
+            let hook = HookRun(
+                eventName: eventName,
+                handlerType: run["handlerType"]?.string,
+                source: run["source"]?.string,
+                status: status,
+                durationMilliseconds: run["durationMs"]?.int
+            )
+            return .hookCompleted(threadID: threadID, turnID: params["turnId"]?.string, run: hook)
         case AppServerMethod.error:
             guard let threadID = params["threadId"]?.string, let turnID = params["turnId"]?.string else { return nil }
             return .error(
@@ -163,12 +212,11 @@ public enum AppServerMessage: Sendable, Hashable {
     }
 }
 
-/// The class of a turn error: the name of its `codexErrorInfo` variant (`internalServerError`,
-/// `httpConnectionFailed`, …), never its message. `nil` when the error carries no class.
-func errorClass(of error: JSONValue) -> String? {
+/// The class of a turn error, read from its `codexErrorInfo`; `nil` when the error carries no class.
+func errorClass(of error: JSONValue) -> ErrorClass? {
     switch error["codexErrorInfo"] {
-    case .string(let name): name
-    case .object(let variant): variant.keys.sorted().first
+    case .string(let name): ErrorClass(rawValue: name)
+    case .object(let variant): variant.keys.sorted().first.map(ErrorClass.init(rawValue:))
     default: nil
     }
 }
@@ -372,10 +420,9 @@ public struct RateLimits: Sendable, Hashable {
 /// How a turn ended, or that it is running.
 public struct TurnInfo: Sendable, Hashable {
     public var id: String
-    /// `inProgress`, `completed`, `failed` or `interrupted` (or a status a later Codex adds).
-    public var status: String
+    public var status: TurnStatus
     /// The class of the turn's error, when it failed.
-    public var errorClass: String?
+    public var errorClass: ErrorClass?
     /// Unix time in seconds.
     public var startedAt: Int64?
     /// Unix time in seconds.
@@ -387,8 +434,8 @@ public struct TurnInfo: Sendable, Hashable {
 
     public init(
         id: String,
-        status: String,
-        errorClass: String? = nil,
+        status: TurnStatus,
+        errorClass: ErrorClass? = nil,
         startedAt: Int64? = nil,
         completedAt: Int64? = nil,
         durationMilliseconds: Int64? = nil,
@@ -407,7 +454,7 @@ public struct TurnInfo: Sendable, Hashable {
         guard let id = turn["id"]?.string else { return nil }
         self.init(
             id: id,
-            status: turn["status"]?.string ?? "inProgress",
+            status: turn["status"]?.string.map(TurnStatus.init(rawValue:)) ?? .inProgress,
             errorClass: turn["error"].flatMap(errorClass(of:)),
             startedAt: turn["startedAt"]?.int,
             completedAt: turn["completedAt"]?.int,
@@ -426,7 +473,7 @@ public struct ItemInfo: Sendable, Hashable {
     public var toolName: String?
     /// The MCP server that provides the tool.
     public var toolServer: String?
-    public var status: String?
+    public var status: ItemStatus?
     public var exitCode: Int64?
     public var durationMilliseconds: Int64?
     /// The threads this item started: a `spawnAgent` collaboration call's receivers, or the agent a
@@ -440,7 +487,7 @@ public struct ItemInfo: Sendable, Hashable {
         type: String,
         toolName: String? = nil,
         toolServer: String? = nil,
-        status: String? = nil,
+        status: ItemStatus? = nil,
         exitCode: Int64? = nil,
         durationMilliseconds: Int64? = nil,
         spawnedThreadIDs: [String] = [],
@@ -465,7 +512,7 @@ public struct ItemInfo: Sendable, Hashable {
             type: type,
             toolName: item["tool"]?.string,
             toolServer: item["server"]?.string,
-            status: item["status"]?.string,
+            status: item["status"]?.string.map(ItemStatus.init(rawValue:)),
             exitCode: item["exitCode"]?.int,
             durationMilliseconds: item["durationMs"]?.int
         )
@@ -529,6 +576,7 @@ extension AppServerMessage {
         switch self {
         case .itemStarted(_, _, _, let startedAt): startedAt
         case .itemCompleted(_, _, _, let completedAt): completedAt
+        case .approvalRequested(_, _, _, _, let requestedAt): requestedAt
         case .turnStarted(_, let turn): turn.startedAt?.multipliedSaturated(by: 1000)
         case .turnCompleted(_, let turn): turn.completedAt?.multipliedSaturated(by: 1000)
         default: nil

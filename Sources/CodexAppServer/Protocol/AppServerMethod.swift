@@ -19,6 +19,13 @@ public enum AppServerMethod {
     public static let modelRerouted = "model/rerouted"
     public static let error = "error"
     public static let accountRateLimitsUpdated = "account/rateLimits/updated"
+    public static let serverRequestResolved = "serverRequest/resolved"
+    public static let hookCompleted = "hook/completed"
+
+    /// The server's requests for approval of a tool item, each naming its thread, turn and item.
+    public static let approvalRequests: Set<String> = [
+        "item/commandExecution/requestApproval", "item/fileChange/requestApproval", "item/permissions/requestApproval",
+    ]
 
     /// The notifications whose only purpose is to stream content: message text, reasoning, command output, diffs
     /// and plans. A connection that needs telemetry alone opts out of them, so that content never reaches it.

@@ -1,6 +1,6 @@
 /// One dimension-only telemetry event: a name, a time span and a flat set of allowlisted attributes.
 public struct TelemetryEvent: Sendable, Hashable {
-    /// The three kinds of event; the raw value is the event name on the wire.
+    /// The kinds of event; the raw value is the event name on the wire.
     public enum Name: String, Sendable, Hashable, CaseIterable {
         /// One model response, with its token usage and cost.
         case llmCall = "codex.llm_call"
@@ -12,6 +12,8 @@ public struct TelemetryEvent: Sendable, Hashable {
         case compaction = "codex.compaction"
         /// An account's quota at a moment: how much of one window is used. It belongs to no turn.
         case rateLimit = "codex.rate_limit"
+        /// One run of a hook Codex is configured with: which event it ran for, how it ended, how long it took.
+        case hookRun = "codex.hook_run"
     }
 
     public var name: Name
@@ -96,6 +98,11 @@ public struct TelemetryAttribute: Sendable, Hashable {
         case usedPercent = "codex.rate_limit.used_percent"
         case windowMinutes = "codex.rate_limit.window_minutes"
         case resetsAt = "codex.rate_limit.resets_at"
+        case approvalWaitMilliseconds = "codex.approval.wait_ms"
+        case hookEvent = "codex.hook.event"
+        case hookHandlerType = "codex.hook.handler_type"
+        case hookSource = "codex.hook.source"
+        case hookStatus = "codex.hook.status"
         // Added by the OpenTelemetry mapping: log records, spans and metrics.
         case eventName = "event.name"
         case agentName = "gen_ai.agent.name"

@@ -85,7 +85,7 @@ public struct UsageSummary: Sendable, Hashable {
             } else {
                 totals.costUSD = nil
             }
-        case .toolCall, .compaction, .rateLimit:
+        case .toolCall, .compaction, .rateLimit, .hookRun:
             return
         }
         models[model] = totals

@@ -3,11 +3,12 @@ public import OTLP
 /// Turns telemetry events into OpenTelemetry records: a log record and a span per event, and metric measurements.
 ///
 /// Spans follow the GenAI semantic conventions: per turn a span `invoke_agent codex`, with a child span per model
-/// call (`chat <model>`), per tool call (`execute_tool <tool name>`) and per compaction (`compact`). A turn is the
+/// call (`chat <model>`), per tool call (`execute_tool <tool name>`), per compaction (`compact`) and per hook run
+/// (`hook <event>`). A turn is the
 /// root of its trace, unless it is a sub-agent's: then it is in the trace of the turn at the root of its run, under
 /// the call that spawned its agent (or that call's turn, when the call is not known). Ids are derived from the
 /// thread, turn and item ids, never random, so a session replayed twice produces the same trace and span ids. A
-/// quota reading is a log record and metrics, with no span.
+/// quota reading, and a hook run outside any turn, is a log record and metrics, with no span.
 public struct OpenTelemetryMapping: Sendable {
     /// The measurements, aggregated; collect them for export.
     public var metrics: MetricAggregator
@@ -63,6 +64,11 @@ public struct OpenTelemetryMapping: Sendable {
         case .rateLimit:
             recordRateLimit(event)
             return (logRecord(event, ids: nil), nil)
+        case .hookRun:
+            name = "hook \(event[.hookEvent]?.text ?? "unknown")"
+            kind = .internal
+            recordHookRun(event)
+            guard event[.turnID] != nil else { return (logRecord(event, ids: nil), nil) }
         }
         let ids = SpanIdentity(of: event, parent: parent)
         let span = OTLPSpan(
@@ -139,6 +145,11 @@ public struct OpenTelemetryMapping: Sendable {
         description: "Compactions of a thread's context",
         unit: "{compaction}"
     )
+    static let hookRuns = MetricAggregator.Descriptor(
+        name: "codex.hook_runs",
+        description: "Runs of configured hooks by event, handler type and status",
+        unit: "{run}"
+    )
     static let rateLimitUsed = MetricAggregator.Descriptor(
         name: "codex.rate_limit.used_percent",
         description: "Share of a quota window used",
@@ -197,6 +208,11 @@ public struct OpenTelemetryMapping: Sendable {
         }
     }
 
+    private mutating func recordHookRun(_ event: TelemetryEvent) {
+        let attributes = event.select([.hookEvent, .hookHandlerType, .hookStatus])
+        metrics.record(1, to: Self.hookRuns, attributes: otlp(attributes), at: event.endTimeUnixNano)
+    }
+
     private mutating func recordTurn(_ event: TelemetryEvent) {
         let attributes = event.select([.providerName, .requestModel, .turnStatus, .errorType])
         metrics.record(1, to: Self.turns, attributes: otlp(attributes), at: event.endTimeUnixNano)
@@ -244,6 +260,11 @@ struct SpanIdentity {
             parent = root
         case .compaction:
             span = SpanID(bytes: stableHash(["compaction", thread, turn, event[.compactionID]?.text ?? ""], seed: 1))
+            parent = root
+        case .hookRun:
+            // A hook's run id holds a path, so its event and place in time identify it within the turn.
+            let when = "\(event.startTimeUnixNano)-\(event.endTimeUnixNano)"
+            span = SpanID(bytes: stableHash(["hook", thread, turn, event[.hookEvent]?.text ?? "", when], seed: 1))
             parent = root
         case .llmCall:
             // A model call has no id of its own; its place in time identifies it within the turn.

@@ -164,7 +164,7 @@ struct RolloutTranslator: Sendable {
                 type: kind,
                 toolName: toolName,
                 toolServer: item["server"]?.string,
-                status: item["status"]?.string.map(Self.camelCase),
+                status: item["status"]?.string.map { ItemStatus(rawValue: Self.camelCase($0)) },
                 exitCode: item["exit_code"]?.int,
                 durationMilliseconds: duration,
                 spawnedThreadIDs: isCollaboration && toolName == "spawnAgent"
@@ -194,8 +194,8 @@ struct RolloutTranslator: Sendable {
             guard turnID != skippingTurn else { return [] }
             let aborted = payload["type"]?.string == "turn_aborted"
             let errorClass = payload["error"]?["codex_error_info"].flatMap(Self.errorClass)
-            let status =
-                aborted ? "interrupted" : payload["error"].map { $0 == .null ? "completed" : "failed" } ?? "completed"
+            let status: TurnStatus =
+                aborted ? .interrupted : payload["error"].map { $0 == .null ? .completed : .failed } ?? .completed
             let turn = TurnInfo(
                 id: turnID,
                 status: status,
@@ -230,7 +230,8 @@ struct RolloutTranslator: Sendable {
         case "web_search_call":
             anonymousSearches += 1
             let id = payload["id"]?.string ?? "web_search_call-\(anonymousSearches)"
-            let item = ItemInfo(id: id, type: "webSearch", status: payload["status"]?.string.map(Self.camelCase))
+            let status = payload["status"]?.string.map { ItemStatus(rawValue: Self.camelCase($0)) }
+            let item = ItemInfo(id: id, type: "webSearch", status: status)
             return [.itemCompleted(threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: nil)]
         default:
             return []
@@ -309,12 +310,14 @@ struct RolloutTranslator: Sendable {
     }
 
     /// Rollouts spell error classes in snake case (`internal_server_error`); the app-server, in camel case.
-    private static func errorClass(_ value: JSONValue) -> String? {
-        switch value {
-        case .string(let name): camelCase(name)
-        case .object(let variant): variant.keys.sorted().first.map(camelCase)
-        default: nil
-        }
+    private static func errorClass(_ value: JSONValue) -> ErrorClass? {
+        let name: String? =
+            switch value {
+            case .string(let name): name
+            case .object(let variant): variant.keys.sorted().first
+            default: nil
+            }
+        return name.map { ErrorClass(rawValue: camelCase($0)) }
     }
 
     private static func camelCase(_ snake: String) -> String {
@@ -374,7 +377,7 @@ func unixNanoseconds(iso8601 text: String) -> Int64? {
 /// (shell and patch tools), or that the user rejected the call. Only that head is looked at, and only these numbers
 /// and that fact are kept.
 struct ToolOutcome: Equatable {
-    var status = "completed"
+    var status = ItemStatus.completed
     var exitCode: Int64?
     var durationMilliseconds: Int64?
 
@@ -386,7 +389,7 @@ struct ToolOutcome: Equatable {
     init(output: String) {
         let head = Array(output.utf8.prefix(Self.headLength))
         if Self.range(of: "rejected by user", in: head) != nil {
-            status = "declined"
+            status = .declined
             return
         }
         exitCode =
@@ -396,7 +399,7 @@ struct ToolOutcome: Equatable {
             (Self.number(after: "Wall time: ", in: head) ?? Self.number(after: #""duration_seconds":"#, in: head))
             .flatMap { Double($0) }.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
         durationMilliseconds = seconds.map { Int64(saturating: $0 * 1000) }
-        if let exitCode, exitCode != 0 { status = "failed" }
+        if let exitCode, exitCode != 0 { status = .failed }
     }
 
     /// Where `label` ends in `text`, if it is there.

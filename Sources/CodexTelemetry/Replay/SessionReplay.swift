@@ -81,14 +81,14 @@ public struct SessionReplay: Sendable {
     /// Takes one line (without its newline) and returns the events it completes.
     private mutating func consume(line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
         lineCounts.lines += 1
-        if line.starts(with: Self.recordingEntryPrefix.utf8) { return consumeRecordingEntry(line) }
+        if line.starts(with: SessionRecording.entryPrefix.utf8) { return consumeRecordingEntry(line) }
         if line.starts(with: Self.rolloutPrefix.utf8) { return consumeRolloutRecord(line) }
-        if line.starts(with: Self.recordingHeaderPrefix.utf8) {
+        if line.starts(with: SessionRecording.headerPrefix.utf8) {
             lineCounts.passedOver += 1
             return []
         }
         if let method = AppServerMessage.leadingMethod(of: line),
-            !AppServerMessage.followedNotifications.contains(method)
+            !AppServerMessage.followedMethods.contains(method)
         {
             lineCounts.passedOver += 1
             return []
@@ -105,9 +105,7 @@ public struct SessionReplay: Sendable {
         }
         let typed = AppServerMessage(message)
         if case .other = typed {
-            if case .notification(let notification) = message,
-                AppServerMessage.followedNotifications.contains(notification.method)
-            {
+            if let method = message.method, AppServerMessage.followedMethods.contains(method) {
                 lineCounts.malformed += 1
             } else {
                 lineCounts.passedOver += 1
@@ -118,17 +116,9 @@ public struct SessionReplay: Sendable {
         return telemetry.receive(typed, from: message, receivedAt: nil)
     }
 
-    // A recording by `--record` (see `SessionRecorder` in CodexHarness): a header line, then
-    // `{"at":<Unix ns>,"from":"server"|"client","message":<line>}`. Only the server's lines make telemetry; the time
-    // each was received stands in for the time the server did not give, as it did live.
-    private static let recordingHeaderPrefix = #"{"codexTelemetryRecording":"#
-    private static let recordingEntryPrefix = #"{"at":"#
-
     private static let rolloutPrefix = #"{"timestamp":""#
 
-    private static let recordingSelection = JSONSelection.members([
-        "at": .everything, "from": .everything, "message": AppServerMessage.selection,
-    ])
+    private static let recordingSelection = SessionRecording.selection(message: AppServerMessage.selection)
 
     /// Parses a line of a recording or a rollout, building only what `selection` wants.
     private static func parse(_ line: UnsafeRawBufferPointer, _ selection: JSONSelection) -> JSONValue? {
@@ -158,20 +148,20 @@ public struct SessionReplay: Sendable {
     }
 
     private mutating func consumeRecordingEntry(_ line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
-        guard let entry = Self.parse(line, Self.recordingSelection), let at = entry["at"]?.int,
-            let origin = entry["from"]?.string,
-            let body = entry["message"], let message = try? JSONRPCMessage(body)
+        guard let entry = Self.parse(line, Self.recordingSelection).flatMap(SessionRecording.read),
+            let message = try? JSONRPCMessage(entry.message)
         else {
             lineCounts.malformed += 1
             return []
         }
         let typed = AppServerMessage(message)
-        guard origin == "server", typed != .other else {
+        guard entry.origin == .server, typed != .other else {
             lineCounts.passedOver += 1
             return []
         }
         lineCounts.followed += 1
-        return telemetry.receive(typed, from: message, receivedAt: telemetry.believableTime(unixNanoseconds: at))
+        let receivedAt = telemetry.believableTime(unixNanoseconds: entry.at)
+        return telemetry.receive(typed, from: message, receivedAt: receivedAt)
     }
 
     /// Ends the current file: a last line without a newline is used if it is a whole message, else counted as

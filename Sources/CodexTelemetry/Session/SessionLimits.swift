@@ -30,6 +30,9 @@ enum SessionLimits {
     static let maximumSpawnsPerItem = 64
     /// The deepest tree of agents followed, and the largest depth believed.
     static let maximumAgentDepth = 64
+    /// Approval requests awaiting their answer at once, and approval waits a turn holds for tool items it has yet
+    /// to report.
+    static let maximumPendingApprovals = 256
     /// Ended turns remembered, so that late or repeated messages for them are ignored.
     static let rememberedEndedTurns = 65_536
 
@@ -51,6 +54,11 @@ enum SessionLimits {
     /// A name kept as it is if short enough, else `invalid`: a long name is not a name.
     static func boundedName(_ name: String) -> String {
         name.utf8.count <= maximumNameLength ? name : "invalid"
+    }
+
+    /// A status or class kept as it is if its name is short enough, else `invalid`.
+    static func boundedName<Name: RawRepresentable<String>>(_ name: Name) -> Name {
+        Name(rawValue: boundedName(name.rawValue)) ?? name
     }
 }
 

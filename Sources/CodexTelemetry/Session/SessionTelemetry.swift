@@ -1,4 +1,5 @@
 public import CodexAppServer
+import JSONRPC
 import SaturatingArithmetic
 
 /// Turns the messages of an app-server session, live or replayed, into telemetry events.
@@ -64,6 +65,8 @@ public struct SessionTelemetry: Sendable {
     /// Events of turns closed on the way (to make room, or done waiting for their tools), handed out with the events
     /// of the message that caused it.
     private var closedOnTheWay: [TelemetryEvent] = []
+    /// Approval requests not yet answered, with the turn and item they are for and when they were made.
+    private var pendingApprovals: [PendingApprovalKey: PendingApproval] = [:]
 
     /// Creates a state machine that prices model calls with `prices`.
     public init(prices: PriceTable = .bundled) {
@@ -90,6 +93,15 @@ public struct SessionTelemetry: Sendable {
     /// Takes a message that carries no time of its own: it is dated at the latest time seen or, before any, at the
     /// file's time.
     mutating func receiveUntimed(_ message: AppServerMessage) -> [TelemetryEvent] {
+        switch message {
+        // An approval's wait is known only when both its request and its answer are dated.
+        case .approvalRequested(let threadID, _, _, let requestID, _),
+            .serverRequestResolved(let threadID, let requestID):
+            pendingApprovals[PendingApprovalKey(threadID, requestID)] = nil
+            return []
+        default:
+            break
+        }
         guard latestTime == 0, let fileTime else { return receive(message, at: latestTime) }
         // A thread's opening (a response, which never has a time) dates nothing; only what can is counted.
         switch message {
@@ -180,6 +192,27 @@ public struct SessionTelemetry: Sendable {
             return recordUsage(TurnKey(threadID, turnID), total: total, last: last, context: context, at: time)
         case .rateLimitsUpdated(let limits):
             return rateLimitEvents(limits, at: time)
+        case .approvalRequested(let threadID, let turnID, let itemID, let requestID, _):
+            let key = PendingApprovalKey(threadID, requestID)
+            guard pendingApprovals.count < SessionLimits.maximumPendingApprovals || pendingApprovals[key] != nil else {
+                discards.outOfRange += 1
+                break
+            }
+            pendingApprovals[key] = PendingApproval(turn: TurnKey(threadID, turnID), itemID: itemID, requestedAt: time)
+        case .serverRequestResolved(let threadID, let requestID):
+            guard let approval = pendingApprovals.removeValue(forKey: PendingApprovalKey(threadID, requestID)),
+                let waits = openTurns[approval.turn]?.approvalWaits
+            else { break }
+            guard waits.count < SessionLimits.maximumPendingApprovals || waits[approval.itemID] != nil else {
+                discards.outOfRange += 1
+                break
+            }
+            let wait = milliseconds(from: approval.requestedAt, to: time)
+            // An item asked about twice waited for both answers.
+            let waited = waits[approval.itemID] ?? 0
+            openTurns[approval.turn]?.approvalWaits[approval.itemID] = waited.addingSaturated(wait)
+        case .hookCompleted(let threadID, let turnID, let run):
+            return hookRunEvents(run, threadID: threadID, turnID: turnID, at: time)
         case .error(let threadID, let turnID, let errorClass, let willRetry):
             if !willRetry, let errorClass {
                 openTurns[TurnKey(threadID, turnID)]?.errorClass = SessionLimits.boundedName(errorClass)
@@ -188,7 +221,7 @@ public struct SessionTelemetry: Sendable {
             guard let key = openTurn(TurnKey(threadID, turn.id), at: time), openTurns[key]?.ending == nil else { break }
             let ending = TurnEnding(
                 status: SessionLimits.boundedName(turn.status),
-                errorClass: turn.errorClass.map(SessionLimits.boundedName),
+                errorClass: turn.errorClass.map { SessionLimits.boundedName($0) },
                 time: time,
                 reportedDuration: turn.durationMilliseconds.flatMap { believableDuration($0) }
             )
@@ -236,7 +269,7 @@ public struct SessionTelemetry: Sendable {
         turnsAwaitingTools = stillWaiting
     }
 
-    private var incompleteEnding: TurnEnding { TurnEnding(status: "incomplete", time: now) }
+    private var incompleteEnding: TurnEnding { TurnEnding(status: .incomplete, time: now) }
 
     /// The time a message gives in Unix milliseconds, as nanoseconds; `nil` (and counted) when out of range.
     mutating func payloadTime(_ milliseconds: Int64?) -> UInt64? {
@@ -288,7 +321,7 @@ public struct SessionTelemetry: Sendable {
             item.exitCode = nil
         }
         item.toolName = item.toolName.map(SessionLimits.boundedName)
-        item.status = item.status.map(SessionLimits.boundedName)
+        item.status = item.status.map { SessionLimits.boundedName($0) }
         return item
     }
 
@@ -440,16 +473,17 @@ public struct SessionTelemetry: Sendable {
             start = min(start, calls.lowerBound)
             end = max(end, calls.upperBound)
         }
-        let toolStatus = ending.status == "interrupted" ? "interrupted" : "incomplete"
+        let toolStatus: ItemStatus = ending.status == .interrupted ? .interrupted : .incomplete
         var events = turn.openTools.values.sorted { ($0.start, $0.item.id) < ($1.start, $1.item.id) }.map { open in
             var item = open.item
             item.status = toolStatus
             item.durationMilliseconds = nil
-            return toolEvent(item, key: key, turn: turn, start: min(open.start, end), end: end)
+            let wait = turn.approvalWaits[item.id]
+            return toolEvent(item, key: key, turn: turn, start: min(open.start, end), end: end, approvalWait: wait)
         }
         var attributes = dimensions(key, turn)
         attributes += [
-            TelemetryAttribute(key: .turnStatus, value: .dimension(ending.status)),
+            TelemetryAttribute(key: .turnStatus, value: .dimension(ending.status.rawValue)),
             TelemetryAttribute(key: .llmCallCount, value: .int(turn.llmCalls)),
             TelemetryAttribute(key: .toolCallCount, value: .int(turn.toolCalls + Int64(events.count))),
             TelemetryAttribute(key: .durationMilliseconds, value: .int(milliseconds(from: start, to: end))),
@@ -458,9 +492,9 @@ public struct SessionTelemetry: Sendable {
         if turn.llmCalls > 0, let cost = turn.cost {
             attributes.append(TelemetryAttribute(key: .costUSD, value: .double(cost)))
         }
-        if ending.status == "failed" {
-            let errorType = ending.errorClass ?? turn.errorClass ?? "other"
-            attributes.append(TelemetryAttribute(key: .errorType, value: .dimension(errorType)))
+        if ending.status == .failed {
+            let errorType = ending.errorClass ?? turn.errorClass ?? .other
+            attributes.append(TelemetryAttribute(key: .errorType, value: .dimension(errorType.rawValue)))
         }
         events.append(
             TelemetryEvent(name: .turn, startTimeUnixNano: start, endTimeUnixNano: end, attributes: attributes)
@@ -493,7 +527,8 @@ public struct SessionTelemetry: Sendable {
         turn.toolSpans.append(start...end)
         turn.include(start...end)
         if !wasOpen { trackedItems += 1 }
-        return [toolEvent(item, key: key, turn: turn, start: start, end: end)]
+        let wait = turn.approvalWaits.removeValue(forKey: item.id)
+        return [toolEvent(item, key: key, turn: turn, start: start, end: end, approvalWait: wait)]
     }
 
     private func toolEvent(
@@ -501,7 +536,8 @@ public struct SessionTelemetry: Sendable {
         key: TurnKey,
         turn: TurnState,
         start: UInt64,
-        end: UInt64
+        end: UInt64,
+        approvalWait: Int64?
     ) -> TelemetryEvent {
         var attributes = dimensions(key, turn)
         attributes += [
@@ -509,7 +545,7 @@ public struct SessionTelemetry: Sendable {
             TelemetryAttribute(key: .toolKind, value: .dimension(item.type)),
             TelemetryAttribute(key: .toolName, value: .dimension(Self.toolName(of: item))),
             // A web search carries no status: it is reported once it has completed.
-            TelemetryAttribute(key: .toolStatus, value: .dimension(item.status ?? "completed")),
+            TelemetryAttribute(key: .toolStatus, value: .dimension((item.status ?? .completed).rawValue)),
             TelemetryAttribute(key: .durationMilliseconds, value: .int(milliseconds(from: start, to: end))),
         ]
         if let exitCode = item.exitCode {
@@ -517,6 +553,9 @@ public struct SessionTelemetry: Sendable {
         }
         if item.type == "mcpToolCall", let server = item.toolServer {
             attributes.append(TelemetryAttribute(key: .mcpServer, value: .dimension(server)))
+        }
+        if let approvalWait {
+            attributes.append(TelemetryAttribute(key: .approvalWaitMilliseconds, value: .int(approvalWait)))
         }
         return TelemetryEvent(name: .toolCall, startTimeUnixNano: start, endTimeUnixNano: end, attributes: attributes)
     }
@@ -545,6 +584,40 @@ public struct SessionTelemetry: Sendable {
         return [
             TelemetryEvent(name: .compaction, startTimeUnixNano: start, endTimeUnixNano: end, attributes: attributes)
         ]
+    }
+
+    // MARK: - Hooks
+
+    /// A hook's run, in its turn when it ran for one (and the turn's span grows to hold it), else in its thread
+    /// alone. It ends when the server reports it completed; it lasted what the server measured.
+    private mutating func hookRunEvents(
+        _ run: HookRun,
+        threadID: String,
+        turnID: String?,
+        at end: UInt64
+    ) -> [TelemetryEvent] {
+        let duration = run.durationMilliseconds.flatMap { believableDuration($0) }
+        let start = duration.map { end.subtractingSaturated(UInt64($0) * 1_000_000) } ?? end
+        var attributes: [TelemetryAttribute]
+        if let turnID, let key = openTurn(TurnKey(threadID, turnID), at: start), var turn = openTurns[key] {
+            turn.include(start...end)
+            openTurns[key] = turn
+            attributes = dimensions(key, turn)
+        } else {
+            attributes = [TelemetryAttribute(key: .conversationID, value: .dimension(threadID))]
+        }
+        attributes += [
+            TelemetryAttribute(key: .hookEvent, value: .dimension(SessionLimits.boundedName(run.eventName))),
+            TelemetryAttribute(key: .hookStatus, value: .dimension(SessionLimits.boundedName(run.status))),
+            TelemetryAttribute(key: .durationMilliseconds, value: .int(milliseconds(from: start, to: end))),
+        ]
+        if let handler = run.handlerType {
+            attributes.append(TelemetryAttribute(key: .hookHandlerType, value: .dimension(handler)))
+        }
+        if let source = run.source {
+            attributes.append(TelemetryAttribute(key: .hookSource, value: .dimension(source)))
+        }
+        return [TelemetryEvent(name: .hookRun, startTimeUnixNano: start, endTimeUnixNano: end, attributes: attributes)]
     }
 
     // MARK: - Quotas
@@ -690,6 +763,9 @@ extension AppServerMessage {
             .error(let threadID, let turnID, _, _):
             [threadID, turnID]
         case .turnStarted(let threadID, let turn), .turnCompleted(let threadID, let turn): [threadID, turn.id]
+        case .approvalRequested(let threadID, let turnID, let itemID, _, _): [threadID, turnID, itemID]
+        case .serverRequestResolved(let threadID, _): [threadID]
+        case .hookCompleted(let threadID, let turnID, _): [threadID] + (turnID.map { [$0] } ?? [])
         case .itemStarted(let threadID, let turnID, let item, _), .itemCompleted(let threadID, let turnID, let item, _):
             [threadID, turnID, item.id, item.type] + item.spawnedThreadIDs.prefix(SessionLimits.maximumSpawnsPerItem)
         case .other: []
@@ -734,10 +810,27 @@ private struct ThreadState: Sendable {
 
 /// How a turn ended, kept while it waits for tools still running.
 private struct TurnEnding: Sendable {
-    var status: String
-    var errorClass: String?
+    var status: TurnStatus
+    var errorClass: ErrorClass?
     var time: UInt64
     var reportedDuration: Int64?
+}
+
+/// A server request for approval, by the thread it came in and its id.
+private struct PendingApprovalKey: Hashable, Sendable {
+    var threadID: String
+    var requestID: JSONRPCID
+
+    init(_ threadID: String, _ requestID: JSONRPCID) {
+        self.threadID = threadID
+        self.requestID = requestID
+    }
+}
+
+private struct PendingApproval: Sendable {
+    var turn: TurnKey
+    var itemID: String
+    var requestedAt: UInt64
 }
 
 private struct OpenTool: Sendable {
@@ -766,7 +859,9 @@ private struct TurnState: Sendable {
     /// The summed cost, or `nil` if any call could not be priced.
     var cost: Double?
     /// The class of an error the server said it would not retry.
-    var errorClass: String?
+    var errorClass: ErrorClass?
+    /// How long the client took to answer the approval requests for each tool item, until the item is reported.
+    var approvalWaits: [String: Int64] = [:]
     /// Set once the server has ended the turn while tools were still running.
     var ending: TurnEnding?
     /// From the earliest start to the latest end of the turn's calls so far.
@@ -803,4 +898,16 @@ private struct TurnState: Sendable {
 
 private func milliseconds(from start: UInt64, to end: UInt64) -> Int64 {
     Int64((end - min(start, end)) / 1_000_000)
+}
+
+extension TurnStatus {
+    /// A turn we closed without the server's word: the session ended, or state had to be given up, first.
+    public static let incomplete: Self = "incomplete"
+}
+
+extension ItemStatus {
+    /// A tool still running when its turn was closed without the server's word on it.
+    public static let incomplete: Self = "incomplete"
+    /// A tool still running when its turn was interrupted.
+    public static let interrupted: Self = "interrupted"
 }

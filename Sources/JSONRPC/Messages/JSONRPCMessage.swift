@@ -5,7 +5,8 @@ public enum JSONRPCID: Hashable, Sendable, CustomStringConvertible {
     case int(Int64)
     case string(String)
 
-    init?(_ value: JSONValue) {
+    /// Reads an id as JSON carries it: a number or a string.
+    public init?(_ value: JSONValue) {
         switch value {
         case .int(let number): self = .int(number)
         case .string(let text): self = .string(text)
@@ -97,6 +98,15 @@ public enum JSONRPCMessage: Sendable, Hashable {
     case request(JSONRPCRequest)
     case notification(JSONRPCNotification)
     case response(JSONRPCResponse)
+
+    /// The method of a request or notification; `nil` for a response.
+    public var method: String? {
+        switch self {
+        case .request(let request): request.method
+        case .notification(let notification): notification.method
+        case .response: nil
+        }
+    }
 }
 
 /// Why a line is not a JSON-RPC message.
