@@ -79,10 +79,15 @@ def spawn_call(body):
     for item in body.get("input", []):
         if item.get("type") == "tool_search_output":
             namespaces += [tool for tool in item.get("tools", []) if tool.get("type") == "namespace"]
-    namespace = next((space["name"] for space in namespaces
-                      if any(tool.get("name") == "spawn_agent" for tool in space.get("tools", []))), None)
+    spawns = [(space["name"], tool) for space in namespaces for tool in space.get("tools", [])
+              if tool.get("name") == "spawn_agent"]
+    namespace, tool = spawns[0] if spawns else (None, {})
+    arguments = {"message": f"{MARK}_child_task scenario:command"}
+    # Multi-agent v2 names each task (lowercase only) and may fork the parent's history.
+    if "task_name" in tool.get("parameters", {}).get("properties", {}):
+        arguments.update(task_name="zqxmark_child_task", fork_turns="none")
     return {"type": "function_call", "name": "spawn_agent", "namespace": namespace, "call_id": "call_spawn_1",
-            "arguments": json.dumps({"message": f"{MARK}_child_task scenario:command"})}
+            "arguments": json.dumps(arguments)}
 
 
 def user_texts(body):

@@ -362,6 +362,48 @@ struct LiveCodexTests {
         for event in events { #expect(!event.jsonLine.contains(TestTools.contentMarker)) }
     }
 
+    /// Multi-agent v2 (`features.multi_agent_v2`) reports a spawn as a `subAgentActivity` item, not a tool call: the
+    /// child's turns are in its parent's trace, under the turn that spawned it.
+    @Test func multiAgentV2ChildrenNestUnderTheTurnThatSpawnedThem() async throws {
+        let server = try await StandInModelServer.start()
+        defer { Task { await server.stop() } }
+        let session = try ScenarioSession()
+        let (parent, userAgent) = try await session.run(
+            codex: try TestTools.codex(),
+            server: server,
+            overrides: ["features.multi_agent_v2=true"]
+        ) { client in
+            let parent = try await session.startThread(client)
+            try await session.runTurn(client, thread: parent, scenario: "spawn")
+            try await Self.waitUntil(session) { ended in ended.contains { $0 != parent } }
+            return (parent, client.userAgent)
+        }
+        let events = session.liveEvents()
+        if ProcessInfo.processInfo.environment["RECORD_FIXTURES"] == "1" {
+            let version = CodexVersion(userAgent: userAgent)?.description ?? "unknown"
+            try Data(session.capture).write(
+                to: TestTools.packageRoot.appendingPathComponent("protocol/sessions/codex-\(version)-agents-v2.jsonl")
+            )
+        }
+
+        let parentTurn = try #require(events.first { $0.name == .turn && $0[.conversationID] == .string(parent) })
+        let childTurn = try #require(events.first { $0.name == .turn && $0[.parentThreadID] == .string(parent) })
+        #expect(childTurn[.parentTurnID] == parentTurn[.turnID])
+        #expect(childTurn[.parentToolCallID] == nil)
+        #expect(childTurn[.rootThreadID] == .string(parent))
+        #expect(childTurn[.agentDepth] == .int(1))
+        #expect(!events.contains { $0.name == .toolCall && $0[.conversationID] == .string(parent) })
+        var mapping = OpenTelemetryMapping(temporality: .cumulative)
+        let parentSpan = try #require(mapping.map(parentTurn).span)
+        let childSpan = try #require(mapping.map(childTurn).span)
+        #expect(childSpan.traceID == parentSpan.traceID)
+        #expect(childSpan.parentSpanID == parentSpan.spanID)
+        var replay = SessionReplay()
+        #expect(session.capture.withUnsafeBytes { replay.replay(file: $0) } == events)
+        // The task's name (lowercase only, so the marker in lowercase) is content too.
+        for event in events { #expect(!event.jsonLine.lowercased().contains(TestTools.contentMarker.lowercased())) }
+    }
+
     /// Waits (up to a minute) until the threads of the turns ended so far satisfy `done`.
     static func waitUntil(_ session: ScenarioSession, _ done: ([String]) -> Bool) async throws {
         for _ in 0..<600 {

@@ -42,11 +42,13 @@ public final class ScenarioSession: Sendable {
             .joined()
     }
 
-    /// Runs `body` with a client connected to a Codex (with this session's `CODEX_HOME`) that uses `server`.
+    /// Runs `body` with a client connected to a Codex (with this session's `CODEX_HOME`) that uses `server`, with
+    /// `overrides` (`-c` settings) on top.
     public func run<Result: Sendable>(
         codex: String,
         server: StandInModelServer,
         policy: ServerRequestPolicy = .declineApprovals,
+        overrides: [String] = [],
         _ body: (AppServerClient) async throws -> Result
     ) async throws -> Result {
         var environment = ProcessInfo.processInfo.environment
@@ -54,7 +56,7 @@ public final class ScenarioSession: Sendable {
         try Data((server.codexConfigFile + hookTrust).utf8).write(to: codexHome.appendingPathComponent("config.toml"))
         let configuration = AppServerConfiguration(
             executable: codex,
-            configOverrides: server.codexOverrides,
+            configOverrides: server.codexOverrides + overrides,
             workingDirectory: workDirectory.path,
             environment: environment,
             serverRequestPolicy: policy,
