@@ -1,4 +1,5 @@
 import CodexTelemetry
+import TestSupport
 import Testing
 
 struct RolloutReplayTests {
@@ -42,6 +43,42 @@ struct RolloutReplayTests {
         #expect(events[2][.llmCallCount] == .int(1))
         #expect(events[2].startTimeUnixNano == 1_795_248_859_100_000_000)
         #expect(events[2].endTimeUnixNano == 1_795_248_860_000_000_000)
+        #expect(!events.map(\.jsonLine).joined().contains("ZQXMARK"))
+    }
+
+    /// Codex 0.98 and older mark no turns in their rollouts: a turn runs from one prompt to the last record before
+    /// the next, numbered in its file; two such files (two sessions) keep their own turns.
+    @Test func aRolloutThatMarksNoTurnsHasOneTurnPerPrompt() {
+        func usage(_ input: Int) -> String {
+            let counts =
+                #"{"input_tokens":\#(input),"cached_input_tokens":0,"output_tokens":5,"reasoning_output_tokens":0}"#
+            return #"{"total_token_usage":\#(counts),"last_token_usage":\#(counts)}"#
+        }
+        let unmarked = [
+            #"{"timestamp":"2026-11-21T08:14:19.100Z","type":"event_msg","payload":{"type":"user_message","message":"ZQXMARK"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.150Z","type":"turn_context","payload":{"model":"gpt-5.5","cwd":"/ZQXMARK"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.200Z","type":"response_item","payload":{"type":"function_call","name":"exec_command","arguments":"ZQXMARK","call_id":"c1"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.300Z","type":"event_msg","payload":{"type":"token_count","info":\#(usage(100))}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.400Z","type":"response_item","payload":{"type":"function_call_output","call_id":"c1","output":"Process exited with code 0\nZQXMARK"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.900Z","type":"event_msg","payload":{"type":"token_count","info":\#(usage(250))}}"#,
+            #"{"timestamp":"2026-11-21T08:20:00.000Z","type":"event_msg","payload":{"type":"user_message","message":"ZQXMARK"}}"#,
+            #"{"timestamp":"2026-11-21T08:20:01.000Z","type":"event_msg","payload":{"type":"token_count","info":\#(usage(400))}}"#,
+        ]
+        let events = Self.replay([Self.lines("t1", unmarked), Self.lines("t2", unmarked)])
+        let turns = events.filter { $0.name == .turn }
+        #expect(
+            turns.map { "\($0[.conversationID]!)/\($0[.turnID]!)" } == [
+                #"string("t1")/string("0")"#, #"string("t1")/string("1")"#, #"string("t2")/string("0")"#,
+                #"string("t2")/string("1")"#,
+            ]
+        )
+        #expect(turns.allSatisfy { $0[.turnStatus] == .string("completed") })
+        // The first turn ends with its last record, not when the next prompt came minutes later.
+        #expect(turns[0].endTimeUnixNano == 1_795_248_859_900_000_000)
+        #expect(turns[0][.llmCallCount] == .int(2))
+        #expect(turns[0][.toolCallCount] == .int(1))
+        #expect(turns[1][.inputTokens] == .int(150))
+        expectSpansNestInTheirTurns(events)
         #expect(!events.map(\.jsonLine).joined().contains("ZQXMARK"))
     }
 

@@ -18,6 +18,9 @@ import SaturatingArithmetic
 /// a UUIDv7 that dates it before the fork (Codex 0.118 and later; a copied turn with any other id is taken as
 /// copied). A fork that copies nothing starts from its parent's total: its first model call is taken from the
 /// server's per-call figure. A turn already seen in another file of the same replay is skipped too.
+///
+/// Rollouts of Codex 0.98 and older mark no turns: a turn there runs from one `user_message` to the next (or to
+/// the end of the file), completed, numbered `0`, `1`, … in its file as those releases' app-server numbered them.
 struct RolloutTranslator: Sendable {
     /// Turns seen complete, across the files of one replay (by a hash of their id; the most recent are kept).
     var completedTurns = RecentKeys(capacity: SessionLimits.rememberedEndedTurns)
@@ -30,6 +33,11 @@ struct RolloutTranslator: Sendable {
     private var openCalls: [String: ItemInfo] = [:]
     /// Web search calls without an id (older releases) in the current turn, numbered to give them one.
     private var anonymousSearches = 0
+    /// Whether the file marks its turns (`task_started`); until it does, a `user_message` starts one.
+    private var marksTurns = false
+    private var unmarkedTurns = 0
+    /// The time of the last record read, at which an unmarked turn ends.
+    private var lastTime: Int64 = 0
 
     /// Exactly what translation reads of a record: the conversation itself is never built.
     static let selection: JSONSelection = {
@@ -64,19 +72,52 @@ struct RolloutTranslator: Sendable {
         completedTurns = earlier.completedTurns
     }
 
-    /// The messages a record stands for, with its time in Unix nanoseconds (saturated: the caller checks its range);
-    /// `nil` if it is not a rollout record.
-    mutating func translate(_ record: JSONValue) -> (messages: [AppServerMessage], time: Int64)? {
+    /// The messages a record stands for, each with its time in Unix nanoseconds (saturated: the caller checks its
+    /// range); `nil` if it is not a rollout record.
+    mutating func translate(_ record: JSONValue) -> [(message: AppServerMessage, time: Int64)]? {
         guard let type = record["type"]?.string, let payload = record["payload"],
             let time = record["timestamp"]?.string.flatMap(unixNanoseconds(iso8601:))
         else { return nil }
+        var translated: [(message: AppServerMessage, time: Int64)] = []
+        // An unmarked turn ends with the last record before the next one's prompt.
+        if !marksTurns, type == "event_msg", payload["type"]?.string == "user_message" {
+            translated += endUnmarkedTurn().map { ($0, lastTime) }
+        }
+        translated += messages(type, payload, at: time).map { ($0, time) }
+        lastTime = time
+        return translated
+    }
+
+    /// What is left at the end of the file: an unmarked turn still running ends with the file's last record.
+    mutating func finish() -> [(message: AppServerMessage, time: Int64)] {
+        marksTurns ? [] : endUnmarkedTurn().map { ($0, lastTime) }
+    }
+
+    private mutating func endUnmarkedTurn() -> [AppServerMessage] {
+        guard let turnID = currentTurn else { return [] }
+        defer {
+            completedTurns.insert(completionKey(turnID))
+            if skippingTurn == turnID { skippingTurn = nil }
+            currentTurn = nil
+        }
+        guard turnID != skippingTurn else { return [] }
+        return [.turnCompleted(threadID: threadID, turn: TurnInfo(id: turnID, status: .completed))]
+    }
+
+    /// How a completed turn is remembered: by its id, unique where it is a UUID; with its thread's, where turns
+    /// are numbered in each file.
+    private func completionKey(_ turnID: String) -> Int {
+        marksTurns ? RecentKeys.hash(turnID) : RecentKeys.hash(threadID, turnID)
+    }
+
+    private mutating func messages(_ type: String, _ payload: JSONValue, at time: Int64) -> [AppServerMessage] {
         switch type {
         case "session_meta":
-            guard let id = payload["id"]?.string else { return ([], time) }
+            guard let id = payload["id"]?.string else { return [] }
             guard threadID.isEmpty else {
                 // Another session's header in this file: the history a fork copied from its parent follows.
                 if id != threadID { copyingHistory = true }
-                return ([], time)
+                return []
             }
             threadID = id
             let spawn = SessionSource.threadSpawn(in: payload["source"])
@@ -89,11 +130,11 @@ struct RolloutTranslator: Sendable {
                 agentRole: payload["agent_role"]?.string ?? spawn?["agent_role"]?.string,
                 agentDepth: spawn?["depth"]?.int
             )
-            return ([.threadOpened(thread)], time)
+            return [.threadOpened(thread)]
         case "turn_context":
             // The model and effort of the turn under way: the model announced the way a reroute is, which sets
             // the turn's and the thread's model.
-            guard let turn = payload["turn_id"]?.string ?? currentTurn, turn != skippingTurn else { return ([], time) }
+            guard let turn = payload["turn_id"]?.string ?? currentTurn, turn != skippingTurn else { return [] }
             var messages: [AppServerMessage] = []
             if let effort = payload["effort"]?.string {
                 messages.append(.threadSettingsUpdated(threadID: threadID, model: nil, reasoningEffort: effort))
@@ -101,21 +142,33 @@ struct RolloutTranslator: Sendable {
             if let model = payload["model"]?.string {
                 messages.append(.modelRerouted(threadID: threadID, turnID: turn, model: model))
             }
-            return (messages, time)
+            return messages
         case "event_msg":
-            return (event(payload), time)
+            return event(payload)
         case "response_item":
-            return (toolCall(payload, at: time), time)
+            return toolCall(payload, at: time)
         default:
-            return ([], time)
+            return []
         }
     }
 
     private mutating func event(_ payload: JSONValue) -> [AppServerMessage] {
         let turnID = payload["turn_id"]?.string ?? currentTurn
         switch payload["type"]?.string {
+        case "user_message" where !marksTurns:
+            let turnID = String(unmarkedTurns)
+            unmarkedTurns += 1
+            currentTurn = turnID
+            openCalls = [:]
+            anonymousSearches = 0
+            if completedTurns.contains(completionKey(turnID)) {
+                skippingTurn = turnID
+                return []
+            }
+            return [.turnStarted(threadID: threadID, turn: TurnInfo(id: turnID, status: .inProgress))]
         case "task_started":
             guard let turnID else { return [] }
+            marksTurns = true
             currentTurn = turnID
             openCalls = [:]
             anonymousSearches = 0
@@ -124,11 +177,11 @@ struct RolloutTranslator: Sendable {
                 return []
             }
             copyingHistory = false
-            if completedTurns.contains(RecentKeys.hash(turnID)) {
+            if completedTurns.contains(completionKey(turnID)) {
                 skippingTurn = turnID
                 return []
             }
-            let turn = TurnInfo(id: turnID, status: "inProgress", rootTurnID: payload["root_turn_id"]?.string)
+            let turn = TurnInfo(id: turnID, status: .inProgress, rootTurnID: payload["root_turn_id"]?.string)
             return [.turnStarted(threadID: threadID, turn: turn)]
         case "token_count":
             let limits = payload["rate_limits"].map { AppServerMessage.rateLimitsUpdated(Self.rateLimits($0)) }
@@ -187,7 +240,7 @@ struct RolloutTranslator: Sendable {
         case "task_complete", "turn_aborted":
             guard let turnID else { return [] }
             defer {
-                completedTurns.insert(RecentKeys.hash(turnID))
+                completedTurns.insert(completionKey(turnID))
                 if skippingTurn == turnID { skippingTurn = nil }
                 currentTurn = nil
             }

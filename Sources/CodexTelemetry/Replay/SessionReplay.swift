@@ -130,8 +130,7 @@ public struct SessionReplay: Sendable {
     }
 
     private mutating func consumeRolloutRecord(_ line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
-        guard let record = Self.parse(line, RolloutTranslator.selection),
-            let (messages, time) = rollout.translate(record)
+        guard let record = Self.parse(line, RolloutTranslator.selection), let messages = rollout.translate(record)
         else {
             lineCounts.malformed += 1
             return []
@@ -141,10 +140,16 @@ public struct SessionReplay: Sendable {
             return []
         }
         lineCounts.followed += 1
-        guard let believed = telemetry.believableTime(unixNanoseconds: time) else {
-            return messages.flatMap { telemetry.receiveUntimed($0) }
+        return receive(messages)
+    }
+
+    private mutating func receive(_ messages: [(message: AppServerMessage, time: Int64)]) -> [TelemetryEvent] {
+        messages.flatMap { message, time in
+            guard let believed = telemetry.believableTime(unixNanoseconds: time) else {
+                return telemetry.receiveUntimed(message)
+            }
+            return telemetry.receive(message, at: believed)
         }
-        return messages.flatMap { telemetry.receive($0, at: believed) }
     }
 
     private mutating func consumeRecordingEntry(_ line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
@@ -178,6 +183,7 @@ public struct SessionReplay: Sendable {
                 lineCounts.truncated += 1
             }
         }
+        events += receive(rollout.finish())
         events += telemetry.finish()
         telemetry = SessionTelemetry(continuing: telemetry)
         rollout = RolloutTranslator(continuing: rollout)
