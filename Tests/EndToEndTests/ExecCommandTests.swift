@@ -72,6 +72,30 @@ struct ExecCommandTests {
         #expect(turns.first?.attributes["codex.turn.tool_calls"] == "1")
     }
 
+    /// The oldest supported release knows its options only in camelCase (`dangerFullAccess`) and ignores `-c` on
+    /// app-server: with the model provider in its configuration file, `exec` still runs the turn to its end.
+    @Test func theOldestSupportedReleaseRunsATurnToItsEnd() async throws {
+        let codex = try TestTools.codex(release: TestTools.oldestSupportedRelease)
+        let server = try await StandInModelServer.start()
+        defer { Task { await server.stop() } }
+        let home = try TestTools.makeTemporaryDirectory("codex-home")
+        try Data(server.codexConfigFile.utf8).write(to: home.appendingPathComponent("config.toml"))
+        let work = try TestTools.makeTemporaryDirectory("work")
+        let outcome = try await TestTools.runCLI(
+            [
+                "exec", "--codex", codex, "--sandbox", "danger-full-access", "--approval", "never", "--cwd", work.path,
+                "--json", "\(TestTools.contentMarker) scenario:command",
+            ],
+            environment: ["CODEX_HOME": home.path]
+        )
+        #expect(outcome.status == .exited(0), "\(outcome.stderr)")
+        let result = try JSONValue(parsing: outcome.stdout)
+        #expect(result["status"] == "completed")
+        let turn = result["turns"]?.array?.first
+        #expect(turn?["toolCalls"] == 1)
+        #expect(turn?["modelCalls"] == 2)
+    }
+
     @Test func aFailedTurnExitsOneWithItsErrorClass() async throws {
         let setup = try await setUp()
         defer { Task { await setup.stop() } }

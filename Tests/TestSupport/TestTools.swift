@@ -24,8 +24,11 @@ public enum TestTools {
         throw MissingTool(name: "codex 0.163.0")
     }
 
-    /// The oldest Codex the live tests run: the first static binary, so it runs on Debian 12 as it is.
+    /// The oldest Codex the live scenario tests run: the first static binary, so it runs on Debian 12 as it is.
     public static let oldestLiveRelease = "0.133.0"
+    /// The oldest Codex supported, which `exec` is run against: it needs Debian 13's C library, which
+    /// `scripts/install-test-tools` fetches.
+    public static let oldestSupportedRelease = "0.65.0"
 
     /// Another Codex release, as `scripts/install-test-tools` installs it (`.tools/codex-VERSION/codex`).
     ///
