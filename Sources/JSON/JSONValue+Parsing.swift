@@ -251,7 +251,9 @@ private struct JSONParser {
     /// Moves past a string (at its opening quote), checking its escapes and that it holds no control character.
     private mutating func skipString() throws(JSONParseError) {
         index += 1
-        while index < bytes.count {
+        while true {
+            skipPlainBytes()
+            guard index < bytes.count else { break }
             switch bytes[index] {
             case UInt8(ascii: "\""):
                 index += 1
@@ -277,6 +279,27 @@ private struct JSONParser {
         throw error("unterminated string")
     }
 
+    /// Moves past the bytes of a string that need no attention (neither a quote, a backslash nor a control
+    /// character) eight at a time, stopping before the first word that holds one: most of a line's bytes are the
+    /// text of strings, and this is what makes skipping them cheap.
+    @inline(__always)
+    private mutating func skipPlainBytes() {
+        guard let base = bytes.baseAddress else { return }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while index &+ 8 <= bytes.count {
+            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+            // A byte is zero in `x` exactly where `(x - 1) & ~x` has its high bit set (the classic test, exact for
+            // "is any byte zero": a borrow only runs on from a byte that is itself a match).
+            let quotes = word ^ (ones &* 0x22)
+            let backslashes = word ^ (ones &* 0x5C)
+            let special =
+                ((quotes &- ones) & ~quotes) | ((backslashes &- ones) & ~backslashes) | ((word &- ones &* 0x20) & ~word)
+            if special & highs != 0 { return }
+            index &+= 8
+        }
+    }
+
     /// The text of a member name given as its raw bytes between the quotes.
     private func decodeName(_ raw: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> String {
         guard raw.contains(UInt8(ascii: "\\")) else { return String(decoding: raw, as: UTF8.self) }
@@ -292,7 +315,9 @@ private struct JSONParser {
         index += 1  // the opening quote
         let start = index
         // Fast path: no escapes, so the bytes between the quotes are the string.
-        while index < bytes.count {
+        while true {
+            skipPlainBytes()
+            guard index < bytes.count else { break }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
