@@ -254,13 +254,19 @@ struct AppServerMessageTests {
         )
     }
 
-    @Test func theLeadingMethodIsReadWithoutParsing() {
-        func method(_ text: String) -> String? {
-            Array(text.utf8).withUnsafeBytes { AppServerMessage.leadingMethod(of: $0) }
+    /// A line is passed over by its leading method alone only when that method is one not followed; whatever
+    /// cannot be told so is left to the parser.
+    @Test func linesArePassedOverByTheirLeadingMethodWithoutParsing() {
+        func mayBeFollowed(_ text: String) -> Bool {
+            Array(text.utf8).withUnsafeBytes { AppServerMessage.mayBeFollowed($0) }
         }
-        #expect(method(#"{"method":"item/agentMessage/delta","params":{"delta":"x"#) == "item/agentMessage/delta")
-        #expect(method(#"{"id":1,"method":"x"}"#) == nil)
-        #expect(method(#"{"method":"unterminated"#) == nil)
-        #expect(method(#"{"method":"a\"b","params":{}}"#) == nil)
+        #expect(!mayBeFollowed(#"{"method":"item/agentMessage/delta","params":{"delta":"x"#))
+        #expect(!mayBeFollowed(#"{"method":"item/completedX","params":{}}"#))
+        #expect(mayBeFollowed(#"{"method":"item/completed","params":{}}"#))
+        #expect(mayBeFollowed(#"{"method":"item/commandExecution/requestApproval","id":0,"params":{}}"#))
+        #expect(mayBeFollowed(#"{"id":1,"method":"x"}"#))
+        #expect(mayBeFollowed(#"{"method":"unterminated"#))
+        #expect(mayBeFollowed(#"{"method":"item\/completed","params":{}}"#))
+        #expect(mayBeFollowed(#"{"method":""#))
     }
 }

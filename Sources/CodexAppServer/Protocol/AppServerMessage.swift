@@ -2,6 +2,10 @@ public import JSON
 public import JSONRPC
 import SaturatingArithmetic
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What an app-server message says about threads, turns, items and usage: ids, enums, counts and names only.
 ///
 /// Decoding reads just these fields, so prompts, messages, commands, outputs, paths and error texts are never copied
@@ -545,24 +549,27 @@ extension TokenUsage {
 }
 
 extension AppServerMessage {
-    /// The method of a notification line that begins `{"method":"…"`, as `codex app-server` writes every one,
-    /// read without parsing the line; `nil` for any other line. Most lines of a session are content deltas, and
-    /// this lets a reader pass over them at the cost of a prefix comparison.
-    public static func leadingMethod(of line: UnsafeRawBufferPointer) -> String? {
+    /// Whether a line may hold a message this decoding follows, told without parsing it: `false` only for a line
+    /// that begins `{"method":"…"` (as `codex app-server` writes every notification and request) with a method not
+    /// in `followedMethods`. Most lines of a session are content deltas, and this lets a reader pass over them at
+    /// the cost of comparing a few bytes.
+    public static func mayBeFollowed(_ line: UnsafeRawBufferPointer) -> Bool {
         let prefix: StaticString = #"{"method":""#
         let prefixLength = prefix.utf8CodeUnitCount
-        guard line.count > prefixLength,
-            line.prefix(prefixLength).elementsEqual(
-                UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefixLength)
-            )
-        else { return nil }
-        let rest = line[prefixLength...]
-        guard let end = rest.firstIndex(of: UInt8(ascii: "\"")) else { return nil }
-        let name = line[prefixLength..<end]
-        // Method names are plain ASCII; an escape means this is not a name we know.
-        guard !name.contains(UInt8(ascii: "\\")) else { return nil }
-        return String(decoding: name, as: UTF8.self)
+        guard line.count > prefixLength, let start = line.baseAddress,
+            memcmp(start, prefix.utf8Start, prefixLength) == 0,
+            let end = memchr(start + prefixLength, Int32(UInt8(ascii: "\"")), line.count - prefixLength)
+        else { return true }
+        let name = start + prefixLength
+        let length = name.distance(to: end)
+        // A name with an escape is not one we know as it stands: let the parser read it.
+        guard memchr(name, Int32(UInt8(ascii: "\\")), length) == nil else { return true }
+        return followedMethodNames.contains { known in
+            known.count == length && known.withUnsafeBytes { memcmp($0.baseAddress!, name, length) } == 0
+        }
     }
+
+    private static let followedMethodNames: [[UInt8]] = followedMethods.map { Array($0.utf8) }
 
     /// When the server emitted the message, in Unix milliseconds: `emittedAtMs`, which Codex 0.147 and later put
     /// on every notification.

@@ -34,9 +34,21 @@ public struct TelemetryEvent: Sendable, Hashable {
         self.name = name
         self.startTimeUnixNano = startTimeUnixNano
         self.endTimeUnixNano = max(startTimeUnixNano, endTimeUnixNano)
-        var byKey: [TelemetryAttribute.Key: TelemetryAttribute.Value] = [:]
-        for attribute in attributes { byKey[attribute.key] = attribute.value }
-        self.attributes = byKey.sorted { $0.key.rawValue < $1.key.rawValue }.map(TelemetryAttribute.init)
+        // An insertion sort by each key's precomputed place: events have a few dozen attributes at most, and this
+        // runs for every event of a backfill.
+        var sorted: [TelemetryAttribute] = []
+        sorted.reserveCapacity(attributes.count)
+        for attribute in attributes {
+            let rank = attribute.key.rank
+            var index = sorted.endIndex
+            while index > 0, sorted[index - 1].key.rank > rank { index -= 1 }
+            if index > 0, sorted[index - 1].key == attribute.key {
+                sorted[index - 1] = attribute
+            } else {
+                sorted.insert(attribute, at: index)
+            }
+        }
+        self.attributes = sorted
     }
 
     /// The value of an attribute, if the event has it.
@@ -146,4 +158,13 @@ public struct TelemetryAttribute: Sendable, Hashable {
         self.key = key
         self.value = value
     }
+}
+
+extension TelemetryAttribute.Key {
+    /// The key's place in the order of the keys' names, the order an event keeps its attributes in.
+    var rank: Int { Self.ranks[self] ?? 0 }
+
+    private static let ranks: [Self: Int] = Dictionary(
+        uniqueKeysWithValues: allCases.sorted { $0.rawValue < $1.rawValue }.enumerated().map { ($1, $0) }
+    )
 }

@@ -28,9 +28,9 @@ public enum SessionRecording {
     }
 
     /// How the header line begins, whatever its version.
-    static let headerPrefix = #"{"codexTelemetryRecording":"#
+    static let headerPrefix: StaticString = #"{"codexTelemetryRecording":"#
     /// How an entry begins.
-    static let entryPrefix = #"{"at":"#
+    static let entryPrefix: StaticString = #"{"at":"#
 
     /// What reading an entry builds: its time and origin, and of its message what `messageSelection` wants.
     static func selection(message messageSelection: JSONSelection) -> JSONSelection {

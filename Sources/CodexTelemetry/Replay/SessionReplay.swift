@@ -2,6 +2,10 @@ import CodexAppServer
 import JSON
 import JSONRPC
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Replays a raw capture of `codex app-server` stdout (one JSON-RPC message per line), a recording made with
 /// `--record`, or a Codex rollout file, into telemetry events.
 ///
@@ -81,15 +85,13 @@ public struct SessionReplay: Sendable {
     /// Takes one line (without its newline) and returns the events it completes.
     private mutating func consume(line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
         lineCounts.lines += 1
-        if line.starts(with: SessionRecording.entryPrefix.utf8) { return consumeRecordingEntry(line) }
-        if line.starts(with: Self.rolloutPrefix.utf8) { return consumeRolloutRecord(line) }
-        if line.starts(with: SessionRecording.headerPrefix.utf8) {
+        if Self.line(line, startsWith: SessionRecording.entryPrefix) { return consumeRecordingEntry(line) }
+        if Self.line(line, startsWith: Self.rolloutPrefix) { return consumeRolloutRecord(line) }
+        if Self.line(line, startsWith: SessionRecording.headerPrefix) {
             lineCounts.passedOver += 1
             return []
         }
-        if let method = AppServerMessage.leadingMethod(of: line),
-            !AppServerMessage.followedMethods.contains(method)
-        {
+        if !AppServerMessage.mayBeFollowed(line) {
             lineCounts.passedOver += 1
             return []
         }
@@ -116,7 +118,12 @@ public struct SessionReplay: Sendable {
         return telemetry.receive(typed, from: message, receivedAt: nil)
     }
 
-    private static let rolloutPrefix = #"{"timestamp":""#
+    private static let rolloutPrefix: StaticString = #"{"timestamp":""#
+
+    private static func line(_ line: UnsafeRawBufferPointer, startsWith prefix: StaticString) -> Bool {
+        guard let start = line.baseAddress, line.count >= prefix.utf8CodeUnitCount else { return false }
+        return memcmp(start, prefix.utf8Start, prefix.utf8CodeUnitCount) == 0
+    }
 
     private static let recordingSelection = SessionRecording.selection(message: AppServerMessage.selection)
 
