@@ -1,93 +1,94 @@
-// Replay throughput on a large generated session: `swift run -c release ReplayBenchmark [MEGABYTES]`.
-// Prints figures; asserts nothing. The session mixes lines as a real one does: mostly content deltas, then items,
-// token usage and turn boundaries, with command outputs of a few kilobytes.
+// Backfill speed, in one run on generated inputs: `swift build -c release && .build/release/ReplayBenchmark [MB]`.
+// Prints figures; asserts nothing. For a capture and for a tree of rollout files it gives our MB/s next to the
+// same run's `wc -l` (the floor: reading and splitting lines), and our peak memory; then the in-process rate, and
+// the startup time of `replay` on the bundled session. The `codex-telemetry` it runs is the one built next to it.
 import CodexTelemetry
 import Foundation
 
-let targetMegabytes = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 256
+let megabytes = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 256
+let tool = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    .appendingPathComponent("codex-telemetry").path
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("replay-benchmark-\(getpid())")
+try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: scratch) }
 
-func session(megabytes: Int) -> [UInt8] {
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(megabytes << 20 + (1 << 20))
-    func line(_ text: String) {
-        bytes.append(contentsOf: text.utf8)
-        bytes.append(0x0A)
-    }
-    let output = String(repeating: "output line of a command, as long as some real ones are\\n", count: 64)
-    let thread = "01a1fd2b-8f93-7031-a39d-9a260bc6174e"
-    line(
-        #"{"id":2,"result":{"thread":{"id":"\#(thread)","forkedFromId":null},"model":"gpt-5.5","modelProvider":"openai"}}"#
-    )
-    var turn = 0
-    var total = 0
-    var time = 1_795_248_852_000
-    while bytes.count < megabytes << 20 {
-        turn += 1
-        time += 1000
-        let turnID = "turn-\(turn)"
-        line(
-            #"{"method":"turn/started","params":{"threadId":"\#(thread)","turn":{"id":"\#(turnID)","items":[],"status":"inProgress"}},"emittedAtMs":\#(time)}"#
-        )
-        for chunk in 0..<200 {
-            line(
-                #"{"method":"item/agentMessage/delta","params":{"threadId":"\#(thread)","turnId":"\#(turnID)","itemId":"msg","delta":"some words of the answer, chunk \#(chunk) "},"emittedAtMs":\#(time)}"#
-            )
-        }
-        for call in 0..<3 {
-            let item = "call_\(turn)_\(call)"
-            line(
-                #"{"method":"item/started","params":{"item":{"type":"commandExecution","id":"\#(item)","command":"make test","status":"inProgress"},"threadId":"\#(thread)","turnId":"\#(turnID)","startedAtMs":\#(time)},"emittedAtMs":\#(time)}"#
-            )
-            for _ in 0..<40 {
-                line(
-                    #"{"method":"item/commandExecution/outputDelta","params":{"threadId":"\#(thread)","turnId":"\#(turnID)","itemId":"\#(item)","delta":"a line of output from the build\n"},"emittedAtMs":\#(time)}"#
-                )
-            }
-            line(
-                #"{"method":"item/completed","params":{"item":{"type":"commandExecution","id":"\#(item)","command":"make test","status":"completed","aggregatedOutput":"\#(output)","exitCode":0,"durationMs":40},"threadId":"\#(thread)","turnId":"\#(turnID)","completedAtMs":\#(time + 40)},"emittedAtMs":\#(time + 40)}"#
-            )
-            total += 1000
-            line(
-                #"{"method":"thread/tokenUsage/updated","params":{"threadId":"\#(thread)","turnId":"\#(turnID)","tokenUsage":{"total":{"totalTokens":\#(total),"inputTokens":\#(total),"cachedInputTokens":\#(total / 2),"outputTokens":\#(total / 10),"reasoningOutputTokens":\#(total / 20)},"last":{"totalTokens":1000,"inputTokens":1000,"cachedInputTokens":500,"outputTokens":100,"reasoningOutputTokens":50}}},"emittedAtMs":\#(time + 50)}"#
-            )
-        }
-        line(
-            #"{"method":"turn/completed","params":{"threadId":"\#(thread)","turn":{"id":"\#(turnID)","items":[],"status":"completed","durationMs":900}},"emittedAtMs":\#(time + 900)}"#
-        )
-    }
-    return bytes
-}
-
-let data = session(megabytes: targetMegabytes)
-let megabytes = Double(data.count) / Double(1 << 20)
-print(String(format: "session: %.0f MiB", megabytes))
-
-for run in 1...3 {
-    let clock = ContinuousClock()
-    var replay = SessionReplay()
-    var eventCount = 0
-    let elapsed = clock.measure {
-        data.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + (1 << 20))])
-                eventCount += replay.consume(chunk).count
-                offset += chunk.count
-            }
-        }
-        eventCount += replay.finishFile().count
-    }
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+func report(_ name: String, bytes: Int, ours: Run, floor: Run) {
+    let size = Double(bytes) / 1e6
     print(
         String(
-            format: "run %d: %.2f s, %.0f MiB/s, %.0f lines/s, %d events (%d lines passed over, %d followed)",
-            run,
-            seconds,
-            megabytes / seconds,
-            Double(replay.counts.lines) / seconds,
-            eventCount,
-            replay.counts.passedOver,
-            replay.counts.followed
+            format: "%@: %.0f MB; codex-telemetry replay --format json %.0f MB/s, %.1f MiB peak; wc -l %.0f MB/s "
+                + "(we run at %.2f× the floor)",
+            name,
+            size,
+            size / ours.seconds,
+            Double(ours.maximumResidentKilobytes) / 1024,
+            size / floor.seconds,
+            floor.seconds / ours.seconds
         )
     )
 }
+
+// A capture, read from the page cache (each is run once before it is timed).
+let capture = Inputs.capture(megabytes: megabytes)
+let captureFile = scratch.appendingPathComponent("capture.jsonl")
+try Data(capture).write(to: captureFile)
+for arguments in [["/usr/bin/wc", "-l", captureFile.path], [tool, "replay", captureFile.path, "--format", "json"]] {
+    _ = measure(arguments)
+}
+report(
+    "capture",
+    bytes: capture.count,
+    ours: best(of: 3, [tool, "replay", captureFile.path, "--format", "json"]),
+    floor: best(of: 3, ["/usr/bin/wc", "-l", captureFile.path])
+)
+
+// A tree of 2,000 rollout files.
+let tree = scratch.appendingPathComponent("sessions")
+let treeBytes = try Inputs.writeRolloutTree(at: tree, files: 2000, megabytes: megabytes)
+let files =
+    FileManager.default.enumerator(atPath: tree.path)?.compactMap { $0 as? String }
+    .filter { $0.hasSuffix(".jsonl") }.map { tree.appendingPathComponent($0).path } ?? []
+_ = measure(["/usr/bin/wc", "-l"] + files)
+_ = measure([tool, "replay", tree.path, "--format", "json"])
+report(
+    "rollout tree (\(files.count) files)",
+    bytes: treeBytes,
+    ours: best(of: 3, [tool, "replay", tree.path, "--format", "json"]),
+    floor: best(of: 3, ["/usr/bin/wc", "-l"] + files)
+)
+
+// The core alone, in this process: no file reading, no output.
+let clock = ContinuousClock()
+var replay = SessionReplay()
+var eventCount = 0
+let elapsed = clock.measure {
+    capture.withUnsafeBytes { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + (1 << 20))])
+            eventCount += replay.consume(chunk).count
+            offset += chunk.count
+        }
+    }
+    eventCount += replay.finishFile().count
+}
+let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+print(
+    String(
+        format: "core (SessionReplay, in process): %.0f MB/s, %.0f lines/s, %d events",
+        Double(capture.count) / 1e6 / seconds,
+        Double(replay.counts.lines) / seconds,
+        eventCount
+    )
+)
+
+// Startup: the bundled session, summary to stdout.
+let bundled = root.appendingPathComponent("protocol/sessions/codex-0.163.0-scenarios.jsonl").path
+print(
+    String(
+        format: "startup: replay of the bundled session, median of 21: %.1f ms",
+        1000 * median(of: 21, [tool, "replay", bundled])
+    )
+)

@@ -1,5 +1,6 @@
 import CodexHarness
 import CodexTelemetry
+import DescriptorIO
 import Foundation
 import JSONRPC
 import SaturatingArithmetic
@@ -124,17 +125,14 @@ struct ReplayCommand {
             throw ReplayError("cannot open \(file.path): \(String(cString: strerror(errno)))")
         }
         defer { close(descriptor) }
-        var status = stat()
-        let described = fstat(descriptor, &status) == 0
-        guard file.named || (described && status.st_mode & S_IFMT == S_IFREG) else {
+        let status = fileStatus(descriptor)
+        guard file.named || status?.isRegular == true else {
             throw ReplayError("\(file.path) is no longer a regular file")
         }
         // Dates a capture whose messages carry no time (old releases), rather than 1970.
         let modified =
-            described && status.st_mode & S_IFMT == S_IFREG
-            ? Int64(status.st_mtim.tv_sec).multipliedSaturated(by: 1_000_000_000)
-                .addingSaturated(Int64(status.st_mtim.tv_nsec))
-            : Int64(saturating: Date().timeIntervalSince1970 * 1e9)
+            status.flatMap { $0.isRegular ? $0.modified : nil }
+            ?? Int64(saturating: Date().timeIntervalSince1970 * 1e9)
         replay.startFile(modifiedAt: UInt64(clamping: modified))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
         defer { buffer.deallocate() }

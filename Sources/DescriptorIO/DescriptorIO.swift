@@ -71,3 +71,18 @@ package func entryNames(ofDirectory directory: Int32) -> [String]? {
     }
     return names
 }
+
+/// Whether an open file is a regular file, and when it was last modified in Unix nanoseconds (saturated); `nil`
+/// when it cannot be told.
+package func fileStatus(_ descriptor: Int32) -> (isRegular: Bool, modified: Int64)? {
+    var status = stat()
+    guard fstat(descriptor, &status) == 0 else { return nil }
+    let (seconds, overflow) = Int64(status.st_mtim.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+    let modified =
+        overflow
+        ? (status.st_mtim.tv_sec < 0 ? Int64.min : .max)
+        : seconds.addingReportingOverflow(Int64(status.st_mtim.tv_nsec)).overflow
+            ? .max
+            : seconds + Int64(status.st_mtim.tv_nsec)
+    return (status.st_mode & S_IFMT == S_IFREG, modified)
+}
