@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The parts of a JSON document worth building: everything else is checked and skipped without being built.
 ///
 /// A line can be megabytes of content of which a reader wants a few ids and counts; building all of it costs time
@@ -11,9 +15,17 @@ public struct JSONSelection: Sendable {
 
     /// The members wanted of an object, or `nil` for the whole value.
     let members: [Member]?
+    /// How many bytes of a string to keep; the rest is checked and skipped.
+    var stringLimit = Int.max
 
     /// The whole value.
     public static let everything = JSONSelection(members: nil)
+
+    /// Of a string, its first `bytes` bytes (UTF-8, decoded; a character cut in two is repaired); any other value
+    /// whole. For the few words a reader wants at the head of a long text.
+    public static func head(_ bytes: Int) -> JSONSelection {
+        JSONSelection(members: nil, stringLimit: max(0, bytes))
+    }
 
     /// Of an object, only the members named, each selected in turn. Where the value is not an object, a number,
     /// string, Boolean or null is kept as it is, and an array is kept empty.
@@ -23,7 +35,13 @@ public struct JSONSelection: Sendable {
         )
     }
 
-    static func member(named name: some Collection<UInt8>, in members: [Member]) -> Member? {
-        members.first { $0.name.elementsEqual(name) }
+    static func member(named name: UnsafeBufferPointer<UInt8>, in members: [Member]) -> Member? {
+        members.first { member in
+            member.name.count == name.count
+                && (name.isEmpty
+                    || member.name.withUnsafeBufferPointer {
+                        memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0
+                    })
+        }
     }
 }

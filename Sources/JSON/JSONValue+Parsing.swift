@@ -113,7 +113,7 @@ private struct JSONParser {
                 return .array([])
             }
             return try parseArray()
-        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "\""): return .string(try parseString(limit: selection.stringLimit))
         case UInt8(ascii: "t"):
             try expect("true")
             return .bool(true)
@@ -215,7 +215,9 @@ private struct JSONParser {
             // Plain names (nearly all) are compared as they are; a name with an escape once decoded.
             let member =
                 rawName.contains(UInt8(ascii: "\\"))
-                ? JSONSelection.member(named: Array(try parser.decodeName(rawName).utf8), in: wanted)
+                ? Array(try parser.decodeName(rawName).utf8).withUnsafeBufferPointer {
+                    JSONSelection.member(named: $0, in: wanted)
+                }
                 : JSONSelection.member(named: rawName, in: wanted)
             if let member {
                 members[String(decoding: member.name, as: UTF8.self)] = try parser.parseValue(member.selection)
@@ -251,6 +253,11 @@ private struct JSONParser {
     /// Moves past a string (at its opening quote), checking its escapes and that it holds no control character.
     private mutating func skipString() throws(JSONParseError) {
         index += 1
+        try skipRestOfString()
+    }
+
+    /// Moves past the rest of a string, from anywhere inside it but an escape, to its closing quote.
+    private mutating func skipRestOfString() throws(JSONParseError) {
         while true {
             skipPlainBytes()
             guard index < bytes.count else { break }
@@ -311,7 +318,8 @@ private struct JSONParser {
         return try parser.parseString()
     }
 
-    private mutating func parseString() throws(JSONParseError) -> String {
+    /// Reads a string (at its opening quote), keeping at most `limit` bytes of it.
+    private mutating func parseString(limit: Int = .max) throws(JSONParseError) -> String {
         index += 1  // the opening quote
         let start = index
         // Fast path: no escapes, so the bytes between the quotes are the string.
@@ -320,7 +328,8 @@ private struct JSONParser {
             guard index < bytes.count else { break }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                let end = start + min(index - start, limit)
+                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
                 index += 1
                 return text
             }
@@ -330,6 +339,10 @@ private struct JSONParser {
         }
         var scalars = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
         while index < bytes.count {
+            if scalars.count >= limit {
+                try skipRestOfString()
+                return String(decoding: scalars.prefix(limit), as: UTF8.self)
+            }
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):

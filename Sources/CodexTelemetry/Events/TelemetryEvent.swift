@@ -161,10 +161,14 @@ public struct TelemetryAttribute: Sendable, Hashable {
 }
 
 extension TelemetryAttribute.Key {
-    /// The key's place in the order of the keys' names, the order an event keeps its attributes in.
-    var rank: Int { Self.ranks[self] ?? 0 }
+    /// The key's place in the order of the keys' names, the order an event keeps its attributes in. Read from a
+    /// table by the case's number: a dictionary would hash the key's name, on every attribute of every event.
+    var rank: Int { Self.ranks[Int(unsafeBitCast(self, to: UInt8.self))] }
 
-    private static let ranks: [Self: Int] = Dictionary(
-        uniqueKeysWithValues: allCases.sorted { $0.rawValue < $1.rawValue }.enumerated().map { ($1, $0) }
-    )
+    /// By case number (declaration order, as `allCases` lists them), each key's place among the sorted names.
+    private static let ranks: [Int] = {
+        precondition(MemoryLayout<Self>.size == 1, "a key is stored as its case number")
+        let byName = allCases.sorted { $0.rawValue < $1.rawValue }
+        return allCases.map { key in byName.firstIndex(of: key) ?? 0 }
+    }()
 }

@@ -2,6 +2,10 @@ import CodexAppServer
 import JSON
 import SaturatingArithmetic
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Reads Codex's own rollout files (`~/.codex/sessions/**/rollout-*.jsonl`) as the app-server messages they
 /// stand for, so they give the same kind of events as a live session.
 ///
@@ -49,7 +53,8 @@ struct RolloutTranslator: Sendable {
         let window = JSONSelection.members(["used_percent": all, "window_minutes": all, "resets_at": all])
         let payload = JSONSelection.members([
             "id": all, "model_provider": all, "forked_from_id": all, "model": all, "turn_id": all, "type": all,
-            "name": all, "call_id": all, "status": all, "output": all, "effort": all, "root_turn_id": all,
+            "name": all, "call_id": all, "status": all, "output": .head(ToolOutcome.headLength), "effort": all,
+            "root_turn_id": all,
             "parent_thread_id": all, "agent_role": all, "source": ThreadInfo.sourceSelection,
             "started_at_ms": all, "completed_at_ms": all, "duration_ms": all,
             "error": .members(["codex_error_info": all]),
@@ -64,6 +69,56 @@ struct RolloutTranslator: Sendable {
         ])
         return .members(["timestamp": all, "type": all, "payload": payload])
     }()
+
+    /// The events (`event_msg` payload types) and conversation records (`response_item` payload types) translation
+    /// reads; every other one stands for nothing.
+    static let readEvents: Set<String> = [
+        "user_message", "task_started", "token_count", "item_completed", "task_complete", "turn_aborted",
+    ]
+    static let readConversationRecords: Set<String> = [
+        "function_call", "custom_tool_call", "local_shell_call", "function_call_output", "custom_tool_call_output",
+        "web_search_call",
+    ]
+    private static let readEventNames = readEvents.map { Array($0.utf8) }
+    private static let readConversationRecordNames = readConversationRecords.map { Array($0.utf8) }
+
+    /// Whether a record can be passed over unparsed, told from its first bytes: only an `event_msg` or
+    /// `response_item` whose payload begins with a type not read (messages, reasoning, an agent's words), which
+    /// hold most of a rollout's bytes. Whatever is laid out otherwise is left to the parser. A record passed over
+    /// still dates the end of a turn in a file that marks none.
+    mutating func passesOver(_ line: UnsafeRawBufferPointer) -> Bool {
+        guard let stamp = Self.unreadRecordTime(line) else { return false }
+        if !marksTurns, let time = unixNanoseconds(iso8601: String(decoding: stamp, as: UTF8.self)) { lastTime = time }
+        return true
+    }
+
+    /// The timestamp of a record that `passesOver` may pass over; `nil` for any other.
+    private static func unreadRecordTime(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard let start = line.baseAddress else { return nil }
+        let end = start + line.count
+        /// The bytes of a string that starts right after `prefix` at `position`, and where they end.
+        func string(after prefix: StaticString, at position: UnsafeRawPointer) -> UnsafeRawBufferPointer? {
+            let length = prefix.utf8CodeUnitCount
+            guard position.distance(to: end) > length, memcmp(position, prefix.utf8Start, length) == 0,
+                let quote = memchr(position + length, Int32(UInt8(ascii: "\"")), position.distance(to: end) - length)
+            else { return nil }
+            let text = UnsafeRawBufferPointer(start: position + length, count: (position + length).distance(to: quote))
+            return text.contains(UInt8(ascii: "\\")) ? nil : text
+        }
+        guard let stamp = string(after: #"{"timestamp":""#, at: start),
+            let type = string(after: #"","type":""#, at: stamp.baseAddress! + stamp.count),
+            let payloadType = string(after: #"","payload":{"type":""#, at: type.baseAddress! + type.count)
+        else { return nil }
+        let read: [[UInt8]]
+        if type.elementsEqual("event_msg".utf8) {
+            read = readEventNames
+        } else if type.elementsEqual("response_item".utf8) {
+            read = readConversationRecordNames
+        } else {
+            return nil
+        }
+        return read.contains { $0.elementsEqual(payloadType) } ? nil : stamp
+    }
 
     init() {}
 

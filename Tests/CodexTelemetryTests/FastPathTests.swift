@@ -1,0 +1,85 @@
+import CodexTelemetry
+import Foundation
+import TestSupport
+import Testing
+
+/// The fast path (lines passed over by their first bytes) against the full one (every line parsed): the same
+/// events, and the same messages followed, on every fixture, on rollouts, and on both damaged at random.
+struct FastPathTests {
+    static func replay(_ files: [[UInt8]], readingEveryLine: Bool) -> (events: [TelemetryEvent], followed: Int) {
+        var replay = SessionReplay()
+        replay.readsEveryLine = readingEveryLine
+        var events: [TelemetryEvent] = []
+        for file in files {
+            events += file.withUnsafeBytes { replay.replay(file: $0, modifiedAt: 1_795_000_000_000_000_000) }
+        }
+        return (events, replay.counts.followed)
+    }
+
+    static func expectAlike(_ files: [[UInt8]], _ context: String) {
+        let fast = replay(files, readingEveryLine: false)
+        let full = replay(files, readingEveryLine: true)
+        #expect(fast.events == full.events, "\(context)")
+        #expect(fast.followed == full.followed, "\(context)")
+    }
+
+    static func fixtures() throws -> [(name: String, bytes: [UInt8])] {
+        let folder = TestTools.packageRoot.appendingPathComponent("protocol/sessions")
+        return try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().map { name in
+            (name, Array(try Data(contentsOf: folder.appendingPathComponent(name))))
+        }
+    }
+
+    /// Rollouts as the translator's tests write them: marked turns with items, calls and outputs, and a file of
+    /// unmarked ones, with the conversation records the fast path passes over between them.
+    static let rollouts: [[UInt8]] = {
+        let conversation = [
+            #"{"timestamp":"2026-11-21T08:14:19.300Z","type":"response_item","payload":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"ZQXMARK"}]}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.310Z","type":"response_item","payload":{"type":"reasoning","summary":[{"type":"summary_text","text":"ZQXMARK"}]}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.320Z","type":"event_msg","payload":{"type":"agent_message","message":"ZQXMARK"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.330Z","type":"response_item","payload":{"type":"function_call","name":"exec_command","arguments":"ZQXMARK","call_id":"c9"}}"#,
+            #"{"timestamp":"2026-11-21T08:14:19.340Z","type":"response_item","payload":{"type":"function_call_output","call_id":"c9","output":"Process exited with code 4\nZQXMARK"}}"#,
+        ]
+        let marked = RolloutReplayTests.turn.prefix(3) + conversation + RolloutReplayTests.turn.dropFirst(3)
+        let unmarked =
+            [
+                #"{"timestamp":"2026-11-21T08:14:19.100Z","type":"event_msg","payload":{"type":"user_message","message":"ZQXMARK"}}"#
+            ] + conversation
+        return [RolloutReplayTests.lines("t1", Array(marked)), RolloutReplayTests.lines("t2", unmarked + unmarked)].map
+        {
+            Array($0.joined(separator: "\n").utf8) + [0x0A]
+        }
+    }()
+
+    @Test func everyFixtureAndRolloutGivesTheSameEventsBothWays() throws {
+        let fixtures = try Self.fixtures()
+        for (name, bytes) in fixtures { Self.expectAlike([bytes], name) }
+        Self.expectAlike(Self.rollouts, "rollouts")
+        // The fast path does pass lines over.
+        var replay = SessionReplay()
+        _ = Self.rollouts[0].withUnsafeBytes { replay.replay(file: $0) }
+        #expect(replay.counts.passedOver >= 3)
+    }
+
+    /// Lines damaged at random (cut short, a byte changed): whatever the damage, both ways give the same events.
+    @Test func damagedLinesGiveTheSameEventsBothWays() async throws {
+        var random = SeededRandom(seed: 23)
+        let files = try Self.fixtures().map(\.bytes) + Self.rollouts
+        for round in 0..<300 {
+            var lines = files[random.next(below: files.count)].split(separator: 0x0A).map(Array.init)
+            for _ in 0..<4 {
+                let position = random.next(below: lines.count)
+                var line = lines[position]
+                if random.next(below: 2) == 0 {
+                    line = Array(line.prefix(random.next(below: line.count)))
+                } else if !line.isEmpty {
+                    let replacements = Array(#"{}[]",:\u0"#.utf8) + [0x01, 0xFF, UInt8(ascii: "e"), UInt8(ascii: "7")]
+                    line[random.next(below: line.count)] = replacements[random.next(below: replacements.count)]
+                }
+                lines[position] = line
+            }
+            Self.expectAlike([Array(lines.joined(separator: [0x0A])) + [0x0A]], "round \(round)")
+            await Task.yield()
+        }
+    }
+}
