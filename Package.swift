@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "CodexAppServer", targets: ["CodexAppServer"]),
         .library(name: "CodexTelemetry", targets: ["CodexTelemetry"]),
         .library(name: "OTLP", targets: ["OTLP"]),
+        .library(name: "OTLPExport", targets: ["OTLPExport"]),
         .library(name: "CodexHarness", targets: ["CodexHarness"]),
         .executable(name: "codex-telemetry", targets: ["CodexTelemetryCLI"]),
     ],
@@ -18,7 +19,8 @@ let package = Package(
         .target(name: "JSON"),
         .target(name: "JSONRPC", dependencies: ["DescriptorIO", "JSON", "SaturatingArithmetic"]),
         .target(name: "CodexAppServer", dependencies: ["JSON", "JSONRPC", "SaturatingArithmetic"]),
-        .target(name: "OTLP", dependencies: ["DescriptorIO", "JSON", "SaturatingArithmetic"]),
+        .target(name: "OTLP", dependencies: ["JSON", "SaturatingArithmetic"]),
+        .target(name: "OTLPExport", dependencies: ["DescriptorIO", "JSON", "OTLP", "SaturatingArithmetic"]),
         .target(
             name: "CodexTelemetry",
             dependencies: ["CodexAppServer", "JSON", "JSONRPC", "OTLP", "SaturatingArithmetic"]
@@ -26,14 +28,15 @@ let package = Package(
         .target(
             name: "CodexHarness",
             dependencies: [
-                "CodexAppServer", "CodexTelemetry", "DescriptorIO", "JSONRPC", "OTLP", "SaturatingArithmetic",
+                "CodexAppServer", "CodexTelemetry", "DescriptorIO", "JSONRPC", "OTLP", "OTLPExport",
+                "SaturatingArithmetic",
             ]
         ),
         .executableTarget(
             name: "CodexTelemetryCLI",
             dependencies: [
                 "CodexHarness", "CodexTelemetry", "CodexAppServer", "DescriptorIO", "JSON", "JSONRPC", "OTLP",
-                "SaturatingArithmetic",
+                "OTLPExport", "SaturatingArithmetic",
             ]
         ),
         .executableTarget(
@@ -43,12 +46,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "ExportBenchmark",
-            dependencies: ["CodexTelemetry", "OTLP"],
+            dependencies: ["CodexTelemetry", "OTLP", "OTLPExport"],
             path: "Benchmarks/ExportBenchmark"
         ),
         .executableTarget(
             name: "HarnessExample",
-            dependencies: ["CodexAppServer", "CodexHarness", "CodexTelemetry", "OTLP"],
+            dependencies: ["CodexAppServer", "CodexHarness", "CodexTelemetry", "OTLP", "OTLPExport"],
             path: "Examples/HarnessExample"
         ),
         .target(
@@ -60,10 +63,14 @@ let package = Package(
         .testTarget(name: "CodexAppServerTests", dependencies: ["CodexAppServer", "JSON", "JSONRPC", "TestSupport"]),
         .testTarget(
             name: "CodexTelemetryTests",
-            dependencies: ["CodexTelemetry", "JSON", "JSONRPC", "OTLP", "TestSupport"],
+            dependencies: ["CodexTelemetry", "JSON", "JSONRPC", "OTLP", "OTLPExport", "TestSupport"],
             exclude: ["Snapshots"]
         ),
-        .testTarget(name: "OTLPTests", dependencies: ["OTLP", "JSON", "JSONRPC", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(
+            name: "OTLPTests",
+            dependencies: ["OTLP", "OTLPExport", "JSON", "JSONRPC", "TestSupport"],
+            exclude: ["Golden"]
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["CodexHarness", "CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "TestSupport"]

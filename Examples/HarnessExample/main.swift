@@ -9,6 +9,7 @@ import CodexHarness
 import CodexTelemetry
 import Foundation
 import OTLP
+import OTLPExport
 
 /// A sink of your own: here it only counts, but it could write rows to your database.
 final class CountingSink: TelemetrySink {

@@ -3,6 +3,7 @@ public import CodexTelemetry
 import Foundation
 import JSONRPC
 public import OTLP
+public import OTLPExport
 import SaturatingArithmetic
 import Synchronization
 

@@ -1,6 +1,7 @@
 public import CodexTelemetry
 public import Foundation
 public import OTLP
+public import OTLPExport
 import Synchronization
 
 /// Where and how events are exported, beyond the OTLP configuration itself.

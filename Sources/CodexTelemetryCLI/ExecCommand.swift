@@ -6,6 +6,7 @@ import Foundation
 import JSON
 import JSONRPC
 import OTLP
+import OTLPExport
 import SaturatingArithmetic
 import Synchronization
 
@@ -283,7 +284,7 @@ struct ExecCommand {
     static func summary(ending: Ending, events: [TelemetryEvent], approvals: String, elapsed: Duration) -> String {
         var totals = UsageSummary()
         for event in events { totals.add(event) }
-        let model = totals.models.keys.sorted().joined(separator: ", ")
+        let model = totals.groups.keys.sorted().joined(separator: ", ")
         let sum = totals.overall
         let cost = sum.costUSD.map { String(format: "$%.4f", $0) } ?? "cost unknown"
         var parts = [

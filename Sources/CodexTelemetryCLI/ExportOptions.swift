@@ -2,6 +2,7 @@ import CodexHarness
 import CodexTelemetry
 import Foundation
 import OTLP
+import OTLPExport
 import SaturatingArithmetic
 
 /// The OTLP options of every subcommand that exports, and where the spool is.

@@ -1,5 +1,6 @@
 import Foundation
 import OTLP
+import OTLPExport
 
 extension ExportReport {
     /// A few lines for stderr: what was sent, lost, and left for the next run. Names no URL and no header: either

@@ -12,17 +12,22 @@ import Glibc
 /// `codex-telemetry replay PATH…`: recorded sessions in, telemetry events out.
 struct ReplayCommand {
     static let usage = """
-        USAGE: codex-telemetry replay PATH… [--format summary|json] [--prices FILE] [export options]
+        USAGE: codex-telemetry replay PATH… [--format summary|json] [--since DATE] [--until DATE]
+                                            [--group-by model|day|thread|source] [--prices FILE] [export options]
 
-        Reads recorded sessions and turns each into dimension-only telemetry events: codex.turn, codex.llm_call and
-        codex.tool_call. A PATH is a raw capture of `codex app-server` stdout (one JSON-RPC message per line), a
+        Reads recorded sessions and turns each into dimension-only telemetry events: turns, model calls, tool calls,
+        compactions, hook runs and quota readings. A PATH is a raw capture of `codex app-server` stdout (one JSON-RPC message per line), a
         recording made with --record, or a Codex rollout file (~/.codex/sessions/**/rollout-*.jsonl); a directory
         is walked for every *.jsonl in it, in name order. With an OTLP endpoint, the events are also exported as
         log records, spans and metrics.
 
         OPTIONS:
-          --format summary|json  summary (default): per model, turns, calls, tokens and cost.
+          --format summary|json  summary (default): per group, turns, calls, tokens and cost.
                                  json: each event as one JSON object per line.
+          --since DATE           Only events that start at or after DATE: 2026-11-21 (midnight UTC) or
+                                 2026-11-21T08:00:00Z. Files last modified before it are not read.
+          --until DATE           Only events that start before DATE.
+          --group-by G           The summary's groups: model (default), day (UTC), thread or source.
           --prices FILE          A JSON file of USD prices per million tokens laid over the bundled table:
                                  {"model": {"input": 1.25, "cachedInput": 0.125, "output": 10}}.
                                  Environment: CODEX_TELEMETRY_PRICES.
@@ -45,6 +50,8 @@ struct ReplayCommand {
 
     var paths: [String]
     var format: Format
+    var window: TimeWindow
+    var grouping: UsageSummary.Grouping
     var prices: PriceTable
     var export: ExportOptions
 
@@ -53,15 +60,20 @@ struct ReplayCommand {
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws {
         let parsed = try arguments.parse(
-            options: ExportOptions.names.union(["--format", "--prices"]),
+            options: ExportOptions.names.union(["--format", "--prices", "--since", "--until", "--group-by"]),
             usage: Self.usage
         )
         guard !parsed.positionals.isEmpty else { throw UsageError("replay needs at least one PATH", usage: Self.usage) }
         guard let format = Format(rawValue: parsed["--format"] ?? "summary") else {
             throw UsageError("--format must be summary or json", usage: Self.usage)
         }
+        guard let grouping = UsageSummary.Grouping(rawValue: parsed["--group-by"] ?? "model") else {
+            throw UsageError("--group-by must be model, day, thread or source", usage: Self.usage)
+        }
         paths = parsed.positionals
         self.format = format
+        self.grouping = grouping
+        window = try TimeWindow(since: parsed["--since"], until: parsed["--until"], usage: Self.usage)
         prices = try PriceTable.from(parsed, environment: environment, usage: Self.usage)
         export = try ExportOptions(parsed, environment: environment, usage: Self.usage)
     }
@@ -70,12 +82,15 @@ struct ReplayCommand {
         let found = SessionFiles(paths)
         var unreadable = found.unreadable
         let output = BufferedOutput(fileDescriptor: STDOUT_FILENO)
-        var summary = UsageSummary()
+        var summary = UsageSummary(groupingBy: grouping)
         var replay = SessionReplay(prices: prices)
+        let files = found.files.filter { window.mayHold(fileModifiedAt: $0.modified) }
+        var progress = ReplayProgress(files: files.count, bytes: files.reduce(0) { $0 + $1.size })
         let lost = try await export.withExport { export in
-            for file in found.files {
+            for file in files {
                 do {
-                    try Self.replay(file, with: &replay) { event in
+                    try Self.replay(file, with: &replay, progress: &progress) { event in
+                        guard window.isEverything || window.contains(event) else { return }
                         export?.record(event)
                         switch format {
                         case .json: output.write(line: event.jsonLine)
@@ -86,12 +101,15 @@ struct ReplayCommand {
                     unreadable.append("\(error)")
                 }
             }
+            progress.clear()
             if format == .summary { output.write(line: summary.text) }
             output.flush()
             for problem in unreadable { printError("codex-telemetry: \(problem)") }
+            let older = found.files.count - files.count
             printError(
-                replay.counts.text(files: found.files.count) + replay.discards.text
+                replay.counts.text(files: files.count) + replay.discards.text
                     + Self.entriesText(skipped: found.skippedEntries, unreadable: unreadable.count)
+                    + (older > 0 ? "; \(older) file\(older == 1 ? "" : "s") last modified before --since not read" : "")
             )
         }
         if let failure = output.failure {
@@ -117,6 +135,7 @@ struct ReplayCommand {
     static func replay(
         _ file: SessionFiles.File,
         with replay: inout SessionReplay,
+        progress: inout ReplayProgress,
         _ emit: (TelemetryEvent) -> Void
     ) throws(ReplayError) {
         let flags = file.named ? O_RDONLY | O_CLOEXEC : O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
@@ -126,12 +145,12 @@ struct ReplayCommand {
         }
         defer { close(descriptor) }
         let status = fileStatus(descriptor)
-        guard file.named || status?.isRegular == true else {
+        guard file.named || status?.kind == .regular else {
             throw ReplayError("\(file.path) is no longer a regular file")
         }
         // Dates a capture whose messages carry no time (old releases), rather than 1970.
         let modified =
-            status.flatMap { $0.isRegular ? $0.modified : nil }
+            status.flatMap { $0.kind == .regular ? $0.modified : nil }
             ?? Int64(saturating: Date().timeIntervalSince1970 * 1e9)
         replay.startFile(modifiedAt: UInt64(clamping: modified))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
@@ -145,9 +164,17 @@ struct ReplayCommand {
                 break
             }
             if count == 0 { break }
-            replay.consume(UnsafeRawBufferPointer(rebasing: buffer[..<count])).forEach(emit)
+            for event in replay.consume(UnsafeRawBufferPointer(rebasing: buffer[..<count])) {
+                progress.count(event)
+                emit(event)
+            }
+            progress.read(count)
         }
-        replay.finishFile().forEach(emit)
+        for event in replay.finishFile() {
+            progress.count(event)
+            emit(event)
+        }
+        progress.finishedFile()
         if let failure { throw failure }
     }
 }

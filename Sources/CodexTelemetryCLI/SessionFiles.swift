@@ -15,6 +15,9 @@ struct SessionFiles {
     struct File {
         var path: String
         var named: Bool
+        /// What the listing found: its size, and when it was last modified (Unix nanoseconds), for a regular file.
+        var size: Int = 0
+        var modified: Int64?
     }
 
     private(set) var files: [File] = []
@@ -28,20 +31,27 @@ struct SessionFiles {
 
     init(_ paths: [String]) {
         for path in paths {
-            var status = stat()
-            if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
-                var found: [String] = []
+            let status = fileStatus(atPath: path)
+            if status?.kind == .directory {
+                var found: [(path: String, status: FileStatus)] = []
                 walk(path, relative: "", depth: 0, into: &found)
-                files += found.sorted().map {
-                    File(path: path.hasSuffix("/") ? path + $0 : path + "/" + $0, named: false)
+                files += found.sorted { $0.path < $1.path }.map { found in
+                    let full = path.hasSuffix("/") ? path + found.path : path + "/" + found.path
+                    return File(path: full, named: false, size: found.status.size, modified: found.status.modified)
                 }
             } else {
-                files.append(File(path: path, named: true))
+                let regular = status.flatMap { $0.kind == .regular ? $0 : nil }
+                files.append(File(path: path, named: true, size: regular?.size ?? 0, modified: regular?.modified))
             }
         }
     }
 
-    private mutating func walk(_ root: String, relative: String, depth: Int, into found: inout [String]) {
+    private mutating func walk(
+        _ root: String,
+        relative: String,
+        depth: Int,
+        into found: inout [(path: String, status: FileStatus)]
+    ) {
         let directory = relative.isEmpty ? root : root + "/" + relative
         let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0, let names = entryNames(ofDirectory: descriptor) else {
@@ -51,14 +61,13 @@ struct SessionFiles {
         }
         defer { close(descriptor) }
         for name in names {
-            var status = stat()
-            guard fstatat(descriptor, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            guard let status = fileStatus(of: name, in: descriptor) else { continue }
             let path = relative.isEmpty ? name : relative + "/" + name
-            switch status.st_mode & S_IFMT {
-            case S_IFDIR where depth < Self.maximumDepth:
+            switch status.kind {
+            case .directory where depth < Self.maximumDepth:
                 walk(root, relative: path, depth: depth + 1, into: &found)
-            case S_IFREG where name.hasSuffix(".jsonl"):
-                found.append(path)
+            case .regular where name.hasSuffix(".jsonl"):
+                found.append((path, status))
             default:
                 if name.hasSuffix(".jsonl") { skippedEntries += 1 }
             }

@@ -2,10 +2,10 @@ import CodexTelemetry
 import Foundation
 
 extension UsageSummary {
-    /// A few lines per model, for people, then the runs that had sub-agents, each with what it cost in all.
+    /// A few lines per group, for people, then the runs that had sub-agents, each with what it cost in all.
     var text: String {
-        guard !models.isEmpty else { return "no turns found" }
-        return ([modelsText] + runsText).joined(separator: "\n")
+        guard !groups.isEmpty else { return "no turns found" }
+        return ([groupsText] + runsText).joined(separator: "\n")
     }
 
     /// How many runs with sub-agents are listed; the rest are counted.
@@ -27,13 +27,14 @@ extension UsageSummary {
         return ["runs with sub-agents (root thread: totals including its sub-agents):"] + lines + more
     }
 
-    private var modelsText: String {
-        models.keys.sorted().map { model in
-            let totals = models[model]!
+    private var groupsText: String {
+        groups.keys.sorted().map { group in
+            let totals = groups[group]!
             let statuses = totals.turnsByStatus.keys.sorted().map { "\(totals.turnsByStatus[$0]!) \($0)" }
-            let cost = totals.costUSD.map { String(format: "$%.4f", $0) } ?? "unknown (no price for this model)"
+            let unpriced = grouping == .model ? "no price for this model" : "a model without a price"
+            let cost = totals.costUSD.map { String(format: "$%.4f", $0) } ?? "unknown (\(unpriced))"
             return """
-                \(model): \(totals.turns) turn\(totals.turns == 1 ? "" : "s") (\(statuses.joined(separator: ", "))), \
+                \(group): \(totals.turns) turn\(totals.turns == 1 ? "" : "s") (\(statuses.joined(separator: ", "))), \
                 \(totals.llmCalls) model call\(totals.llmCalls == 1 ? "" : "s"), \
                 \(totals.toolCalls) tool call\(totals.toolCalls == 1 ? "" : "s")
                   tokens: \(totals.inputTokens) input (\(totals.cachedInputTokens) cached), \

@@ -72,17 +72,46 @@ package func entryNames(ofDirectory directory: Int32) -> [String]? {
     return names
 }
 
-/// Whether an open file is a regular file, and when it was last modified in Unix nanoseconds (saturated); `nil`
-/// when it cannot be told.
-package func fileStatus(_ descriptor: Int32) -> (isRegular: Bool, modified: Int64)? {
+/// What `stat` tells of a file, in the few words its readers need.
+package struct FileStatus: Sendable {
+    package enum Kind: Sendable { case regular, directory, other }
+
+    package var kind: Kind
+    package var size: Int
+    /// When it was last modified, in Unix nanoseconds (saturated).
+    package var modified: Int64
+
+    init(_ status: stat) {
+        switch status.st_mode & S_IFMT {
+        case S_IFREG: kind = .regular
+        case S_IFDIR: kind = .directory
+        default: kind = .other
+        }
+        size = Int(status.st_size)
+        let (seconds, overflow) = Int64(status.st_mtim.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow {
+            modified = status.st_mtim.tv_sec < 0 ? .min : .max
+        } else {
+            let (sum, late) = seconds.addingReportingOverflow(Int64(status.st_mtim.tv_nsec))
+            modified = late ? .max : sum
+        }
+    }
+}
+
+/// The status of an open file; `nil` when it cannot be told.
+package func fileStatus(_ descriptor: Int32) -> FileStatus? {
     var status = stat()
-    guard fstat(descriptor, &status) == 0 else { return nil }
-    let (seconds, overflow) = Int64(status.st_mtim.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
-    let modified =
-        overflow
-        ? (status.st_mtim.tv_sec < 0 ? Int64.min : .max)
-        : seconds.addingReportingOverflow(Int64(status.st_mtim.tv_nsec)).overflow
-            ? .max
-            : seconds + Int64(status.st_mtim.tv_nsec)
-    return (status.st_mode & S_IFMT == S_IFREG, modified)
+    return fstat(descriptor, &status) == 0 ? FileStatus(status) : nil
+}
+
+/// The status of a path, following a link.
+package func fileStatus(atPath path: String) -> FileStatus? {
+    var status = stat()
+    return stat(path, &status) == 0 ? FileStatus(status) : nil
+}
+
+/// The status of an entry of an open directory: the entry itself if it is a link.
+package func fileStatus(of name: String, in directory: Int32) -> FileStatus? {
+    var status = stat()
+    return fstatat(directory, name, &status, AT_SYMLINK_NOFOLLOW) == 0 ? FileStatus(status) : nil
 }

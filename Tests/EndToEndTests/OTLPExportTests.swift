@@ -1,5 +1,6 @@
 import Foundation
 import JSONRPC
+import OTLPExport
 import TestSupport
 import Testing
 

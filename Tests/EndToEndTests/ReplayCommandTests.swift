@@ -65,6 +65,78 @@ struct ReplayCommandTests {
         #expect(!(outcome.stdout + outcome.stderr).contains(TestTools.contentMarker))
     }
 
+    /// Two days of rollouts, each in its own file: a turn a day.
+    static func twoDaysOfRollouts() throws -> URL {
+        let folder = try TestTools.makeTemporaryDirectory("days")
+        for (day, thread) in [("20", "t1"), ("21", "t2")] {
+            let time = "2026-11-\(day)T08:00"
+            let lines = [
+                #"{"timestamp":"\#(time):00.000Z","type":"session_meta","payload":{"id":"\#(thread)","source":"cli"}}"#,
+                #"{"timestamp":"\#(time):01.000Z","type":"event_msg","payload":{"type":"task_started","turn_id":"u-\#(day)"}}"#,
+                #"{"timestamp":"\#(time):01.100Z","type":"turn_context","payload":{"turn_id":"u-\#(day)","model":"gpt-5.5"}}"#,
+                #"{"timestamp":"\#(time):02.000Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":100,"cached_input_tokens":0,"output_tokens":5,"reasoning_output_tokens":0},"last_token_usage":{"input_tokens":100,"cached_input_tokens":0,"output_tokens":5,"reasoning_output_tokens":0}}}}"#,
+                #"{"timestamp":"\#(time):03.000Z","type":"event_msg","payload":{"type":"task_complete","turn_id":"u-\#(day)"}}"#,
+            ]
+            let file = folder.appendingPathComponent("rollout-\(day).jsonl")
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: file)
+        }
+        return folder
+    }
+
+    /// `--group-by` keys the summary by day, model, thread or source; `--since` and `--until` keep the events that
+    /// start between them; a file last written before `--since` is not even read.
+    @Test func theSummaryIsGroupedAndTheEventsSelectedByTime() async throws {
+        let folder = try Self.twoDaysOfRollouts()
+        let byDay = try await run(["replay", folder.path, "--group-by", "day"])
+        #expect(byDay.stdout.contains("2026-11-20: 1 turn (1 completed)"))
+        #expect(byDay.stdout.contains("2026-11-21: 1 turn (1 completed)"))
+        let bySource = try await run(["replay", folder.path, "--group-by", "source"])
+        #expect(bySource.stdout.hasPrefix("cli: 2 turns"))
+        let byThread = try await run(["replay", folder.path, "--group-by", "thread"])
+        #expect(byThread.stdout.contains("t1: 1 turn") && byThread.stdout.contains("t2: 1 turn"))
+
+        let since = try await run(["replay", folder.path, "--format", "json", "--since", "2026-11-21"])
+        let kept = try since.stdout.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        #expect(kept.map { $0["attributes"]?["gen_ai.conversation.id"] } == ["t2", "t2"])
+        let until = try await run(["replay", folder.path, "--group-by", "day", "--until", "2026-11-20T10:00:00+01:00"])
+        #expect(until.stdout.contains("2026-11-20: 1 turn"))
+        #expect(!until.stdout.contains("2026-11-21"))
+
+        // A file last written before --since holds nothing after it: it is passed over, and said so.
+        let old = folder.appendingPathComponent("rollout-20.jsonl").path
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSince1970: 1_795_100_000)],
+            ofItemAtPath: old
+        )
+        let skipped = try await run(["replay", folder.path, "--since", "2026-11-21T00:00:00Z"])
+        #expect(skipped.stderr.contains("read 5 lines from 1 file"))
+        #expect(skipped.stderr.contains("1 file last modified before --since not read"))
+
+        for bad in [
+            ["--since", "yesterday"], ["--until", "2026-11-21T08:00:00"],
+            ["--since", "2026-11-22", "--until", "2026-11-21"], ["--group-by", "week"],
+        ] {
+            let refused = try await run(["replay", folder.path] + bad)
+            #expect(refused.status == .exited(64), "\(bad)")
+        }
+    }
+
+    /// A long replay draws its progress on stderr when that is a terminal (here, one `script` gives it), and
+    /// nothing of the kind when it is not.
+    @Test func aLongReplayShowsItsProgressOnATerminalOnly() async throws {
+        let session = try Data(contentsOf: URL(fileURLWithPath: Self.sessions[0]))
+        let file = try TestTools.makeTemporaryDirectory("long").appendingPathComponent("long.jsonl")
+        try Data(repeatElement(session, count: 200).joined()).write(to: file)
+        let command = "'\(try TestTools.cli())' replay '\(file.path)'"
+        let onTerminal = try await TestTools.output(of: "/usr/bin/script", ["-qec", command, "/dev/null"])
+        #expect(onTerminal.status == .exited(0))
+        #expect(onTerminal.stdout.contains("replay: 0/1 files, "))
+        #expect(onTerminal.stdout.contains(" MB/s, "))
+        let piped = try await run(["replay", file.path])
+        #expect(!piped.stderr.contains("replay: 0/1 files"))
+        #expect(!piped.stderr.contains("\u{1B}["))
+    }
+
     @Test func aPriceFileChangesTheCost() async throws {
         let prices = FileManager.default.temporaryDirectory.appendingPathComponent("prices-\(UUID()).json")
         try Data(#"{"gpt-5.5": {"input": 0, "cachedInput": 0, "output": 0}}"#.utf8).write(to: prices)

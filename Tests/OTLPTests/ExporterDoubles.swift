@@ -1,5 +1,6 @@
 import Foundation
 import OTLP
+import OTLPExport
 import Synchronization
 
 /// Answers each request from a script, the last answer repeated, and keeps every request it was given.

@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 
 @testable import OTLP
+@testable import OTLPExport
 
 /// Our gzip, decompressed by an implementation that is not ours: Python's standard `gzip` (zlib).
 struct GzipTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import OTLP
+@testable import OTLPExport
 
 /// Responses as a collector may send them, whole or in pieces, well-formed or not.
 struct HTTPResponseParserTests {

@@ -1,5 +1,6 @@
 import Foundation
 import OTLP
+import OTLPExport
 import Testing
 
 struct OTLPExporterConfigurationTests {

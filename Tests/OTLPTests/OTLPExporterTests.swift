@@ -3,6 +3,7 @@ import TestSupport
 import Testing
 
 @testable import OTLP
+@testable import OTLPExport
 
 /// The exporter against a scripted transport and a clock that moves only when told: backoff, `Retry-After`,
 /// redirects, partial success, the spool's bound and cancellation, without real time or a network.

@@ -1,9 +1,22 @@
 import SaturatingArithmetic
 
-/// Totals per model over a set of events: what a person wants to know after a run.
+/// Totals per group (model, day, thread or source) over a set of events: what a person wants to know after a run
+/// or of a backfill.
 public struct UsageSummary: Sendable, Hashable {
-    /// The totals of one model.
-    public struct ModelTotals: Sendable, Hashable {
+    /// What the totals are kept by.
+    public enum Grouping: String, Sendable, Hashable, CaseIterable {
+        /// The model (`unknown` for turns whose model was never announced).
+        case model
+        /// The UTC day the turn or call started, `YYYY-MM-DD`.
+        case day
+        /// The thread (a sub-agent's is its own; `runs` rolls them up to their root).
+        case thread
+        /// Where the session came from: `cli`, `vscode`, `exec`, `appServer`, `subAgent`, … (`unknown` if not said).
+        case source
+    }
+
+    /// The totals of one group.
+    public struct Totals: Sendable, Hashable {
         public var turns = 0
         public var turnsByStatus: [String: Int] = [:]
         public var llmCalls = 0
@@ -31,8 +44,11 @@ public struct UsageSummary: Sendable, Hashable {
         public init() {}
     }
 
-    /// Totals keyed by model name; `unknown` for turns whose model was never announced.
-    public private(set) var models: [String: ModelTotals] = [:]
+    public let grouping: Grouping
+    /// Totals keyed by the group's name; past `maximumGroups`, further groups are added up under `other`.
+    public private(set) var groups: [String: Totals] = [:]
+    /// How many groups are kept apart, so memory stays bounded whatever the backfill.
+    public static let maximumGroups = 4096
     /// Totals keyed by the run's root thread, for the first `maximumRuns` runs seen.
     public private(set) var runs: [String: RunTotals] = [:]
     /// Turns of runs seen after `maximumRuns` runs: in the model totals, not itemised.
@@ -41,9 +57,9 @@ public struct UsageSummary: Sendable, Hashable {
     public static let maximumRuns = 4096
     private var subAgentThreadsSeen = RecentThreads()
 
-    /// The totals over every model; the cost is `nil` if any model's is.
-    public var overall: ModelTotals {
-        models.values.reduce(into: ModelTotals()) { sum, next in
+    /// The totals over every group; the cost is `nil` if any group's is.
+    public var overall: Totals {
+        groups.values.reduce(into: Totals()) { sum, next in
             sum.turns += next.turns
             sum.turnsByStatus.merge(next.turnsByStatus, uniquingKeysWith: +)
             sum.llmCalls += next.llmCalls
@@ -56,15 +72,17 @@ public struct UsageSummary: Sendable, Hashable {
         }
     }
 
-    public init() {}
+    public init(groupingBy grouping: Grouping = .model) {
+        self.grouping = grouping
+    }
 
     /// Adds an event to the totals. Tool calls are counted through their turn's total.
     public mutating func add(_ event: TelemetryEvent) {
-        guard event.name == .turn || event.name == .llmCall,
-            case .string(let model) = event[.requestModel] ?? .string("unknown")
-        else { return }
+        guard event.name == .turn || event.name == .llmCall else { return }
         if event.name == .turn { addToRun(event) }
-        var totals = models[model, default: ModelTotals()]
+        var group = groupName(of: event)
+        if groups[group] == nil, groups.count >= Self.maximumGroups { group = "other" }
+        var totals = groups[group, default: Totals()]
         switch event.name {
         case .turn:
             totals.turns += 1
@@ -88,7 +106,16 @@ public struct UsageSummary: Sendable, Hashable {
         case .toolCall, .compaction, .rateLimit, .hookRun:
             return
         }
-        models[model] = totals
+        groups[group] = totals
+    }
+
+    private func groupName(of event: TelemetryEvent) -> String {
+        switch grouping {
+        case .model: event[.requestModel]?.text ?? "unknown"
+        case .day: utcDay(unixNanoseconds: event.startTimeUnixNano)
+        case .thread: event[.conversationID]?.text ?? "unknown"
+        case .source: event[.sessionSource]?.text ?? "unknown"
+        }
     }
 
     private mutating func addToRun(_ event: TelemetryEvent) {
@@ -131,4 +158,24 @@ extension TelemetryAttribute.Value {
         if case .int(let number) = self { return number }
         return nil
     }
+}
+
+/// The UTC calendar day of a Unix time, `YYYY-MM-DD` (the proleptic Gregorian calendar, from days since 1970).
+func utcDay(unixNanoseconds: UInt64) -> String {
+    let days = Int64(unixNanoseconds / 86_400_000_000_000)
+    // Days to a civil date (Howard Hinnant's algorithm), for days since 1970-01-01.
+    let shifted = days + 719_468
+    let era = shifted / 146_097
+    let dayOfEra = shifted - era * 146_097
+    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+    let monthIndex = (5 * dayOfYear + 2) / 153
+    let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+    let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+    func padded(_ number: Int64, _ width: Int) -> String {
+        let digits = String(number)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+    return "\(padded(year, 4))-\(padded(month, 2))-\(padded(day, 2))"
 }

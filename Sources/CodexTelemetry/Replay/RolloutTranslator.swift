@@ -437,7 +437,7 @@ struct RolloutTranslator: Sendable {
 
 /// `2026-11-21T08:14:19.854Z` (or with a numeric offset) as Unix nanoseconds, stuck at the bounds of `Int64` for
 /// years before 1678 or after 2261.
-func unixNanoseconds(iso8601 text: String) -> Int64? {
+package func unixNanoseconds(iso8601 text: String) -> Int64? {
     let bytes = Array(text.utf8)
     func number(_ range: Range<Int>) -> Int? {
         guard range.upperBound <= bytes.count else { return nil }

@@ -1,4 +1,5 @@
 import Foundation
+public import OTLP
 import SaturatingArithmetic
 
 #if canImport(FoundationNetworking)

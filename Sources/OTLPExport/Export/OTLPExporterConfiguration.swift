@@ -1,4 +1,5 @@
 public import Foundation
+public import OTLP
 
 /// Where and how to send OTLP, from the standard OpenTelemetry environment variables and flags.
 ///

@@ -1,3 +1,4 @@
+public import OTLP
 import SaturatingArithmetic
 
 /// What an exporter did: counts of items (log records, spans, metric points) by signal.

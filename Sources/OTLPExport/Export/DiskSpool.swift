@@ -1,5 +1,6 @@
 import DescriptorIO
 public import Foundation
+public import OTLP
 import SaturatingArithmetic
 import Synchronization
 

@@ -1,4 +1,5 @@
 import Foundation
+public import OTLP
 import Synchronization
 
 /// Exports log records, spans and metrics over OTLP/HTTP, and says exactly what it could not deliver.
