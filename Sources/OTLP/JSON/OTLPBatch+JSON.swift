@@ -6,128 +6,228 @@ import JSON
 // fixed64 times and counts) are decimal strings.
 
 extension OTLPBatch {
-    /// The `Export{Logs,Trace,Metrics}ServiceRequest` for this batch, as OTLP/JSON bytes.
+    /// The `Export{Logs,Trace,Metrics}ServiceRequest` for this batch, as OTLP/JSON bytes: written straight into
+    /// one buffer, member by member, with no tree of values built first.
     public func json(resource: OTLPResource, scope: OTLPScope) -> [UInt8] {
-        let records: (group: String, scopeGroup: String, key: String, values: [JSONValue])
-        switch self {
-        case .logs(let logs): records = ("resourceLogs", "scopeLogs", "logRecords", logs.map(\.json))
-        case .traces(let spans): records = ("resourceSpans", "scopeSpans", "spans", spans.map(\.json))
-        case .metrics(let metrics): records = ("resourceMetrics", "scopeMetrics", "metrics", metrics.map(\.json))
-        }
-        let scopeJSON: JSONValue = ["name": .string(scope.name), "version": .string(scope.version)]
-        let request: JSONValue = [
-            records.group: [
-                [
-                    "resource": ["attributes": .array(resource.attributes.map(\.json))],
-                    records.scopeGroup: [["scope": scopeJSON, records.key: .array(records.values)]],
-                ]
-            ]
-        ]
-        return request.serialized()
-    }
-}
-
-private func string(_ value: UInt64) -> JSONValue { .string(String(value)) }
-
-private func hex(_ bytes: [UInt8]) -> JSONValue {
-    let digits = Array("0123456789abcdef".utf8)
-    var text: [UInt8] = []
-    text.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        text.append(digits[Int(byte >> 4)])
-        text.append(digits[Int(byte & 0x0F)])
-    }
-    return .string(String(decoding: text, as: UTF8.self))
-}
-
-extension OTLPAttribute {
-    fileprivate var json: JSONValue {
-        let value: JSONValue
-        switch self.value {
-        case .string(let text): value = ["stringValue": .string(text)]
-        case .bool(let flag): value = ["boolValue": .bool(flag)]
-        case .int(let number): value = ["intValue": .string(String(number))]
-        case .double(let number): value = ["doubleValue": .double(number)]
-        }
-        return ["key": .string(key), "value": value]
-    }
-}
-
-extension OTLPLogRecord {
-    fileprivate var json: JSONValue {
-        var members: [String: JSONValue] = [
-            "timeUnixNano": string(timeUnixNano),
-            "observedTimeUnixNano": string(observedTimeUnixNano),
-            "severityNumber": .int(Int64(severityNumber)),
-            "severityText": .string(severityText),
-            "eventName": .string(eventName),
-            "attributes": .array(attributes.map(\.json)),
-        ]
-        if let traceID { members["traceId"] = hex(traceID.bytes) }
-        if let spanID { members["spanId"] = hex(spanID.bytes) }
-        return .object(members)
-    }
-}
-
-extension OTLPSpan {
-    fileprivate var json: JSONValue {
-        var members: [String: JSONValue] = [
-            "traceId": hex(traceID.bytes),
-            "spanId": hex(spanID.bytes),
-            "name": .string(name),
-            "kind": .int(Int64(kind.rawValue)),
-            "startTimeUnixNano": string(startTimeUnixNano),
-            "endTimeUnixNano": string(endTimeUnixNano),
-            "attributes": .array(attributes.map(\.json)),
-        ]
-        if let parentSpanID { members["parentSpanId"] = hex(parentSpanID.bytes) }
-        if status != .unset { members["status"] = ["code": .int(Int64(status.rawValue))] }
-        return .object(members)
-    }
-}
-
-extension OTLPMetric {
-    fileprivate var json: JSONValue {
-        var members: [String: JSONValue] = [
-            "name": .string(name), "description": .string(description), "unit": .string(unit),
-        ]
-        let temporality = JSONValue.int(Int64(self.temporality.rawValue))
-        func numberPoints(_ points: [OTLPMetric.NumberPoint]) -> JSONValue {
-            .array(
-                points.map { point -> JSONValue in
-                    [
-                        "attributes": .array(point.attributes.map(\.json)),
-                        "startTimeUnixNano": string(point.startTimeUnixNano),
-                        "timeUnixNano": string(point.timeUnixNano),
-                        "asDouble": .double(point.value),
-                    ]
-                }
-            )
-        }
-        switch data {
-        case .sum(let points, let isMonotonic):
-            members["sum"] = [
-                "dataPoints": numberPoints(points), "aggregationTemporality": temporality,
-                "isMonotonic": .bool(isMonotonic),
-            ]
-        case .gauge(let points):
-            members["gauge"] = ["dataPoints": numberPoints(points)]
-        case .histogram(let points):
-            let dataPoints = points.map { point -> JSONValue in
-                [
-                    "attributes": .array(point.attributes.map(\.json)),
-                    "startTimeUnixNano": string(point.startTimeUnixNano),
-                    "timeUnixNano": string(point.timeUnixNano),
-                    "count": string(point.count),
-                    "sum": .double(point.sum),
-                    "min": .double(point.min),
-                    "max": .double(point.max),
-                    "bucketCounts": .array(point.bucketCounts.map(string)),
-                    "explicitBounds": .array(point.explicitBounds.map(JSONValue.double)),
-                ]
+        var out = OTLPJSONWriter(capacity: 2 * estimatedSize)
+        let names: (group: StaticString, scopeGroup: StaticString, records: StaticString) =
+            switch self {
+            case .logs: ("resourceLogs", "scopeLogs", "logRecords")
+            case .traces: ("resourceSpans", "scopeSpans", "spans")
+            case .metrics: ("resourceMetrics", "scopeMetrics", "metrics")
             }
-            members["histogram"] = ["dataPoints": .array(dataPoints), "aggregationTemporality": temporality]
+        out.raw("{\"")
+        out.raw(names.group)
+        out.raw("\":[{\"resource\":{\"attributes\":")
+        out.attributes(resource.attributes)
+        out.raw("},\"")
+        out.raw(names.scopeGroup)
+        out.raw("\":[{\"scope\":{\"name\":")
+        out.string(scope.name)
+        out.raw(",\"version\":")
+        out.string(scope.version)
+        out.raw("},\"")
+        out.raw(names.records)
+        out.raw("\":")
+        switch self {
+        case .logs(let records): out.list(records) { $0.write($1) }
+        case .traces(let spans): out.list(spans) { $0.write($1) }
+        case .metrics(let metrics): out.list(metrics) { $0.write($1) }
         }
-        return .object(members)
+        out.raw("}]}]}")
+        return out.bytes
+    }
+}
+
+/// Bytes of OTLP/JSON, appended in order.
+private struct OTLPJSONWriter {
+    var bytes: [UInt8] = []
+
+    init(capacity: Int) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func raw(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    mutating func string(_ text: String) {
+        JSONValue.writeString(text, to: &bytes)
+    }
+
+    /// A 64-bit integer, which proto3 JSON writes as a decimal string.
+    mutating func decimal<Number: BinaryInteger>(_ value: Number) {
+        bytes.append(UInt8(ascii: "\""))
+        integer(value)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// The digits of an integer, written in place: no `String` is made for each of the many times and counts.
+    mutating func integer<Number: BinaryInteger>(_ value: Number) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes[start...].reverse()
+    }
+
+    mutating func double(_ value: Double) {
+        JSONValue.double(value).write(to: &bytes)
+    }
+
+    mutating func hex(_ id: [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        bytes.append(UInt8(ascii: "\""))
+        for byte in id {
+            bytes.append(digits.utf8Start[Int(byte >> 4)])
+            bytes.append(digits.utf8Start[Int(byte & 0x0F)])
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func list<Element>(_ elements: [Element], _ write: (inout Self, Element) -> Void) {
+        bytes.append(UInt8(ascii: "["))
+        for (position, element) in elements.enumerated() {
+            if position > 0 { bytes.append(UInt8(ascii: ",")) }
+            write(&self, element)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    mutating func attributes(_ attributes: [OTLPAttribute]) {
+        list(attributes) { out, attribute in
+            out.raw("{\"key\":")
+            out.string(attribute.key)
+            switch attribute.value {
+            case .string(let text):
+                out.raw(",\"value\":{\"stringValue\":")
+                out.string(text)
+            case .bool(let flag):
+                out.raw(flag ? ",\"value\":{\"boolValue\":true" : ",\"value\":{\"boolValue\":false")
+            case .int(let number):
+                out.raw(",\"value\":{\"intValue\":")
+                out.decimal(number)
+            case .double(let number):
+                out.raw(",\"value\":{\"doubleValue\":")
+                out.double(number)
+            }
+            out.raw("}}")
+        }
+    }
+
+    mutating func write(_ record: OTLPLogRecord) {
+        raw("{\"timeUnixNano\":")
+        decimal(record.timeUnixNano)
+        raw(",\"observedTimeUnixNano\":")
+        decimal(record.observedTimeUnixNano)
+        raw(",\"severityNumber\":")
+        integer(record.severityNumber)
+        raw(",\"severityText\":")
+        string(record.severityText)
+        raw(",\"eventName\":")
+        string(record.eventName)
+        raw(",\"attributes\":")
+        attributes(record.attributes)
+        if let traceID = record.traceID {
+            raw(",\"traceId\":")
+            hex(traceID.bytes)
+        }
+        if let spanID = record.spanID {
+            raw(",\"spanId\":")
+            hex(spanID.bytes)
+        }
+        raw("}")
+    }
+
+    mutating func write(_ span: OTLPSpan) {
+        raw("{\"traceId\":")
+        hex(span.traceID.bytes)
+        raw(",\"spanId\":")
+        hex(span.spanID.bytes)
+        if let parent = span.parentSpanID {
+            raw(",\"parentSpanId\":")
+            hex(parent.bytes)
+        }
+        raw(",\"name\":")
+        string(span.name)
+        raw(",\"kind\":")
+        integer(span.kind.rawValue)
+        raw(",\"startTimeUnixNano\":")
+        decimal(span.startTimeUnixNano)
+        raw(",\"endTimeUnixNano\":")
+        decimal(span.endTimeUnixNano)
+        raw(",\"attributes\":")
+        attributes(span.attributes)
+        if span.status != .unset {
+            raw(",\"status\":{\"code\":")
+            integer(span.status.rawValue)
+            raw("}")
+        }
+        raw("}")
+    }
+
+    mutating func write(_ metric: OTLPMetric) {
+        raw("{\"name\":")
+        string(metric.name)
+        raw(",\"description\":")
+        string(metric.description)
+        raw(",\"unit\":")
+        string(metric.unit)
+        switch metric.data {
+        case .sum(let points, let isMonotonic):
+            raw(",\"sum\":{\"dataPoints\":")
+            list(points) { $0.write($1) }
+            raw(",\"aggregationTemporality\":")
+            integer(metric.temporality.rawValue)
+            raw(isMonotonic ? ",\"isMonotonic\":true}" : ",\"isMonotonic\":false}")
+        case .gauge(let points):
+            raw(",\"gauge\":{\"dataPoints\":")
+            list(points) { $0.write($1) }
+            raw("}")
+        case .histogram(let points):
+            raw(",\"histogram\":{\"dataPoints\":")
+            list(points) { $0.write($1) }
+            raw(",\"aggregationTemporality\":")
+            integer(metric.temporality.rawValue)
+            raw("}")
+        }
+        raw("}")
+    }
+
+    mutating func write(_ point: OTLPMetric.NumberPoint) {
+        raw("{\"attributes\":")
+        attributes(point.attributes)
+        raw(",\"startTimeUnixNano\":")
+        decimal(point.startTimeUnixNano)
+        raw(",\"timeUnixNano\":")
+        decimal(point.timeUnixNano)
+        raw(",\"asDouble\":")
+        double(point.value)
+        raw("}")
+    }
+
+    mutating func write(_ point: OTLPMetric.HistogramPoint) {
+        raw("{\"attributes\":")
+        attributes(point.attributes)
+        raw(",\"startTimeUnixNano\":")
+        decimal(point.startTimeUnixNano)
+        raw(",\"timeUnixNano\":")
+        decimal(point.timeUnixNano)
+        raw(",\"count\":")
+        decimal(point.count)
+        raw(",\"sum\":")
+        double(point.sum)
+        raw(",\"min\":")
+        double(point.min)
+        raw(",\"max\":")
+        double(point.max)
+        raw(",\"bucketCounts\":")
+        list(point.bucketCounts) { $0.decimal($1) }
+        raw(",\"explicitBounds\":")
+        list(point.explicitBounds) { $0.double($1) }
+        raw("}")
     }
 }

@@ -35,7 +35,7 @@ private enum HistogramPointField {
 extension OTLPBatch {
     /// The `Export{Logs,Trace,Metrics}ServiceRequest` for this batch, as protobuf bytes.
     public func protobuf(resource: OTLPResource, scope: OTLPScope) -> [UInt8] {
-        var writer = ProtobufWriter()
+        var writer = ProtobufWriter(capacity: estimatedSize)
         writer.writeMessageField(EnvelopeField.resourceGroup) { group in
             group.writeMessageField(EnvelopeField.resource) { message in
                 for attribute in resource.attributes { message.writeAttribute(ResourceField.attributes, attribute) }

@@ -3,6 +3,10 @@
 struct ProtobufWriter {
     private(set) var bytes: [UInt8] = []
 
+    init(capacity: Int = 0) {
+        bytes.reserveCapacity(capacity)
+    }
+
     /// Wire types (encoding guide, "Message Structure").
     enum WireType: UInt64 {
         case varint = 0
@@ -79,11 +83,25 @@ struct ProtobufWriter {
         for value in values { appendLittleEndian(value) }
     }
 
-    /// An embedded message, written by `body` into a writer of its own and then framed by its length.
+    /// An embedded message, written by `body` in place after its tag, then framed by its length. One byte is kept
+    /// for the length, which is all most messages need; a longer one moves the message up to make room, once.
     mutating func writeMessageField(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
-        var nested = ProtobufWriter()
-        body(&nested)
-        writeBytesField(field, nested.bytes)
+        writeTag(field, .lengthDelimited)
+        let lengthAt = bytes.count
+        bytes.append(0)
+        body(&self)
+        var length = bytes.count - lengthAt - 1
+        if length < 0x80 {
+            bytes[lengthAt] = UInt8(length)
+            return
+        }
+        var extra = 0
+        while length >> (7 * (extra + 1)) > 0 { extra += 1 }
+        bytes.insert(contentsOf: repeatElement(0, count: extra), at: lengthAt + 1)
+        for position in lengthAt...(lengthAt + extra) {
+            bytes[position] = UInt8(truncatingIfNeeded: length) | (position < lengthAt + extra ? 0x80 : 0)
+            length >>= 7
+        }
     }
 
     private mutating func appendLittleEndian(_ value: UInt64) {
