@@ -2,17 +2,31 @@
 // Prints figures; asserts nothing. For a capture and for a tree of rollout files it gives our MB/s next to the
 // same run's `wc -l` (the floor: reading and splitting lines), and our peak memory; then the in-process rate, and
 // the startup time of `replay` on the bundled session. The `codex-telemetry` it runs is the one built next to it.
+// `ReplayBenchmark --write DIR [MB]` only writes the inputs (DIR/capture.jsonl, DIR/sessions/), for
+// `scripts/compare-peers`.
 import CodexTelemetry
 import Foundation
 
-let megabytes = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 256
+var arguments = Array(CommandLine.arguments.dropFirst())
+let writeOnly = arguments.first == "--write" && arguments.count >= 2
+let outputFolder = writeOnly ? arguments[1] : nil
+if writeOnly { arguments.removeFirst(2) }
+let megabytes = arguments.first.flatMap(Int.init) ?? 256
 let tool = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     .appendingPathComponent("codex-telemetry").path
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
-let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("replay-benchmark-\(getpid())")
+let scratch =
+    outputFolder.map(URL.init(fileURLWithPath:))
+    ?? FileManager.default.temporaryDirectory.appendingPathComponent("replay-benchmark-\(getpid())")
 try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: scratch) }
+defer { if !writeOnly { try? FileManager.default.removeItem(at: scratch) } }
+
+if writeOnly {
+    try Data(Inputs.capture(megabytes: megabytes)).write(to: scratch.appendingPathComponent("capture.jsonl"))
+    _ = try Inputs.writeRolloutTree(at: scratch.appendingPathComponent("sessions"), files: 2000, megabytes: megabytes)
+    exit(0)
+}
 
 func report(_ name: String, bytes: Int, ours: Run, floor: Run) {
     let size = Double(bytes) / 1e6

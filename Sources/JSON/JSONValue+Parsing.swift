@@ -210,7 +210,8 @@ private struct JSONParser {
     }
 
     private mutating func parseObject(selecting wanted: [JSONSelection.Member]) throws(JSONParseError) -> JSONValue {
-        var members: [String: JSONValue] = [:]
+        // Room for every member wanted at once, rather than growing (and rehashing) as they come.
+        var members = [String: JSONValue](minimumCapacity: wanted.count)
         try forEachMember { parser, rawName throws(JSONParseError) in
             // Plain names (nearly all) are compared as they are; a name with an escape once decoded.
             let member =

@@ -136,18 +136,24 @@ public struct TelemetryAttribute: Sendable, Hashable {
         public static func dimension(_ text: String) -> Value {
             let allowed =
                 text.utf8.count <= maximumStringLength && !text.isEmpty
-                && text.utf8.allSatisfy { byte in
-                    switch byte {
-                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                        UInt8(ascii: "0")...UInt8(ascii: "9"):
-                        true
-                    case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "/"),
-                        UInt8(ascii: "@"), UInt8(ascii: "+"), UInt8(ascii: "="):
-                        true
-                    default: false
-                    }
-                }
+                && (text.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(isAllowed) }
+                    ?? text.utf8.allSatisfy(isAllowed))
             return .string(allowed ? text : "invalid")
+        }
+
+        private static func isAllowed(_ byte: UInt8) -> Bool { allowedBytes[Int(byte)] }
+
+        /// By byte: whether it may appear in a dimension.
+        private static let allowedBytes: [Bool] = (0...255).map { byte in
+            switch UInt8(byte) {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "/"),
+                UInt8(ascii: "@"), UInt8(ascii: "+"), UInt8(ascii: "="):
+                true
+            default: false
+            }
         }
     }
 

@@ -511,17 +511,25 @@ struct ToolOutcome: Equatable {
     }
 
     /// Where `label` ends in `text`, if it is there.
-    private static func range(of label: String, in text: [UInt8]) -> Int? {
-        let label = Array(label.utf8)
-        guard text.count >= label.count else { return nil }
-        for start in 0...(text.count - label.count) where text[start..<start + label.count].elementsEqual(label) {
-            return start + label.count
+    private static func range(of label: StaticString, in text: [UInt8]) -> Int? {
+        let length = label.utf8CodeUnitCount
+        return text.withUnsafeBytes { text -> Int? in
+            guard let base = text.baseAddress, text.count >= length else { return nil }
+            // Each place the first byte appears, then the rest compared at once.
+            var start = 0
+            while start + length <= text.count,
+                let found = memchr(base + start, Int32(label.utf8Start.pointee), text.count - length - start + 1)
+            {
+                let offset = base.distance(to: found)
+                if memcmp(found, label.utf8Start, length) == 0 { return offset + length }
+                start = offset + 1
+            }
+            return nil
         }
-        return nil
     }
 
     /// The number written right after `label`.
-    private static func number(after label: String, in text: [UInt8]) -> String? {
+    private static func number(after label: StaticString, in text: [UInt8]) -> String? {
         guard let start = range(of: label, in: text) else { return nil }
         let digits = text[start...].prefix {
             (48...57).contains($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
