@@ -87,18 +87,26 @@ struct ReplayCommand {
         let files = found.files.filter { window.mayHold(fileModifiedAt: $0.modified) }
         var progress = ReplayProgress(files: files.count, bytes: files.reduce(0) { $0 + $1.size })
         let lost = try await export.withExport { export in
-            for file in files {
-                do {
-                    try Self.replay(file, with: &replay, progress: &progress) { event in
-                        guard window.isEverything || window.contains(event) else { return }
-                        export?.record(event)
-                        switch format {
-                        case .json: output.write(line: event.jsonLine)
-                        case .summary: summary.add(event)
-                        }
-                    }
-                } catch {
-                    unreadable.append("\(error)")
+            func emit(_ event: TelemetryEvent) {
+                progress.count(event)
+                guard window.isEverything || window.contains(event) else { return }
+                export?.record(event)
+                switch format {
+                case .json: output.write(line: event.jsonLine)
+                case .summary: summary.add(event)
+                }
+            }
+            ReplayPipeline.run(files) { step in
+                switch step {
+                case .startFile(let modified):
+                    replay.startFile(modifiedAt: modified)
+                case .lines(let lines, let bytes):
+                    for line in lines { replay.apply(line).forEach(emit) }
+                    progress.read(bytes)
+                case .endFile(let lastLine, let oversized, let failure):
+                    replay.finishFile(lastLine: lastLine, oversizedLines: oversized).forEach(emit)
+                    progress.finishedFile()
+                    if let failure { unreadable.append("\(failure)") }
                 }
             }
             progress.clear()
@@ -125,57 +133,6 @@ struct ReplayCommand {
         if skipped > 0 { text += "; \(skipped) entr\(skipped == 1 ? "y" : "ies") passed over (not regular files)" }
         if unreadable > 0 { text += "; \(unreadable) could not be read" }
         return text
-    }
-
-    /// Streams one file through the replay, a chunk at a time. A file found in a directory is opened without
-    /// following a link, and only if it is a regular file. Whatever happens, the file's session is finished, so
-    /// what it held counts and the next file starts afresh.
-    ///
-    /// - Throws: `ReplayError` when the file cannot be opened or read to its end.
-    static func replay(
-        _ file: SessionFiles.File,
-        with replay: inout SessionReplay,
-        progress: inout ReplayProgress,
-        _ emit: (TelemetryEvent) -> Void
-    ) throws(ReplayError) {
-        let flags = file.named ? O_RDONLY | O_CLOEXEC : O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
-        let descriptor = open(file.path, flags)
-        guard descriptor >= 0 else {
-            throw ReplayError("cannot open \(file.path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(descriptor) }
-        let status = fileStatus(descriptor)
-        guard file.named || status?.kind == .regular else {
-            throw ReplayError("\(file.path) is no longer a regular file")
-        }
-        // Dates a capture whose messages carry no time (old releases), rather than 1970.
-        let modified =
-            status.flatMap { $0.kind == .regular ? $0.modified : nil }
-            ?? Int64(saturating: Date().timeIntervalSince1970 * 1e9)
-        replay.startFile(modifiedAt: UInt64(clamping: modified))
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
-        defer { buffer.deallocate() }
-        var failure: ReplayError?
-        while true {
-            let count = read(descriptor, buffer.baseAddress, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else {
-                failure = ReplayError("cannot read \(file.path): \(String(cString: strerror(errno)))")
-                break
-            }
-            if count == 0 { break }
-            for event in replay.consume(UnsafeRawBufferPointer(rebasing: buffer[..<count])) {
-                progress.count(event)
-                emit(event)
-            }
-            progress.read(count)
-        }
-        for event in replay.finishFile() {
-            progress.count(event)
-            emit(event)
-        }
-        progress.finishedFile()
-        if let failure { throw failure }
     }
 }
 

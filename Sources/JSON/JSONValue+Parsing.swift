@@ -210,8 +210,9 @@ private struct JSONParser {
     }
 
     private mutating func parseObject(selecting wanted: [JSONSelection.Member]) throws(JSONParseError) -> JSONValue {
-        // Room for every member wanted at once, rather than growing (and rehashing) as they come.
-        var members = [String: JSONValue](minimumCapacity: wanted.count)
+        // Room for the few members an object usually has of those wanted, rather than growing (and rehashing)
+        // from nothing as they come.
+        var members = [String: JSONValue](minimumCapacity: min(wanted.count, 4))
         try forEachMember { parser, rawName throws(JSONParseError) in
             // Plain names (nearly all) are compared as they are; a name with an escape once decoded.
             let member =

@@ -1,3 +1,4 @@
+import CodexTelemetry
 import Foundation
 import JSON
 import JSONRPC
@@ -135,6 +136,33 @@ struct ReplayCommandTests {
         let piped = try await run(["replay", file.path])
         #expect(!piped.stderr.contains("replay: 0/1 files"))
         #expect(!piped.stderr.contains("\u{1B}["))
+    }
+
+    /// A directory is read on a second thread while the session runs on the first: its events are exactly those of
+    /// the library replaying the same files, one after the other, on one thread.
+    @Test func aDirectoryReplayedOnTwoThreadsGivesTheEventsOfOne() async throws {
+        // The fixtures, dated to the second: old captures carry no times and are dated by their file.
+        let sessions = TestTools.packageRoot.appendingPathComponent("protocol/sessions")
+        let folder = try TestTools.makeTemporaryDirectory("sessions")
+        let names = try FileManager.default.contentsOfDirectory(atPath: sessions.path).sorted()
+        for name in names {
+            let copy = folder.appendingPathComponent(name)
+            try FileManager.default.copyItem(at: sessions.appendingPathComponent(name), to: copy)
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSince1970: 1_795_000_000)],
+                ofItemAtPath: copy.path
+            )
+        }
+        let outcome = try await run(["replay", folder.path, "--format", "json"])
+        #expect(outcome.status == .exited(0))
+        var replay = SessionReplay()
+        var expected: [String] = []
+        for name in names {
+            let bytes = try Data(contentsOf: folder.appendingPathComponent(name))
+            expected += bytes.withUnsafeBytes { replay.replay(file: $0, modifiedAt: 1_795_000_000_000_000_000) }
+                .map(\.jsonLine)
+        }
+        #expect(outcome.stdout.split(separator: "\n").map(String.init) == expected)
     }
 
     @Test func aPriceFileChangesTheCost() async throws {

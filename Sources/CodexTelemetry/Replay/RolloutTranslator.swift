@@ -82,18 +82,16 @@ struct RolloutTranslator: Sendable {
     private static let readEventNames = readEvents.map { Array($0.utf8) }
     private static let readConversationRecordNames = readConversationRecords.map { Array($0.utf8) }
 
-    /// Whether a record can be passed over unparsed, told from its first bytes: only an `event_msg` or
-    /// `response_item` whose payload begins with a type not read (messages, reasoning, an agent's words), which
-    /// hold most of a rollout's bytes. Whatever is laid out otherwise is left to the parser. A record passed over
-    /// still dates the end of a turn in a file that marks none.
-    mutating func passesOver(_ line: UnsafeRawBufferPointer) -> Bool {
-        guard let stamp = Self.unreadRecordTime(line) else { return false }
-        if !marksTurns, let time = unixNanoseconds(iso8601: String(decoding: stamp, as: UTF8.self)) { lastTime = time }
-        return true
+    /// A record passed over unparsed (see `unreadRecordTime`) still dates the end of a turn in a file that marks
+    /// none.
+    mutating func passedOver(at time: Int64?) {
+        if !marksTurns, let time { lastTime = time }
     }
 
-    /// The timestamp of a record that `passesOver` may pass over; `nil` for any other.
-    private static func unreadRecordTime(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+    /// The timestamp of a record that can be passed over unparsed, told from its first bytes: only an `event_msg`
+    /// or `response_item` whose payload begins with a type not read (messages, reasoning, an agent's words), which
+    /// hold most of a rollout's bytes; `nil` for any other. Whatever is laid out otherwise is left to the parser.
+    static func unreadRecordTime(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         guard let start = line.baseAddress else { return nil }
         let end = start + line.count
         /// The bytes of a string that starts right after `prefix` at `position`, and where they end.

@@ -1,6 +1,6 @@
-import CodexAppServer
-import JSON
-import JSONRPC
+package import CodexAppServer
+package import JSON
+package import JSONRPC
 
 #if canImport(Glibc)
 import Glibc
@@ -71,10 +71,11 @@ public struct SessionReplay: Sendable {
     /// Takes the next bytes of the current file, and returns the events the lines they complete give.
     public mutating func consume(_ chunk: UnsafeRawBufferPointer) -> [TelemetryEvent] {
         var events: [TelemetryEvent] = []
+        let readsEveryLine = readsEveryLine
         // Taken out while it calls back into the replay, and put back.
         var framer = self.framer
         self.framer = LineFramer()
-        framer.append(chunk) { events += consume(line: $0) }
+        framer.append(chunk) { line in events += apply(Self.read(line, everyLine: readsEveryLine)) }
         self.framer = framer
         return events
     }
@@ -85,40 +86,93 @@ public struct SessionReplay: Sendable {
         return consume(bytes) + finishFile()
     }
 
-    /// Takes one line (without its newline) and returns the events it completes.
-    private mutating func consume(line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
-        lineCounts.lines += 1
-        if Self.line(line, startsWith: SessionRecording.entryPrefix) { return consumeRecordingEntry(line) }
-        if Self.line(line, startsWith: Self.rolloutPrefix) { return consumeRolloutRecord(line) }
-        if Self.line(line, startsWith: SessionRecording.headerPrefix) {
-            lineCounts.passedOver += 1
-            return []
+    /// A line of a session file as read on its own: what it is and, for the few lines that count, what they say.
+    /// Reading needs nothing of the lines before, so a reader may read lines on one core (`read`) while the session
+    /// takes them in order on another (`apply`).
+    package enum Line: Sendable {
+        case passedOver
+        case malformed
+        /// A last line cut off before its end.
+        case truncated
+        /// A message of a capture, or of a recording with the time it was received.
+        indirect case message(AppServerMessage, JSONRPCMessage, recordedAt: Int64?)
+        /// A rollout record, as the translator's selection builds it.
+        indirect case rolloutRecord(JSONValue)
+        /// A rollout record passed over by its first bytes, with its time.
+        case rolloutRecordPassedOver(time: Int64?)
+    }
+
+    /// Reads one line (without its newline). With `everyLine`, no line is passed over by its first bytes: every one
+    /// is parsed, the full path the fast one is held to.
+    package static func read(_ line: UnsafeRawBufferPointer, everyLine: Bool = false) -> Line {
+        if Self.line(line, startsWith: SessionRecording.entryPrefix) { return readRecordingEntry(line) }
+        if Self.line(line, startsWith: Self.rolloutPrefix) {
+            if !everyLine, let stamp = RolloutTranslator.unreadRecordTime(line) {
+                return .rolloutRecordPassedOver(time: unixNanoseconds(iso8601: String(decoding: stamp, as: UTF8.self)))
+            }
+            return Self.parse(line, RolloutTranslator.selection).map(Line.rolloutRecord) ?? .malformed
         }
-        if !readsEveryLine, !AppServerMessage.mayBeFollowed(line) {
-            lineCounts.passedOver += 1
-            return []
-        }
+        if Self.line(line, startsWith: SessionRecording.headerPrefix) { return .passedOver }
+        if !everyLine, !AppServerMessage.mayBeFollowed(line) { return .passedOver }
         guard
             let message = try? JSONRPCMessage(
                 decoding: line,
                 selecting: AppServerMessage.selection,
                 maximumValues: AppServerMessage.maximumSelectedValues
             )
-        else {
-            lineCounts.malformed += 1
-            return []
-        }
+        else { return .malformed }
         let typed = AppServerMessage(message)
-        if case .other = typed {
-            if let method = message.method, AppServerMessage.followedMethods.contains(method) {
+        guard case .other = typed else { return .message(typed, message, recordedAt: nil) }
+        // A followed method that does not decode lacks what we need.
+        if let method = message.method, AppServerMessage.followedMethods.contains(method) { return .malformed }
+        return .passedOver
+    }
+
+    /// Reads the last line of a file, which had no newline: a line if it is a whole document, else `truncated`.
+    package static func readUnterminated(_ line: UnsafeRawBufferPointer, everyLine: Bool = false) -> Line {
+        // Whether it is a whole document: checked, nothing of it built.
+        Self.parse(line, .members([:])) == nil ? .truncated : read(line, everyLine: everyLine)
+    }
+
+    private static func readRecordingEntry(_ line: UnsafeRawBufferPointer) -> Line {
+        guard let entry = Self.parse(line, Self.recordingSelection).flatMap(SessionRecording.read),
+            let message = try? JSONRPCMessage(entry.message)
+        else { return .malformed }
+        let typed = AppServerMessage(message)
+        guard entry.origin == .server, typed != .other else { return .passedOver }
+        return .message(typed, message, recordedAt: entry.at)
+    }
+
+    /// Takes one line, read, in the order of the file, and returns the events it completes.
+    package mutating func apply(_ line: Line) -> [TelemetryEvent] {
+        lineCounts.lines += 1
+        switch line {
+        case .passedOver:
+            lineCounts.passedOver += 1
+        case .malformed:
+            lineCounts.malformed += 1
+        case .truncated:
+            lineCounts.truncated += 1
+        case .message(let typed, let message, let recordedAt):
+            lineCounts.followed += 1
+            let receivedAt = recordedAt.flatMap { telemetry.believableTime(unixNanoseconds: $0) }
+            return telemetry.receive(typed, from: message, receivedAt: receivedAt)
+        case .rolloutRecordPassedOver(let time):
+            lineCounts.passedOver += 1
+            rollout.passedOver(at: time)
+        case .rolloutRecord(let record):
+            guard let messages = rollout.translate(record) else {
                 lineCounts.malformed += 1
-            } else {
-                lineCounts.passedOver += 1
+                return []
             }
-            return []
+            guard !messages.isEmpty else {
+                lineCounts.passedOver += 1
+                return []
+            }
+            lineCounts.followed += 1
+            return receive(messages)
         }
-        lineCounts.followed += 1
-        return telemetry.receive(typed, from: message, receivedAt: nil)
+        return []
     }
 
     private static let rolloutPrefix: StaticString = #"{"timestamp":""#
@@ -139,24 +193,6 @@ public struct SessionReplay: Sendable {
         )
     }
 
-    private mutating func consumeRolloutRecord(_ line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
-        if !readsEveryLine, rollout.passesOver(line) {
-            lineCounts.passedOver += 1
-            return []
-        }
-        guard let record = Self.parse(line, RolloutTranslator.selection), let messages = rollout.translate(record)
-        else {
-            lineCounts.malformed += 1
-            return []
-        }
-        guard !messages.isEmpty else {
-            lineCounts.passedOver += 1
-            return []
-        }
-        lineCounts.followed += 1
-        return receive(messages)
-    }
-
     private mutating func receive(_ messages: [(message: AppServerMessage, time: Int64)]) -> [TelemetryEvent] {
         messages.flatMap { message, time in
             guard let believed = telemetry.believableTime(unixNanoseconds: time) else {
@@ -166,37 +202,23 @@ public struct SessionReplay: Sendable {
         }
     }
 
-    private mutating func consumeRecordingEntry(_ line: UnsafeRawBufferPointer) -> [TelemetryEvent] {
-        guard let entry = Self.parse(line, Self.recordingSelection).flatMap(SessionRecording.read),
-            let message = try? JSONRPCMessage(entry.message)
-        else {
-            lineCounts.malformed += 1
-            return []
-        }
-        let typed = AppServerMessage(message)
-        guard entry.origin == .server, typed != .other else {
-            lineCounts.passedOver += 1
-            return []
-        }
-        lineCounts.followed += 1
-        let receivedAt = telemetry.believableTime(unixNanoseconds: entry.at)
-        return telemetry.receive(typed, from: message, receivedAt: receivedAt)
-    }
-
     /// Ends the current file: a last line without a newline is used if it is a whole message, else counted as
     /// truncated; turns still running are closed as `incomplete`. Another file may follow: each is a session of its
     /// own, but turns already seen complete (copied into a fork's rollout) are not counted again.
     public mutating func finishFile() -> [TelemetryEvent] {
-        var events: [TelemetryEvent] = []
-        if let unterminatedLine = framer.finish() {
-            // Whether it is a whole document: checked, nothing of it built.
-            if unterminatedLine.withUnsafeBytes({ Self.parse($0, .members([:])) }) != nil {
-                events = unterminatedLine.withUnsafeBytes { consume(line: $0) }
-            } else {
-                lineCounts.lines += 1
-                lineCounts.truncated += 1
-            }
-        }
+        let unterminated = framer.finish()
+        let readsEveryLine = readsEveryLine
+        return finishFile(
+            lastLine: unterminated.map { $0.withUnsafeBytes { Self.readUnterminated($0, everyLine: readsEveryLine) } },
+            oversizedLines: 0
+        )
+    }
+
+    /// Ends the current file for a reader that framed and read its lines itself: its last line without a newline,
+    /// read with `readUnterminated`, and how many lines it found too long to read.
+    package mutating func finishFile(lastLine: Line?, oversizedLines: Int) -> [TelemetryEvent] {
+        lineCounts.oversized += oversizedLines
+        var events = lastLine.map { apply($0) } ?? []
         events += receive(rollout.finish())
         events += telemetry.finish()
         telemetry = SessionTelemetry(continuing: telemetry)

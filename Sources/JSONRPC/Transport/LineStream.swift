@@ -29,6 +29,10 @@ public final class LineStream: AsyncSequence, Sendable {
         self.capacity = capacity
     }
 
+    /// What a line costs to hold: its bytes, and its array's header and allocation, which for the short lines of a
+    /// flood of notifications weigh more than the bytes.
+    private static func footprint(_ line: [UInt8]) -> Int { line.count + 64 }
+
     /// Hands over a line, waiting (on the calling thread, never a task) while the stream is full.
     func yield(_ line: [UInt8]) {
         while true {
@@ -38,12 +42,12 @@ public final class LineStream: AsyncSequence, Sendable {
                     state.consumer = nil
                     return .some(consumer)
                 }
-                if state.bytes > 0, state.bytes + line.count > capacity {
+                if state.bytes > 0, state.bytes + Self.footprint(line) > capacity {
                     state.producerWaiting = true
                     return nil
                 }
                 state.lines.append(line)
-                state.bytes += line.count
+                state.bytes += Self.footprint(line)
                 return .some(nil)
             }
             guard let handed = consumer else {
@@ -72,7 +76,7 @@ public final class LineStream: AsyncSequence, Sendable {
                     if state.head < state.lines.count {
                         let line = state.lines[state.head]
                         state.head += 1
-                        state.bytes -= line.count
+                        state.bytes -= Self.footprint(line)
                         if state.head == state.lines.count {
                             state.lines.removeAll(keepingCapacity: true)
                             state.head = 0
