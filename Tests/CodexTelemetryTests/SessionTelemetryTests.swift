@@ -125,6 +125,18 @@ struct SessionTelemetryTests {
             send(message, at: 1100)
         }
         #expect(telemetry.discards.outOfRange == 300 - 256)
+        // They go with their turn (old releases never say a request was answered): the next turn's are kept.
+        send(.turnCompleted(threadID: "t1", turn: TurnInfo(id: "u1", status: .completed)), at: 1200)
+        startTurn("u2", at: 1300)
+        let request = AppServerMessage.approvalRequested(
+            threadID: "t1",
+            turnID: "u2",
+            itemID: "c",
+            requestID: .int(0),
+            requestedAtMilliseconds: nil
+        )
+        send(request, at: 1400)
+        #expect(telemetry.discards.outOfRange == 300 - 256)
     }
 
     /// A hook's run is an event in its turn (whose span grows to hold it), or of its thread alone; in traces, a

@@ -462,6 +462,8 @@ public struct SessionTelemetry: Sendable {
     private mutating func endTurn(_ key: TurnKey, _ ending: TurnEnding) -> [TelemetryEvent] {
         guard let turn = openTurns.removeValue(forKey: key) else { return [] }
         endedTurns.insert(key.hash)
+        // Requests never answered (releases before 0.112 say nothing when they are) go with their turn.
+        if !pendingApprovals.isEmpty { pendingApprovals = pendingApprovals.filter { $0.value.turn != key } }
         forgetEndedOpenings()
         trackedItems -= turn.openTools.count + turn.completedTools.count
         // The server's duration dates the start of a turn whose beginning we missed or know only to the second.
