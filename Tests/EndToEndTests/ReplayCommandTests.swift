@@ -114,7 +114,7 @@ struct ReplayCommandTests {
         #expect(skipped.stderr.contains("1 file last modified before --since not read"))
 
         for bad in [
-            ["--since", "yesterday"], ["--until", "2026-11-21T08:00:00"],
+            ["--since", "yesterday"], ["--since", "2026-13-01"], ["--until", "2026-11-21T08:00:00"],
             ["--since", "2026-11-22", "--until", "2026-11-21"], ["--group-by", "week"],
         ] {
             let refused = try await run(["replay", folder.path] + bad)
