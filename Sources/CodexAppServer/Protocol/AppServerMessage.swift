@@ -54,7 +54,7 @@ public enum AppServerMessage: Sendable, Hashable {
 
     /// The methods of the notifications and server requests this decoding understands; a replay can pass over any
     /// other without parsing it.
-    public static let followedMethods: Set<String> = AppServerMethod.approvalRequests.union([
+    package static let followedMethods: Set<String> = AppServerMethod.approvalRequests.union([
         AppServerMethod.threadStarted, AppServerMethod.threadSettingsUpdated, AppServerMethod.modelRerouted,
         AppServerMethod.turnStarted, AppServerMethod.turnCompleted, AppServerMethod.itemStarted,
         AppServerMethod.itemCompleted, AppServerMethod.threadTokenUsageUpdated, AppServerMethod.error,
@@ -63,7 +63,7 @@ public enum AppServerMessage: Sendable, Hashable {
 
     /// Exactly what this decoding reads of a line, as a selection: a line parsed with it builds nothing else, so a
     /// reader that only wants these messages never holds content, and its memory follows the few fields kept.
-    public static let selection: JSONSelection = {
+    package static let selection: JSONSelection = {
         let all = JSONSelection.everything
         let thread = JSONSelection.members([
             "id": all, "model": all, "modelProvider": all, "forkedFromId": all, "parentThreadId": all,
@@ -104,7 +104,7 @@ public enum AppServerMessage: Sendable, Hashable {
     }()
 
     /// How many JSON values a line parsed with `selection` may build: far more than any message of ours holds.
-    public static let maximumSelectedValues = 4096
+    package static let maximumSelectedValues = 4096
 
     /// Reads a decoded JSON-RPC message.
     public init(_ message: JSONRPCMessage) {
@@ -553,7 +553,7 @@ extension AppServerMessage {
     /// that begins `{"method":"…"` (as `codex app-server` writes every notification and request) with a method not
     /// in `followedMethods`. Most lines of a session are content deltas, and this lets a reader pass over them at
     /// the cost of comparing a few bytes.
-    public static func mayBeFollowed(_ line: UnsafeRawBufferPointer) -> Bool {
+    package static func mayBeFollowed(_ line: UnsafeRawBufferPointer) -> Bool {
         let prefix: StaticString = #"{"method":""#
         let prefixLength = prefix.utf8CodeUnitCount
         guard line.count > prefixLength, let start = line.baseAddress,
@@ -573,13 +573,13 @@ extension AppServerMessage {
 
     /// When the server emitted the message, in Unix milliseconds: `emittedAtMs`, which Codex 0.147 and later put
     /// on every notification.
-    public static func emittedAtMilliseconds(of message: JSONRPCMessage) -> Int64? {
+    package static func emittedAtMilliseconds(of message: JSONRPCMessage) -> Int64? {
         guard case .notification(let notification) = message else { return nil }
         return notification.otherMembers["emittedAtMs"]?.int
     }
 
     /// The time the payload gives for its own event, in Unix milliseconds, for messages without `emittedAtMs`.
-    public var payloadTimeMilliseconds: Int64? {
+    package var payloadTimeMilliseconds: Int64? {
         switch self {
         case .itemStarted(_, _, _, let startedAt): startedAt
         case .itemCompleted(_, _, _, let completedAt): completedAt

@@ -6,7 +6,7 @@ public enum JSONRPCID: Hashable, Sendable, CustomStringConvertible {
     case string(String)
 
     /// Reads an id as JSON carries it: a number or a string.
-    public init?(_ value: JSONValue) {
+    package init?(_ value: JSONValue) {
         switch value {
         case .int(let number): self = .int(number)
         case .string(let text): self = .string(text)
