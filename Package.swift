@@ -41,13 +41,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "ReplayBenchmark",
-            dependencies: ["CodexTelemetry"],
+            dependencies: ["CodexTelemetry", "OTLP"],
             path: "Benchmarks/ReplayBenchmark"
-        ),
-        .executableTarget(
-            name: "ExportBenchmark",
-            dependencies: ["CodexTelemetry", "OTLP", "OTLPExport"],
-            path: "Benchmarks/ExportBenchmark"
         ),
         .executableTarget(
             name: "HarnessExample",

@@ -1,7 +1,8 @@
 // Backfill speed, in one run on generated inputs: `swift build -c release && .build/release/ReplayBenchmark [MB]`.
 // Prints figures; asserts nothing. For a capture and for a tree of rollout files it gives our MB/s next to the
-// same run's `wc -l` (the floor: reading and splitting lines), and our peak memory; then the in-process rate, and
-// the startup time of `replay` on the bundled session. The `codex-telemetry` it runs is the one built next to it.
+// same run's `wc -l` (the floor: reading and splitting lines), and our peak memory; then the in-process rate, the
+// startup time of `replay` on the bundled session, and the OTLP encoding rates. The `codex-telemetry` it runs is
+// the one built next to it.
 // `ReplayBenchmark --write DIR [MB]` only writes the inputs (DIR/capture.jsonl, DIR/sessions/), for
 // `scripts/compare-peers`.
 import CodexTelemetry
@@ -106,3 +107,5 @@ print(
         1000 * median(of: 21, [tool, "replay", bundled])
     )
 )
+
+try printEncodingRates(count: 200_000, root: root)

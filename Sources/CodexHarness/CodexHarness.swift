@@ -2,7 +2,7 @@ public import CodexAppServer
 public import CodexTelemetry
 import Foundation
 import JSONRPC
-public import OTLP
+import OTLP
 public import OTLPExport
 import SaturatingArithmetic
 import Synchronization

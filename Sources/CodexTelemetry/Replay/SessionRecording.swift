@@ -1,4 +1,4 @@
-public import JSON
+import JSON
 
 /// The format of a session recording, one JSON document per line, written by `SessionRecorder` (CodexHarness) and
 /// read back by `SessionReplay` to the same events:
