@@ -308,12 +308,12 @@ struct ExecCommand {
         let usage = results.reduce(TokenUsage.zero) { $0 + $1.usage }
         // A turn without a model call cost nothing; one whose model has no price has no cost.
         let costs = results.map { $0.modelCalls == 0 ? 0 : $0.costUSD }
-        var members: [String: JSONValue] = [
+        var members: JSONObject = [
             "status": .string("\(ending)"),
             "exitCode": .int(Int64(exitStatus)),
             "turns": .array(
                 results.map { result in
-                    var turn: [String: JSONValue] = [
+                    var turn: JSONObject = [
                         "turnId": .string(result.turnID), "status": .string(result.status.rawValue),
                         "modelCalls": .int(Int64(result.modelCalls)), "toolCalls": .int(Int64(result.toolCalls)),
                         "durationMs": .int(result.duration.wholeMilliseconds),

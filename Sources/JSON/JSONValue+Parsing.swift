@@ -202,7 +202,7 @@ private struct JSONParser {
     }
 
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
-        var members: [String: JSONValue] = [:]
+        var members = JSONObject()
         try forEachMember { parser, name throws(JSONParseError) in
             members[try parser.decodeName(name)] = try parser.parseValue(.everything)
         }
@@ -210,9 +210,8 @@ private struct JSONParser {
     }
 
     private mutating func parseObject(selecting wanted: [JSONSelection.Member]) throws(JSONParseError) -> JSONValue {
-        // Room for the few members an object usually has of those wanted, rather than growing (and rehashing)
-        // from nothing as they come.
-        var members = [String: JSONValue](minimumCapacity: min(wanted.count, 4))
+        // Room for the few members an object usually has of those wanted, rather than growing from nothing.
+        var members = JSONObject(minimumCapacity: min(wanted.count, 4))
         try forEachMember { parser, rawName throws(JSONParseError) in
             // Plain names (nearly all) are compared as they are; a name with an escape once decoded.
             let member =

@@ -1,6 +1,5 @@
 import Foundation
 import JSONRPC
-import OTLPExport
 import TestSupport
 import Testing
 

@@ -26,10 +26,12 @@ struct JSONSelectionTests {
             case (.everything, _): value
             case (.members(let wanted), .object(let members)):
                 .object(
-                    Dictionary(
-                        uniqueKeysWithValues: wanted.compactMap { name, spec in
-                            members[name].map { (name, spec.project($0)) }
-                        }
+                    JSONObject(
+                        Dictionary(
+                            uniqueKeysWithValues: wanted.compactMap { name, spec in
+                                members[name].map { (name, spec.project($0)) }
+                            }
+                        )
                     )
                 )
             case (.members, .array): .array([])

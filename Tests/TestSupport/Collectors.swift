@@ -276,7 +276,7 @@ extension TestTools {
                               "peak": use.ru_maxrss, "cpu": use.ru_utime + use.ru_stime}))
             """
         let variables = String(
-            decoding: JSONValue.object(environment.mapValues(JSONValue.string)).serialized(),
+            decoding: JSONValue.object(JSONObject(environment.mapValues(JSONValue.string))).serialized(),
             as: UTF8.self
         )
         let (_, stdout) = try await output(of: "python3", ["-c", script, variables, try cli()] + arguments)

@@ -203,12 +203,12 @@ public final class AppServerClient: Sendable {
         _ extra: [String: JSONValue]
     ) async throws -> JSONValue {
         do {
-            return try await call(method, .object(options.members.merging(extra) { $1 }))
+            return try await call(method, .object(JSONObject(options.members.merging(extra) { $1 })))
         } catch let refusal as AppServerError where refusal.serverError?.code == invalidRequestCode {
             let old = options.inOldVocabulary
             guard old.members != options.members else { throw refusal }
             do {
-                return try await call(method, .object(old.members.merging(extra) { $1 }))
+                return try await call(method, .object(JSONObject(old.members.merging(extra) { $1 })))
             } catch {
                 throw refusal
             }

@@ -48,7 +48,7 @@ public struct JSONRPCError: Error, Sendable, Hashable {
     }
 
     var json: JSONValue {
-        var members: [String: JSONValue] = ["code": .int(code), "message": .string(message)]
+        var members: JSONObject = ["code": .int(code), "message": .string(message)]
         if let data { members["data"] = data }
         return .object(members)
     }
@@ -72,9 +72,9 @@ public struct JSONRPCNotification: Sendable, Hashable {
     public var method: String
     public var params: JSONValue?
     /// Top-level members other than the JSON-RPC ones, such as a server's emission timestamp.
-    public var otherMembers: [String: JSONValue]
+    public var otherMembers: JSONObject
 
-    public init(method: String, params: JSONValue? = nil, otherMembers: [String: JSONValue] = [:]) {
+    public init(method: String, params: JSONValue? = nil, otherMembers: JSONObject = [:]) {
         self.method = method
         self.params = params
         self.otherMembers = otherMembers
@@ -166,7 +166,7 @@ extension JSONRPCMessage {
     public var json: JSONValue {
         switch self {
         case .request(let request):
-            var members: [String: JSONValue] = ["id": request.id.json, "method": .string(request.method)]
+            var members: JSONObject = ["id": request.id.json, "method": .string(request.method)]
             if let params = request.params { members["params"] = params }
             return .object(members)
         case .notification(let notification):

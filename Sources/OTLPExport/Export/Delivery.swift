@@ -1,6 +1,5 @@
 import Foundation
 import JSON
-public import OTLP
 
 /// What became of one export request, as the exporter acts on it. Everything the collector said is untrusted: a
 /// count is clamped to the batch, a wait to a bound, a message stripped of control characters.

@@ -1,6 +1,6 @@
 import DescriptorIO
 public import Foundation
-public import OTLP
+import OTLP
 import SaturatingArithmetic
 import Synchronization
 

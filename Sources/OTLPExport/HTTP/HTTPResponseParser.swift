@@ -1,5 +1,4 @@
 import Foundation
-public import OTLP
 
 /// Reads an HTTP/1.1 response (RFC 9112) from bytes as they arrive, keeping no more than a bounded head and body:
 /// a collector is outside our control, and a hostile or broken one must not make us buffer without end.

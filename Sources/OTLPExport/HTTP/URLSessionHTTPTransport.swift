@@ -1,5 +1,4 @@
 import Foundation
-public import OTLP
 import SaturatingArithmetic
 
 #if canImport(FoundationNetworking)
