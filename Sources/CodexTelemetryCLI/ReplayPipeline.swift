@@ -26,15 +26,18 @@ enum ReplayPipeline {
         case endFile(lastLine: SessionReplay.Line?, oversizedLines: Int, failure: ReplayError?)
     }
 
+    /// Lines longer than this are skipped and counted, as `SessionReplay` does by default.
+    private static let maximumLineLength = 64 << 20
+
     /// Reads `files` and calls `take` on this thread with every step, in order.
-    static func run(_ files: [SessionFiles.File], maximumLineLength: Int = 64 << 20, _ take: (Step) -> Void) {
+    static func run(_ files: [SessionFiles.File], _ take: (Step) -> Void) {
         guard files.count > 1 else {
-            for file in files { read(file, maximumLineLength: maximumLineLength, then: take) }
+            for file in files { read(file, then: take) }
             return
         }
         let handoff = Handoff<Step>(capacity: 4)
         DispatchQueue.global(qos: .userInitiated).async {
-            for file in files { read(file, maximumLineLength: maximumLineLength, then: handoff.put) }
+            for file in files { read(file, then: handoff.put) }
         }
         var ended = 0
         while ended < files.count {
@@ -46,7 +49,7 @@ enum ReplayPipeline {
 
     /// Streams one file, a chunk at a time. A file found in a directory is opened without following a link, and
     /// only if it is a regular file.
-    private static func read(_ file: SessionFiles.File, maximumLineLength: Int, then put: (Step) -> Void) {
+    private static func read(_ file: SessionFiles.File, then put: (Step) -> Void) {
         let flags = file.named ? O_RDONLY | O_CLOEXEC : O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
         let descriptor = open(file.path, flags)
         guard descriptor >= 0 else {
