@@ -42,3 +42,38 @@ struct JSONValueTests {
         #expect(foundation?["text"] as? String == "line\nbreak \"quoted\" \u{1} é")
     }
 }
+
+/// An object's members: each name once, the last of a name winning, equal and hashed alike in any order; small
+/// objects are a list, large ones indexed as well.
+struct JSONObjectTests {
+    @Test func membersAreEqualAndHashedAlikeInAnyOrder() throws {
+        let forward = try JSONValue(parsing: #"{"a":1,"b":[true,null],"c":{"d":"e"}}"#)
+        let backward = try JSONValue(parsing: #"{"c":{"d":"e"},"b":[true,null],"a":1}"#)
+        #expect(forward == backward)
+        #expect(forward.hashValue == backward.hashValue)
+        #expect(forward != (try JSONValue(parsing: #"{"a":1,"b":[true,null]}"#)))
+        #expect(try JSONValue(parsing: #"{"a":1,"a":2}"#) == ["a": 2])
+    }
+
+    @Test func aLargeObjectIsIndexedAndStillReadsWritesAndRemoves() throws {
+        let count = 100_000
+        let text = "{" + (0..<count).map { #""k\#($0)":\#($0)"# }.joined(separator: ",") + #","k7":"last"}"#
+        var members = try #require(try JSONValue(parsing: text).object)
+        #expect(members.count == count)
+        #expect(members["k7"] == "last")
+        #expect(members["k99999"] == 99_999)
+        members["k5"] = nil
+        #expect(members["k5"] == nil)
+        #expect(members["k6"] == 6)
+        #expect(members.count == count - 1)
+        members["new"] = true
+        #expect(members["new"] == true)
+        // Back under the threshold, the list alone serves.
+        var small = JSONObject()
+        for position in 0..<40 { small["m\(position)"] = .int(Int64(position)) }
+        for position in 0..<20 { small["m\(position)"] = nil }
+        #expect(small.count == 20)
+        #expect(small["m25"] == 25)
+        #expect(small["m3"] == nil)
+    }
+}
