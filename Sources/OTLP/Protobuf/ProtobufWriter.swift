@@ -1,11 +1,18 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The protobuf wire format, as far as OTLP needs it: varints, 64- and 32-bit fixed values, and length-delimited
 /// fields (https://protobuf.dev/programming-guides/encoding/).
 struct ProtobufWriter {
-    private(set) var bytes: [UInt8] = []
+    private let buffer: ByteBuffer
 
     init(capacity: Int = 0) {
-        bytes.reserveCapacity(capacity)
+        buffer = ByteBuffer(capacity: capacity)
     }
+
+    /// What has been written.
+    var bytes: [UInt8] { buffer.bytes }
 
     /// Wire types (encoding guide, "Message Structure").
     enum WireType: UInt64 {
@@ -15,12 +22,13 @@ struct ProtobufWriter {
     }
 
     mutating func writeVarint(_ value: UInt64) {
+        buffer.reserve(10)
         var value = value
         while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            buffer.appendReserved(UInt8(truncatingIfNeeded: value) | 0x80)
             value >>= 7
         }
-        bytes.append(UInt8(value))
+        buffer.appendReserved(UInt8(value))
     }
 
     mutating func writeTag(_ field: Int, _ wireType: WireType) {
@@ -50,13 +58,14 @@ struct ProtobufWriter {
     mutating func writeBytesField(_ field: Int, _ value: [UInt8]) {
         writeTag(field, .lengthDelimited)
         writeVarint(UInt64(value.count))
-        bytes.append(contentsOf: value)
+        value.withUnsafeBytes { buffer.append($0) }
     }
 
     mutating func writeStringField(_ field: Int, _ value: String) {
         writeTag(field, .lengthDelimited)
         writeVarint(UInt64(value.utf8.count))
-        bytes.append(contentsOf: value.utf8)
+        var value = value
+        value.withUTF8 { buffer.append(UnsafeRawBufferPointer($0)) }
     }
 
     // proto3 leaves a singular scalar at its default (0, "", false) unwritten; these keep our output canonical,
@@ -87,24 +96,82 @@ struct ProtobufWriter {
     /// for the length, which is all most messages need; a longer one moves the message up to make room, once.
     mutating func writeMessageField(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
         writeTag(field, .lengthDelimited)
-        let lengthAt = bytes.count
-        bytes.append(0)
+        let lengthAt = buffer.count
+        buffer.reserve(1)
+        buffer.appendReserved(0)
         body(&self)
-        var length = bytes.count - lengthAt - 1
+        var length = buffer.count - lengthAt - 1
         if length < 0x80 {
-            bytes[lengthAt] = UInt8(length)
+            buffer[lengthAt] = UInt8(length)
             return
         }
         var extra = 0
         while length >> (7 * (extra + 1)) > 0 { extra += 1 }
-        bytes.insert(contentsOf: repeatElement(0, count: extra), at: lengthAt + 1)
+        buffer.insertGap(extra, at: lengthAt + 1)
         for position in lengthAt...(lengthAt + extra) {
-            bytes[position] = UInt8(truncatingIfNeeded: length) | (position < lengthAt + extra ? 0x80 : 0)
+            buffer[position] = UInt8(truncatingIfNeeded: length) | (position < lengthAt + extra ? 0x80 : 0)
             length >>= 7
         }
     }
 
     private mutating func appendLittleEndian(_ value: UInt64) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: value.littleEndian) { buffer.append($0) }
+    }
+}
+
+/// The bytes of one encoding, written through a pointer: an array would check, on every byte, that it is not
+/// shared before writing.
+private final class ByteBuffer {
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 64)
+        base = .allocate(byteCount: self.capacity, alignment: 1)
+    }
+
+    deinit { base.deallocate() }
+
+    var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: base, count: count)) }
+
+    subscript(position: Int) -> UInt8 {
+        get { base.load(fromByteOffset: position, as: UInt8.self) }
+        set { base.storeBytes(of: newValue, toByteOffset: position, as: UInt8.self) }
+    }
+
+    /// Makes room for `extra` more bytes.
+    @inline(__always)
+    func reserve(_ extra: Int) {
+        guard count + extra > capacity else { return }
+        var grown = capacity * 2
+        while grown < count + extra { grown *= 2 }
+        let moved = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 1)
+        moved.copyMemory(from: base, byteCount: count)
+        base.deallocate()
+        base = moved
+        capacity = grown
+    }
+
+    /// Appends a byte there is room for (`reserve`).
+    @inline(__always)
+    func appendReserved(_ byte: UInt8) {
+        base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+        count += 1
+    }
+
+    func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        reserve(bytes.count)
+        (base + count).copyMemory(from: source, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    /// Moves the bytes from `position` on up by `width`, leaving a gap to write into.
+    func insertGap(_ width: Int, at position: Int) {
+        reserve(width)
+        // The two ranges overlap: memmove, not a copy.
+        memmove(base + position + width, base + position, count - position)
+        count += width
     }
 }
