@@ -287,11 +287,13 @@ struct SpanIdentity {
 /// only need to be stable and distinct, and they are derived from ids that are already public in the telemetry.
 func stableHash(_ parts: [String], seed: UInt64) -> [UInt8] {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ (seed &* 0x9E37_79B9_7F4A_7C15)
+    func mix(_ byte: UInt8) {
+        hash ^= UInt64(byte)
+        hash &*= 0x0000_0100_0000_01B3
+    }
     for part in parts {
-        for byte in part.utf8 + [0] {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01B3
-        }
+        for byte in part.utf8 { mix(byte) }
+        mix(0)
     }
     if hash == 0 { hash = 1 }
     return withUnsafeBytes(of: hash.bigEndian) { Array($0) }
