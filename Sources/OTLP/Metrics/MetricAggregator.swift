@@ -61,17 +61,22 @@ public struct MetricAggregator: Sendable {
         attributes: [OTLPAttribute],
         at time: UInt64
     ) {
-        if instruments[descriptor.name] == nil {
-            instruments[descriptor.name] = Instrument(descriptor: descriptor)
-            order.append(descriptor.name)
-        }
+        // Taken out while it changes, so that its tables are changed in place, and its name hashed twice, not five
+        // times.
+        var instrument =
+            instruments.removeValue(forKey: descriptor.name)
+            ?? {
+                order.append(descriptor.name)
+                return Instrument(descriptor: descriptor)
+            }()
+        defer { instruments[descriptor.name] = instrument }
         let key = attributes.sorted { $0.key < $1.key }
         let bounds: [Double]
         if case .histogram(let histogramBounds) = descriptor.kind { bounds = histogramBounds } else { bounds = [] }
         var series =
-            instruments[descriptor.name]!.series[key]
+            instrument.series[key]
             ?? {
-                instruments[descriptor.name]!.seriesOrder.append(key)
+                instrument.seriesOrder.append(key)
                 return Series(start: time, last: time, bucketCounts: Array(repeating: 0, count: bounds.count + 1))
             }()
         series.start = Swift.min(series.start, time)
@@ -83,7 +88,7 @@ public struct MetricAggregator: Sendable {
         series.max = Swift.max(series.max, value)
         // A bucket holds values up to and including its upper bound (metrics data model, "Histogram").
         series.bucketCounts[bounds.firstIndex { value <= $0 } ?? bounds.count] += 1
-        instruments[descriptor.name]!.series[key] = series
+        instrument.series[key] = series
     }
 
     /// The metrics so far. With delta temporality, what is collected is forgotten, and a series that has had no
