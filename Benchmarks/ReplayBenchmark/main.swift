@@ -33,12 +33,13 @@ func report(_ name: String, bytes: Int, ours: Run, floor: Run) {
     let size = Double(bytes) / 1e6
     print(
         String(
-            format: "%@: %.0f MB; codex-telemetry replay --format json %.0f MB/s, %.1f MiB peak; wc -l %.0f MB/s "
-                + "(we run at %.2f× the floor)",
+            format: "%@: %.0f MB; codex-telemetry replay --format json %.0f MB/s, %.1f MiB peak (%.1f MiB its own); "
+                + "wc -l %.0f MB/s (we run at %.2f× the floor)",
             name,
             size,
             size / ours.seconds,
             Double(ours.maximumResidentKilobytes) / 1024,
+            Double(ours.maximumAnonymousKilobytes) / 1024,
             size / floor.seconds,
             floor.seconds / ours.seconds
         )
