@@ -5,8 +5,13 @@
 /// its name would. Past `indexedFrom` members a dictionary index is kept as well, so a hostile object of millions
 /// of members is still read in linear time.
 public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
-    private var names: [String] = []
-    private var storedValues: [JSONValue] = []
+    private struct Member: Sendable {
+        var name: String
+        var value: JSONValue
+    }
+
+    /// One allocation per object: the few members of one read from the wire sit side by side.
+    private var members: [Member] = []
     private var index: [String: Int]?
 
     /// How many members an object holds before it keeps an index of their names.
@@ -16,8 +21,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
     /// An object with room for `capacity` members.
     public init(minimumCapacity capacity: Int) {
-        names.reserveCapacity(capacity)
-        storedValues.reserveCapacity(capacity)
+        members.reserveCapacity(capacity)
     }
 
     public init(_ members: [String: JSONValue]) {
@@ -30,30 +34,29 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         for (name, value) in elements { self[name] = value }
     }
 
-    public var count: Int { names.count }
-    public var isEmpty: Bool { names.isEmpty }
+    public var count: Int { members.count }
+    public var isEmpty: Bool { members.isEmpty }
     /// The names, in the order the members came.
-    public var keys: [String] { names }
-    public var values: [JSONValue] { storedValues }
+    public var keys: [String] { members.map(\.name) }
+    public var values: [JSONValue] { members.map(\.value) }
 
     /// The member named `name`; setting `nil` removes it.
     public subscript(name: String) -> JSONValue? {
-        get { position(of: name).map { storedValues[$0] } }
+        get { position(of: name).map { members[$0].value } }
         set {
             guard let newValue else {
                 removeValue(forKey: name)
                 return
             }
             if let position = position(of: name) {
-                storedValues[position] = newValue
+                members[position].value = newValue
                 return
             }
-            names.append(name)
-            storedValues.append(newValue)
+            members.append(Member(name: name, value: newValue))
             if index != nil {
-                index?[name] = names.count - 1
-            } else if names.count >= Self.indexedFrom {
-                index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+                index?[name] = members.count - 1
+            } else if members.count >= Self.indexedFrom {
+                index = indexed
             }
         }
     }
@@ -61,38 +64,37 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     @discardableResult
     public mutating func removeValue(forKey name: String) -> JSONValue? {
         guard let position = position(of: name) else { return nil }
-        names.remove(at: position)
-        let removed = storedValues.remove(at: position)
-        if index != nil {
-            index =
-                names.count >= Self.indexedFrom
-                ? Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) }) : nil
-        }
+        let removed = members.remove(at: position).value
+        if index != nil { index = members.count >= Self.indexedFrom ? indexed : nil }
         return removed
+    }
+
+    private var indexed: [String: Int] {
+        Dictionary(uniqueKeysWithValues: members.enumerated().map { ($1.name, $0) })
     }
 
     private func position(of name: String) -> Int? {
         if let index { return index[name] }
-        return names.firstIndex(of: name)
+        return members.firstIndex { $0.name == name }
     }
 
     public func makeIterator() -> some IteratorProtocol<(key: String, value: JSONValue)> {
-        zip(names, storedValues).lazy.map { (key: $0, value: $1) }.makeIterator()
+        members.lazy.map { (key: $0.name, value: $0.value) }.makeIterator()
     }
 
     /// The same members, whatever their order.
     public static func == (left: JSONObject, right: JSONObject) -> Bool {
-        left.count == right.count && zip(left.names, left.storedValues).allSatisfy { right[$0] == $1 }
+        left.count == right.count && left.members.allSatisfy { right[$0.name] == $0.value }
     }
 
     public func hash(into hasher: inout Hasher) {
         // Order-free: each member hashed on its own, then combined by a commutative sum.
         var sum = 0
-        for (name, value) in zip(names, storedValues) {
-            var member = Hasher()
-            member.combine(name)
-            member.combine(value)
-            sum &+= member.finalize()
+        for member in members {
+            var one = Hasher()
+            one.combine(member.name)
+            one.combine(member.value)
+            sum &+= one.finalize()
         }
         hasher.combine(count)
         hasher.combine(sum)
