@@ -127,7 +127,7 @@ struct ReplayCommandTests {
     @Test func aLongReplayShowsItsProgressOnATerminalOnly() async throws {
         let session = try Data(contentsOf: URL(fileURLWithPath: Self.sessions[0]))
         let file = try TestTools.makeTemporaryDirectory("long").appendingPathComponent("long.jsonl")
-        try Data(repeatElement(session, count: 200).joined()).write(to: file)
+        try Data(repeatElement(session, count: 400).joined()).write(to: file)
         let command = "'\(try TestTools.cli())' replay '\(file.path)'"
         let onTerminal = try await TestTools.output(of: "/usr/bin/script", ["-qec", command, "/dev/null"])
         #expect(onTerminal.status == .exited(0))
