@@ -100,7 +100,8 @@ struct ReplayCommand {
                 switch step {
                 case .startFile(let modified):
                     replay.startFile(modifiedAt: modified)
-                case .lines(let lines, let bytes):
+                case .lines(let lines, let passedOver, let bytes):
+                    replay.passOver(lines: passedOver)
                     for line in lines { replay.apply(line).forEach(emit) }
                     progress.read(bytes)
                 case .endFile(let lastLine, let oversized, let failure):

@@ -20,7 +20,8 @@ enum ReplayPipeline {
     /// What the reader hands over, file by file.
     enum Step: Sendable {
         case startFile(modifiedAt: UInt64)
-        case lines([SessionReplay.Line], bytes: Int)
+        /// The lines of a chunk that count, with how many were passed over.
+        case lines([SessionReplay.Line], passedOver: Int, bytes: Int)
         /// The end of a file, with its last line if it had no newline and its lines too long to read; `failure`
         /// when it could not be read to its end (or opened: then no other step came for it).
         case endFile(lastLine: SessionReplay.Line?, oversizedLines: Int, failure: ReplayError?)
@@ -82,8 +83,12 @@ enum ReplayPipeline {
             }
             if count == 0 { break }
             var lines: [SessionReplay.Line] = []
-            framer.append(UnsafeRawBufferPointer(rebasing: buffer[..<count])) { lines.append(SessionReplay.read($0)) }
-            put(.lines(lines, bytes: count))
+            var passedOver = 0
+            framer.append(UnsafeRawBufferPointer(rebasing: buffer[..<count])) { line in
+                let read = SessionReplay.read(line)
+                if case .passedOver = read { passedOver += 1 } else { lines.append(read) }
+            }
+            put(.lines(lines, passedOver: passedOver, bytes: count))
         }
         let lastLine = framer.finish().map { $0.withUnsafeBytes { SessionReplay.readUnterminated($0) } }
         put(.endFile(lastLine: lastLine, oversizedLines: framer.oversizedLineCount, failure: failure))

@@ -143,6 +143,13 @@ public struct SessionReplay: Sendable {
         return .message(typed, message, recordedAt: entry.at)
     }
 
+    /// Counts lines a reader found `passedOver` and kept for itself rather than handing each one over: most lines
+    /// of a capture are.
+    package mutating func passOver(lines count: Int) {
+        lineCounts.lines += count
+        lineCounts.passedOver += count
+    }
+
     /// Takes one line, read, in the order of the file, and returns the events it completes.
     package mutating func apply(_ line: Line) -> [TelemetryEvent] {
         lineCounts.lines += 1
