@@ -20,8 +20,13 @@ final class BufferedOutput {
     }
 
     func write(line: String) {
+        write { $0.append(contentsOf: line.utf8) }
+    }
+
+    /// Appends a line that `body` writes straight into the buffer, and its newline.
+    func write(_ body: (inout [UInt8]) -> Void) {
         guard failure == nil else { return }
-        buffer.append(contentsOf: line.utf8)
+        body(&buffer)
         buffer.append(0x0A)
         if buffer.count >= 1 << 16 { flush() }
     }

@@ -92,7 +92,7 @@ struct ReplayCommand {
                 guard window.isEverything || window.contains(event) else { return }
                 export?.record(event)
                 switch format {
-                case .json: output.write(line: event.jsonLine)
+                case .json: output.write { event.writeJSON(to: &$0) }
                 case .summary: summary.add(event)
                 }
             }

@@ -12,7 +12,7 @@ extension JSONValue {
         switch self {
         case .null: output.append(contentsOf: "null".utf8)
         case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
-        case .int(let value): output.append(contentsOf: String(value).utf8)
+        case .int(let value): Self.writeInteger(value, to: &output)
         case .double(let value):
             // JSON has no NaN or infinity; such a value is written as null rather than as invalid JSON.
             output.append(contentsOf: (value.isFinite ? "\(value)" : "null").utf8)
@@ -34,6 +34,19 @@ extension JSONValue {
             }
             output.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// Appends the digits of an integer, written in place: no `String` for each of the many counts and times a
+    /// writer of telemetry puts out.
+    package static func writeInteger<Number: BinaryInteger>(_ value: Number, to output: inout [UInt8]) {
+        if value < 0 { output.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        let start = output.count
+        repeat {
+            output.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        output[start...].reverse()
     }
 
     /// Appends `text` as a JSON string literal, escaping what RFC 8259 section 7 requires.

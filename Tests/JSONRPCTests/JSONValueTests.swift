@@ -27,6 +27,13 @@ struct JSONValueTests {
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: text) }
     }
 
+    @Test(arguments: [
+        (Int64.min, "-9223372036854775808"), (-7, "-7"), (0, "0"), (10, "10"), (.max, "9223372036854775807"),
+    ])
+    func integersAreWrittenExactly(value: Int64, text: String) {
+        #expect(String(decoding: JSONValue.int(value).serialized(), as: UTF8.self) == text)
+    }
+
     @Test func deepNestingIsAnErrorNotACrash() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: deep) }

@@ -6,6 +6,12 @@ extension TelemetryEvent {
     /// attributes in key order.
     public var jsonLine: String {
         var output: [UInt8] = []
+        writeJSON(to: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Appends `jsonLine`'s bytes (without a newline) to `output`: for a writer of many events, no `String` each.
+    public func writeJSON(to output: inout [UInt8]) {
         output.append(contentsOf: #"{"name":"#.utf8)
         JSONValue.writeString(name.rawValue, to: &output)
         output.append(
@@ -23,6 +29,5 @@ extension TelemetryEvent {
             }
         }
         output.append(contentsOf: "}}".utf8)
-        return String(decoding: output, as: UTF8.self)
     }
 }

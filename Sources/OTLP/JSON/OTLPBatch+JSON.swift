@@ -62,16 +62,8 @@ private struct OTLPJSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// The digits of an integer, written in place: no `String` is made for each of the many times and counts.
     mutating func integer<Number: BinaryInteger>(_ value: Number) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        let start = bytes.count
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        bytes[start...].reverse()
+        JSONValue.writeInteger(value, to: &bytes)
     }
 
     mutating func double(_ value: Double) {
