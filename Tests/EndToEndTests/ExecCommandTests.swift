@@ -131,9 +131,16 @@ struct ExecCommandTests {
     @Test func ctrlCWhileCodexIsStartingStillInterruptsTheTurn() async throws {
         let setup = try await setUp()
         defer { Task { await setup.stop() } }
+        let (wrapper, pidFile) = try codexWrapper()
         let started = ContinuousClock.now
-        let running = try TestTools.startCLI(setup.arguments(["scenario:hang"]), environment: setup.environment)
-        try await Task.sleep(for: .milliseconds(50))
+        let running = try TestTools.startCLI(
+            setup.arguments(["--codex", wrapper.path, "scenario:hang"]),
+            environment: setup.environment
+        )
+        // The moment Codex is launched: exec is past its own start, and Codex is not yet ready.
+        while !FileManager.default.fileExists(atPath: pidFile.path), ContinuousClock.now - started < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(2))
+        }
         kill(running.process.pid, SIGINT)
         let outcome = await running.finish()
         #expect(outcome.status == .exited(130))
