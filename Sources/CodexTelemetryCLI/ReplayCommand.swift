@@ -85,7 +85,7 @@ struct ReplayCommand {
         var summary = UsageSummary(groupingBy: grouping)
         var replay = SessionReplay(prices: prices)
         let files = found.files.filter { window.mayHold(fileModifiedAt: $0.modified) }
-        var progress = ReplayProgress(files: files.count, bytes: files.reduce(0) { $0 + $1.size })
+        var progress = ReplayProgress(files: files.count, bytes: files.map(\.size).saturatedSum())
         let lost = try await export.withExport { export in
             func emit(_ event: TelemetryEvent) {
                 progress.count(event)

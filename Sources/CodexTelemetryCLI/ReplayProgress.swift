@@ -51,7 +51,8 @@ struct ReplayProgress {
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let rate = seconds > 0 ? Double(bytes) / seconds : 0
-        let left = rate > 0 ? Int((Double(max(0, totalBytes - bytes)) / rate).rounded(.up)) : nil
+        // Sizes come from the files' status: a slow start against a huge sparse file could exceed any Int.
+        let left = rate > 0 ? Int(min((Double(max(0, totalBytes - bytes)) / rate).rounded(.up), 1e9)) : nil
         let eta = left.map { $0 >= 60 ? "\($0 / 60) min \($0 % 60) s" : "\($0) s" } ?? "…"
         let line =
             "\r\u{1B}[Kreplay: \(files)/\(totalFiles) files, \(bytes / 1_000_000)/\(totalBytes / 1_000_000) MB, "
