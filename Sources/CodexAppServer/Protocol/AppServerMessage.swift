@@ -2,10 +2,6 @@ public import JSON
 public import JSONRPC
 import SaturatingArithmetic
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// What an app-server message says about threads, turns, items and usage: ids, enums, counts and names only.
 ///
 /// Decoding reads just these fields, so prompts, messages, commands, outputs, paths and error texts are never copied
@@ -554,19 +550,8 @@ extension AppServerMessage {
     /// in `followedMethods`. Most lines of a session are content deltas, and this lets a reader pass over them at
     /// the cost of comparing a few bytes.
     package static func mayBeFollowed(_ line: UnsafeRawBufferPointer) -> Bool {
-        let prefix: StaticString = #"{"method":""#
-        let prefixLength = prefix.utf8CodeUnitCount
-        guard line.count > prefixLength, let start = line.baseAddress,
-            memcmp(start, prefix.utf8Start, prefixLength) == 0,
-            let end = memchr(start + prefixLength, Int32(UInt8(ascii: "\"")), line.count - prefixLength)
-        else { return true }
-        let name = start + prefixLength
-        let length = name.distance(to: end)
-        // A name with an escape is not one we know as it stands: let the parser read it.
-        guard memchr(name, Int32(UInt8(ascii: "\\")), length) == nil else { return true }
-        return followedMethodNames.contains { known in
-            known.count == length && known.withUnsafeBytes { memcmp($0.baseAddress!, name, length) } == 0
-        }
+        guard let method = LeadingBytes.string(after: #"{"method":""#, in: line)?.text else { return true }
+        return LeadingBytes.isOne(of: followedMethodNames, method)
     }
 
     private static let followedMethodNames: [[UInt8]] = followedMethods.map { Array($0.utf8) }

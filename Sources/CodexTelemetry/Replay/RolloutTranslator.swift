@@ -92,30 +92,19 @@ struct RolloutTranslator: Sendable {
     /// or `response_item` whose payload begins with a type not read (messages, reasoning, an agent's words), which
     /// hold most of a rollout's bytes; `nil` for any other. Whatever is laid out otherwise is left to the parser.
     static func unreadRecordTime(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
-        guard let start = line.baseAddress else { return nil }
-        let end = start + line.count
-        /// The bytes of a string that starts right after `prefix` at `position`, and where they end.
-        func string(after prefix: StaticString, at position: UnsafeRawPointer) -> UnsafeRawBufferPointer? {
-            let length = prefix.utf8CodeUnitCount
-            guard position.distance(to: end) > length, memcmp(position, prefix.utf8Start, length) == 0,
-                let quote = memchr(position + length, Int32(UInt8(ascii: "\"")), position.distance(to: end) - length)
-            else { return nil }
-            let text = UnsafeRawBufferPointer(start: position + length, count: (position + length).distance(to: quote))
-            return text.contains(UInt8(ascii: "\\")) ? nil : text
-        }
-        guard let stamp = string(after: #"{"timestamp":""#, at: start),
-            let type = string(after: #"","type":""#, at: stamp.baseAddress! + stamp.count),
-            let payloadType = string(after: #"","payload":{"type":""#, at: type.baseAddress! + type.count)
+        guard let stamp = LeadingBytes.string(after: #"{"timestamp":""#, in: line),
+            let type = LeadingBytes.string(after: #"","type":""#, in: stamp.rest),
+            let payloadType = LeadingBytes.string(after: #"","payload":{"type":""#, in: type.rest)
         else { return nil }
         let read: [[UInt8]]
-        if type.elementsEqual("event_msg".utf8) {
+        if type.text.elementsEqual("event_msg".utf8) {
             read = readEventNames
-        } else if type.elementsEqual("response_item".utf8) {
+        } else if type.text.elementsEqual("response_item".utf8) {
             read = readConversationRecordNames
         } else {
             return nil
         }
-        return read.contains { $0.elementsEqual(payloadType) } ? nil : stamp
+        return LeadingBytes.isOne(of: read, payloadType.text) ? nil : stamp.text
     }
 
     init() {}

@@ -2,10 +2,6 @@ package import CodexAppServer
 package import JSON
 package import JSONRPC
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Replays a raw capture of `codex app-server` stdout (one JSON-RPC message per line), a recording made with
 /// `--record`, or a Codex rollout file, into telemetry events.
 ///
@@ -105,14 +101,14 @@ public struct SessionReplay: Sendable {
     /// Reads one line (without its newline). With `everyLine`, no line is passed over by its first bytes: every one
     /// is parsed, the full path the fast one is held to.
     package static func read(_ line: UnsafeRawBufferPointer, everyLine: Bool = false) -> Line {
-        if Self.line(line, startsWith: SessionRecording.entryPrefix) { return readRecordingEntry(line) }
-        if Self.line(line, startsWith: Self.rolloutPrefix) {
+        if LeadingBytes.startsWith(line, SessionRecording.entryPrefix) { return readRecordingEntry(line) }
+        if LeadingBytes.startsWith(line, Self.rolloutPrefix) {
             if !everyLine, let stamp = RolloutTranslator.unreadRecordTime(line) {
                 return .rolloutRecordPassedOver(time: unixNanoseconds(iso8601: String(decoding: stamp, as: UTF8.self)))
             }
             return Self.parse(line, RolloutTranslator.selection).map(Line.rolloutRecord) ?? .malformed
         }
-        if Self.line(line, startsWith: SessionRecording.headerPrefix) { return .passedOver }
+        if LeadingBytes.startsWith(line, SessionRecording.headerPrefix) { return .passedOver }
         if !everyLine, !AppServerMessage.mayBeFollowed(line) { return .passedOver }
         guard
             let message = try? JSONRPCMessage(
@@ -183,11 +179,6 @@ public struct SessionReplay: Sendable {
     }
 
     private static let rolloutPrefix: StaticString = #"{"timestamp":""#
-
-    private static func line(_ line: UnsafeRawBufferPointer, startsWith prefix: StaticString) -> Bool {
-        guard let start = line.baseAddress, line.count >= prefix.utf8CodeUnitCount else { return false }
-        return memcmp(start, prefix.utf8Start, prefix.utf8CodeUnitCount) == 0
-    }
 
     private static let recordingSelection = SessionRecording.selection(message: AppServerMessage.selection)
 
