@@ -1,9 +1,18 @@
+/// A name Codex gives a state or a class: kept as it came, so that one a later release adds passes through, and
+/// written as a literal where we compare with one we know.
+public protocol CodexName: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral where RawValue == String {
+    init(rawValue: String)
+}
+
+extension CodexName {
+    public init(stringLiteral value: String) { self.init(rawValue: value) }
+}
+
 /// How a turn ended, or that it runs, in Codex's words; a status a later release adds passes through as it came.
-public struct TurnStatus: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral {
+public struct TurnStatus: CodexName {
     public var rawValue: String
 
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { rawValue = value }
 
     public static let inProgress: Self = "inProgress"
     public static let completed: Self = "completed"
@@ -12,11 +21,10 @@ public struct TurnStatus: RawRepresentable, Hashable, Sendable, ExpressibleByStr
 }
 
 /// Where a tool item stands, in Codex's words; a status a later release adds passes through as it came.
-public struct ItemStatus: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral {
+public struct ItemStatus: CodexName {
     public var rawValue: String
 
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { rawValue = value }
 
     public static let inProgress: Self = "inProgress"
     public static let completed: Self = "completed"
@@ -27,11 +35,10 @@ public struct ItemStatus: RawRepresentable, Hashable, Sendable, ExpressibleByStr
 
 /// The class of an error: the name of its `codexErrorInfo` variant (`internalServerError`,
 /// `httpConnectionFailed`, …). An error's message is never read, so this is all that can be told of it.
-public struct ErrorClass: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral {
+public struct ErrorClass: CodexName {
     public var rawValue: String
 
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { rawValue = value }
 
     /// The class of an error that named none.
     public static let other: Self = "other"
