@@ -78,6 +78,9 @@ package struct FileStatus: Sendable {
 
     package var kind: Kind
     package var size: Int
+    /// Which file it is, whatever its name: a file replaced under the same name has another.
+    package var device: UInt64
+    package var inode: UInt64
     /// When it was last modified, in Unix nanoseconds (saturated).
     package var modified: Int64
 
@@ -88,6 +91,8 @@ package struct FileStatus: Sendable {
         default: kind = .other
         }
         size = Int(status.st_size)
+        device = UInt64(status.st_dev)
+        inode = UInt64(status.st_ino)
         let (seconds, overflow) = Int64(status.st_mtim.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
         if overflow {
             modified = status.st_mtim.tv_sec < 0 ? .min : .max

@@ -130,6 +130,9 @@ struct RolloutTranslator: Sendable {
         return translated
     }
 
+    /// Whether an unmarked turn is running: it ends only with the next prompt or the file.
+    var hasOpenTurn: Bool { !marksTurns && currentTurn != nil }
+
     /// What is left at the end of the file: an unmarked turn still running ends with the file's last record.
     mutating func finish() -> [(message: AppServerMessage, time: Int64)] {
         marksTurns ? [] : endUnmarkedTurn().map { ($0, lastTime) }

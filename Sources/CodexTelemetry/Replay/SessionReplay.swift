@@ -212,6 +212,15 @@ public struct SessionReplay: Sendable {
         )
     }
 
+    /// Whether a turn of the current file is still running: a follower that stops here must come back to it.
+    package var hasOpenTurns: Bool { telemetry.hasOpenTurns || rollout.hasOpenTurn }
+
+    /// Closes the turns still running as `incomplete`, as the end of a file does, and goes on with the same file:
+    /// for a follower that has judged a session over, though its file may yet grow (a session resumed later).
+    package mutating func closeOpenTurns() -> [TelemetryEvent] {
+        receive(rollout.finish()) + telemetry.finish()
+    }
+
     /// Ends the current file for a reader that framed and read its lines itself: its last line without a newline,
     /// read with `readUnterminated`, and how many lines it found too long to read.
     package mutating func finishFile(lastLine: Line?, oversizedLines: Int) -> [TelemetryEvent] {

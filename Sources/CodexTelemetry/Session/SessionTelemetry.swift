@@ -241,6 +241,9 @@ public struct SessionTelemetry: Sendable {
         return openTurns.keys.sorted().flatMap { key in endTurn(key, openTurns[key]?.ending ?? incompleteEnding) }
     }
 
+    /// Whether a turn is running, or has ended and waits for its tools.
+    var hasOpenTurns: Bool { !openTurns.isEmpty }
+
     /// Whether the turn has ended but waits for tool calls the server has yet to complete: a live reader may give
     /// them a moment before it finishes.
     public func isAwaitingTools(threadID: String, turnID: String) -> Bool {

@@ -11,6 +11,9 @@ public struct LineFramer: Sendable {
     public let maximumLineLength: Int
     /// How many lines were skipped because they were longer than `maximumLineLength`.
     public private(set) var oversizedLineCount = 0
+    /// The bytes after the last newline: a line not yet ended, held or being skipped. A reader's position less
+    /// this is where its last whole line ends.
+    public private(set) var unterminatedLength = 0
 
     private var pending: [UInt8] = []
     private var skippingOversizedLine = false
@@ -32,6 +35,7 @@ public struct LineFramer: Sendable {
         while start < chunk.count {
             let remaining = chunk.count - start
             guard let found = memchr(base + start, 0x0A, remaining) else {
+                unterminatedLength = start == 0 ? unterminatedLength + remaining : remaining
                 appendPartial(UnsafeRawBufferPointer(start: base + start, count: remaining))
                 return
             }
@@ -55,6 +59,7 @@ public struct LineFramer: Sendable {
             pending.removeAll(keepingCapacity: pending.count <= 1 << 20)
             try line.withUnsafeBytes { try deliver($0, onLine) }
         }
+        unterminatedLength = 0
     }
 
     /// Ends the stream: the bytes after the last newline, if any, are an unterminated (possibly truncated) line.
@@ -62,6 +67,7 @@ public struct LineFramer: Sendable {
         defer {
             pending = []
             skippingOversizedLine = false
+            unterminatedLength = 0
         }
         return pending.isEmpty || skippingOversizedLine ? nil : pending
     }
