@@ -38,7 +38,8 @@ public final class TelemetryExport: Sendable {
     }
 
     /// Runs `body` with an export, sending the metrics every `metricExportInterval` and once more at the end, then
-    /// flushes (bounded by the settings' flush timeout).
+    /// flushes (bounded by the settings' flush timeout). With `atCheckpoints`, nothing becomes sendable, metrics
+    /// included, except at `checkpoint` and at the end: for a reader that keeps a cursor.
     ///
     /// A spool that cannot be created or written is not fatal: batches are then held in memory and sent from
     /// there, and the report says so and counts what was not delivered.
@@ -48,6 +49,7 @@ public final class TelemetryExport: Sendable {
     ///   else's, writable by others); `OTLPConfigurationError` when a configured header cannot be sent.
     public static func withExport<Result: Sendable>(
         _ settings: ExportSettings,
+        atCheckpoints: Bool = false,
         _ body: (TelemetryExport) async -> Result
     ) async throws -> (Result, ExportReport) {
         let opened = Swift.Result { () throws(SpoolError) in
@@ -60,13 +62,14 @@ public final class TelemetryExport: Sendable {
             configuration: settings.configuration,
             scope: scope,
             spool: spool,
-            flushTimeout: settings.flushTimeout
+            flushTimeout: settings.flushTimeout,
+            batching: atCheckpoints ? .atCheckpoints() : OTLPExporter.Batching()
         ) { exporter in
             let export = TelemetryExport(exporter: exporter, settings: settings)
             // A long run (a proxy in front of an IDE) sends its metrics as it goes, not only at its end.
             let interval = settings.configuration.metricExportInterval
             let periodic = Task {
-                while (try? await Task.sleep(for: interval)) != nil { export.sendMetrics() }
+                while !atCheckpoints, (try? await Task.sleep(for: interval)) != nil { export.sendMetrics() }
             }
             let result = await body(export)
             periodic.cancel()
@@ -83,6 +86,12 @@ public final class TelemetryExport: Sendable {
         let (log, span) = mapping.withLock { $0.map(event) }
         exporter.enqueue(log)
         if let span { exporter.enqueue(span) }
+    }
+
+    /// Makes what was recorded since the last checkpoint sendable, with the metrics so far, once `commit` has
+    /// recorded how far the caller read and the staged requests' names (see `OTLPExporter.checkpoint`).
+    public func checkpoint(_ commit: ([String]) throws -> Void) rethrows {
+        try exporter.checkpoint(including: mapping.withLock { $0.metrics.collect() }, commit)
     }
 
     private func sendMetrics() {

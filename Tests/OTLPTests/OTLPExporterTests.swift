@@ -154,8 +154,8 @@ struct OTLPExporterTests {
 
     @Test func pastItsBoundTheSpoolDropsTheOldestAndCountsIt() throws {
         let spool = try Self.spool(maximumBytes: 1)
-        #expect(try spool.write([1, 2, 3], signal: .logs, wireProtocol: .protobuf, itemCount: 5).isEmpty)
-        #expect(try spool.write([1, 2, 3], signal: .traces, wireProtocol: .json, itemCount: 7) == [.logs: 5])
+        #expect(try spool.write([1, 2, 3], signal: .logs, wireProtocol: .protobuf, itemCount: 5).dropped.isEmpty)
+        #expect(try spool.write([1, 2, 3], signal: .traces, wireProtocol: .json, itemCount: 7).dropped == [.logs: 5])
         #expect(spool.list().entries.map(\.signal) == [.traces])
         var report = ExportReport()
         report.droppedBySpoolLimit = [.logs: 5]

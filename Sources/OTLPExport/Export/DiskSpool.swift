@@ -114,16 +114,20 @@ public final class DiskSpool: Sendable {
         }
     }
 
-    /// Writes a request; returns the items of older requests dropped to stay within the bound.
+    /// Writes a request; returns the items of older requests dropped to stay within the bound, and its name. A
+    /// `staged` request is not sent until `publish` is given its name: a caller records it first, with what the
+    /// request stands for, so that a crash between the two neither loses nor repeats it.
     ///
     /// - Throws: `SpoolError` with code `.unavailable` when the file cannot be written (a full or read-only disk):
     ///   the caller keeps the batch in memory instead.
+    @discardableResult
     func write(
         _ body: [UInt8],
         signal: OTLPSignal,
         wireProtocol: OTLPExporterConfiguration.WireProtocol,
-        itemCount: Int
-    ) throws(SpoolError) -> [OTLPSignal: Int] {
+        itemCount: Int,
+        staged: Bool = false
+    ) throws(SpoolError) -> (dropped: [OTLPSignal: Int], name: String) {
         // Name: time, process, sequence, signal, protocol, item count: sortable, unique, self-describing.
         let now = UInt64(saturating: Date().timeIntervalSince1970 * 1e9)
         let number = sequence.withLock { number in
@@ -141,12 +145,40 @@ public final class DiskSpool: Sendable {
         guard file >= 0 else { throw SpoolError(.unavailable, "cannot write to the spool: \(Self.errorText)") }
         let written = body.withUnsafeBytes { writeAll($0, to: file) }
         let failure = Self.errorText
-        guard close(file) == 0, written, renameat(descriptor, temporary, descriptor, name) == 0 else {
+        guard close(file) == 0, written,
+            renameat(descriptor, temporary, descriptor, staged ? Self.stagedPrefix + name : name) == 0
+        else {
             let reason = written ? Self.errorText : failure
             unlinkat(descriptor, temporary, 0)
             throw SpoolError(.unavailable, "cannot write to the spool: \(reason)")
         }
-        return enforceLimit()
+        return (staged ? [:] : enforceLimit(), name)
+    }
+
+    /// How a staged request is named until it is published: hidden, so neither listed nor sent.
+    private static let stagedPrefix = ".staged-"
+
+    /// Makes staged requests sendable; a name already published (or never staged) is passed over.
+    public func publish(_ names: [String]) {
+        // Names come from the caller's records: only one this spool could have written is used.
+        for name in names where Self.request(named: name) != nil {
+            renameat(descriptor, Self.stagedPrefix + name, descriptor, name)
+        }
+        if !names.isEmpty { _ = enforceLimit() }
+    }
+
+    /// Removes staged requests that a process killed before it recorded them left behind (over an hour old), except
+    /// those named in `kept`, which their owner will publish.
+    public func removeAbandonedStagedRequests(keeping kept: Set<String>) {
+        let hourAgo = time(nil) - 3600
+        for name in entryNames(ofDirectory: descriptor) ?? [] where name.hasPrefix(Self.stagedPrefix) {
+            var status = stat()
+            guard !kept.contains(String(name.dropFirst(Self.stagedPrefix.count))),
+                fstatat(descriptor, name, &status, AT_SYMLINK_NOFOLLOW) == 0, status.st_mode & S_IFMT == S_IFREG,
+                status.st_mtim.tv_sec < hourAgo
+            else { continue }
+            unlinkat(descriptor, name, 0)
+        }
     }
 
     /// The spooled requests, oldest first, and the count of entries that are not ours.
@@ -165,6 +197,24 @@ public final class DiskSpool: Sendable {
 
     /// The request a name stands for, if the name is one this spool writes and the file is a regular file of ours.
     private func ownRequest(named name: String) -> Entry? {
+        guard let request = Self.request(named: name) else { return nil }
+        var status = stat()
+        guard fstatat(descriptor, name, &status, AT_SYMLINK_NOFOLLOW) == 0, Self.isOwnRequest(status) else {
+            return nil
+        }
+        return Entry(
+            name: name,
+            signal: request.signal,
+            wireProtocol: request.wireProtocol,
+            itemCount: request.itemCount,
+            size: Int(status.st_size)
+        )
+    }
+
+    /// What a name says of its request, if it is a name this spool writes.
+    private static func request(
+        named name: String
+    ) -> (signal: OTLPSignal, wireProtocol: OTLPExporterConfiguration.WireProtocol, itemCount: Int)? {
         let parts = name.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 5, parts[0].count == 20, parts[0].allSatisfy(\.isASCIIDigit),
             parts[1].allSatisfy(\.isASCIIDigit), parts[2].count == 6, parts[2].allSatisfy(\.isASCIIDigit),
@@ -172,19 +222,9 @@ public final class DiskSpool: Sendable {
         else { return nil }
         let tail = parts[4].split(separator: ".", omittingEmptySubsequences: false)
         guard tail.count == 2, tail[0].count <= 7, tail[0].allSatisfy(\.isASCIIDigit), let count = Int(tail[0]),
-            count <= Self.maximumItemCount, tail[1] == "pb" || tail[1] == "json"
+            count <= maximumItemCount, tail[1] == "pb" || tail[1] == "json"
         else { return nil }
-        var status = stat()
-        guard fstatat(descriptor, name, &status, AT_SYMLINK_NOFOLLOW) == 0, Self.isOwnRequest(status) else {
-            return nil
-        }
-        return Entry(
-            name: name,
-            signal: signal,
-            wireProtocol: tail[1] == "pb" ? .protobuf : .json,
-            itemCount: count,
-            size: Int(status.st_size)
-        )
+        return (signal, tail[1] == "pb" ? .protobuf : .json, count)
     }
 
     /// A regular file of this user's, with one link (as written here), of a size this spool writes.

@@ -18,9 +18,20 @@ public final class OTLPExporter: Sendable {
         /// How long a record may wait for its batch to fill. Default: 1 second.
         public var maximumDelay: Duration
 
+        /// Whether batches leave only at `checkpoint` (and at the end), never on their own.
+        var atCheckpointsOnly = false
+
         public init(maximumSize: Int = 512, maximumDelay: Duration = .seconds(1)) {
             self.maximumSize = maximumSize
             self.maximumDelay = maximumDelay
+        }
+
+        /// Batches of `maximumSize` that leave only at `checkpoint`, and at the end: for a reader that records how
+        /// far it has read together with what it exported, and so must decide when records become sendable.
+        public static func atCheckpoints(maximumSize: Int = 512) -> Batching {
+            var batching = Batching(maximumSize: maximumSize)
+            batching.atCheckpointsOnly = true
+            return batching
         }
     }
 
@@ -240,10 +251,34 @@ public final class OTLPExporter: Sendable {
         workWaiting.ring()
     }
 
+    /// Spools every record enqueued so far, with `metrics`, as requests that cannot be sent yet; calls `commit`
+    /// with their names; then makes them sendable. A caller that records, in `commit`, how far it has read and
+    /// the names (to `DiskSpool.publish` them after a crash) neither loses nor repeats a record, wherever its
+    /// process is killed. When `commit` throws, the requests stay staged (removed an hour later), and the error
+    /// is rethrown. With no spool, or one that will not take them, the records are held in memory as always:
+    /// exactly once then holds only while the process lives.
+    public func checkpoint(including metrics: [OTLPMetric], _ commit: ([String]) throws -> Void) rethrows {
+        var batches = state.withLock { state -> [OTLPBatch] in
+            defer {
+                state.logs = []
+                state.spans = []
+                state.oldestPending = nil
+            }
+            return state.logs.chunked(batching.maximumSize).map(OTLPBatch.logs)
+                + state.spans.chunked(batching.maximumSize).map(OTLPBatch.traces)
+        }
+        if !metrics.isEmpty { batches.append(.metrics(metrics)) }
+        let staged = batches.compactMap { keep($0, staged: true) }
+        try commit(staged)
+        spool?.publish(staged)
+        workWaiting.ring()
+    }
+
     private func add(_ change: (inout State) -> Void) {
         let (full, overflow) = state.withLock { state -> (Bool, [OTLPBatch]) in
             change(&state)
             if state.oldestPending == nil { state.oldestPending = .now }
+            if batching.atCheckpointsOnly { return (false, []) }
             // A producer far faster than the batcher (a replay, never a live session) spools a batch itself, so
             // memory stays bounded.
             let limit = 4 * batching.maximumSize
@@ -271,7 +306,7 @@ public final class OTLPExporter: Sendable {
             let (batches, finishing, wait) = state.withLock { state -> ([OTLPBatch], Bool, Duration?) in
                 let due = state.oldestPending.map { ContinuousClock.now - $0 >= batching.maximumDelay } ?? false
                 let full = state.logs.count >= batching.maximumSize || state.spans.count >= batching.maximumSize
-                guard due || full || state.finishing else {
+                guard (due || full) && !batching.atCheckpointsOnly || state.finishing else {
                     return ([], false, state.oldestPending.map { batching.maximumDelay - (ContinuousClock.now - $0) })
                 }
                 var batches: [OTLPBatch] = []
@@ -289,28 +324,35 @@ public final class OTLPExporter: Sendable {
                 workWaiting.ring()
                 return
             }
-            if batches.isEmpty { await batchReady.wait(upTo: wait ?? .seconds(3600)) }
+            if batches.isEmpty {
+                await batchReady.wait(upTo: batching.atCheckpointsOnly ? .seconds(3600) : wait ?? .seconds(3600))
+            }
         }
     }
 
     /// Encodes a batch and keeps it for sending: in the spool, or, if the spool will not take it, in memory.
-    /// Every batch passes here, so this is where a signal that is not exported is dropped.
-    private func keep(_ batch: OTLPBatch) {
-        guard configuration.signals.contains(batch.signal), configuration.endpoints[batch.signal] != nil else { return }
+    /// Every batch passes here, so this is where a signal that is not exported is dropped. Returns the name of a
+    /// `staged` request in the spool.
+    @discardableResult
+    private func keep(_ batch: OTLPBatch, staged: Bool = false) -> String? {
+        guard configuration.signals.contains(batch.signal), configuration.endpoints[batch.signal] != nil else {
+            return nil
+        }
         let wireProtocol = configuration.wireProtocol(for: batch.signal)
         let body =
             wireProtocol == .protobuf
             ? batch.protobuf(resource: resource, scope: scope) : batch.json(resource: resource, scope: scope)
         if let spool {
             do {
-                let dropped = try spool.write(
+                let (dropped, name) = try spool.write(
                     body,
                     signal: batch.signal,
                     wireProtocol: wireProtocol,
-                    itemCount: batch.itemCount
+                    itemCount: batch.itemCount,
+                    staged: staged
                 )
                 state.withLock { $0.report.droppedBySpoolLimit.merge(dropped, uniquingKeysWith: +) }
-                return
+                return staged ? name : nil
             } catch {
                 state.withLock { state in
                     if state.report.spoolFailure == nil { state.report.spoolFailure = error.message }
@@ -336,6 +378,7 @@ public final class OTLPExporter: Sendable {
                 state.report.lostFromMemory[oldest.signal, default: 0] += oldest.itemCount
             }
         }
+        return nil
     }
 
     // MARK: - Sender: spool and memory to collector
