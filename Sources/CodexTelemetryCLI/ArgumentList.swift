@@ -14,6 +14,12 @@ struct ArgumentList {
         remaining.isEmpty ? nil : remaining.removeFirst()
     }
 
+    /// Takes the next argument if it is one of `names`, a subcommand's own subcommand.
+    mutating func popSubcommand(ifOneOf names: Set<String>) -> String? {
+        guard let first = remaining.first, names.contains(first) else { return nil }
+        return remaining.removeFirst()
+    }
+
     /// Splits the arguments into options and positionals, checking each option against `known`; `flags` are the
     /// options that take no value.
     ///

@@ -116,13 +116,17 @@ struct ExportOptions {
     ///
     /// - Returns: whether telemetry was lost (not delivered, and not kept in the spool for a later run).
     @discardableResult
-    func withExport(_ body: (TelemetryExport?) async throws -> Void) async throws -> Bool {
+    func withExport(
+        atCheckpoints: Bool = false,
+        _ body: (TelemetryExport?) async throws -> Void
+    ) async throws -> Bool {
         announce()
         guard let settings = settings() else {
             try await body(nil)
             return false
         }
-        let (outcome, report) = try await TelemetryExport.withExport(settings) { export -> Result<Void, any Error> in
+        let (outcome, report) = try await TelemetryExport.withExport(settings, atCheckpoints: atCheckpoints) {
+            export -> Result<Void, any Error> in
             do {
                 return .success(try await body(export))
             } catch {

@@ -13,7 +13,8 @@ import Glibc
 struct ReplayCommand {
     static let usage = """
         USAGE: codex-telemetry replay PATH… [--format summary|json] [--since DATE] [--until DATE]
-                                            [--group-by model|day|thread|source] [--prices FILE] [export options]
+                                            [--group-by model|day|thread|source] [--prices FILE] [--state FILE]
+                                            [export options]
 
         Reads recorded sessions and turns each into dimension-only telemetry events: turns, model calls, tool calls,
         compactions, hook runs and quota readings. A PATH is a raw capture of `codex app-server` stdout (one JSON-RPC message per line), a
@@ -31,6 +32,11 @@ struct ReplayCommand {
           --prices FILE          A JSON file of USD prices per million tokens laid over the bundled table:
                                  {"model": {"input": 1.25, "cachedInput": 0.125, "output": 10}}.
                                  Environment: CODEX_TELEMETRY_PRICES.
+          --state FILE           Read only what the files gained since the last replay with this cursor (the
+                                 one `watch` and `hook` keep: $XDG_STATE_HOME/codex-telemetry/cursor.json), and
+                                 record how far they were read, committed with the export: a daily backfill
+                                 sends only what is new, once. A turn still running at the end of a file is left
+                                 for the next run unless the file is ten minutes quiet and held open by no process.
 
         \(ExportOptions.help)
 
@@ -54,13 +60,14 @@ struct ReplayCommand {
     var grouping: UsageSummary.Grouping
     var prices: PriceTable
     var export: ExportOptions
+    var statePath: String?
 
     init(
         parsing arguments: inout ArgumentList,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws {
         let parsed = try arguments.parse(
-            options: ExportOptions.names.union(["--format", "--prices", "--since", "--until", "--group-by"]),
+            options: ExportOptions.names.union(["--format", "--prices", "--since", "--until", "--group-by", "--state"]),
             usage: Self.usage
         )
         guard !parsed.positionals.isEmpty else { throw UsageError("replay needs at least one PATH", usage: Self.usage) }
@@ -71,6 +78,7 @@ struct ReplayCommand {
             throw UsageError("--group-by must be model, day, thread or source", usage: Self.usage)
         }
         paths = parsed.positionals
+        statePath = parsed["--state"]
         self.format = format
         self.grouping = grouping
         window = try TimeWindow(since: parsed["--since"], until: parsed["--until"], usage: Self.usage)
@@ -96,18 +104,27 @@ struct ReplayCommand {
                 case .summary: summary.add(event)
                 }
             }
-            ReplayPipeline.run(files) { step in
-                switch step {
-                case .startFile(let modified):
-                    replay.startFile(modifiedAt: modified)
-                case .lines(let lines, let passedOver, let bytes):
-                    replay.passOver(lines: passedOver)
-                    for line in lines { replay.apply(line).forEach(emit) }
-                    progress.read(bytes)
-                case .endFile(let lastLine, let oversized, let failure):
-                    replay.finishFile(lastLine: lastLine, oversizedLines: oversized).forEach(emit)
-                    progress.finishedFile()
-                    if let failure { unreadable.append("\(failure)") }
+            if let statePath {
+                unreadable += readFromCursor(statePath, files, export: export, output: output, emit: emit)
+                progress.clear()
+                if format == .summary { output.write(line: summary.text) }
+                output.flush()
+                for problem in unreadable { printError("codex-telemetry: \(problem)") }
+                return
+            } else {
+                ReplayPipeline.run(files) { step in
+                    switch step {
+                    case .startFile(let modified):
+                        replay.startFile(modifiedAt: modified)
+                    case .lines(let lines, let passedOver, let bytes):
+                        replay.passOver(lines: passedOver)
+                        for line in lines { replay.apply(line).forEach(emit) }
+                        progress.read(bytes)
+                    case .endFile(let lastLine, let oversized, let failure):
+                        replay.finishFile(lastLine: lastLine, oversizedLines: oversized).forEach(emit)
+                        progress.finishedFile()
+                        if let failure { unreadable.append("\(failure)") }
+                    }
                 }
             }
             progress.clear()
@@ -127,6 +144,44 @@ struct ReplayCommand {
         }
         if lost { return ExitStatus.ioError }
         return unreadable.isEmpty ? ExitStatus.success : ExitStatus.failure
+    }
+
+    /// Reads `files` from the cursor at `path`, committing it with the export; returns what could not be read.
+    private func readFromCursor(
+        _ path: String,
+        _ files: [SessionFiles.File],
+        export: TelemetryExport?,
+        output: BufferedOutput,
+        emit: (TelemetryEvent) -> Void
+    ) -> [String] {
+        do {
+            let spool = export == nil ? nil : self.export.spoolDirectory
+            let cursor = try CursorReader.openCursor(path, spoolDirectory: spool)
+            // Called only during the reads below.
+            try withoutActuallyEscaping(emit) { emit throws in
+                let reader = CursorReader(
+                    cursor: cursor,
+                    prices: prices,
+                    export: export,
+                    spoolDirectory: spool,
+                    beforeCommit: output.flush,
+                    emit: emit
+                )
+                try reader.transaction {
+                    for file in files { try reader.read(absolutePath(file.path)) }
+                }
+                try reader.closeSessionsThatAreOver(quietFor: .seconds(600))
+                let counts = reader.counts
+                printError(
+                    "read what \(files.count) file\(files.count == 1 ? "" : "s") gained since the cursor: "
+                        + "\(counts.replaced) replaced and \(counts.truncated) truncated (read from their start), "
+                        + "\(counts.closedTurns) turns closed as incomplete"
+                )
+            }
+            return []
+        } catch {
+            return ["\(error)"]
+        }
     }
 
     static func entriesText(skipped: Int, unreadable: Int) -> String {

@@ -94,9 +94,10 @@ public final class Rotel: Sendable {
                 update { $0.attributes[key] = value }
             } else if let name = field("EventName") ?? (trimmed.hasPrefix("Name ") ? field("Name") : nil) {
                 update { $0.name = name }
-            } else if let key = ["Trace ID", "Parent ID", "ID", "Kind", "Status code", "Count", "Sum", "Value"]
-                .first(where: { field($0) != nil })
-            {
+            } else if let key = [
+                "Trace ID", "Parent ID", "ID", "Kind", "Status code", "Count", "Sum", "Value", "Timestamp",
+            ]
+            .first(where: { field($0) != nil }) {
                 update { $0.fields[key] = field(key) }
             }
         }

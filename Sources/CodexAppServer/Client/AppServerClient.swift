@@ -148,6 +148,28 @@ public final class AppServerClient: Sendable {
         _ = try await call(AppServerMethod.threadCompactStart, ["threadId": .string(threadID)])
     }
 
+    /// The hook handlers Codex has configured for a working directory, as `hooks/list` gives them (Codex 0.163 and
+    /// later): what a tool that installed one needs to have it trusted.
+    ///
+    /// - Throws: `AppServerError` when Codex refuses (a release without hooks) or has exited.
+    public func configuredHooks(workingDirectory: String) async throws -> [ConfiguredHook] {
+        let result = try await call(AppServerMethod.hooksList, ["cwds": [.string(workingDirectory)]])
+        return (result["data"]?.array ?? []).flatMap { entry in
+            (entry["hooks"]?.array ?? []).compactMap(ConfiguredHook.init(listed:))
+        }
+    }
+
+    /// Trusts hook handlers at their current hash, as the user's review in Codex would: written to the user's
+    /// `config.toml` by Codex's own configuration writer, which leaves every other setting as it was.
+    ///
+    /// - Throws: `AppServerError` when Codex refuses or has exited.
+    public func trust(_ hooks: [ConfiguredHook]) async throws {
+        var trusted = JSONObject()
+        for hook in hooks { trusted[hook.key] = ["trusted_hash": .string(hook.currentHash)] }
+        let edit: JSONValue = ["keyPath": "hooks.state", "mergeStrategy": "upsert", "value": .object(trusted)]
+        _ = try await call(AppServerMethod.configBatchWrite, ["edits": [edit]])
+    }
+
     /// Starts a turn with a text prompt and returns its id; the turn runs on, see `waitForTurnEnd(threadID:turnID:)`.
     ///
     /// A `turn/start` sent while a turn is running returns that turn's id: it is not a new turn.
@@ -312,3 +334,28 @@ public struct ThreadOptions: Sendable {
 
 /// JSON-RPC's code for a request the server could not accept, which Codex also answers for an unknown enum value.
 private let invalidRequestCode: Int64 = -32600
+
+/// A hook handler as Codex lists it.
+public struct ConfiguredHook: Sendable, Equatable {
+    /// Codex's name for the handler: its file, event and position.
+    public var key: String
+    /// `stop`, `sessionEnd`, …
+    public var eventName: String
+    /// The command it runs, for a command handler.
+    public var command: String?
+    /// The hash a trust must name.
+    public var currentHash: String
+    /// `trusted`, `untrusted`, `modified` or `managed`.
+    public var trustStatus: String
+
+    init?(listed entry: JSONValue) {
+        guard let key = entry["key"]?.string, let eventName = entry["eventName"]?.string,
+            let currentHash = entry["currentHash"]?.string, let trustStatus = entry["trustStatus"]?.string
+        else { return nil }
+        self.key = key
+        self.eventName = eventName
+        command = entry["command"]?.string
+        self.currentHash = currentHash
+        self.trustStatus = trustStatus
+    }
+}

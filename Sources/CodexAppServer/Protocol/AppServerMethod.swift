@@ -8,6 +8,8 @@ public enum AppServerMethod {
     public static let threadCompactStart = "thread/compact/start"
     public static let turnStart = "turn/start"
     public static let turnInterrupt = "turn/interrupt"
+    public static let hooksList = "hooks/list"
+    public static let configBatchWrite = "config/batchWrite"
 
     public static let threadStarted = "thread/started"
     public static let threadSettingsUpdated = "thread/settings/updated"

@@ -1,0 +1,176 @@
+import DescriptorIO
+import Foundation
+import JSON
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How far each session file has been read and its events exported: the durable cursor that `watch`, `hook` and
+/// `replay --state` share, so that a file is exported once whichever of them reads it, and whenever one is killed.
+struct Cursor: Equatable {
+    /// Where a file was left.
+    struct Position: Equatable {
+        /// Which file it is: a file replaced under the same name is read from its start.
+        var device: UInt64
+        var inode: UInt64
+        /// The end of the last whole line read: the events of every line up to it are exported.
+        var offset: Int
+        /// Whether a turn was still running there.
+        var openTurns: Bool
+        /// The offsets at which the turns then running were closed as `incomplete`, their session judged over:
+        /// reading the file again from its start closes them there again, so they are not exported twice.
+        var closings: [Int] = []
+    }
+
+    var positions: [String: Position] = [:]
+    /// The spool requests staged with the last commit, and the spool: published on the next start if this
+    /// process died before it published them.
+    var staged: [String] = []
+    var spool: String?
+
+    /// The most closings kept for a file: past it, its open turns are left open.
+    static let maximumClosings = 256
+}
+
+/// The file a cursor is kept in: JSON, 0600, in a directory of the user's, replaced whole on each save (written
+/// aside, synced, renamed), and locked while a reader holds it, so that a `watch` and a hook never read the same
+/// lines.
+final class CursorFile: Sendable {
+    let path: String
+    private let lockDescriptor: Int32
+
+    /// The largest cursor file read: about 300,000 files' positions.
+    private static let maximumBytes = 64 << 20
+
+    /// Opens (creating its directory, 0700, if need be) the cursor at `path`.
+    ///
+    /// - Throws: `CursorError` when the directory cannot be made or the lock file opened, or is a link.
+    init(path: String) throws(CursorError) {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try Self.makeDirectory(directory) }
+        lockDescriptor = open(path + ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard lockDescriptor >= 0 else { throw CursorError("cannot open \(path).lock: \(Self.errorText)") }
+    }
+
+    deinit { close(lockDescriptor) }
+
+    /// Runs `body` holding the cursor's lock: waits while another process holds it.
+    func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
+        while flock(lockDescriptor, LOCK_EX) != 0 && errno == EINTR {}
+        defer { flock(lockDescriptor, LOCK_UN) }
+        return try body()
+    }
+
+    /// The cursor as last saved; an empty one if there is none yet.
+    ///
+    /// - Throws: `CursorError` when the file cannot be read or is not a cursor: it is not replaced, since that
+    ///   would export everything again.
+    func load() throws(CursorError) -> Cursor {
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { return Cursor() }
+            throw CursorError("cannot read the cursor \(path): \(Self.errorText)")
+        }
+        defer { close(descriptor) }
+        guard let bytes = try? DescriptorIO.readAll(descriptor, atMost: Self.maximumBytes),
+            let cursor = (try? JSONValue(parsing: bytes)).flatMap(Cursor.init(json:))
+        else {
+            throw CursorError(
+                "the cursor \(path) is not one codex-telemetry wrote; move it away to read every file again"
+            )
+        }
+        return cursor
+    }
+
+    /// Replaces the file with `cursor`, durably: a reader sees the old one or the new one, never a mix.
+    func save(_ cursor: Cursor) throws(CursorError) {
+        let temporary = path + ".new"
+        unlink(temporary)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw CursorError("cannot write the cursor \(path): \(Self.errorText)") }
+        let bytes = cursor.json.serialized()
+        let written = bytes.withUnsafeBytes { writeAll($0, to: descriptor) } && fsync(descriptor) == 0
+        let failure = Self.errorText
+        guard close(descriptor) == 0, written, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw CursorError("cannot write the cursor \(path): \(written ? Self.errorText : failure)")
+        }
+    }
+
+    private static func makeDirectory(_ path: String) throws(CursorError) {
+        if mkdir(path, 0o700) == 0 || errno == EEXIST { return }
+        let parent = (path as NSString).deletingLastPathComponent
+        guard errno == ENOENT, !parent.isEmpty, parent != path else {
+            throw CursorError("cannot create \(path): \(errorText)")
+        }
+        try makeDirectory(parent)
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+            throw CursorError("cannot create \(path): \(errorText)")
+        }
+    }
+
+    private static var errorText: String { String(cString: strerror(errno)) }
+
+    /// `$XDG_STATE_HOME/codex-telemetry/cursor.json`, else `~/.local/state/codex-telemetry/cursor.json`: next to
+    /// the spool.
+    static func defaultPath(environment: [String: String]) -> String {
+        let state = environment["XDG_STATE_HOME"] ?? (environment["HOME"] ?? NSTemporaryDirectory()) + "/.local/state"
+        return state + "/codex-telemetry/cursor.json"
+    }
+}
+
+/// A cursor that cannot be read or written.
+struct CursorError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Cursor {
+    private static let version: JSONValue = 1
+
+    var json: JSONValue {
+        var files = JSONObject()
+        for (path, position) in positions {
+            files[path] = [
+                "device": .int(Int64(bitPattern: position.device)),
+                "inode": .int(Int64(bitPattern: position.inode)),
+                "offset": .int(Int64(position.offset)),
+                "openTurns": .bool(position.openTurns),
+                "closings": .array(position.closings.map { .int(Int64($0)) }),
+            ]
+        }
+        var object: JSONObject = [
+            "codexTelemetryCursor": Self.version, "files": .object(files),
+            "staged": .array(staged.map(JSONValue.string)),
+        ]
+        if let spool { object["spool"] = .string(spool) }
+        return .object(object)
+    }
+
+    /// A cursor read back, every value checked; `nil` if anything is not as `json` writes it.
+    init?(json: JSONValue) {
+        guard json["codexTelemetryCursor"] == Self.version, let files = json["files"]?.object,
+            let staged = json["staged"]?.array
+        else { return nil }
+        for (path, entry) in files {
+            guard let device = entry["device"]?.int, let inode = entry["inode"]?.int,
+                let offset = entry["offset"]?.int, offset >= 0, let openTurns = entry["openTurns"]?.bool,
+                let closings = entry["closings"]?.array, closings.count <= Self.maximumClosings
+            else { return nil }
+            let offsets = closings.compactMap { $0.int.flatMap { (0...offset).contains($0) ? Int($0) : nil } }
+            guard offsets.count == closings.count else { return nil }
+            positions[path] = Position(
+                device: UInt64(bitPattern: device),
+                inode: UInt64(bitPattern: inode),
+                offset: Int(offset),
+                openTurns: openTurns,
+                closings: offsets
+            )
+        }
+        self.staged = staged.compactMap(\.string)
+        guard self.staged.count == staged.count else { return nil }
+        spool = json["spool"]?.string
+    }
+}

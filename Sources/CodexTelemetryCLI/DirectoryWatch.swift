@@ -1,0 +1,122 @@
+import DescriptorIO
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Changes under a directory tree, through inotify: each wait returns the files written, created or moved in, and
+/// the folders created (watched from then on). When inotify cannot be used (or its queue overflowed), `wait` says
+/// so, and the caller scans the tree instead.
+final class DirectoryWatch {
+    enum Change: Equatable {
+        /// A file was written, created or moved in.
+        case file(String)
+        /// Events were lost, or a folder appeared: look at the whole tree.
+        case rescan
+    }
+
+    private let descriptor: Int32
+    private var folders: [Int32: String] = [:]
+    /// Whether every folder is watched; if not, the caller must poll.
+    private(set) var complete = true
+
+    private static let mask = UInt32(IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF)
+
+    /// Watches `root` and every folder under it (not through links); `nil` when inotify is not available.
+    init?(_ root: String) {
+        descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard descriptor >= 0 else { return nil }
+        add(root, depth: 0)
+    }
+
+    deinit { close(descriptor) }
+
+    /// The descriptor to wait on with `poll(2)`.
+    var pollDescriptor: Int32 { descriptor }
+
+    /// Watches `folder` and the folders under it.
+    func add(_ folder: String, depth: Int = 0) {
+        guard depth <= 32 else { return }
+        let watch = inotify_add_watch(descriptor, folder, Self.mask | UInt32(IN_ONLYDIR | IN_DONT_FOLLOW))
+        guard watch >= 0 else {
+            // Out of watches (fs.inotify.max_user_watches), or the folder went: polling covers it.
+            if errno != ENOENT { complete = false }
+            return
+        }
+        folders[watch] = folder
+        let handle = open(folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard handle >= 0 else { return }
+        defer { close(handle) }
+        for name in entryNames(ofDirectory: handle) ?? [] where fileStatus(of: name, in: handle)?.kind == .directory {
+            add(folder + "/" + name, depth: depth + 1)
+        }
+    }
+
+    /// The changes queued so far (none if there are none): reads without waiting.
+    func changes() -> [Change] {
+        var changes: [Change] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 8)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(descriptor, buffer.baseAddress, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return changes }
+            var offset = 0
+            // struct inotify_event: wd, mask, cookie, len, then the name, NUL-padded to len.
+            while offset + 16 <= count {
+                let watch = buffer.load(fromByteOffset: offset, as: Int32.self)
+                let mask = buffer.load(fromByteOffset: offset + 4, as: UInt32.self)
+                let length = Int(buffer.load(fromByteOffset: offset + 12, as: UInt32.self))
+                let nameBytes = UnsafeRawBufferPointer(
+                    rebasing: buffer[(offset + 16)..<min(offset + 16 + length, count)]
+                )
+                offset += 16 + length
+                let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+                if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+                    changes.append(.rescan)
+                } else if mask & UInt32(IN_IGNORED) != 0 {
+                    folders[watch] = nil
+                } else if let folder = folders[watch], !name.isEmpty {
+                    if mask & UInt32(IN_ISDIR) != 0 {
+                        // A new day's folder: watched, and what it already holds read.
+                        if mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 {
+                            add(folder + "/" + name)
+                            changes.append(.rescan)
+                        }
+                    } else if name.hasSuffix(".jsonl") {
+                        changes.append(.file(folder + "/" + name))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A file, whatever its name.
+struct FileIdentity: Hashable {
+    var device: UInt64
+    var inode: UInt64
+}
+
+/// Which of `files` a process holds open, through `/proc/PID/fd`: a session whose rollout Codex still holds is not
+/// over, however quiet. Only processes this user may look into are seen, which include every Codex of theirs.
+func filesHeldOpen(among files: Set<FileIdentity>) -> Set<FileIdentity> {
+    guard !files.isEmpty else { return [] }
+    let proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard proc >= 0 else { return [] }
+    defer { close(proc) }
+    var held: Set<FileIdentity> = []
+    for process in entryNames(ofDirectory: proc) ?? [] where process.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+        let descriptors = openat(proc, process + "/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptors >= 0 else { continue }
+        defer { close(descriptors) }
+        for name in entryNames(ofDirectory: descriptors) ?? [] {
+            var status = stat()
+            // Followed: each entry is the open file itself.
+            guard fstatat(descriptors, name, &status, 0) == 0 else { continue }
+            let identity = FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+            if files.contains(identity) { held.insert(identity) }
+        }
+    }
+    return held
+}

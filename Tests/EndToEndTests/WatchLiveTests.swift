@@ -1,0 +1,201 @@
+import Foundation
+import JSON
+import JSONRPC
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `watch` and the hook with the real Codex writing its rollouts, exporting to a real collector: every event
+/// arrives once, with the facts a replay of the finished files gives.
+@Suite(.serialized)
+struct WatchLiveTests {
+    /// What identifies an event and what it says, the same whether read from a replay's JSON or from a log record
+    /// as rotel decoded it.
+    static let facts = [
+        "gen_ai.conversation.id", "codex.turn.id", "gen_ai.tool.call.id", "codex.turn.status", "codex.tool.status",
+        "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "codex.duration_ms",
+    ]
+
+    static func key(_ event: JSONValue) -> String {
+        let attributes = event["attributes"]
+        let values = facts.map { name -> String in
+            guard let value = attributes?[name] else { return "" }
+            return value.string ?? value.int.map(String.init) ?? ""
+        }
+        return ([event["name"]?.string ?? "", event["endTimeUnixNano"]?.int.map(String.init) ?? ""] + values)
+            .joined(separator: "|")
+    }
+
+    static func key(_ log: Rotel.Item) -> String {
+        ([log.name, log.fields["Timestamp"] ?? ""] + facts.map { log.attributes[$0] ?? "" }).joined(separator: "|")
+    }
+
+    /// The events of a replay of the finished files under `sessions`, as keys, sorted.
+    static func replayedKeys(_ sessions: URL) async throws -> [String] {
+        let replay = try await TestTools.runCLI(["replay", sessions.path, "--format", "json"])
+        #expect(replay.status == .exited(0))
+        return try replay.stdout.split(separator: "\n").map { try key(JSONValue(parsing: String($0))) }.sorted()
+    }
+
+    /// Waits until the collector holds `count` log records (or a while), then a little more for any duplicate.
+    static func logKeys(_ rotel: Rotel, count: Int) async throws -> [String] {
+        let items = try await rotel.items(within: .seconds(30)) { $0.filter { $0.kind == "log" }.count >= count }
+        #expect(!items.contains { ($0.attributes.values + [$0.name]).joined().contains(TestTools.contentMarker) })
+        return items.filter { $0.kind == "log" }.map(key).sorted()
+    }
+
+    @Test func watchKilledAtRandomExportsEveryEventOnceAsAReplayOfTheFinishedFiles() async throws {
+        let codex = try TestTools.codex()
+        let rotel = try await Rotel()
+        defer { Task { await rotel.stop() } }
+        let server = try await StandInModelServer.start()
+        defer { Task { await server.stop() } }
+        let session = try ScenarioSession()
+        let folder = try TestTools.makeTemporaryDirectory("watch-live")
+        let sessions = session.codexHome.appendingPathComponent("sessions")
+        try FileManager.default.createDirectory(at: sessions, withIntermediateDirectories: true)
+        let state = folder.appendingPathComponent("cursor.json")
+        let arguments = [
+            "watch", sessions.path, "--state", state.path, "--spool-dir", folder.appendingPathComponent("spool").path,
+            "--otlp-endpoint", "http://127.0.0.1:\(rotel.port)", "--idle", "1", "--format", "json",
+        ]
+        // Started, killed with SIGKILL at a random moment, started again, for as long as Codex runs.
+        let killer = Task {
+            var random = SeededRandom(seed: 10)
+            var kills = 0
+            while !Task.isCancelled {
+                let output = folder.appendingPathComponent("events-\(kills).jsonl").path
+                guard let watch = try? TestTools.startCLI(arguments, stdout: output) else { break }
+                try? await Task.sleep(for: .milliseconds(50 + random.next(below: 500)))
+                kill(watch.process.pid, SIGKILL)
+                _ = await watch.finish()
+                kills += 1
+            }
+            return kills
+        }
+        try await session.run(codex: codex, server: server) { client in
+            for scenario in ["plain", "command", "patch", "two-tools", "fail", "search"] {
+                let thread = try await session.startThread(client)
+                try await session.runTurn(client, thread: thread, scenario: scenario)
+                if scenario == "plain" { try await session.runTurn(client, thread: thread, scenario: "command") }
+            }
+        }
+        killer.cancel()
+        let kills = await killer.value
+        #expect(kills >= 3)
+
+        // The last one, stopped as a service manager stops it, once it has caught up.
+        let last = try TestTools.startCLI(arguments, stdout: folder.appendingPathComponent("events-last.jsonl").path)
+        let files = SessionFilesOnDisk(sessions)
+        // Time to install its signal handlers: a SIGTERM before them ends it as it would any program.
+        try await Task.sleep(for: .milliseconds(500))
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !files.allRead(by: state), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        kill(last.process.pid, SIGTERM)
+        let outcome = await last.finish()
+        #expect(outcome.status == .exited(0), "\(outcome.stderr)")
+
+        let expected = try await Self.replayedKeys(sessions)
+        #expect(expected.count > 20)
+        let received = try await Self.logKeys(rotel, count: expected.count)
+        #expect(received.count == expected.count, "every event once")
+        #expect(received == expected)
+        // What watch printed, over all its runs, is the replay's events (a run killed after printing an event and
+        // before committing it prints it again in the next: stdout is not the export).
+        let printed = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter {
+            $0.hasPrefix("events-")
+        }
+        .flatMap { WatchCommandTests.lines(of: folder.appendingPathComponent($0)) }
+        let printedKeys = Set(try printed.map { try Self.key(JSONValue(parsing: $0)) })
+        #expect(
+            printedKeys == Set(expected),
+            "printed only: \(printedKeys.subtracting(expected)), not printed: \(Set(expected).subtracting(printedKeys))"
+        )
+        #expect(!printed.joined().contains(TestTools.contentMarker))
+    }
+
+    @Test func theHookExportsEveryEventOnceFromCodexItself() async throws {
+        let codex = try TestTools.codex()
+        let rotel = try await Rotel()
+        defer { Task { await rotel.stop() } }
+        let server = try await StandInModelServer.start()
+        defer { Task { await server.stop() } }
+        let home = try TestTools.makeTemporaryDirectory("hook-home")
+        let work = try TestTools.makeTemporaryDirectory("hook-work")
+        let environment = [
+            "CODEX_HOME": home.path,
+            "XDG_STATE_HOME": try TestTools.makeTemporaryDirectory("hook-state").path,
+        ]
+        try Data(server.codexConfigFile.utf8).write(to: home.appendingPathComponent("config.toml"))
+        let hooksFile = home.appendingPathComponent("hooks.json")
+        let unrelated =
+            #"{"hooks":{"PreToolUse":[{"hooks":[{"command":"true mine","type":"command"}],"matcher":"Bash"}]}}"#
+        try Data(unrelated.utf8).write(to: hooksFile)
+
+        let install = ["hook", "install", "--codex", codex, "--otlp-endpoint", "http://127.0.0.1:\(rotel.port)"]
+        let installed = try await TestTools.runCLI(install, environment: environment)
+        #expect(installed.status == .exited(0), "\(installed.stderr)")
+        #expect(installed.stderr.contains("Codex trusts the hook"))
+        let hooks = try String(contentsOf: hooksFile, encoding: .utf8)
+        #expect(hooks.contains("true mine") && hooks.contains("\"Stop\"") && hooks.contains("\"SessionEnd\""))
+        #expect(
+            try String(contentsOf: home.appendingPathComponent("hooks.json.codex-telemetry-backup"), encoding: .utf8)
+                == unrelated
+        )
+        let again = try await TestTools.runCLI(install, environment: environment)
+        #expect(again.stderr.contains("already in") && again.stderr.contains("already trusted"))
+        #expect(try String(contentsOf: hooksFile, encoding: .utf8) == hooks)
+
+        for scenario in ["command", "plain", "patch"] {
+            var variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            variables["OTEL_EXPORTER_OTLP_ENDPOINT"] = nil
+            let run = try ChildProcess(
+                ChildProcess.Configuration(
+                    executable: codex,
+                    arguments: [
+                        "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
+                        "\(TestTools.contentMarker)_prompt scenario:\(scenario)",
+                    ],
+                    environment: variables,
+                    workingDirectory: work.path
+                )
+            )
+            run.closeStdin()  // `codex exec` reads a piped stdin to the end as more of the prompt
+            for await _ in run.lines {}
+            #expect(await run.waitForExit() == .exited(0), "\(run.stderrText)")
+        }
+        let expected = try await Self.replayedKeys(home.appendingPathComponent("sessions"))
+        #expect(expected.count >= 9)
+        let received = try await Self.logKeys(rotel, count: expected.count)
+        #expect(received == expected)
+
+        let removed = try await TestTools.runCLI(["hook", "uninstall"], environment: environment)
+        #expect(removed.status == .exited(0))
+        let after = try String(contentsOf: hooksFile, encoding: .utf8)
+        #expect(after.contains("true mine") && !after.contains("codex-telemetry"))
+    }
+}
+
+/// The session files under a folder, to tell when a cursor has read them all.
+struct SessionFilesOnDisk {
+    let root: URL
+
+    init(_ root: URL) { self.root = root }
+
+    func allRead(by cursor: URL) -> Bool {
+        guard let text = try? String(contentsOf: cursor, encoding: .utf8), let state = try? JSONValue(parsing: text),
+            let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
+        else { return false }
+        let files = enumerator.compactMap { $0 as? URL }.filter { $0.pathExtension == "jsonl" }
+        return !files.isEmpty
+            && files.allSatisfy { file in
+                let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? -1
+                return state["files"]?[file.resolvingSymlinksInPath().path]?["offset"]?.int == Int64(size)
+            }
+    }
+}
