@@ -31,6 +31,10 @@ struct OTLPGoldenTests {
                         OTLPAttribute("codex.cost.usd", .double(0.125)),
                         OTLPAttribute("retried", .bool(true)),
                         OTLPAttribute("count", .int(0)),
+                        // Lengths of two and three bytes, in the value and in the attribute around it.
+                        OTLPAttribute("a.value.of.two.hundred.bytes", .string(String(repeating: "v", count: 200))),
+                        OTLPAttribute(String(repeating: "k", count: 130), .int(.min)),
+                        OTLPAttribute("a.value.of.sixteen.kilobytes", .string(String(repeating: "w", count: 16_400))),
                     ],
                     traceID: traceID,
                     spanID: rootSpan

@@ -56,14 +56,18 @@ private struct OTLPJSONWriter {
     }
 
     /// A 64-bit integer, which proto3 JSON writes as a decimal string.
-    mutating func decimal<Number: BinaryInteger>(_ value: Number) {
+    mutating func decimal<Number: FixedWidthInteger>(_ value: Number) {
         bytes.append(UInt8(ascii: "\""))
         integer(value)
         bytes.append(UInt8(ascii: "\""))
     }
 
-    mutating func integer<Number: BinaryInteger>(_ value: Number) {
-        JSONValue.writeInteger(value, to: &bytes)
+    mutating func integer<Number: FixedWidthInteger>(_ value: Number) {
+        if Number.isSigned {
+            JSONValue.writeInteger(Int64(truncatingIfNeeded: value), to: &bytes)
+        } else {
+            JSONValue.writeInteger(UInt64(truncatingIfNeeded: value), to: &bytes)
+        }
     }
 
     mutating func double(_ value: Double) {

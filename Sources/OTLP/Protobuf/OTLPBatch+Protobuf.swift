@@ -38,18 +38,27 @@ extension OTLPBatch {
         var writer = ProtobufWriter(capacity: estimatedSize)
         writer.writeMessageField(EnvelopeField.resourceGroup) { group in
             group.writeMessageField(EnvelopeField.resource) { message in
-                for attribute in resource.attributes { message.writeAttribute(ResourceField.attributes, attribute) }
+                message.writeAttributes(ResourceField.attributes, resource.attributes)
             }
             group.writeMessageField(EnvelopeField.scopeGroup) { scopeGroup in
                 scopeGroup.writeMessageField(EnvelopeField.scope) { message in
                     message.writeStringFieldUnlessEmpty(ScopeField.name, scope.name)
                     message.writeStringFieldUnlessEmpty(ScopeField.version, scope.version)
                 }
+                // Read in place: a copy of each record would retain each of its strings and arrays.
                 switch self {
                 case .logs(let records):
-                    for record in records { scopeGroup.writeMessageField(EnvelopeField.records) { $0.write(record) } }
+                    records.withUnsafeBufferPointer { records in
+                        for index in records.indices {
+                            scopeGroup.writeMessageField(EnvelopeField.records) { $0.write(records[index]) }
+                        }
+                    }
                 case .traces(let spans):
-                    for span in spans { scopeGroup.writeMessageField(EnvelopeField.records) { $0.write(span) } }
+                    spans.withUnsafeBufferPointer { spans in
+                        for index in spans.indices {
+                            scopeGroup.writeMessageField(EnvelopeField.records) { $0.write(spans[index]) }
+                        }
+                    }
                 case .metrics(let metrics):
                     for metric in metrics { scopeGroup.writeMessageField(EnvelopeField.records) { $0.write(metric) } }
                 }
@@ -60,32 +69,50 @@ extension OTLPBatch {
 }
 
 extension ProtobufWriter {
-    fileprivate mutating func writeAttribute(_ field: Int, _ attribute: OTLPAttribute) {
-        writeMessageField(field) { keyValue in
-            keyValue.writeStringField(KeyValueField.key, attribute.key)
-            keyValue.writeMessageField(KeyValueField.value) { value in
-                switch attribute.value {
-                case .string(let text): value.writeStringField(AnyValueField.string, text)
-                case .bool(let flag): value.writeVarintField(AnyValueField.bool, flag ? 1 : 0)
-                case .int(let number): value.writeInt64Field(AnyValueField.int, number)
-                case .double(let number): value.writeDoubleField(AnyValueField.double, number)
-                }
-            }
+    /// A `KeyValue`, its lengths worked out before it is written: attributes are most of what a batch holds, and
+    /// this way none is moved to make room for its length, and no closure captures (and copies) it.
+    fileprivate mutating func writeAttribute(_ field: Int, _ attribute: borrowing OTLPAttribute) {
+        // Every tag of `KeyValue` and `AnyValue` is one byte.
+        let valueLength: Int
+        switch attribute.value {
+        case .string(let text): valueLength = 1 + Self.lengthDelimitedSize(text.utf8.count)
+        case .bool: valueLength = 2
+        case .int(let number): valueLength = 1 + Self.varintSize(UInt64(bitPattern: number))
+        case .double: valueLength = 9
+        }
+        let keyLength = attribute.key.utf8.count
+        writeTag(field, .lengthDelimited)
+        writeVarint(UInt64(1 + Self.lengthDelimitedSize(keyLength) + 1 + Self.lengthDelimitedSize(valueLength)))
+        writeStringField(KeyValueField.key, attribute.key)
+        writeTag(KeyValueField.value, .lengthDelimited)
+        writeVarint(UInt64(valueLength))
+        switch attribute.value {
+        case .string(let text): writeStringField(AnyValueField.string, text)
+        case .bool(let flag): writeVarintField(AnyValueField.bool, flag ? 1 : 0)
+        case .int(let number): writeInt64Field(AnyValueField.int, number)
+        case .double(let number): writeDoubleField(AnyValueField.double, number)
         }
     }
 
-    fileprivate mutating func write(_ record: OTLPLogRecord) {
+    /// Writes each of `attributes` as field `field`, reading them in place.
+    fileprivate mutating func writeAttributes(_ field: Int, _ attributes: [OTLPAttribute]) {
+        attributes.withUnsafeBufferPointer { attributes in
+            for index in attributes.indices { writeAttribute(field, attributes[index]) }
+        }
+    }
+
+    fileprivate mutating func write(_ record: borrowing OTLPLogRecord) {
         writeFixed64FieldUnlessZero(LogRecordField.timeUnixNano, record.timeUnixNano)
         writeVarintFieldUnlessZero(LogRecordField.severityNumber, UInt64(record.severityNumber))
         writeStringFieldUnlessEmpty(LogRecordField.severityText, record.severityText)
-        for attribute in record.attributes { writeAttribute(LogRecordField.attributes, attribute) }
+        writeAttributes(LogRecordField.attributes, record.attributes)
         if let traceID = record.traceID { writeBytesField(LogRecordField.traceID, traceID.bytes) }
         if let spanID = record.spanID { writeBytesField(LogRecordField.spanID, spanID.bytes) }
         writeFixed64FieldUnlessZero(LogRecordField.observedTimeUnixNano, record.observedTimeUnixNano)
         writeStringFieldUnlessEmpty(LogRecordField.eventName, record.eventName)
     }
 
-    fileprivate mutating func write(_ span: OTLPSpan) {
+    fileprivate mutating func write(_ span: borrowing OTLPSpan) {
         writeBytesField(SpanField.traceID, span.traceID.bytes)
         writeBytesField(SpanField.spanID, span.spanID.bytes)
         if let parent = span.parentSpanID { writeBytesField(SpanField.parentSpanID, parent.bytes) }
@@ -93,7 +120,7 @@ extension ProtobufWriter {
         writeVarintFieldUnlessZero(SpanField.kind, UInt64(span.kind.rawValue))
         writeFixed64FieldUnlessZero(SpanField.startTimeUnixNano, span.startTimeUnixNano)
         writeFixed64FieldUnlessZero(SpanField.endTimeUnixNano, span.endTimeUnixNano)
-        for attribute in span.attributes { writeAttribute(SpanField.attributes, attribute) }
+        writeAttributes(SpanField.attributes, span.attributes)
         if span.status != .unset {
             writeMessageField(SpanField.status) { $0.writeVarintField(StatusField.code, UInt64(span.status.rawValue)) }
         }
@@ -127,7 +154,7 @@ extension ProtobufWriter {
         writeFixed64FieldUnlessZero(NumberPointField.timeUnixNano, point.timeUnixNano)
         // `as_double` is a member of the `value` oneof: written even when zero, which marks which member is set.
         writeDoubleField(NumberPointField.asDouble, point.value)
-        for attribute in point.attributes { writeAttribute(NumberPointField.attributes, attribute) }
+        writeAttributes(NumberPointField.attributes, point.attributes)
     }
 
     private mutating func write(_ point: OTLPMetric.HistogramPoint) {
@@ -138,7 +165,7 @@ extension ProtobufWriter {
         writeDoubleField(HistogramPointField.sum, point.sum)
         writePackedFixed64Field(HistogramPointField.bucketCounts, point.bucketCounts)
         writePackedFixed64Field(HistogramPointField.explicitBounds, point.explicitBounds.map(\.bitPattern))
-        for attribute in point.attributes { writeAttribute(HistogramPointField.attributes, attribute) }
+        writeAttributes(HistogramPointField.attributes, point.attributes)
         writeDoubleField(HistogramPointField.min, point.min)
         writeDoubleField(HistogramPointField.max, point.max)
     }

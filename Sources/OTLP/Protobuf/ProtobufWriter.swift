@@ -31,6 +31,17 @@ struct ProtobufWriter {
         buffer.appendReserved(UInt8(value))
     }
 
+    /// How many bytes `value` takes as a varint.
+    static func varintSize(_ value: UInt64) -> Int {
+        // 7 bits a byte; zero takes one.
+        (64 - (value | 1).leadingZeroBitCount + 6) / 7
+    }
+
+    /// How many bytes a length-delimited value of `length` bytes takes, with its length but not its tag.
+    static func lengthDelimitedSize(_ length: Int) -> Int {
+        varintSize(UInt64(length)) + length
+    }
+
     mutating func writeTag(_ field: Int, _ wireType: WireType) {
         writeVarint(UInt64(field) << 3 | wireType.rawValue)
     }
@@ -64,8 +75,8 @@ struct ProtobufWriter {
     mutating func writeStringField(_ field: Int, _ value: String) {
         writeTag(field, .lengthDelimited)
         writeVarint(UInt64(value.utf8.count))
-        var value = value
-        value.withUTF8 { buffer.append(UnsafeRawBufferPointer($0)) }
+        let copied = value.utf8.withContiguousStorageIfAvailable { buffer.append(UnsafeRawBufferPointer($0)) }
+        if copied == nil { buffer.append(contentsOf: value.utf8) }
     }
 
     // proto3 leaves a singular scalar at its default (0, "", false) unwritten; these keep our output canonical,
@@ -158,6 +169,13 @@ private final class ByteBuffer {
     func appendReserved(_ byte: UInt8) {
         base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
         count += 1
+    }
+
+    func append(contentsOf bytes: String.UTF8View) {
+        for byte in bytes {
+            reserve(1)
+            appendReserved(byte)
+        }
     }
 
     func append(_ bytes: UnsafeRawBufferPointer) {
