@@ -63,7 +63,7 @@ final class CursorReader {
             var cursor = try file.load()
             if let spool, cursor.spool == spool.directory.path {
                 spool.publish(cursor.staged)
-                spool.removeAbandonedStagedRequests(keeping: [])
+                spool.removeAbandonedStagedRequests()
             }
             guard !cursor.staged.isEmpty else { return }
             cursor.staged = []

@@ -167,14 +167,13 @@ public final class DiskSpool: Sendable {
         if !names.isEmpty { _ = enforceLimit() }
     }
 
-    /// Removes staged requests that a process killed before it recorded them left behind (over an hour old), except
-    /// those named in `kept`, which their owner will publish.
-    public func removeAbandonedStagedRequests(keeping kept: Set<String>) {
+    /// Removes staged requests that a process killed before it recorded them left behind: those over an hour old,
+    /// as a live process records and publishes its own within its commit.
+    public func removeAbandonedStagedRequests() {
         let hourAgo = time(nil) - 3600
         for name in entryNames(ofDirectory: descriptor) ?? [] where name.hasPrefix(Self.stagedPrefix) {
             var status = stat()
-            guard !kept.contains(String(name.dropFirst(Self.stagedPrefix.count))),
-                fstatat(descriptor, name, &status, AT_SYMLINK_NOFOLLOW) == 0, status.st_mode & S_IFMT == S_IFREG,
+            guard fstatat(descriptor, name, &status, AT_SYMLINK_NOFOLLOW) == 0, status.st_mode & S_IFMT == S_IFREG,
                 status.st_mtim.tv_sec < hourAgo
             else { continue }
             unlinkat(descriptor, name, 0)
