@@ -1,3 +1,4 @@
+import CodexTelemetry
 import DescriptorIO
 import Foundation
 import JSON
@@ -24,6 +25,9 @@ struct Cursor: Equatable {
     }
 
     var positions: [String: Position] = [:]
+    /// Who spawned whom, as the files read say: a sub-agent's file read later, by this process or the next, gets
+    /// the lineage its parent's file gave.
+    var agents = AgentTree()
     /// The spool requests staged with the last commit, and the spool: published on the next start if this
     /// process died before it published them.
     var staged: [String] = []
@@ -141,12 +145,23 @@ extension Cursor {
                 "closings": .array(position.closings.map { .int(Int64($0)) }),
             ]
         }
+        let spawns = agents.entries.map { entry -> JSONValue in
+            [
+                .string(entry.child), .string(entry.spawn.parentThreadID),
+                entry.spawn.turnID.map(JSONValue.string) ?? .null, entry.spawn.callID.map(JSONValue.string) ?? .null,
+            ]
+        }
         var object: JSONObject = [
             "codexTelemetryCursor": Self.version, "files": .object(files),
-            "staged": .array(staged.map(JSONValue.string)),
+            "staged": .array(staged.map(JSONValue.string)), "agents": .array(spawns),
         ]
         if let spool { object["spool"] = .string(spool) }
         return .object(object)
+    }
+
+    /// A thread, turn or call id as a cursor holds it: a string of at most 256 bytes.
+    private static func id(_ value: JSONValue) -> String? {
+        value.string.flatMap { (1...256).contains($0.utf8.count) ? $0 : nil }
     }
 
     /// A cursor read back, every value checked; `nil` if anything is not as `json` writes it.
@@ -171,6 +186,15 @@ extension Cursor {
         }
         self.staged = staged.compactMap(\.string)
         guard self.staged.count == staged.count else { return nil }
+        for spawn in json["agents"]?.array ?? [] {
+            guard let ids = spawn.array, ids.count == 4, let child = Self.id(ids[0]), let parent = Self.id(ids[1]),
+                ids[2] == .null || Self.id(ids[2]) != nil, ids[3] == .null || Self.id(ids[3]) != nil
+            else { return nil }
+            agents.record(
+                child: child,
+                AgentTree.Spawn(parentThreadID: parent, turnID: Self.id(ids[2]), callID: Self.id(ids[3]))
+            )
+        }
         spool = json["spool"]?.string
     }
 }

@@ -79,6 +79,8 @@ final class CursorReader {
             if saved == nil || stamp != saved?.stamp {
                 cursor = try file.load()
                 eventsSinceCommit = 0
+                // What another reader learned of the agents, added to what this one knows.
+                for (child, spawn) in cursor.agents.entries { follower.agents.record(child: child, spawn) }
             }
             try body()
             try commit()
@@ -135,6 +137,7 @@ final class CursorReader {
     }
 
     private func commit() throws {
+        cursor.agents = follower.agents
         if saved?.cursor == cursor && eventsSinceCommit == 0 { return }
         beforeCommit()
         // Until the save succeeds, the cursor on disk is the truth: read again, and what the staged requests held

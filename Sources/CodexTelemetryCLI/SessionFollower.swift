@@ -13,7 +13,8 @@ import Glibc
 /// restart, or by another process) is read from its start with its events up to that position dropped, so the
 /// session's state (model, usage baseline, the running turn) is what it was, and what follows gives the very
 /// events a replay of the whole file would. A few files are kept open between reads, in memory; the others are
-/// read again from their start when they grow.
+/// read again from their start when they grow. One tree of agents is handed from file to file, so a sub-agent's
+/// turns carry the lineage its parent's file gives, as in a replay of all the files.
 struct SessionFollower {
     /// What was found changed under a name since the cursor.
     struct Counts {
@@ -42,6 +43,8 @@ struct SessionFollower {
     }
 
     private(set) var counts = Counts()
+    /// Who spawned whom, as the files read so far say: kept with the cursor.
+    var agents = AgentTree()
     private let prices: PriceTable
     private var followed: [String: FollowedFile] = [:]
     private var uses = 0
@@ -94,6 +97,7 @@ struct SessionFollower {
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
         defer { buffer.deallocate() }
+        lendAgents(to: &file)
         let end = min(status.size, exported.addingReportingOverflow(Self.readBudget).partialValue)
         var failed = false
         while file.readOffset < end {
@@ -119,6 +123,7 @@ struct SessionFollower {
             file.readOffset += count
             if !emitting, closings.contains(file.readOffset) { _ = file.replay.closeOpenTurns() }
         }
+        takeAgentsBack(from: &file)
         if failed { counts.unreadable += 1 }
         uses += 1
         file.lastUse = uses
@@ -143,7 +148,9 @@ struct SessionFollower {
         guard var file = followed.removeValue(forKey: path), file.lineEnd == position.offset,
             position.closings.count < Cursor.maximumClosings
         else { return position }
+        lendAgents(to: &file)
         let events = file.replay.closeOpenTurns()
+        takeAgentsBack(from: &file)
         counts.closedTurns += events.count { $0.name == .turn }
         events.forEach(emit)
         var closed = position
@@ -156,6 +163,17 @@ struct SessionFollower {
     /// Lets go of a file that is gone or done with.
     mutating func forget(_ path: String) {
         followed[path] = nil
+    }
+
+    /// Moves the tree into the file's replay for a read, and back out after it: one tree, never copied.
+    private mutating func lendAgents(to file: inout FollowedFile) {
+        file.replay.agents = agents
+        agents = AgentTree()
+    }
+
+    private mutating func takeAgentsBack(from file: inout FollowedFile) {
+        agents = file.replay.agents
+        file.replay.agents = AgentTree()
     }
 
     private func newFile(_ status: FileStatus) -> FollowedFile {

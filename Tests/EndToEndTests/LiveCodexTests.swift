@@ -360,6 +360,26 @@ struct LiveCodexTests {
         #expect(fromRollouts.filter { $0["name"] == "codex.compaction" }.count == 1)
         #expect(!rollouts.stdout.contains(TestTools.contentMarker))
         for event in events { #expect(!event.jsonLine.contains(TestTools.contentMarker)) }
+
+        // Read file by file through a cursor, as `watch` and the hook read them, in one run and in one run per
+        // file: the same events, lineage included, the parent's spawn carried from file to file by the cursor.
+        let sessions = session.codexHome.appendingPathComponent("sessions")
+        let files = try #require(FileManager.default.enumerator(at: sessions, includingPropertiesForKeys: nil))
+            .compactMap { ($0 as? URL)?.path }.filter { $0.hasSuffix(".jsonl") }.sorted()
+        let folder = try TestTools.makeTemporaryDirectory("agents-cursor")
+        let wholeRun = try await TestTools.runCLI([
+            "replay", sessions.path, "--format", "json", "--state", folder.appendingPathComponent("one.json").path,
+        ])
+        var fileByFile: [Substring] = []
+        for file in files {
+            let run = try await TestTools.runCLI([
+                "replay", file, "--format", "json", "--state", folder.appendingPathComponent("each.json").path,
+            ])
+            fileByFile += run.stdout.split(separator: "\n")
+        }
+        let expected = rollouts.stdout.split(separator: "\n").sorted()
+        #expect(wholeRun.stdout.split(separator: "\n").sorted() == expected)
+        #expect(fileByFile.sorted() == expected)
     }
 
     /// Multi-agent v2 (`features.multi_agent_v2`) reports a spawn as a `subAgentActivity` item, not a tool call: the

@@ -215,6 +215,14 @@ public struct SessionReplay: Sendable {
     /// Whether a turn of the current file is still running: a follower that stops here must come back to it.
     package var hasOpenTurns: Bool { telemetry.hasOpenTurns || rollout.hasOpenTurn }
 
+    /// Which thread spawned which, as the files replayed so far say. A reader that replays files one by one, each
+    /// in a replay of its own, hands one tree from replay to replay, so that a sub-agent's turns have the lineage
+    /// its parent's file gives, as in one replay of all the files.
+    package var agents: AgentTree {
+        get { telemetry.agents }
+        set { telemetry.agents = newValue }
+    }
+
     /// Closes the turns still running as `incomplete`, as the end of a file does, and goes on with the same file:
     /// for a follower that has judged a session over, though its file may yet grow (a session resumed later).
     package mutating func closeOpenTurns() -> [TelemetryEvent] {

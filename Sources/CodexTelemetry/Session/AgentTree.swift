@@ -1,23 +1,38 @@
 /// Which thread spawned which, and from where: enough to put a sub-agent's turns under the call that started it
 /// and to add a run's cost up to the thread at its root.
 ///
-/// It outlives a file of a replay, since a sub-agent's rollout is a file of its own, and it is bounded: past
+/// It outlives a file of a replay, since a sub-agent's rollout is a file of its own (a follower that reads files
+/// one by one hands it from file to file, and keeps it with its cursor), and it is bounded: past
 /// `SessionLimits.maximumThreads` children, the quarter learned first are forgotten (their turns then count as
 /// their parent's children, not their root's).
-struct AgentTree: Sendable {
+package struct AgentTree: Sendable, Equatable {
     /// Where a thread was spawned: its parent thread and, when known, the parent's turn and tool call.
-    struct Spawn: Sendable, Hashable {
-        var parentThreadID: String
-        var turnID: String?
-        var callID: String?
+    package struct Spawn: Sendable, Hashable {
+        package var parentThreadID: String
+        package var turnID: String?
+        package var callID: String?
+
+        package init(parentThreadID: String, turnID: String? = nil, callID: String? = nil) {
+            self.parentThreadID = parentThreadID
+            self.turnID = turnID
+            self.callID = callID
+        }
     }
 
     private var spawns: [String: Spawn] = [:]
     private var learned: [String] = []
 
+    package init() {}
+
+    /// Every spawn known, in the order the children were first learned: recording them in that order into an
+    /// empty tree gives this one.
+    package var entries: [(child: String, spawn: Spawn)] {
+        learned.compactMap { child in spawns[child].map { (child, $0) } }
+    }
+
     /// Records that `child` was spawned as `spawn` says; what an earlier report knew and this one does not is
     /// kept. A thread cannot be its own ancestor: a report that would make a cycle is ignored.
-    mutating func record(child: String, _ spawn: Spawn) {
+    package mutating func record(child: String, _ spawn: Spawn) {
         guard root(of: spawn.parentThreadID) != child else { return }
         if let known = spawns[child] {
             guard known.parentThreadID == spawn.parentThreadID else { return }

@@ -52,7 +52,8 @@ public struct SessionTelemetry: Sendable {
     private(set) var messagesDatedByFile = 0
     private var threads: [String: ThreadState] = [:]
     /// Which thread spawned which: kept from file to file of a replay.
-    private var agents = AgentTree()
+    /// Who spawned whom: see `SessionReplay.agents`.
+    package var agents = AgentTree()
     private var openTurns: [TurnKey: TurnState] = [:]
     /// Running turns in the order they opened, oldest first; turns that have ended since are skipped when met.
     private var openingOrder: [TurnKey] = []
