@@ -64,9 +64,9 @@ final class DirectoryWatch {
             var offset = 0
             // struct inotify_event: wd, mask, cookie, len, then the name, NUL-padded to len.
             while offset + 16 <= count {
-                let watch = buffer.load(fromByteOffset: offset, as: Int32.self)
-                let mask = buffer.load(fromByteOffset: offset + 4, as: UInt32.self)
-                let length = Int(buffer.load(fromByteOffset: offset + 12, as: UInt32.self))
+                let watch = buffer.loadUnaligned(fromByteOffset: offset, as: Int32.self)
+                let mask = buffer.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
+                let length = Int(buffer.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
                 let nameBytes = UnsafeRawBufferPointer(
                     rebasing: buffer[(offset + 16)..<min(offset + 16 + length, count)]
                 )

@@ -36,11 +36,11 @@ extension OTLPBatch {
     /// The `Export{Logs,Trace,Metrics}ServiceRequest` for this batch, as protobuf bytes.
     public func protobuf(resource: OTLPResource, scope: OTLPScope) -> [UInt8] {
         var writer = ProtobufWriter(capacity: estimatedSize)
-        writer.writeMessageField(EnvelopeField.resourceGroup) { group in
+        writer.writeMessageField(EnvelopeField.resourceGroup, lengthBytes: 3) { group in
             group.writeMessageField(EnvelopeField.resource) { message in
                 message.writeAttributes(ResourceField.attributes, resource.attributes)
             }
-            group.writeMessageField(EnvelopeField.scopeGroup) { scopeGroup in
+            group.writeMessageField(EnvelopeField.scopeGroup, lengthBytes: 3) { scopeGroup in
                 scopeGroup.writeMessageField(EnvelopeField.scope) { message in
                     message.writeStringFieldUnlessEmpty(ScopeField.name, scope.name)
                     message.writeStringFieldUnlessEmpty(ScopeField.version, scope.version)
@@ -50,13 +50,17 @@ extension OTLPBatch {
                 case .logs(let records):
                     records.withUnsafeBufferPointer { records in
                         for index in records.indices {
-                            scopeGroup.writeMessageField(EnvelopeField.records) { $0.write(records[index]) }
+                            scopeGroup.writeMessageField(EnvelopeField.records, lengthBytes: 2) {
+                                $0.write(records[index])
+                            }
                         }
                     }
                 case .traces(let spans):
                     spans.withUnsafeBufferPointer { spans in
                         for index in spans.indices {
-                            scopeGroup.writeMessageField(EnvelopeField.records) { $0.write(spans[index]) }
+                            scopeGroup.writeMessageField(EnvelopeField.records, lengthBytes: 2) {
+                                $0.write(spans[index])
+                            }
                         }
                     }
                 case .metrics(let metrics):

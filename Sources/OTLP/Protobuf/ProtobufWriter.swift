@@ -103,24 +103,20 @@ struct ProtobufWriter {
         for value in values { appendLittleEndian(value) }
     }
 
-    /// An embedded message, written by `body` in place after its tag, then framed by its length. One byte is kept
-    /// for the length, which is all most messages need; a longer one moves the message up to make room, once.
-    mutating func writeMessageField(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
+    /// An embedded message, written by `body` in place after its tag, then framed by its length. `lengthBytes`
+    /// are kept for the length, as many as the caller expects it to take (a record: 2, up to 16 KiB; a batch: 3);
+    /// a length that takes more or fewer moves the message, once, to fit exactly: the encoding stays canonical.
+    mutating func writeMessageField(_ field: Int, lengthBytes: Int = 1, _ body: (inout ProtobufWriter) -> Void) {
         writeTag(field, .lengthDelimited)
         let lengthAt = buffer.count
-        buffer.reserve(1)
-        buffer.appendReserved(0)
+        buffer.reserve(lengthBytes)
+        for _ in 0..<lengthBytes { buffer.appendReserved(0) }
         body(&self)
-        var length = buffer.count - lengthAt - 1
-        if length < 0x80 {
-            buffer[lengthAt] = UInt8(length)
-            return
-        }
-        var extra = 0
-        while length >> (7 * (extra + 1)) > 0 { extra += 1 }
-        buffer.insertGap(extra, at: lengthAt + 1)
-        for position in lengthAt...(lengthAt + extra) {
-            buffer[position] = UInt8(truncatingIfNeeded: length) | (position < lengthAt + extra ? 0x80 : 0)
+        var length = buffer.count - lengthAt - lengthBytes
+        let needed = Self.varintSize(UInt64(length))
+        if needed != lengthBytes { buffer.moveTail(from: lengthAt + lengthBytes, by: needed - lengthBytes) }
+        for position in lengthAt..<(lengthAt + needed) {
+            buffer[position] = UInt8(truncatingIfNeeded: length) | (position < lengthAt + needed - 1 ? 0x80 : 0)
             length >>= 7
         }
     }
@@ -185,11 +181,12 @@ private final class ByteBuffer {
         count += bytes.count
     }
 
-    /// Moves the bytes from `position` on up by `width`, leaving a gap to write into.
-    func insertGap(_ width: Int, at position: Int) {
-        reserve(width)
+    /// Moves the bytes from `position` on by `shift` (up, leaving a gap to write into, or down over what was
+    /// before them).
+    func moveTail(from position: Int, by shift: Int) {
+        if shift > 0 { reserve(shift) }
         // The two ranges overlap: memmove, not a copy.
-        memmove(base + position + width, base + position, count - position)
-        count += width
+        memmove(base + position + shift, base + position, count - position)
+        count += shift
     }
 }
