@@ -28,8 +28,9 @@ struct HookCommand {
         every other hook, and has Codex trust it (`hooks/list`, then Codex's own configuration writer, which changes
         nothing else in config.toml); each file is first copied to NAME.codex-telemetry-backup. Installing twice
         changes nothing. The endpoint, protocol and cursor given are written into the hook's command; headers
-        (API keys) never are: the hook reads OTEL_EXPORTER_OTLP_HEADERS from Codex's environment. Hooks need
-        Codex 0.163 or later. uninstall takes the hook out of hooks.json.
+        (API keys) never are: the hook reads OTEL_EXPORTER_OTLP_HEADERS from Codex's environment. Codex runs hooks
+        from 0.133, at Stop; 0.163 also at SessionEnd. Installing for a Codex that cannot run it leaves hooks.json
+        as it was. uninstall takes the hook out of hooks.json.
 
         OPTIONS:
           --state FILE     The cursor. Default: $XDG_STATE_HOME/codex-telemetry/cursor.json.
@@ -175,7 +176,9 @@ struct HookCommand {
             all[event] = .array((all[event]?.array ?? []) + [["hooks": [handler]]])
         }
         hooks["hooks"] = .object(all)
-        if hooks != before {
+        let existed = fileStatus(atPath: hooksFile) != nil
+        let changed = hooks != before
+        if changed {
             try writeHooks(hooks, to: hooksFile)
             printError(
                 "codex-telemetry: added the hook to \(hooksFile) (the previous file: \(hooksFile)\(Self.backup))"
@@ -183,7 +186,23 @@ struct HookCommand {
         } else {
             printError("codex-telemetry: the hook was already in \(hooksFile)")
         }
-        try await trustHook(command: line, codex: parsed["--codex"])
+        let events: Set<String>
+        do {
+            events = try await trustHook(command: line, codex: parsed["--codex"])
+        } catch {
+            // A Codex that cannot run the hook gets its hooks.json back as it was.
+            if changed {
+                if existed { rename(hooksFile + Self.backup, hooksFile) } else { unlink(hooksFile) }
+                printError("codex-telemetry: \(hooksFile) is as it was")
+            }
+            throw error
+        }
+        if !events.contains("sessionEnd") {
+            printError(
+                "codex-telemetry: this Codex runs the hook when a turn stops, not when a session ends: a session's "
+                    + "last turn goes out with watch or replay --state on the same cursor (or its next hook run)"
+            )
+        }
         return ExitStatus.success
     }
 
@@ -208,14 +227,20 @@ struct HookCommand {
         }
     }
 
-    /// Has Codex trust the handlers that run `command`: a hook runs only once trusted.
-    private func trustHook(command: String, codex: String?) async throws {
+    /// Has Codex trust the handlers that run `command` (a hook runs only once trusted), and returns the events Codex
+    /// runs them on: `stop`, and `sessionEnd` in the releases that have it.
+    private func trustHook(command: String, codex: String?) async throws -> Set<String> {
         var configuration = AppServerConfiguration().applying(environment: environment)
         if let codex { configuration.executable = codex }
         configuration.workingDirectory = codexHome
         let configFile = codexHome + "/config.toml"
-        let (listed, newlyTrusted) = try await AppServerClient.withClient(configuration) { client in
-            let ours = try await client.configuredHooks(workingDirectory: codexHome).filter { $0.command == command }
+        let (events, newlyTrusted) = try await AppServerClient.withClient(configuration) { client in
+            let ours: [ConfiguredHook]
+            do {
+                ours = try await client.configuredHooks(workingDirectory: codexHome).filter { $0.command == command }
+            } catch is AppServerError {
+                throw HookError("this Codex cannot list hooks: hooks need Codex 0.133 or later")
+            }
             let untrusted = ours.filter { $0.trustStatus != "trusted" }
             if !untrusted.isEmpty {
                 if let bytes = try? readFile(configFile, atMost: 16 << 20, what: "config.toml") {
@@ -223,16 +248,15 @@ struct HookCommand {
                 }
                 try await client.trust(untrusted)
             }
-            return (ours.count, untrusted.count)
+            return (Set(ours.map(\.eventName)), untrusted.count)
         }
-        guard listed == Self.events.count else {
-            throw HookError("Codex lists \(listed) of the hook's \(Self.events.count) handlers: is it 0.163 or later?")
-        }
+        guard !events.isEmpty else { throw HookError("this Codex lists none of the hook's handlers") }
         printError(
             newlyTrusted == 0
                 ? "codex-telemetry: Codex already trusted the hook"
                 : "codex-telemetry: Codex trusts the hook (\(configFile); the previous file: \(configFile)\(Self.backup))"
         )
+        return events
     }
 
     private static let backup = ".codex-telemetry-backup"

@@ -179,6 +179,35 @@ struct WatchLiveTests {
         let after = try String(contentsOf: hooksFile, encoding: .utf8)
         #expect(after.contains("true mine") && !after.contains("codex-telemetry"))
     }
+
+    /// Installed for a release that runs hooks at `Stop` only, the hook is trusted and the user told what a session's
+    /// end then needs; for one without hooks, `hooks.json` is left as it was, or not made at all.
+    @Test func hookInstallFitsTheReleaseItIsFor() async throws {
+        let unrelated = #"{"hooks":{"Stop":[{"hooks":[{"command":"true mine","type":"command"}]}]}}"#
+        func install(for release: String, hooksFile existing: String?) async throws -> (CommandOutcome, URL) {
+            let home = try TestTools.makeTemporaryDirectory("hook-release")
+            let hooksFile = home.appendingPathComponent("hooks.json")
+            if let existing { try Data(existing.utf8).write(to: hooksFile) }
+            let outcome = try await TestTools.runCLI(
+                ["hook", "install", "--codex", try TestTools.codex(release: release)],
+                environment: ["CODEX_HOME": home.path]
+            )
+            return (outcome, hooksFile)
+        }
+
+        let (stopOnly, stopOnlyHooks) = try await install(for: TestTools.oldestLiveRelease, hooksFile: unrelated)
+        #expect(stopOnly.status == .exited(0), "\(stopOnly.stderr)")
+        #expect(stopOnly.stderr.contains("Codex trusts the hook"))
+        #expect(stopOnly.stderr.contains("not when a session ends"))
+        #expect(try String(contentsOf: stopOnlyHooks, encoding: .utf8).contains("codex-telemetry"))
+
+        for existing in [unrelated, nil] {
+            let (none, hooksFile) = try await install(for: TestTools.oldestSupportedRelease, hooksFile: existing)
+            #expect(none.status == .exited(1))
+            #expect(none.stderr.contains("hooks need Codex 0.133 or later"), "\(none.stderr)")
+            #expect((try? String(contentsOf: hooksFile, encoding: .utf8)) == existing)
+        }
+    }
 }
 
 /// The session files under a folder, to tell when a cursor has read them all.
