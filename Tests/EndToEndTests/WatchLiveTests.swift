@@ -119,18 +119,20 @@ struct WatchLiveTests {
         #expect(!printed.joined().contains(TestTools.contentMarker))
     }
 
-    @Test func theHookExportsEveryEventOnceFromCodexItself() async throws {
-        let codex = try TestTools.codex()
+    /// With the pinned Codex, which runs the hook at `Stop` and `SessionEnd`, the hook alone exports every event;
+    /// with 0.133, which runs it at `Stop` only, what a session's end leaves goes out with a `replay --state` on the
+    /// same cursor, as the README says, and still once.
+    @Test(arguments: [nil, TestTools.oldestLiveRelease])
+    func theHookExportsEveryEventOnceFromCodexItself(release: String?) async throws {
+        let codex = try release.map(TestTools.codex(release:)) ?? TestTools.codex()
         let rotel = try await Rotel()
         defer { Task { await rotel.stop() } }
         let server = try await StandInModelServer.start()
         defer { Task { await server.stop() } }
         let home = try TestTools.makeTemporaryDirectory("hook-home")
         let work = try TestTools.makeTemporaryDirectory("hook-work")
-        let environment = [
-            "CODEX_HOME": home.path,
-            "XDG_STATE_HOME": try TestTools.makeTemporaryDirectory("hook-state").path,
-        ]
+        let state = try TestTools.makeTemporaryDirectory("hook-state")
+        let environment = ["CODEX_HOME": home.path, "XDG_STATE_HOME": state.path]
         try Data(server.codexConfigFile.utf8).write(to: home.appendingPathComponent("config.toml"))
         let hooksFile = home.appendingPathComponent("hooks.json")
         let unrelated =
@@ -141,6 +143,7 @@ struct WatchLiveTests {
         let installed = try await TestTools.runCLI(install, environment: environment)
         #expect(installed.status == .exited(0), "\(installed.stderr)")
         #expect(installed.stderr.contains("Codex trusts the hook"))
+        #expect(installed.stderr.contains("not when a session ends") == (release != nil))
         let hooks = try String(contentsOf: hooksFile, encoding: .utf8)
         #expect(hooks.contains("true mine") && hooks.contains("\"Stop\"") && hooks.contains("\"SessionEnd\""))
         #expect(
@@ -169,8 +172,19 @@ struct WatchLiveTests {
             for await _ in run.lines {}
             #expect(await run.waitForExit() == .exited(0), "\(run.stderrText)")
         }
-        let expected = try await Self.replayedKeys(home.appendingPathComponent("sessions"))
+        let sessions = home.appendingPathComponent("sessions")
+        let expected = try await Self.replayedKeys(sessions)
         #expect(expected.count >= 9)
+        if release != nil {
+            // The hook sent what it could: each session's last turn is left.
+            let byHook = try await rotel.items(within: .seconds(10)) { $0.contains { $0.kind == "log" } }
+            #expect(byHook.contains { $0.kind == "log" })
+            let rest = try await TestTools.runCLI([
+                "replay", sessions.path, "--otlp-endpoint", "http://127.0.0.1:\(rotel.port)",
+                "--state", state.appendingPathComponent("codex-telemetry/cursor.json").path,
+            ])
+            #expect(rest.status == .exited(0), "\(rest.stderr)")
+        }
         let received = try await Self.logKeys(rotel, count: expected.count)
         #expect(received == expected)
 
