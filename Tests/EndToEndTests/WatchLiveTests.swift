@@ -58,17 +58,24 @@ struct WatchLiveTests {
         let sessions = session.codexHome.appendingPathComponent("sessions")
         try FileManager.default.createDirectory(at: sessions, withIntermediateDirectories: true)
         let state = folder.appendingPathComponent("cursor.json")
-        let arguments = [
-            "watch", sessions.path, "--state", state.path, "--spool-dir", folder.appendingPathComponent("spool").path,
-            "--otlp-endpoint", "http://127.0.0.1:\(rotel.port)", "--idle", "1", "--format", "json",
-        ]
-        // Started, killed with SIGKILL at a random moment, started again, for as long as Codex runs.
+        func arguments(port: Int) -> [String] {
+            [
+                "watch", sessions.path, "--state", state.path, "--spool-dir",
+                folder.appendingPathComponent("spool").path, "--otlp-endpoint", "http://127.0.0.1:\(port)",
+                "--idle", "1", "--format", "json",
+            ]
+        }
+        // Started, killed with SIGKILL at a random moment, started again, for as long as Codex runs. These runs
+        // export where nothing listens, so what they commit waits in the spool: a run killed with a request in
+        // flight, accepted and not yet removed, would send it again (OTLP has no idempotency key, as the README
+        // says), and that is not what this test is about.
+        let nowhere = freePort()
         let killer = Task {
             var random = SeededRandom(seed: 10)
             var kills = 0
             while !Task.isCancelled {
                 let output = folder.appendingPathComponent("events-\(kills).jsonl").path
-                guard let watch = try? TestTools.startCLI(arguments, stdout: output) else { break }
+                guard let watch = try? TestTools.startCLI(arguments(port: nowhere), stdout: output) else { break }
                 try? await Task.sleep(for: .milliseconds(50 + random.next(below: 500)))
                 kill(watch.process.pid, SIGKILL)
                 _ = await watch.finish()
@@ -87,8 +94,12 @@ struct WatchLiveTests {
         let kills = await killer.value
         #expect(kills >= 3)
 
-        // The last one, stopped as a service manager stops it, once it has caught up.
-        let last = try TestTools.startCLI(arguments, stdout: folder.appendingPathComponent("events-last.jsonl").path)
+        // The last one, to the collector, stopped as a service manager stops it once it has caught up: it sends
+        // what the others left in the spool, and what it reads itself.
+        let last = try TestTools.startCLI(
+            arguments(port: rotel.port),
+            stdout: folder.appendingPathComponent("events-last.jsonl").path
+        )
         let files = SessionFilesOnDisk(sessions)
         // Time to install its signal handlers: a SIGTERM before them ends it as it would any program.
         try await Task.sleep(for: .milliseconds(500))

@@ -428,7 +428,12 @@ struct RolloutTranslator: Sendable {
 /// `2026-11-21T08:14:19.854Z` (or with a numeric offset) as Unix nanoseconds, stuck at the bounds of `Int64` for
 /// years before 1678 or after 2261.
 package func unixNanoseconds(iso8601 text: String) -> Int64? {
-    let bytes = Array(text.utf8)
+    var text = text
+    return text.withUTF8 { unixNanoseconds(iso8601: UnsafeRawBufferPointer($0)) }
+}
+
+/// The same, read from the bytes of a line: most records of a rollout are passed over, their time read in place.
+package func unixNanoseconds(iso8601 bytes: UnsafeRawBufferPointer) -> Int64? {
     func number(_ range: Range<Int>) -> Int? {
         guard range.upperBound <= bytes.count else { return nil }
         var value = 0

@@ -104,7 +104,7 @@ public struct SessionReplay: Sendable {
         if LeadingBytes.startsWith(line, SessionRecording.entryPrefix) { return readRecordingEntry(line) }
         if LeadingBytes.startsWith(line, Self.rolloutPrefix) {
             if !everyLine, let stamp = RolloutTranslator.unreadRecordTime(line) {
-                return .rolloutRecordPassedOver(time: unixNanoseconds(iso8601: String(decoding: stamp, as: UTF8.self)))
+                return .rolloutRecordPassedOver(time: unixNanoseconds(iso8601: stamp))
             }
             return Self.parse(line, RolloutTranslator.selection).map(Line.rolloutRecord) ?? .malformed
         }
