@@ -39,7 +39,7 @@ public final class TelemetryExport: Sendable {
 
     /// Runs `body` with an export, sending the metrics every `metricExportInterval` and once more at the end, then
     /// flushes (bounded by the settings' flush timeout). With `atCheckpoints`, nothing becomes sendable, metrics
-    /// included, except at `checkpoint` and at the end: for a reader that keeps a cursor.
+    /// included, except at `checkpoint`: for a reader that keeps a cursor, and reads again what it did not commit.
     ///
     /// A spool that cannot be created or written is not fatal: batches are then held in memory and sent from
     /// there, and the report says so and counts what was not delivered.
@@ -66,10 +66,11 @@ public final class TelemetryExport: Sendable {
             batching: atCheckpoints ? .atCheckpoints() : OTLPExporter.Batching()
         ) { exporter in
             let export = TelemetryExport(exporter: exporter, settings: settings)
+            guard !atCheckpoints else { return await body(export) }
             // A long run (a proxy in front of an IDE) sends its metrics as it goes, not only at its end.
             let interval = settings.configuration.metricExportInterval
             let periodic = Task {
-                while !atCheckpoints, (try? await Task.sleep(for: interval)) != nil { export.sendMetrics() }
+                while (try? await Task.sleep(for: interval)) != nil { export.sendMetrics() }
             }
             let result = await body(export)
             periodic.cancel()

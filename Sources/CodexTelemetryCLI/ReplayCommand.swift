@@ -94,7 +94,9 @@ struct ReplayCommand {
         var replay = SessionReplay(prices: prices)
         let files = found.files.filter { window.mayHold(fileModifiedAt: $0.modified) }
         var progress = ReplayProgress(files: files.count, bytes: files.map(\.size).saturatedSum())
-        let lost = try await export.withExport { export in
+        // With a cursor, records leave only as it is committed: a batch sent before its commit would be sent again
+        // by a run that follows one killed in between.
+        let lost = try await export.withExport(atCheckpoints: statePath != nil) { export in
             func emit(_ event: TelemetryEvent) {
                 progress.count(event)
                 guard window.isEverything || window.contains(event) else { return }

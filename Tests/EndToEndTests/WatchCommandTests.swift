@@ -175,6 +175,28 @@ struct WatchCommandTests {
         #expect(!outcome.stderr.contains(TestTools.contentMarker))
     }
 
+    /// With a cursor, nothing becomes sendable before the cursor that covers it is saved, however many events a
+    /// replay reads: here the save fails (its temporary file's name is taken by a folder), and the spool holds
+    /// staged requests only, which no run will send, since the lines are read again.
+    @Test func aReplayWithAStatePublishesNothingItHasNotCommitted() async throws {
+        let folder = try TestTools.makeTemporaryDirectory("uncommitted")
+        let file = folder.appendingPathComponent("rollout.jsonl")
+        let turns = (0..<400).map { WatchResourceTests.rolloutTurn(session: 1, turn: $0, textLength: 10) }
+        try Data((WatchResourceTests.sessionStart(1) + turns.joined()).utf8).write(to: file)
+        let state = folder.appendingPathComponent("cursor.json")
+        try FileManager.default.createDirectory(atPath: state.path + ".new", withIntermediateDirectories: false)
+        let spool = folder.appendingPathComponent("spool")
+        let outcome = try await TestTools.runCLI([
+            "replay", file.path, "--state", state.path, "--spool-dir", spool.path,
+            "--otlp-endpoint", "http://127.0.0.1:\(freePort())", "--flush-timeout", "1",
+        ])
+        #expect(outcome.status == .exited(1))
+        #expect(outcome.stderr.contains("cannot write the cursor"))
+        let requests = try FileManager.default.contentsOfDirectory(atPath: spool.path)
+        #expect(requests.contains { $0.hasPrefix(".staged-") })
+        #expect(requests.allSatisfy { $0.hasPrefix(".") }, "\(requests)")
+    }
+
     /// A process killed between saving the cursor and publishing the requests it names left them staged: the next
     /// start sends them, once. Staged requests no cursor names are a process killed before its save: an hour on,
     /// they are removed (their lines are read again), and not before, as their owner may still be saving.

@@ -18,7 +18,7 @@ public final class OTLPExporter: Sendable {
         /// How long a record may wait for its batch to fill. Default: 1 second.
         public var maximumDelay: Duration
 
-        /// Whether batches leave only at `checkpoint` (and at the end), never on their own.
+        /// Whether records leave only at `checkpoint`, never on their own, nor at the end.
         var atCheckpointsOnly = false
 
         public init(maximumSize: Int = 512, maximumDelay: Duration = .seconds(1)) {
@@ -26,8 +26,9 @@ public final class OTLPExporter: Sendable {
             self.maximumDelay = maximumDelay
         }
 
-        /// Batches of `maximumSize` that leave only at `checkpoint`, and at the end: for a reader that records how
-        /// far it has read together with what it exported, and so must decide when records become sendable.
+        /// Batches of `maximumSize` that leave only at `checkpoint`: for a reader that records how far it has read
+        /// together with what it exported, and so must decide when records become sendable. Records it never
+        /// checkpointed are not sent: it reads them again from where it recorded.
         public static func atCheckpoints(maximumSize: Int = 512) -> Batching {
             var batching = Batching(maximumSize: maximumSize)
             batching.atCheckpointsOnly = true
@@ -304,9 +305,11 @@ public final class OTLPExporter: Sendable {
     private func runBatcher() async {
         while !Task.isCancelled {
             let (batches, finishing, wait) = state.withLock { state -> ([OTLPBatch], Bool, Duration?) in
+                // Only `checkpoint` makes these records sendable.
+                if batching.atCheckpointsOnly { return ([], state.finishing, nil) }
                 let due = state.oldestPending.map { ContinuousClock.now - $0 >= batching.maximumDelay } ?? false
                 let full = state.logs.count >= batching.maximumSize || state.spans.count >= batching.maximumSize
-                guard (due || full) && !batching.atCheckpointsOnly || state.finishing else {
+                guard due || full || state.finishing else {
                     return ([], false, state.oldestPending.map { batching.maximumDelay - (ContinuousClock.now - $0) })
                 }
                 var batches: [OTLPBatch] = []
@@ -324,9 +327,7 @@ public final class OTLPExporter: Sendable {
                 workWaiting.ring()
                 return
             }
-            if batches.isEmpty {
-                await batchReady.wait(upTo: batching.atCheckpointsOnly ? .seconds(3600) : wait ?? .seconds(3600))
-            }
+            if batches.isEmpty { await batchReady.wait(upTo: wait ?? .seconds(3600)) }
         }
     }
 
