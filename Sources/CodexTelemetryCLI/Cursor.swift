@@ -53,7 +53,9 @@ final class CursorFile: Sendable {
     init(path: String) throws(CursorError) {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try Self.makeDirectory(directory) }
+        guard directory.isEmpty || makeDirectories(directory) else {
+            throw CursorError("cannot create \(directory): \(Self.errorText)")
+        }
         lockDescriptor = open(path + ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard lockDescriptor >= 0 else { throw CursorError("cannot open \(path).lock: \(Self.errorText)") }
     }
@@ -90,28 +92,8 @@ final class CursorFile: Sendable {
 
     /// Replaces the file with `cursor`, durably: a reader sees the old one or the new one, never a mix.
     func save(_ cursor: Cursor) throws(CursorError) {
-        let temporary = path + ".new"
-        unlink(temporary)
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw CursorError("cannot write the cursor \(path): \(Self.errorText)") }
-        let bytes = cursor.json.serialized()
-        let written = bytes.withUnsafeBytes { writeAll($0, to: descriptor) } && fsync(descriptor) == 0
-        let failure = Self.errorText
-        guard close(descriptor) == 0, written, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw CursorError("cannot write the cursor \(path): \(written ? Self.errorText : failure)")
-        }
-    }
-
-    private static func makeDirectory(_ path: String) throws(CursorError) {
-        if mkdir(path, 0o700) == 0 || errno == EEXIST { return }
-        let parent = (path as NSString).deletingLastPathComponent
-        guard errno == ENOENT, !parent.isEmpty, parent != path else {
-            throw CursorError("cannot create \(path): \(errorText)")
-        }
-        try makeDirectory(parent)
-        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
-            throw CursorError("cannot create \(path): \(errorText)")
+        guard replaceFile(atPath: path, with: cursor.json.serialized()) else {
+            throw CursorError("cannot write the cursor \(path): \(Self.errorText)")
         }
     }
 

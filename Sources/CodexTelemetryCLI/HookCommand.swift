@@ -301,13 +301,7 @@ struct HookCommand {
     }
 
     private func write(_ bytes: [UInt8], to path: String) throws {
-        let temporary = path + ".new"
-        unlink(temporary)
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw HookError("cannot write \(path): \(String(cString: strerror(errno)))") }
-        let written = bytes.withUnsafeBytes { writeAll($0, to: descriptor) }
-        guard close(descriptor) == 0, written, rename(temporary, path) == 0 else {
-            unlink(temporary)
+        guard replaceFile(atPath: path, with: bytes) else {
             throw HookError("cannot write \(path): \(String(cString: strerror(errno)))")
         }
     }

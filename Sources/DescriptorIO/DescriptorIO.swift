@@ -26,6 +26,38 @@ package func writeAll(_ bytes: UnsafeRawBufferPointer, to fileDescriptor: Int32)
     return true
 }
 
+/// Replaces the file at `path` with `bytes`, whole: written aside (`path.new`, 0600, never through a link), synced,
+/// then renamed over it, so that a reader finds the old file or the new one, never a mix.
+///
+/// - Returns: `false` if it could not be; `errno` then says why, and the file is as it was.
+package func replaceFile(atPath path: String, with bytes: [UInt8]) -> Bool {
+    let temporary = path + ".new"
+    unlink(temporary)
+    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    guard descriptor >= 0 else { return false }
+    var replaced = bytes.withUnsafeBytes { writeAll($0, to: descriptor) } && fsync(descriptor) == 0
+    var failure = errno
+    if close(descriptor) != 0, replaced { (replaced, failure) = (false, errno) }
+    if replaced, rename(temporary, path) != 0 { (replaced, failure) = (false, errno) }
+    if !replaced {
+        unlink(temporary)
+        errno = failure
+    }
+    return replaced
+}
+
+/// Creates the directory `path` and its missing parents, each 0700 (no more, whatever the umask): state of the
+/// user's own. One that exists is left as it is, for the caller's checks.
+///
+/// - Returns: `false` if one could not be created; `errno` then says why.
+package func makeDirectories(_ path: String) -> Bool {
+    if mkdir(path, 0o700) == 0 || errno == EEXIST { return true }
+    guard errno == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex,
+        makeDirectories(String(path[..<slash]))
+    else { return false }
+    return mkdir(path, 0o700) == 0 || errno == EEXIST
+}
+
 /// Why a descriptor could not be read whole.
 package enum ReadAllFailure: Error, Equatable {
     /// `read(2)` failed with this `errno`.

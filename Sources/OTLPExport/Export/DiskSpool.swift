@@ -59,7 +59,9 @@ public final class DiskSpool: Sendable {
         self.directory = directory
         self.maximumBytes = maximumBytes
         let path = directory.path
-        try Self.makeDirectory(path)
+        guard makeDirectories(path) else {
+            throw SpoolError(.unavailable, "cannot create the spool directory \(path): \(Self.errorText)")
+        }
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0 else {
             let failure = errno
@@ -96,23 +98,6 @@ public final class DiskSpool: Sendable {
     }
 
     deinit { close(descriptor) }
-
-    /// Creates `path` and its missing parents, each 0700 (no more, whatever the umask); an existing one is left as
-    /// it is, for the checks that follow.
-    private static func makeDirectory(_ path: String) throws(SpoolError) {
-        if mkdir(path, 0o700) == 0 || errno == EEXIST { return }
-        guard errno == ENOENT else {
-            throw SpoolError(.unavailable, "cannot create the spool directory \(path): \(errorText)")
-        }
-        let parent = (path as NSString).deletingLastPathComponent
-        guard !parent.isEmpty, parent != path else {
-            throw SpoolError(.unavailable, "cannot create the spool directory \(path): \(errorText)")
-        }
-        try makeDirectory(parent)
-        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
-            throw SpoolError(.unavailable, "cannot create the spool directory \(path): \(errorText)")
-        }
-    }
 
     /// Writes a request; returns the items of older requests dropped to stay within the bound, and its name. A
     /// `staged` request is not sent until `publish` is given its name: a caller records it first, with what the
