@@ -53,7 +53,7 @@ public final class TelemetryExport: Sendable {
         _ body: (TelemetryExport) async -> Result
     ) async throws -> (Result, ExportReport) {
         let opened = Swift.Result { () throws(SpoolError) in
-            try DiskSpool(directory: settings.spoolDirectory, maximumBytes: 256 << 20)
+            try DiskSpool(directory: settings.spoolDirectory, maximumBytes: DiskSpool.standardMaximumBytes)
         }
         if case .failure(let error) = opened, error.code == .insecure { throw error }
         let spool = try? opened.get()

@@ -25,8 +25,8 @@ final class CursorReader {
     private let beforeCommit: () -> Void
     private var follower: SessionFollower
     private var cursor = Cursor()
-    /// The cursor as saved last, and the file's identity then: loaded again only if someone else saved since.
-    private var saved: (cursor: Cursor, stamp: FileStamp?)?
+    /// The cursor as saved last, and its file's status then: loaded again only if someone else saved since.
+    private var saved: (cursor: Cursor, status: FileStatus?)?
     private var eventsSinceCommit = 0
 
     var counts: SessionFollower.Counts { follower.counts }
@@ -58,7 +58,9 @@ final class CursorReader {
     /// - Throws: `CursorError` when the cursor cannot be read or written.
     static func openCursor(_ path: String, spoolDirectory: URL?) throws -> CursorFile {
         let file = try CursorFile(path: path)
-        let spool = spoolDirectory.flatMap { try? DiskSpool(directory: $0, maximumBytes: 256 << 20) }
+        let spool = spoolDirectory.flatMap {
+            try? DiskSpool(directory: $0, maximumBytes: DiskSpool.standardMaximumBytes)
+        }
         try file.withLock {
             var cursor = try file.load()
             if let spool, cursor.spool == spool.directory.path {
@@ -75,8 +77,7 @@ final class CursorReader {
     /// Runs `body` with the cursor locked and up to date, then commits what it read.
     func transaction(_ body: () throws -> Void) throws {
         try file.withLock {
-            let stamp = FileStamp(path: file.path)
-            if saved == nil || stamp != saved?.stamp {
+            if saved == nil || fileStatus(atPath: file.path) != saved?.status {
                 cursor = try file.load()
                 eventsSinceCommit = 0
                 // What another reader learned of the agents, added to what this one knows.
@@ -154,22 +155,6 @@ final class CursorReader {
             try file.save(cursor)
         }
         eventsSinceCommit = 0
-        saved = (cursor, FileStamp(path: file.path))
-    }
-}
-
-/// Which version of a file is at a path: its identity, size and time of change.
-private struct FileStamp: Equatable {
-    var device: UInt64
-    var inode: UInt64
-    var size: Int
-    var modified: Int64
-
-    init?(path: String) {
-        guard let status = fileStatus(atPath: path) else { return nil }
-        device = status.device
-        inode = status.inode
-        size = status.size
-        modified = status.modified
+        saved = (cursor, fileStatus(atPath: file.path))
     }
 }

@@ -108,11 +108,6 @@ struct ReplayCommand {
             }
             if let statePath {
                 unreadable += readFromCursor(statePath, files, export: export, output: output, emit: emit)
-                progress.clear()
-                if format == .summary { output.write(line: summary.text) }
-                output.flush()
-                for problem in unreadable { printError("codex-telemetry: \(problem)") }
-                return
             } else {
                 ReplayPipeline.run(files) { step in
                     switch step {
@@ -133,6 +128,8 @@ struct ReplayCommand {
             if format == .summary { output.write(line: summary.text) }
             output.flush()
             for problem in unreadable { printError("codex-telemetry: \(problem)") }
+            // Read through the cursor, the files were counted by its reader.
+            guard statePath == nil else { return }
             let older = found.files.count - files.count
             printError(
                 replay.counts.text(files: files.count) + replay.discards.text

@@ -105,7 +105,7 @@ package func entryNames(ofDirectory directory: Int32) -> [String]? {
 }
 
 /// What `stat` tells of a file, in the few words its readers need.
-package struct FileStatus: Sendable {
+package struct FileStatus: Sendable, Equatable {
     package enum Kind: Sendable { case regular, directory, other }
 
     package var kind: Kind

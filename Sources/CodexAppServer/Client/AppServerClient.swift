@@ -148,7 +148,7 @@ public final class AppServerClient: Sendable {
         _ = try await call(AppServerMethod.threadCompactStart, ["threadId": .string(threadID)])
     }
 
-    /// The hook handlers Codex has configured for a working directory, as `hooks/list` gives them (Codex 0.163 and
+    /// The hook handlers Codex has configured for a working directory, as `hooks/list` gives them (Codex 0.133 and
     /// later): what a tool that installed one needs to have it trusted.
     ///
     /// - Throws: `AppServerError` when Codex refuses (a release without hooks) or has exited.

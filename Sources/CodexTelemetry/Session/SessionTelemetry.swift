@@ -51,8 +51,7 @@ public struct SessionTelemetry: Sendable {
     /// Messages that could date an event, dated by `fileTime` because nothing gave a time of their own.
     private(set) var messagesDatedByFile = 0
     private var threads: [String: ThreadState] = [:]
-    /// Which thread spawned which: kept from file to file of a replay.
-    /// Who spawned whom: see `SessionReplay.agents`.
+    /// Which thread spawned which: kept from file to file of a replay (see `SessionReplay.agents`).
     package var agents = AgentTree()
     private var openTurns: [TurnKey: TurnState] = [:]
     /// Running turns in the order they opened, oldest first; turns that have ended since are skipped when met.

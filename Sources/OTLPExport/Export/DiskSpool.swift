@@ -40,6 +40,8 @@ public final class DiskSpool: Sendable {
     public let directory: URL
     /// How large the spool may grow, in bytes.
     public let maximumBytes: Int
+    /// The bound the command and the harness open their spools with: 256 MiB.
+    public static let standardMaximumBytes = 256 << 20
     private let descriptor: Int32
     private let sequence = Mutex(0)
 
