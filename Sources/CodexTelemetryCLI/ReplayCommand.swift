@@ -169,7 +169,7 @@ struct ReplayCommand {
                 try reader.transaction {
                     for file in files { try reader.read(absolutePath(file.path)) }
                 }
-                try reader.closeSessionsThatAreOver(quietFor: .seconds(600))
+                try reader.closeSessionsThatAreOver(quietFor: WatchCommand.defaultIdle)
                 let counts = reader.counts
                 printError(
                     "read what \(files.count) file\(files.count == 1 ? "" : "s") gained since the cursor: "

@@ -52,6 +52,9 @@ struct WatchCommand {
         case none, json
     }
 
+    /// How long a file with a running turn must be quiet before its session can be judged over, unless told.
+    static let defaultIdle = Duration.seconds(600)
+
     var directory: String
     var idle: Duration
     var pollInterval: Duration?
@@ -77,7 +80,7 @@ struct WatchCommand {
             parsed.positionals.first
             ?? environment["CODEX_HOME"].map { $0 + "/sessions" }
             ?? (environment["HOME"] ?? "") + "/.codex/sessions"
-        idle = try Self.seconds(parsed["--idle"] ?? "600", flag: "--idle")
+        idle = try parsed["--idle"].map { try Self.seconds($0, flag: "--idle") } ?? Self.defaultIdle
         pollInterval = try parsed["--poll"].map { try Self.seconds($0, flag: "--poll") }
         cursorPath =
             parsed["--state"] ?? environment["CODEX_TELEMETRY_STATE"]
