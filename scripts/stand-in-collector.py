@@ -2,17 +2,21 @@
 """A scriptable OTLP/HTTP collector for fault tests, decoding with the official definitions (opentelemetry-proto).
 
 Usage: stand-in-collector.py --save-dir DIR [--port N] [--respond LIST] [--retry-after SECONDS] [--location URL]
+                             [--tls-dir DIR]
 
 --respond is a comma-separated list of answers, one per request, the last repeated: 200, 400, 429, 503, 504
 (503 and 429 carry Retry-After when given; 301, 307 and 308 carry Location, a URL), partial (200 with a partial success rejecting one item), hang
 (accept the request and never answer). Each request's body is saved to DIR as NNNNN-SIGNAL.body and, before it is
 answered, described in NNNNN-SIGNAL.request.json: {"path", "status", "items", "contentType", "headers" (names
 only)}. Prints `listening PORT` once ready, and exits when its stdin closes, so it never outlives the test that
-started it.
+started it. With --tls-dir it speaks https only, with a certificate for 127.0.0.1 made for the run by `openssl` and
+left in DIR/certificate.pem for the client to trust.
 """
 import argparse
 import json
 import os
+import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -55,6 +59,7 @@ def main():
     parser.add_argument("--respond", default="200")
     parser.add_argument("--retry-after")
     parser.add_argument("--location")
+    parser.add_argument("--tls-dir")
     args = parser.parse_args()
     answers = args.respond.split(",")
     counter = {"n": 0}
@@ -114,6 +119,15 @@ def main():
     threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
+    if args.tls_dir:
+        certificate = os.path.join(args.tls_dir, "certificate.pem")
+        key = os.path.join(args.tls_dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", certificate], check=True, capture_output=True)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certificate, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(f"listening {server.server_address[1]}", flush=True)
     server.serve_forever()
 

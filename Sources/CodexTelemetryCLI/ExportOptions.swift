@@ -32,6 +32,8 @@ struct ExportOptions {
           exports in a long run, default 60000), and OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE
           (cumulative by default, or delta).
           OTEL_EXPORTER_OTLP_COMPRESSION (gzip or none, default none), and per signal.
+          OTEL_EXPORTER_OTLP_CERTIFICATE (a PEM file of the certificates an https collector's must chain to,
+          in place of the system's). https loads the system's libcurl (libcurl.so.4) when first used.
           Flags beat environment beat defaults.
         """
 

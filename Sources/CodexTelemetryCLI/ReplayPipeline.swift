@@ -71,7 +71,7 @@ enum ReplayPipeline {
             ?? Int64(saturating: Date().timeIntervalSince1970 * 1e9)
         put(.startFile(modifiedAt: UInt64(clamping: modified)))
         var framer = LineFramer(maximumLineLength: maximumLineLength)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 1)
         defer { buffer.deallocate() }
         var failure: ReplayError?
         while true {

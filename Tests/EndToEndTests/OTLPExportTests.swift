@@ -197,6 +197,92 @@ struct OTLPExportTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).count == 3)
     }
 
+    @Test func httpsDeliversToACollectorWhoseCertificateIsTrustedAndToNoOther() async throws {
+        let collector = try await StandInCollector(respond: "200", tls: true)
+        defer { Task { await collector.stop() } }
+        let endpoint = ["--otlp-endpoint", "https://127.0.0.1:\(collector.port)"]
+        let spool = try TestTools.makeTemporaryDirectory("spool")
+        let untrusted = try await TestTools.runCLI(
+            ["replay", Self.session, "--spool-dir", spool.path, "--flush-timeout", "1"] + endpoint
+        )
+        #expect(collector.requests.isEmpty)
+        #expect(untrusted.stderr.contains("certificate"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).count == 3)
+
+        // The dynamic loader's log (LD_DEBUG) says which libraries the run loaded: libcurl, for https only.
+        let trusted = try await TestTools.runCLI(
+            ["replay", Self.session, "--spool-dir", spool.path] + endpoint,
+            environment: ["OTEL_EXPORTER_OTLP_CERTIFICATE": try #require(collector.certificate), "LD_DEBUG": "files"]
+        )
+        #expect(trusted.status == .exited(0))
+        #expect(trusted.stderr.contains("file=libcurl.so.4 [0];  dynamically loaded"))
+        // The spooled batches of the first run, then this run's.
+        #expect(collector.itemsByPath == ["/v1/logs": 52, "/v1/traces": 52, "/v1/metrics": 26])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).isEmpty)
+    }
+
+    @Test func overHTTPSTheCollectorsBodyAndHeadersAreRead() async throws {
+        let partial = try await StandInCollector(respond: "partial", tls: true)
+        defer { Task { await partial.stop() } }
+        let outcome = try await TestTools.runCLI(
+            [
+                "replay", Self.session, "--otlp-endpoint", "https://127.0.0.1:\(partial.port)", "--spool-dir",
+                try TestTools.makeTemporaryDirectory("spool").path,
+            ],
+            environment: ["OTEL_EXPORTER_OTLP_CERTIFICATE": try #require(partial.certificate)]
+        )
+        #expect(
+            outcome.stderr.contains("the collector rejected 1 log records, 1 spans, 1 metric points: one item refused")
+        )
+
+        let throttling = try await StandInCollector(respond: "503,200", retryAfter: 2, tls: true)
+        defer { Task { await throttling.stop() } }
+        let started = ContinuousClock.now
+        let throttled = try await TestTools.runCLI(
+            [
+                "replay", Self.session, "--otlp-endpoint", "https://127.0.0.1:\(throttling.port)", "--spool-dir",
+                try TestTools.makeTemporaryDirectory("spool").path,
+            ],
+            environment: ["OTEL_EXPORTER_OTLP_CERTIFICATE": try #require(throttling.certificate)]
+        )
+        #expect(throttled.status == .exited(0))
+        #expect(ContinuousClock.now - started >= .seconds(2))  // Retry-After, a header, was read
+        #expect(throttling.requests.first?.status == "503")
+    }
+
+    @Test func anHTTPSCollectorThatNeverAnswersTimesOutAndTheBatchesWaitInTheSpool() async throws {
+        let collector = try await StandInCollector(respond: "hang", tls: true)
+        defer { Task { await collector.stop() } }
+        let spool = try TestTools.makeTemporaryDirectory("spool")
+        let started = ContinuousClock.now
+        let outcome = try await TestTools.runCLI(
+            [
+                "replay", Self.session, "--otlp-endpoint", "https://127.0.0.1:\(collector.port)", "--spool-dir",
+                spool.path, "--flush-timeout", "2",
+            ],
+            environment: [
+                "OTEL_EXPORTER_OTLP_CERTIFICATE": try #require(collector.certificate),
+                "OTEL_EXPORTER_OTLP_TIMEOUT": "500",
+            ]
+        )
+        #expect(outcome.status == .exited(0))
+        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(!collector.requests.isEmpty)
+        #expect(outcome.stderr.contains("26 log records, 26 spans, 13 metric points"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).count == 3)
+    }
+
+    @Test func plainHTTPLoadsNoNetworkingLibrary() async throws {
+        let collector = try await StandInCollector(respond: "200")
+        defer { Task { await collector.stop() } }
+        let outcome = try await replay(to: collector.port, environment: ["LD_DEBUG": "files"])
+        #expect(outcome.status == .exited(0))
+        #expect(collector.itemsByPath == ["/v1/logs": 26, "/v1/traces": 26, "/v1/metrics": 13])
+        #expect(outcome.stderr.contains("file=libFoundationEssentials.so"))  // the loader's log is there
+        #expect(!outcome.stderr.contains("libcurl"))
+        #expect(!outcome.stderr.contains("FoundationNetworking"))
+    }
+
     @Test func aZeroFlushTimeoutStillKeepsEverythingInTheSpool() async throws {
         let spool = try TestTools.makeTemporaryDirectory("spool")
         let outcome = try await replay(to: freePort(), ["--flush-timeout", "0"], spool: spool)

@@ -190,10 +190,13 @@ struct WatchLiveTests {
             // The hook sent what it could: each session's last turn is left.
             let byHook = try await rotel.items(within: .seconds(10)) { $0.contains { $0.kind == "log" } }
             #expect(byHook.contains { $0.kind == "log" })
-            let rest = try await TestTools.runCLI([
-                "replay", sessions.path, "--otlp-endpoint", "http://127.0.0.1:\(rotel.port)",
-                "--state", state.appendingPathComponent("codex-telemetry/cursor.json").path,
-            ])
+            let rest = try await TestTools.runCLI(
+                [
+                    "replay", sessions.path, "--otlp-endpoint", "http://127.0.0.1:\(rotel.port)",
+                    "--state", state.appendingPathComponent("codex-telemetry/cursor.json").path,
+                ],
+                environment: environment  // the hook's spool, not the user's
+            )
             #expect(rest.status == .exited(0), "\(rest.stderr)")
         }
         let received = try await Self.logKeys(rotel, count: expected.count)

@@ -7,8 +7,19 @@ import Synchronization
 import Glibc
 #endif
 
-/// A free TCP port on loopback (bound, read, released: another process could take it, rarely).
+/// A free TCP port on loopback (bound, read, released: another process could take it, rarely), and never one
+/// handed out before in this run: a test that leaves its port unheard for a while (a collector down at first) must
+/// not see another test's collector start there, which the kernel's choice alone allows now and then.
 public func freePort() -> Int {
+    while true {
+        let port = boundAndReleasedPort()
+        if handedOutPorts.withLock({ $0.insert(port).inserted }) { return port }
+    }
+}
+
+private let handedOutPorts = Mutex<Set<Int>>([])
+
+private func boundAndReleasedPort() -> Int {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(descriptor) }
     var address = sockaddr_in()
@@ -161,15 +172,27 @@ public final class StandInCollector: Sendable {
     public let port: Int
     /// Where each request body, and its description, is saved.
     public let bodies: URL
+    /// The PEM file of the certificate an https collector presents.
+    public let certificate: String?
     private let process: ChildProcess
 
-    public init(respond: String, retryAfter: Int? = nil, location: String? = nil, port: Int = freePort()) async throws {
+    /// With `tls`, the collector speaks https only, with a certificate made for it: `certificate`.
+    public init(
+        respond: String,
+        retryAfter: Int? = nil,
+        location: String? = nil,
+        tls: Bool = false,
+        port: Int = freePort()
+    ) async throws {
         self.port = port
         bodies = try TestTools.makeTemporaryDirectory("bodies")
         let script = TestTools.packageRoot.appendingPathComponent("scripts/stand-in-collector.py").path
         var arguments = [script, "--port", "\(port)", "--save-dir", bodies.path, "--respond", respond]
         if let retryAfter { arguments += ["--retry-after", "\(retryAfter)"] }
         if let location { arguments += ["--location", location] }
+        let tlsDirectory = try tls ? TestTools.makeTemporaryDirectory("tls") : nil
+        if let tlsDirectory { arguments += ["--tls-dir", tlsDirectory.path] }
+        certificate = tlsDirectory?.appendingPathComponent("certificate.pem").path
         process = try ChildProcess(
             ChildProcess.Configuration(executable: try TestTools.otelPython(), arguments: arguments)
         )
@@ -240,6 +263,12 @@ extension TestTools {
             unprivileged && geteuid() == 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : []
         let command = (asNobody + [try cli()] + arguments).map { "'\($0)'" }.joined(separator: " ")
         let redirection = stdout.map { " >'\($0)'" } ?? ""
+        // A state folder of its own, unless the test names one: runs that shared the user's default spool would
+        // send each other's batches, each to its own collector.
+        var environment = environment
+        if environment["XDG_STATE_HOME"] == nil, asNobody.isEmpty {
+            environment["XDG_STATE_HOME"] = try makeTemporaryDirectory("state").path
+        }
         let process = try ChildProcess(
             ChildProcess.Configuration(
                 executable: "sh",

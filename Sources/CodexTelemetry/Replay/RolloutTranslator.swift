@@ -490,7 +490,8 @@ struct ToolOutcome: Equatable {
     init() {}
 
     init(output: String) {
-        let head = Array(output.utf8.prefix(Self.headLength))
+        var output = output
+        let head = output.withUTF8 { Array($0.prefix(Self.headLength)) }
         if Self.range(of: "rejected by user", in: head) != nil {
             status = .declined
             return

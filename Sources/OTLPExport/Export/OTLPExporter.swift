@@ -161,7 +161,7 @@ public final class OTLPExporter: Sendable {
             flushTimeout: flushTimeout,
             batching: batching,
             backoff: backoff,
-            transport: SystemHTTPTransport(),
+            transport: SystemHTTPTransport(trustedCertificates: configuration.trustedCertificates),
             clock: SystemExportClock(),
             body
         )

@@ -44,6 +44,10 @@ public struct OTLPExporterConfiguration: Sendable {
     /// `none`) and per signal. Default: none.
     public var compressions: [OTLPSignal: Compression] = [:]
 
+    /// A PEM file of the certificates an https collector's must chain to, in place of the system's: a private CA.
+    /// Environment: `OTEL_EXPORTER_OTLP_CERTIFICATE`. Default: the system's.
+    public var trustedCertificates: String?
+
     /// Request body compression.
     public enum Compression: String, Sendable {
         case none, gzip
@@ -123,6 +127,12 @@ public struct OTLPExporterConfiguration: Sendable {
         if let name = value("OTEL_EXPORTER_OTLP_COMPRESSION") {
             let parsed = try Self.compression(name, variable: "OTEL_EXPORTER_OTLP_COMPRESSION")
             for signal in OTLPSignal.allCases { configuration.compressions[signal] = parsed }
+        }
+        if let path = value("OTEL_EXPORTER_OTLP_CERTIFICATE") {
+            guard access(path, R_OK) == 0 else {
+                throw OTLPConfigurationError("OTEL_EXPORTER_OTLP_CERTIFICATE names no file that can be read")
+            }
+            configuration.trustedCertificates = path
         }
         if let text = value("OTEL_METRIC_EXPORT_INTERVAL") {
             configuration.metricExportInterval = try Self.milliseconds(text, variable: "OTEL_METRIC_EXPORT_INTERVAL")

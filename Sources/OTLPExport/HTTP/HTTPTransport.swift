@@ -33,12 +33,15 @@ package protocol HTTPTransport: Sendable {
 }
 
 /// The transport for real endpoints: our own HTTP/1.1 over sockets for `http` (it waits in `poll(2)`, costing no
-/// CPU), and URLSession, with redirects refused, where `https` needs TLS.
+/// CPU), and libcurl, loaded when first needed, where `https` needs TLS.
 package struct SystemHTTPTransport: HTTPTransport {
     private let plain = SocketHTTPTransport()
-    private let secure = URLSessionHTTPTransport()
+    private let secure: CurlHTTPTransport
 
-    package init() {}
+    /// `trustedCertificates`: a PEM file that an https server's certificate must chain to, in place of the system's.
+    package init(trustedCertificates: String? = nil) {
+        secure = CurlHTTPTransport(trustedCertificates: trustedCertificates)
+    }
 
     package func post(_ request: HTTPRequest) async -> HTTPOutcome {
         request.url.scheme?.lowercased() == "https" ? await secure.post(request) : await plain.post(request)

@@ -1,0 +1,277 @@
+import Foundation
+import SaturatingArithmetic
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// HTTPS through the system's libcurl, loaded the first time an https endpoint is used: TLS is the one thing worth
+/// a library here, and a run that exports over http, or not at all, neither loads it nor needs it to be installed.
+/// Only https is spoken, redirects are not followed (the 3xx is the outcome), the response is kept within the
+/// bounds of `HTTPResponseParser`, and a cancelled request ends at once.
+struct CurlHTTPTransport: HTTPTransport {
+    /// A PEM file of the certificates a server's must chain to, in place of the system's.
+    let trustedCertificates: String?
+
+    func post(_ request: HTTPRequest) async -> HTTPOutcome {
+        guard let curl = Libcurl.shared else {
+            return .failed("https needs libcurl (libcurl.so.4), which cannot be loaded")
+        }
+        guard let transfer = Transfer(curl: curl) else { return .failed("libcurl cannot start a transfer") }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    continuation.resume(returning: transfer.run(request, trustedCertificates: trustedCertificates))
+                }
+            }
+        } onCancel: {
+            transfer.cancel()
+        }
+    }
+}
+
+/// The functions of libcurl we call, found in the library at run time.
+private struct Libcurl: @unchecked Sendable {
+    typealias Handle = OpaquePointer
+
+    let easyInit: @convention(c) () -> Handle?
+    let easyCleanup: @convention(c) (Handle?) -> Void
+    let easyGetInfo: @convention(c) (Handle?, Int32, UnsafeMutableRawPointer?) -> Int32
+    let easyError: @convention(c) (Int32) -> UnsafePointer<CChar>?
+    let multiInit: @convention(c) () -> Handle?
+    let multiCleanup: @convention(c) (Handle?) -> Int32
+    let multiAdd: @convention(c) (Handle?, Handle?) -> Int32
+    let multiRemove: @convention(c) (Handle?, Handle?) -> Int32
+    let multiPerform: @convention(c) (Handle?, UnsafeMutablePointer<Int32>?) -> Int32
+    let multiPoll:
+        @convention(c) (Handle?, UnsafeMutableRawPointer?, UInt32, Int32, UnsafeMutablePointer<Int32>?) -> Int32
+    let multiWakeup: @convention(c) (Handle?) -> Int32
+    let multiInfoRead: @convention(c) (Handle?, UnsafeMutablePointer<Int32>?) -> UnsafeRawPointer?
+    let listAppend: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> OpaquePointer?
+    let listFree: @convention(c) (OpaquePointer?) -> Void
+    /// `curl_easy_setopt` is variadic: its last argument is a `long`, a pointer or a `curl_off_t` by option, which
+    /// the platform C calling conventions (System V x86-64, AArch64) pass alike to a variadic and a fixed prototype.
+    private let setOption: UnsafeMutableRawPointer
+    private let globalInit: @convention(c) (Int) -> Int32
+
+    /// The library, loaded and initialised once, or `nil` when it is not installed or lacks a function we call
+    /// (`curl_multi_wakeup` came with 7.68, in 2020).
+    static let shared: Libcurl? = {
+        guard let library = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL), let curl = Libcurl(library),
+            curl.globalInit(3) == 0  // CURL_GLOBAL_ALL
+        else { return nil }
+        return curl
+    }()
+
+    private struct MissingFunction: Error {}
+
+    private init?(_ library: UnsafeMutableRawPointer) {
+        func function<F>(_ name: String) throws(MissingFunction) -> F {
+            guard let address = dlsym(library, name) else { throw MissingFunction() }
+            return unsafeBitCast(address, to: F.self)
+        }
+        do {
+            globalInit = try function("curl_global_init")
+            easyInit = try function("curl_easy_init")
+            easyCleanup = try function("curl_easy_cleanup")
+            easyGetInfo = try function("curl_easy_getinfo")
+            easyError = try function("curl_easy_strerror")
+            multiInit = try function("curl_multi_init")
+            multiCleanup = try function("curl_multi_cleanup")
+            multiAdd = try function("curl_multi_add_handle")
+            multiRemove = try function("curl_multi_remove_handle")
+            multiPerform = try function("curl_multi_perform")
+            multiPoll = try function("curl_multi_poll")
+            multiWakeup = try function("curl_multi_wakeup")
+            multiInfoRead = try function("curl_multi_info_read")
+            listAppend = try function("curl_slist_append")
+            listFree = try function("curl_slist_free_all")
+            setOption = try function("curl_easy_setopt")
+        } catch {
+            return nil
+        }
+    }
+
+    /// Options and the numbers `curl.h` gives them (type base plus index).
+    enum Option: Int32 {
+        case writeData = 10001
+        case url = 10002
+        case postFields = 10015
+        case httpHeader = 10023
+        case headerData = 10029
+        case trustedCertificates = 10065
+        case writeFunction = 20011
+        case headerFunction = 20079
+        case post = 47
+        case followLocation = 52
+        case noSignal = 99
+        case protocols = 181
+        case timeoutMilliseconds = 155
+        case postFieldSize = 30120
+    }
+
+    func set(_ handle: Handle, _ option: Option, _ value: Int) -> Bool {
+        typealias SetLong = @convention(c) (Handle?, Int32, Int) -> Int32
+        return unsafeBitCast(setOption, to: SetLong.self)(handle, option.rawValue, value) == 0
+    }
+
+    func set(_ handle: Handle, _ option: Option, _ value: UnsafeRawPointer?) -> Bool {
+        typealias SetPointer = @convention(c) (Handle?, Int32, UnsafeRawPointer?) -> Int32
+        return unsafeBitCast(setOption, to: SetPointer.self)(handle, option.rawValue, value) == 0
+    }
+
+    func set(_ handle: Handle, _ option: Option, offset value: Int64) -> Bool {
+        typealias SetOffset = @convention(c) (Handle?, Int32, Int64) -> Int32
+        return unsafeBitCast(setOption, to: SetOffset.self)(handle, option.rawValue, value) == 0
+    }
+
+    func describe(_ code: Int32) -> String {
+        easyError(code).map { String(cString: $0) } ?? "libcurl error \(code)"
+    }
+}
+
+/// One POST on its own easy handle, driven by a multi handle so that `cancel` can wake its wait from any thread.
+private final class Transfer: @unchecked Sendable {
+    private let curl: Libcurl
+    private let easy: Libcurl.Handle
+    /// The multi handle until `run` is over: `cancel` wakes it under the lock, never after it is cleaned up.
+    private let multi: Mutex<Libcurl.Handle?>
+    private let cancelled = Atomic(false)
+    /// What the callbacks collect, on the thread of `run` only.
+    private var headers: [String: String] = [:]
+    private var headBytes = 0
+    private var body: [UInt8] = []
+
+    init?(curl: Libcurl) {
+        guard let easy = curl.easyInit() else { return nil }
+        guard let multi = curl.multiInit() else {
+            curl.easyCleanup(easy)
+            return nil
+        }
+        self.curl = curl
+        self.easy = easy
+        self.multi = Mutex(multi)
+    }
+
+    func cancel() {
+        cancelled.store(true, ordering: .releasing)
+        multi.withLock { multi in _ = multi.map(curl.multiWakeup) }
+    }
+
+    func run(_ request: HTTPRequest, trustedCertificates: String?) -> HTTPOutcome {
+        var list: OpaquePointer?
+        for header in request.headers + [("Expect", "")] {
+            list = curl.listAppend(list, "\(header.name): \(header.value)")
+        }
+        let handle = multi.withLock { $0! }
+        defer {
+            multi.withLock { multi in
+                _ = curl.multiRemove(multi, easy)
+                _ = curl.multiCleanup(multi)
+                multi = nil
+            }
+            curl.easyCleanup(easy)
+            curl.listFree(list)
+        }
+        // libcurl copies the strings it is given, not the body: that is read in place while the request runs.
+        return request.body.withUnsafeBytes { body in
+            guard configure(request, body: body, headers: list, trustedCertificates: trustedCertificates) else {
+                return .failed("libcurl refused an option")
+            }
+            return perform(handle)
+        }
+    }
+
+    private func configure(
+        _ request: HTTPRequest,
+        body: UnsafeRawBufferPointer,
+        headers: OpaquePointer?,
+        trustedCertificates: String?
+    ) -> Bool {
+        let context = UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque())
+        let settings = [
+            curl.set(easy, .protocols, 2),  // CURLPROTO_HTTPS
+            curl.set(easy, .followLocation, 0), curl.set(easy, .noSignal, 1), curl.set(easy, .post, 1),
+            curl.set(easy, .postFields, body.baseAddress ?? UnsafeRawPointer(bitPattern: 1)),
+            curl.set(easy, .postFieldSize, offset: Int64(body.count)),
+            curl.set(easy, .httpHeader, headers.map(UnsafeRawPointer.init)),
+            curl.set(easy, .timeoutMilliseconds, Int(request.timeout.wholeMilliseconds)),
+            curl.set(easy, .writeFunction, unsafeBitCast(Self.receiveBody, to: UnsafeRawPointer.self)),
+            curl.set(easy, .writeData, context),
+            curl.set(easy, .headerFunction, unsafeBitCast(Self.receiveHeader, to: UnsafeRawPointer.self)),
+            curl.set(easy, .headerData, context),
+            request.url.absoluteString.withCString { curl.set(easy, .url, $0) },
+            trustedCertificates.map { path in path.withCString { curl.set(easy, .trustedCertificates, $0) } } ?? true,
+        ]
+        return !settings.contains(false)
+    }
+
+    /// Runs the transfer to its end, waiting in libcurl's poll, which `cancel` wakes.
+    private func perform(_ handle: Libcurl.Handle) -> HTTPOutcome {
+        guard curl.multiAdd(handle, easy) == 0 else { return .failed("libcurl cannot start a transfer") }
+        var running: Int32 = 1
+        while true {
+            guard curl.multiPerform(handle, &running) == 0 else { return .failed("libcurl failed") }
+            if running == 0 { break }
+            if cancelled.load(ordering: .acquiring) { return .failed("cancelled") }
+            guard curl.multiPoll(handle, nil, 0, 1000, nil) == 0 else { return .failed("libcurl failed") }
+        }
+        var left: Int32 = 0
+        guard let message = curl.multiInfoRead(handle, &left) else { return .failed("libcurl gave no result") }
+        // A CURLMsg: the kind of message (an int), the easy handle, then the result code (in a pointer-sized union).
+        let result = message.load(fromByteOffset: 2 * MemoryLayout<UnsafeRawPointer>.stride, as: Int32.self)
+        guard result == 0 else { return .failed(curl.describe(result)) }
+        var status = 0
+        let responseCode: Int32 = 0x20_0002  // CURLINFO_RESPONSE_CODE, a long
+        guard curl.easyGetInfo(easy, responseCode, &status) == 0 else { return .failed("libcurl gave no status") }
+        return .response(status: status, headers: headers, body: body)
+    }
+
+    /// What libcurl calls with each piece of the body, and with each line of the head.
+    private typealias Receiver =
+        @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int
+
+    private static let receiveBody: Receiver = { bytes, size, count, context in
+        receive(bytes, size, count, context) { $0.takeBody($1) }
+    }
+
+    private static let receiveHeader: Receiver = { bytes, size, count, context in
+        receive(bytes, size, count, context) { $0.takeHeaderLine($1) }
+    }
+
+    /// Hands what libcurl passed a receiver to the transfer it was set up for, and answers libcurl as it expects:
+    /// the number of bytes taken, all of them or 0 to end the transfer.
+    private static func receive(
+        _ bytes: UnsafeMutablePointer<CChar>?,
+        _ size: Int,
+        _ count: Int,
+        _ context: UnsafeMutableRawPointer?,
+        _ take: (Transfer, UnsafeRawBufferPointer) -> Bool
+    ) -> Int {
+        let (length, overflow) = size.multipliedReportingOverflow(by: count)
+        guard !overflow, let bytes, let context else { return 0 }
+        let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+        return take(transfer, UnsafeRawBufferPointer(start: bytes, count: length)) ? length : 0
+    }
+
+    /// Keeps the start of the body, up to the bound, and lets the rest go by.
+    private func takeBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        body.append(contentsOf: bytes.prefix(max(0, HTTPResponseParser.maximumBodyLength - body.count)))
+        return true
+    }
+
+    /// Keeps the headers of the last response, names in lower case; a head past the bound ends the transfer.
+    private func takeHeaderLine(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        headBytes = headBytes.addingSaturated(bytes.count)
+        guard headBytes <= HTTPResponseParser.maximumHeadLength else { return false }
+        let line = String(decoding: bytes, as: UTF8.self)
+        if line.hasPrefix("HTTP/") {
+            headers = [:]  // a new response: after a proxy's CONNECT, or an interim 1xx
+        } else if let colon = line.firstIndex(of: ":") {
+            let value = line[line.index(after: colon)...]
+            headers[line[..<colon].lowercased()] = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return true
+    }
+}
