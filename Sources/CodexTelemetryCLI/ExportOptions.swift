@@ -23,7 +23,7 @@ struct ExportOptions {
                                  Environment: OTEL_EXPORTER_OTLP_HEADERS (K=V,K=V), and per signal.
           --signals LIST         Which of logs,traces,metrics to send. Default: all three.
           --spool-dir DIR        Where batches wait until the collector takes them; sent, oldest first, by this
-                                 run or the next. Environment: CODEX_TELEMETRY_SPOOL_DIR.
+                                 run or the next to the same collector. Environment: CODEX_TELEMETRY_SPOOL_DIR.
                                  Default: $XDG_STATE_HOME/codex-telemetry/spool (~/.local/state/…).
           --flush-timeout S      How long to keep trying to send before exiting; what is left stays in the
                                  spool. Environment: CODEX_TELEMETRY_FLUSH_TIMEOUT. Default: 10 seconds.

@@ -135,6 +135,29 @@ struct OTLPExportTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).isEmpty)
     }
 
+    @Test func runsSharingASpoolSendEachRequestToTheCollectorItWasFor() async throws {
+        let spool = try TestTools.makeTemporaryDirectory("spool")
+        let port = freePort()
+        func spooled() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: spool.path).count }
+        // Nothing listens yet: the first run's requests wait in the spool.
+        _ = try await replay(to: port, ["--flush-timeout", "1"], spool: spool)
+        #expect(try spooled() == 3)
+
+        let other = try await StandInCollector(respond: "200")
+        defer { Task { await other.stop() } }
+        let second = try await replay(to: other.port, spool: spool)
+        #expect(second.status == .exited(0))
+        #expect(other.itemsByPath == ["/v1/logs": 26, "/v1/traces": 26, "/v1/metrics": 13])
+        #expect(try spooled() == 3)
+
+        let first = try await StandInCollector(respond: "200", port: port)
+        defer { Task { await first.stop() } }
+        let third = try await replay(to: port, spool: spool)
+        #expect(third.status == .exited(0))
+        #expect(first.itemsByPath == ["/v1/logs": 52, "/v1/traces": 52, "/v1/metrics": 26])
+        #expect(try spooled() == 0)
+    }
+
     @Test(arguments: ["503", "429"])
     func throttlingWithRetryAfterIsRetriedAfterTheWaitAndNothingIsLost(status: String) async throws {
         let collector = try await StandInCollector(respond: "\(status),200", retryAfter: 1)

@@ -206,10 +206,11 @@ struct WatchCommandTests {
         let spool = folder.appendingPathComponent("spool")
         let state = folder.appendingPathComponent("cursor.json")
         try Self.append(Self.captureLines[...], to: file)
-        // Nothing listens: what was read stays in the spool, as published requests.
+        // Nothing listens yet: what was read stays in the spool, as published requests.
+        let port = freePort()
         let unsent = try await TestTools.runCLI([
             "replay", file.path, "--state", state.path, "--spool-dir", spool.path,
-            "--otlp-endpoint", "http://127.0.0.1:\(freePort())", "--flush-timeout", "1",
+            "--otlp-endpoint", "http://127.0.0.1:\(port)", "--flush-timeout", "1",
         ])
         let requests = try FileManager.default.contentsOfDirectory(atPath: spool.path).filter { !$0.hasPrefix(".") }
         #expect(unsent.status == .exited(0) && !requests.isEmpty)
@@ -232,11 +233,11 @@ struct WatchCommandTests {
         var old = [timeval(tv_sec: time(nil) - 7200, tv_usec: 0), timeval(tv_sec: time(nil) - 7200, tv_usec: 0)]
         #expect(utimes(abandoned.path, &old) == 0)
 
-        let rotel = try await Rotel()
+        let rotel = try await Rotel(port: port)
         defer { Task { await rotel.stop() } }
         let next = try await TestTools.runCLI([
             "replay", file.path, "--state", state.path, "--spool-dir", spool.path, "--format", "json",
-            "--otlp-endpoint", "http://127.0.0.1:\(rotel.port)",
+            "--otlp-endpoint", "http://127.0.0.1:\(port)",
         ])
         #expect(next.status == .exited(0) && next.stdout.isEmpty, "nothing new was read")
         let expected = try await Self.replayed([file.path])

@@ -49,8 +49,6 @@ struct WatchLiveTests {
 
     @Test func watchKilledAtRandomExportsEveryEventOnceAsAReplayOfTheFinishedFiles() async throws {
         let codex = try TestTools.codex()
-        let rotel = try await Rotel()
-        defer { Task { await rotel.stop() } }
         let server = try await StandInModelServer.start()
         defer { Task { await server.stop() } }
         let session = try ScenarioSession()
@@ -66,16 +64,16 @@ struct WatchLiveTests {
             ]
         }
         // Started, killed with SIGKILL at a random moment, started again, for as long as Codex runs. These runs
-        // export where nothing listens, so what they commit waits in the spool: a run killed with a request in
-        // flight, accepted and not yet removed, would send it again (OTLP has no idempotency key, as the README
-        // says), and that is not what this test is about.
-        let nowhere = freePort()
+        // export to a collector that is not up yet, so what they commit waits in the spool: a run killed with a
+        // request in flight, accepted and not yet removed, would send it again (OTLP has no idempotency key, as the
+        // README says), and that is not what this test is about.
+        let port = freePort()
         let killer = Task {
             var random = SeededRandom(seed: 10)
             var kills = 0
             while !Task.isCancelled {
                 let output = folder.appendingPathComponent("events-\(kills).jsonl").path
-                guard let watch = try? TestTools.startCLI(arguments(port: nowhere), stdout: output) else { break }
+                guard let watch = try? TestTools.startCLI(arguments(port: port), stdout: output) else { break }
                 try? await Task.sleep(for: .milliseconds(50 + random.next(below: 500)))
                 kill(watch.process.pid, SIGKILL)
                 _ = await watch.finish()
@@ -94,10 +92,12 @@ struct WatchLiveTests {
         let kills = await killer.value
         #expect(kills >= 3)
 
-        // The last one, to the collector, stopped as a service manager stops it once it has caught up: it sends
+        // The last one, with the collector up, stopped as a service manager stops it once it has caught up: it sends
         // what the others left in the spool, and what it reads itself.
+        let rotel = try await Rotel(port: port)
+        defer { Task { await rotel.stop() } }
         let last = try TestTools.startCLI(
-            arguments(port: rotel.port),
+            arguments(port: port),
             stdout: folder.appendingPathComponent("events-last.jsonl").path
         )
         let files = SessionFilesOnDisk(sessions)

@@ -33,6 +33,9 @@ struct OTLPExporterTests {
         status: .unset
     )
 
+    /// A spooled request's destination tag.
+    static let destination = "0123456789abcdef"
+
     /// A flush deadline no test reaches unless it moves the clock there.
     static let deadline = Duration.seconds(600)
 
@@ -154,12 +157,39 @@ struct OTLPExporterTests {
 
     @Test func pastItsBoundTheSpoolDropsTheOldestAndCountsIt() throws {
         let spool = try Self.spool(maximumBytes: 1)
-        #expect(try spool.write([1, 2, 3], signal: .logs, wireProtocol: .protobuf, itemCount: 5).dropped.isEmpty)
-        #expect(try spool.write([1, 2, 3], signal: .traces, wireProtocol: .json, itemCount: 7).dropped == [.logs: 5])
+        #expect(
+            try spool.write(
+                [1, 2, 3],
+                signal: .logs,
+                destination: Self.destination,
+                wireProtocol: .protobuf,
+                itemCount: 5
+            ).dropped.isEmpty
+        )
+        #expect(
+            try spool.write(
+                [1, 2, 3],
+                signal: .traces,
+                destination: Self.destination,
+                wireProtocol: .json,
+                itemCount: 7
+            ).dropped == [.logs: 5]
+        )
         #expect(spool.list().entries.map(\.signal) == [.traces])
         var report = ExportReport()
         report.droppedBySpoolLimit = [.logs: 5]
         #expect(report.lost == [.logs: 5])
+    }
+
+    @Test func aRequestSpooledByAnEarlierReleaseIsForAnyCollector() throws {
+        let spool = try Self.spool()
+        let name = "01795000000000000000-42-000000-logs-3.pb"  // no destination tag
+        try Data([1, 2, 3]).write(to: spool.directory.appendingPathComponent(name))
+        try spool.write([4, 5, 6], signal: .logs, destination: Self.destination, wireProtocol: .protobuf, itemCount: 5)
+        let entries = spool.list().entries
+        #expect(entries.map(\.destination) == [nil, Self.destination])
+        #expect(entries.map { $0.isFor("fedcba9876543210") } == [true, false])
+        #expect(entries.map { $0.isFor(Self.destination) } == [true, true])
     }
 
     @Test func withoutASpoolBatchesAreSentFromMemory() async throws {

@@ -24,9 +24,17 @@ public final class DiskSpool: Sendable {
     struct Entry: Sendable, Hashable {
         var name: String
         var signal: OTLPSignal
+        /// Where it is to be sent (`OTLPExporterConfiguration.destinationTag(for:)`); `nil` in the names of
+        /// releases that did not record it, whose requests any run sends.
+        var destination: String?
         var wireProtocol: OTLPExporterConfiguration.WireProtocol
         var itemCount: Int
         var size: Int
+
+        /// Whether a run sending `signal` to `destination` is the one to send this request.
+        func isFor(_ destination: String) -> Bool {
+            self.destination == nil || self.destination == destination
+        }
     }
 
     /// The spool's files of ours, oldest first, and how many other entries were passed over.
@@ -111,18 +119,21 @@ public final class DiskSpool: Sendable {
     func write(
         _ body: [UInt8],
         signal: OTLPSignal,
+        destination: String,
         wireProtocol: OTLPExporterConfiguration.WireProtocol,
         itemCount: Int,
         staged: Bool = false
     ) throws(SpoolError) -> (dropped: [OTLPSignal: Int], name: String) {
-        // Name: time, process, sequence, signal, protocol, item count: sortable, unique, self-describing.
+        // Name: time, process, sequence, signal, destination, item count, protocol: sortable, unique,
+        // self-describing.
         let now = UInt64(saturating: Date().timeIntervalSince1970 * 1e9)
         let number = sequence.withLock { number in
             defer { number += 1 }
             return number
         }
         let name = String(
-            format: "%020llu-%d-%06d-\(signal.rawValue)-\(itemCount).\(wireProtocol == .protobuf ? "pb" : "json")",
+            format: "%020llu-%d-%06d-\(signal.rawValue)-\(destination)-\(itemCount)."
+                + (wireProtocol == .protobuf ? "pb" : "json"),
             now,
             getpid(),
             number % 1_000_000
@@ -191,6 +202,7 @@ public final class DiskSpool: Sendable {
         return Entry(
             name: name,
             signal: request.signal,
+            destination: request.destination,
             wireProtocol: request.wireProtocol,
             itemCount: request.itemCount,
             size: Int(status.st_size)
@@ -200,17 +212,22 @@ public final class DiskSpool: Sendable {
     /// What a name says of its request, if it is a name this spool writes.
     private static func request(
         named name: String
-    ) -> (signal: OTLPSignal, wireProtocol: OTLPExporterConfiguration.WireProtocol, itemCount: Int)? {
-        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+    ) -> (
+        signal: OTLPSignal, destination: String?, wireProtocol: OTLPExporterConfiguration.WireProtocol, itemCount: Int
+    )? {
+        var parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        // Six parts, or five in the names of releases before the destination was recorded.
+        let destination = parts.count == 6 ? parts.remove(at: 4) : nil
         guard parts.count == 5, parts[0].count == 20, parts[0].allSatisfy(\.isASCIIDigit),
             parts[1].allSatisfy(\.isASCIIDigit), parts[2].count == 6, parts[2].allSatisfy(\.isASCIIDigit),
-            let signal = OTLPSignal(rawValue: String(parts[3]))
+            let signal = OTLPSignal(rawValue: String(parts[3])),
+            destination.map({ $0.count == 16 && $0.allSatisfy(\.isHexDigit) }) ?? true
         else { return nil }
         let tail = parts[4].split(separator: ".", omittingEmptySubsequences: false)
         guard tail.count == 2, tail[0].count <= 7, tail[0].allSatisfy(\.isASCIIDigit), let count = Int(tail[0]),
             count <= maximumItemCount, tail[1] == "pb" || tail[1] == "json"
         else { return nil }
-        return (signal, tail[1] == "pb" ? .protobuf : .json, count)
+        return (signal, destination.map(String.init), tail[1] == "pb" ? .protobuf : .json, count)
     }
 
     /// A regular file of this user's, with one link (as written here), of a size this spool writes.

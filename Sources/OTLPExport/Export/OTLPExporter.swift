@@ -348,6 +348,7 @@ public final class OTLPExporter: Sendable {
                 let (dropped, name) = try spool.write(
                     body,
                     signal: batch.signal,
+                    destination: configuration.destinationTag(for: batch.signal),
                     wireProtocol: wireProtocol,
                     itemCount: batch.itemCount,
                     staged: staged
@@ -442,6 +443,7 @@ public final class OTLPExporter: Sendable {
         let (held, redirected) = state.withLock { ($0.unspooled, $0.redirected) }
         let spooled = (spool?.list().entries ?? []).filter {
             configuration.endpoints[$0.signal] != nil && configuration.signals.contains($0.signal)
+                && $0.isFor(configuration.destinationTag(for: $0.signal))
         }
         let work = held.map(Pending.held) + spooled.map(Pending.spooled)
         return work.filter { !redirected.contains($0.signal) }
@@ -517,7 +519,10 @@ public final class OTLPExporter: Sendable {
             return report
         }
         if let listing = spool?.list() {
-            for entry in listing.entries where configuration.endpoints[entry.signal] != nil {
+            for entry in listing.entries
+            where configuration.endpoints[entry.signal] != nil
+                && entry.isFor(configuration.destinationTag(for: entry.signal))
+            {
                 report.leftInSpool[entry.signal, default: 0] += entry.itemCount
                 report.leftInSpoolBytes += entry.size
             }

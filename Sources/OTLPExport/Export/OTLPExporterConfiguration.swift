@@ -67,6 +67,23 @@ public struct OTLPExporterConfiguration: Sendable {
     /// The request timeout for `signal`.
     public func timeout(for signal: OTLPSignal) -> Duration { timeouts[signal] ?? .seconds(10) }
 
+    /// A tag of where `signal` is sent, named in its spooled requests: a request waits for a run that sends to the
+    /// same collector, never goes to another one that shares the spool. The FNV-1a hash of the URL's scheme, host,
+    /// port and path: its query and user info, which may hold a secret, are left out.
+    package func destinationTag(for signal: OTLPSignal) -> String {
+        let url = endpoints[signal]
+        let place = [
+            url?.scheme?.lowercased() ?? "", url?.host?.lowercased() ?? "", url?.port.map(String.init) ?? "",
+            url?.path ?? "",
+        ]
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in place.joined(separator: " ").utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        let digits = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
     /// Whether anything will be sent.
     public var hasEndpoint: Bool { signals.contains { endpoints[$0] != nil } }
 
