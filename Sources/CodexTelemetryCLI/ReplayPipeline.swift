@@ -10,12 +10,13 @@ import Synchronization
 import Glibc
 #endif
 
-/// The two halves of a replay: opening the files, framing their lines and reading each one (`SessionReplay.read`),
-/// then taking them, in order, through the session (`SessionReplay.apply`) and on to the output. For a directory
-/// (more than one file) the first half runs on a thread of its own, on the second core; a single file is read on
-/// the caller's thread, where handing its chunks across would cost more than it saves (measured: a capture's lines
-/// are mostly passed over, and the reader would do nearly all the work). Either way the session sees exactly what
-/// a replay on one thread would, so the events are the same, in the same order.
+/// The two halves of a replay: reading each line on its own (`SessionReplay.read`), which needs nothing of the lines
+/// before it, and taking the lines, in order, through the session (`SessionReplay.apply`) and on to the output.
+///
+/// This thread reads the files a chunk of whole lines at a time and hands each chunk to a worker to read its lines,
+/// on both cores; it takes the results back in the order of the chunks and applies them. So a single file is read
+/// on both cores too (a capture, whose lines are mostly passed over, is nearly all reading), and the session sees
+/// exactly what a replay on one thread would: the same events, in the same order.
 enum ReplayPipeline {
     /// What the reader hands over, file by file.
     enum Step: Sendable {
@@ -29,92 +30,247 @@ enum ReplayPipeline {
 
     /// Lines longer than this are skipped and counted, as `SessionReplay` does by default.
     private static let maximumLineLength = 64 << 20
+    /// How much is read at a time, and so the size of most chunks.
+    private static let readSize = 1 << 17
+    /// Chunks read ahead of the one being applied: enough to keep both cores busy, few enough to keep memory flat.
+    private static let chunksInFlight = 4
 
     /// Reads `files` and calls `take` on this thread with every step, in order.
     static func run(_ files: [SessionFiles.File], _ take: (Step) -> Void) {
-        guard files.count > 1 else {
-            for file in files { read(file, then: take) }
-            return
-        }
-        let handoff = Handoff<Step>(capacity: 4)
-        DispatchQueue.global(qos: .userInitiated).async {
-            for file in files { read(file, then: handoff.put) }
-        }
-        var ended = 0
-        while ended < files.count {
-            let step = handoff.take()
-            if case .endFile = step { ended += 1 }
-            take(step)
+        withoutActuallyEscaping(take) { take in
+            var queue = OrderedWork(depth: chunksInFlight, take: take)
+            for file in files { read(file, into: &queue) }
+            queue.finish()
         }
     }
 
-    /// Streams one file, a chunk at a time. A file found in a directory is opened without following a link, and
-    /// only if it is a regular file.
-    private static func read(_ file: SessionFiles.File, then put: (Step) -> Void) {
+    /// Streams one file: whole lines, a chunk at a time, read by workers. A file found in a directory is opened
+    /// without following a link, and only if it is a regular file.
+    private static func read(_ file: SessionFiles.File, into queue: inout OrderedWork) {
         let flags = file.named ? O_RDONLY | O_CLOEXEC : O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
         let descriptor = open(file.path, flags)
         guard descriptor >= 0 else {
             let failure = ReplayError("cannot open \(file.path): \(String(cString: strerror(errno)))")
-            put(.endFile(lastLine: nil, oversizedLines: 0, failure: failure))
+            queue.add(.endFile(lastLine: nil, oversizedLines: 0, failure: failure))
             return
         }
         defer { close(descriptor) }
         let status = fileStatus(descriptor)
         guard file.named || status?.kind == .regular else {
             let failure = ReplayError("\(file.path) is no longer a regular file")
-            put(.endFile(lastLine: nil, oversizedLines: 0, failure: failure))
+            queue.add(.endFile(lastLine: nil, oversizedLines: 0, failure: failure))
             return
         }
         // Dates a capture whose messages carry no time (old releases), rather than 1970.
         let modified =
             status.flatMap { $0.kind == .regular ? $0.modified : nil }
             ?? Int64(saturating: Date().timeIntervalSince1970 * 1e9)
-        put(.startFile(modifiedAt: UInt64(clamping: modified)))
-        var framer = LineFramer(maximumLineLength: maximumLineLength)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 1)
-        defer { buffer.deallocate() }
+        queue.add(.startFile(modifiedAt: UInt64(clamping: modified)))
+        var chunk = queue.emptyChunk()
+        var skippingOversizedLine = false
+        var oversized = 0
         var failure: ReplayError?
         while true {
-            let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
+            chunk.reserve(readSize)
+            let count = Glibc.read(descriptor, chunk.end, readSize)
             if count < 0 && errno == EINTR { continue }
             guard count >= 0 else {
                 failure = ReplayError("cannot read \(file.path): \(String(cString: strerror(errno)))")
                 break
             }
             if count == 0 { break }
-            var lines: [SessionReplay.Line] = []
-            var passedOver = 0
-            framer.append(UnsafeRawBufferPointer(rebasing: buffer[..<count])) { line in
-                let read = SessionReplay.read(line)
-                if case .passedOver = read { passedOver += 1 } else { lines.append(read) }
+            // What was held before this read holds no newline: only the new bytes are searched.
+            var fresh = chunk.count
+            chunk.count += count
+            chunk.bytesRead += count
+            if skippingOversizedLine {
+                // The rest of a line too long to read, up to its newline, goes.
+                guard let newline = memchr(chunk.base + fresh, 0x0A, count) else {
+                    chunk.count = fresh
+                    continue
+                }
+                chunk.removeFirst(chunk.base.distance(to: newline) + 1)
+                skippingOversizedLine = false
+                fresh = 0
             }
-            put(.lines(lines, passedOver: passedOver, bytes: count))
+            guard let end = chunk.endOfLastLine(searchingFrom: fresh) else {
+                if chunk.count > maximumLineLength {
+                    oversized += 1
+                    skippingOversizedLine = true
+                    chunk.count = 0
+                }
+                continue
+            }
+            // The whole lines go to a worker; the start of the next line begins the next chunk.
+            var next = queue.emptyChunk()
+            next.append(chunk.base + end, count: chunk.count - end)
+            chunk.count = end
+            queue.readLines(of: chunk)
+            chunk = next
         }
-        let lastLine = framer.finish().map { $0.withUnsafeBytes { SessionReplay.readUnterminated($0) } }
-        put(.endFile(lastLine: lastLine, oversizedLines: framer.oversizedLineCount, failure: failure))
+        var lastLine: SessionReplay.Line?
+        if !skippingOversizedLine && chunk.count > 0 {
+            let line = UnsafeRawBufferPointer(start: chunk.base, count: chunk.count)
+            if line.count > maximumLineLength {
+                oversized += 1
+            } else {
+                lastLine = SessionReplay.readUnterminated(line)
+            }
+        }
+        if chunk.bytesRead > 0 { queue.add(.lines([], passedOver: 0, bytes: chunk.bytesRead)) }
+        queue.recycle(chunk)
+        queue.add(.endFile(lastLine: lastLine, oversizedLines: oversized, failure: failure))
+    }
+
+    /// Reads the lines of a chunk, each on its own: what a worker does.
+    fileprivate static func readLines(of chunk: Chunk) -> (step: Step, oversized: Int) {
+        var lines: [SessionReplay.Line] = []
+        var passedOver = 0
+        var oversized = 0
+        var start = 0
+        while start < chunk.count {
+            let end =
+                memchr(chunk.base + start, 0x0A, chunk.count - start).map { chunk.base.distance(to: $0) }
+                ?? chunk.count
+            let line = UnsafeRawBufferPointer(start: chunk.base + start, count: end - start)
+            start = end + 1
+            if line.isEmpty { continue }
+            if line.count > maximumLineLength {
+                oversized += 1
+                continue
+            }
+            let read = SessionReplay.read(line)
+            if case .passedOver = read { passedOver += 1 } else { lines.append(read) }
+        }
+        return (.lines(lines, passedOver: passedOver, bytes: chunk.bytesRead), oversized)
     }
 }
 
-/// A bounded queue from one thread to another: `put` waits while it is full, `take` while it is empty.
-private final class Handoff<Element: Sendable>: Sendable {
-    private let items = Mutex<[Element]>([])
-    private let filled = DispatchSemaphore(value: 0)
-    private let free: DispatchSemaphore
+/// Bytes read from a file: whole lines once handed to a worker. Owned by one thread at a time.
+private struct Chunk: @unchecked Sendable {
+    private(set) var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    var count = 0
+    /// How many bytes of the file were read into it, for the progress line.
+    var bytesRead = 0
 
-    init(capacity: Int) {
-        free = DispatchSemaphore(value: capacity)
+    init() {
+        capacity = 1 << 18
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
     }
 
-    func put(_ item: Element) {
-        free.wait()
-        items.withLock { $0.append(item) }
-        filled.signal()
+    var end: UnsafeMutableRawPointer { base + count }
+
+    /// Where the last whole line ends, after its newline; `nil` when there is none at or after `start`.
+    func endOfLastLine(searchingFrom start: Int) -> Int? {
+        // Searched from the end, where a newline almost always is near.
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
+        var index = count
+        while index > start {
+            index -= 1
+            if bytes[index] == 0x0A { return index + 1 }
+        }
+        return nil
     }
 
-    func take() -> Element {
-        filled.wait()
-        let item = items.withLock { $0.removeFirst() }
-        free.signal()
-        return item
+    /// Makes room for `more` bytes after `count`.
+    mutating func reserve(_ more: Int) {
+        guard count + more > capacity else { return }
+        capacity = max(capacity * 2, count + more)
+        base = realloc(base, capacity)!
+    }
+
+    mutating func append(_ bytes: UnsafeRawPointer, count length: Int) {
+        reserve(length)
+        memcpy(end, bytes, length)
+        count += length
+    }
+
+    mutating func removeFirst(_ length: Int) {
+        memmove(base, base + length, count - length)
+        count -= length
+    }
+
+    func deallocate() { base.deallocate() }
+}
+
+/// Work done on other threads and taken back in the order it was added, at most `depth` of it ahead.
+private struct OrderedWork {
+    /// A step, or the promise of one from a worker.
+    private final class Pending: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private var result: (step: ReplayPipeline.Step, oversized: Int, chunk: Chunk?)?
+
+        init(_ step: ReplayPipeline.Step? = nil) {
+            if let step {
+                result = (step, 0, nil)
+                done.signal()
+            }
+        }
+
+        func fulfil(_ step: ReplayPipeline.Step, oversized: Int, chunk: Chunk) {
+            result = (step, oversized, chunk)
+            done.signal()
+        }
+
+        func wait() -> (step: ReplayPipeline.Step, oversized: Int, chunk: Chunk?) {
+            done.wait()
+            return result!
+        }
+    }
+
+    private let depth: Int
+    private let take: (ReplayPipeline.Step) -> Void
+    private var pending: [Pending] = []
+    /// Chunks given back, to be read into again: no allocation per chunk.
+    private var spare: [Chunk] = []
+    /// Lines too long to read that workers found in the current file, told with its end.
+    private var oversizedInFile = 0
+
+    init(depth: Int, take: @escaping (ReplayPipeline.Step) -> Void) {
+        self.depth = depth
+        self.take = take
+    }
+
+    mutating func emptyChunk() -> Chunk {
+        var chunk = spare.popLast() ?? Chunk()
+        chunk.count = 0
+        chunk.bytesRead = 0
+        return chunk
+    }
+
+    mutating func recycle(_ chunk: Chunk) { spare.append(chunk) }
+
+    mutating func add(_ step: ReplayPipeline.Step) { enqueue(Pending(step)) }
+
+    mutating func readLines(of chunk: Chunk) {
+        let pending = Pending()
+        DispatchQueue.global(qos: .userInitiated).async {
+            let (step, oversized) = ReplayPipeline.readLines(of: chunk)
+            pending.fulfil(step, oversized: oversized, chunk: chunk)
+        }
+        enqueue(pending)
+    }
+
+    mutating func finish() {
+        while !pending.isEmpty { takeOldest() }
+        for chunk in spare { chunk.deallocate() }
+        spare = []
+    }
+
+    private mutating func enqueue(_ item: Pending) {
+        pending.append(item)
+        while pending.count > depth { takeOldest() }
+    }
+
+    private mutating func takeOldest() {
+        var (step, oversized, chunk) = pending.removeFirst().wait()
+        if let chunk { spare.append(chunk) }
+        oversizedInFile += oversized
+        if case .endFile(let lastLine, let oversizedLines, let failure) = step {
+            step = .endFile(lastLine: lastLine, oversizedLines: oversizedLines + oversizedInFile, failure: failure)
+            oversizedInFile = 0
+        }
+        take(step)
     }
 }

@@ -188,6 +188,27 @@ struct ReplayCommandTests {
         #expect(outcome.stderr.contains("2 skipped (1 malformed, 1 truncated)"))
     }
 
+    @Test func linesOverTheLimitAreSkippedWholeWhereverTheReadsCutThem() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("long-lines-\(UUID()).jsonl")
+        defer { try? FileManager.default.removeItem(at: file) }
+        // Longer than the limit by more than one read, so it is found too long before its end.
+        let tooLong = [UInt8](repeating: UInt8(ascii: "x"), count: (64 << 20) + (300 << 10))
+        let session = Array(try Data(contentsOf: URL(fileURLWithPath: Self.sessions[0])))
+        // One in the middle (followed by a bad line), one at the very end without a newline.
+        try Data(session + tooLong + Array("\n{oops\n".utf8) + session + tooLong).write(to: file)
+        let outcome = try await run(["replay", file.path])
+        let exactlyOverTheLimit = file.deletingLastPathComponent().appendingPathComponent("limit-\(UUID()).jsonl")
+        defer { try? FileManager.default.removeItem(at: exactlyOverTheLimit) }
+        try Data(tooLong[...(64 << 20)] + [0x0A] + session).write(to: exactlyOverTheLimit)
+        let atTheLimit = try await run(["replay", exactlyOverTheLimit.path])
+        #expect(atTheLimit.stderr.contains("1 skipped (1 over the line limit)"))
+        #expect(outcome.status == .exited(0))
+        #expect(outcome.stdout.contains("9 turns"), "a turn seen in an earlier file is not counted again")
+        #expect(outcome.stderr.contains("3 skipped (1 malformed, 2 over the line limit)"))
+        let alone = try await run(["replay", Self.sessions[0]])
+        #expect(outcome.stdout == alone.stdout)
+    }
+
     @Test(arguments: ["exec", "proxy", "replay"])
     func everySubcommandExplainsItselfAndItsExportOptions(subcommand: String) async throws {
         let outcome = try await run([subcommand, "--help"])

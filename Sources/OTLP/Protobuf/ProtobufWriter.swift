@@ -75,7 +75,7 @@ struct ProtobufWriter {
     mutating func writeStringField(_ field: Int, _ value: String) {
         writeTag(field, .lengthDelimited)
         writeVarint(UInt64(value.utf8.count))
-        let copied = value.utf8.withContiguousStorageIfAvailable { buffer.append(UnsafeRawBufferPointer($0)) }
+        let copied: Void? = value.utf8.withContiguousStorageIfAvailable { buffer.append(UnsafeRawBufferPointer($0)) }
         if copied == nil { buffer.append(contentsOf: value.utf8) }
     }
 
