@@ -1,4 +1,6 @@
-// Backfill speed, in one run on generated inputs: `swift build -c release && .build/release/ReplayBenchmark [MB]`.
+// Backfill speed, in one run on generated inputs: `.build/release/ReplayBenchmark [MB]` after
+// `swift build -c release --static-swift-stdlib --product codex-telemetry` and the same for `--product ReplayBenchmark`
+// (or `swift build -c release`, for the dynamically linked build).
 // Prints figures; asserts nothing. For a capture and for a tree of rollout files it gives our MB/s next to the
 // same run's `wc -l` (the floor: reading and splitting lines), and our peak memory; then the in-process rate, the
 // startup time of `replay` on the bundled session, and the OTLP encoding rates. The `codex-telemetry` it runs is
