@@ -73,29 +73,21 @@ extension OTLPBatch {
 }
 
 extension ProtobufWriter {
-    /// A `KeyValue`, its lengths worked out before it is written: attributes are most of what a batch holds, and
-    /// this way none is moved to make room for its length, and no closure captures (and copies) it.
+    /// A `KeyValue`, written without a closure, which would capture (and copy) it, and with its value looked at
+    /// once: attributes are most of what a batch holds, and each look at a string value retains it. Their lengths
+    /// almost always fit the byte kept for each; a longer one moves the bytes after it.
     fileprivate mutating func writeAttribute(_ field: Int, _ attribute: borrowing OTLPAttribute) {
-        // Every tag of `KeyValue` and `AnyValue` is one byte.
-        let valueLength: Int
-        switch attribute.value {
-        case .string(let text): valueLength = 1 + Self.lengthDelimitedSize(text.utf8.count)
-        case .bool: valueLength = 2
-        case .int(let number): valueLength = 1 + Self.varintSize(UInt64(bitPattern: number))
-        case .double: valueLength = 9
-        }
-        let keyLength = attribute.key.utf8.count
-        writeTag(field, .lengthDelimited)
-        writeVarint(UInt64(1 + Self.lengthDelimitedSize(keyLength) + 1 + Self.lengthDelimitedSize(valueLength)))
+        let pair = beginMessageField(field)
         writeStringField(KeyValueField.key, attribute.key)
-        writeTag(KeyValueField.value, .lengthDelimited)
-        writeVarint(UInt64(valueLength))
+        let value = beginMessageField(KeyValueField.value)
         switch attribute.value {
         case .string(let text): writeStringField(AnyValueField.string, text)
         case .bool(let flag): writeVarintField(AnyValueField.bool, flag ? 1 : 0)
         case .int(let number): writeInt64Field(AnyValueField.int, number)
         case .double(let number): writeDoubleField(AnyValueField.double, number)
         }
+        endMessageField(value)
+        endMessageField(pair)
     }
 
     /// Writes each of `attributes` as field `field`, reading them in place.

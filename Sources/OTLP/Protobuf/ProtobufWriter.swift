@@ -107,11 +107,30 @@ struct ProtobufWriter {
     /// are kept for the length, as many as the caller expects it to take (a record: 2, up to 16 KiB; a batch: 3);
     /// a length that takes more or fewer moves the message, once, to fit exactly: the encoding stays canonical.
     mutating func writeMessageField(_ field: Int, lengthBytes: Int = 1, _ body: (inout ProtobufWriter) -> Void) {
+        let start = beginMessageField(field, lengthBytes: lengthBytes)
+        body(&self)
+        endMessageField(start)
+    }
+
+    /// Where a message field's length goes, and the room kept for it.
+    struct MessageStart {
+        fileprivate let lengthAt: Int
+        fileprivate let lengthBytes: Int
+    }
+
+    /// Writes the tag of an embedded message and keeps room for its length; `endMessageField` writes the length
+    /// once the message is written. The pair is `writeMessageField` without a closure, for a caller whose message
+    /// would be copied into one.
+    mutating func beginMessageField(_ field: Int, lengthBytes: Int = 1) -> MessageStart {
         writeTag(field, .lengthDelimited)
         let lengthAt = buffer.count
         buffer.reserve(lengthBytes)
         for _ in 0..<lengthBytes { buffer.appendReserved(0) }
-        body(&self)
+        return MessageStart(lengthAt: lengthAt, lengthBytes: lengthBytes)
+    }
+
+    mutating func endMessageField(_ start: MessageStart) {
+        let (lengthAt, lengthBytes) = (start.lengthAt, start.lengthBytes)
         var length = buffer.count - lengthAt - lengthBytes
         let needed = Self.varintSize(UInt64(length))
         if needed != lengthBytes { buffer.moveTail(from: lengthAt + lengthBytes, by: needed - lengthBytes) }
