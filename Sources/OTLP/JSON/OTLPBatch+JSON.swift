@@ -74,7 +74,7 @@ private struct OTLPJSONWriter {
         JSONValue.double(value).write(to: &bytes)
     }
 
-    mutating func hex(_ id: [UInt8]) {
+    mutating func hex(_ id: UnsafeRawBufferPointer) {
         let digits: StaticString = "0123456789abcdef"
         bytes.append(UInt8(ascii: "\""))
         for byte in id {
@@ -129,23 +129,23 @@ private struct OTLPJSONWriter {
         attributes(record.attributes)
         if let traceID = record.traceID {
             raw(",\"traceId\":")
-            hex(traceID.bytes)
+            traceID.withBytes { hex($0) }
         }
         if let spanID = record.spanID {
             raw(",\"spanId\":")
-            hex(spanID.bytes)
+            spanID.withBytes { hex($0) }
         }
         raw("}")
     }
 
     mutating func write(_ span: OTLPSpan) {
         raw("{\"traceId\":")
-        hex(span.traceID.bytes)
+        span.traceID.withBytes { hex($0) }
         raw(",\"spanId\":")
-        hex(span.spanID.bytes)
+        span.spanID.withBytes { hex($0) }
         if let parent = span.parentSpanID {
             raw(",\"parentSpanId\":")
-            hex(parent.bytes)
+            parent.withBytes { hex($0) }
         }
         raw(",\"name\":")
         string(span.name)

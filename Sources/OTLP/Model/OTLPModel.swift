@@ -39,21 +39,45 @@ public struct OTLPScope: Sendable, Hashable {
 
 /// A 16-byte trace id; never all zeros.
 public struct TraceID: Sendable, Hashable {
-    public var bytes: [UInt8]
+    // Held in two words, not an array: every record carries ids, and an array is an allocation, and a retain
+    // and a release each time a record is encoded.
+    private var high: UInt64
+    private var low: UInt64
+
+    public var bytes: [UInt8] { withBytes(Array.init) }
 
     public init(bytes: [UInt8]) {
         precondition(bytes.count == 16, "a trace id is 16 bytes")
-        self.bytes = bytes
+        high = UInt64(bigEndianBytes: bytes[..<8])
+        low = UInt64(bigEndianBytes: bytes[8...])
+    }
+
+    /// Calls `body` with the 16 bytes, in place.
+    package func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        withUnsafeBytes(of: (high.bigEndian, low.bigEndian), body)
     }
 }
 
 /// An 8-byte span id; never all zeros.
 public struct SpanID: Sendable, Hashable {
-    public var bytes: [UInt8]
+    private var value: UInt64
+
+    public var bytes: [UInt8] { withBytes(Array.init) }
 
     public init(bytes: [UInt8]) {
         precondition(bytes.count == 8, "a span id is 8 bytes")
-        self.bytes = bytes
+        value = UInt64(bigEndianBytes: bytes[...])
+    }
+
+    /// Calls `body` with the 8 bytes, in place.
+    package func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        withUnsafeBytes(of: value.bigEndian, body)
+    }
+}
+
+extension UInt64 {
+    fileprivate init(bigEndianBytes bytes: ArraySlice<UInt8>) {
+        self = bytes.reduce(0) { $0 << 8 | UInt64($1) }
     }
 }
 

@@ -102,16 +102,16 @@ extension ProtobufWriter {
         writeVarintFieldUnlessZero(LogRecordField.severityNumber, UInt64(record.severityNumber))
         writeStringFieldUnlessEmpty(LogRecordField.severityText, record.severityText)
         writeAttributes(LogRecordField.attributes, record.attributes)
-        if let traceID = record.traceID { writeBytesField(LogRecordField.traceID, traceID.bytes) }
-        if let spanID = record.spanID { writeBytesField(LogRecordField.spanID, spanID.bytes) }
+        if let traceID = record.traceID { traceID.withBytes { writeBytesField(LogRecordField.traceID, $0) } }
+        if let spanID = record.spanID { spanID.withBytes { writeBytesField(LogRecordField.spanID, $0) } }
         writeFixed64FieldUnlessZero(LogRecordField.observedTimeUnixNano, record.observedTimeUnixNano)
         writeStringFieldUnlessEmpty(LogRecordField.eventName, record.eventName)
     }
 
     fileprivate mutating func write(_ span: borrowing OTLPSpan) {
-        writeBytesField(SpanField.traceID, span.traceID.bytes)
-        writeBytesField(SpanField.spanID, span.spanID.bytes)
-        if let parent = span.parentSpanID { writeBytesField(SpanField.parentSpanID, parent.bytes) }
+        span.traceID.withBytes { writeBytesField(SpanField.traceID, $0) }
+        span.spanID.withBytes { writeBytesField(SpanField.spanID, $0) }
+        if let parent = span.parentSpanID { parent.withBytes { writeBytesField(SpanField.parentSpanID, $0) } }
         writeStringFieldUnlessEmpty(SpanField.name, span.name)
         writeVarintFieldUnlessZero(SpanField.kind, UInt64(span.kind.rawValue))
         writeFixed64FieldUnlessZero(SpanField.startTimeUnixNano, span.startTimeUnixNano)

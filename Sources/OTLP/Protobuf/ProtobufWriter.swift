@@ -66,10 +66,10 @@ struct ProtobufWriter {
         writeFixed64Field(field, value.bitPattern)
     }
 
-    mutating func writeBytesField(_ field: Int, _ value: [UInt8]) {
+    mutating func writeBytesField(_ field: Int, _ value: UnsafeRawBufferPointer) {
         writeTag(field, .lengthDelimited)
         writeVarint(UInt64(value.count))
-        value.withUnsafeBytes { buffer.append($0) }
+        buffer.append(value)
     }
 
     mutating func writeStringField(_ field: Int, _ value: String) {
