@@ -149,7 +149,7 @@ enum ReplayPipeline {
 /// Bytes read from a file: whole lines once handed to a worker. Owned by one thread at a time.
 private struct Chunk: @unchecked Sendable {
     private(set) var base: UnsafeMutableRawPointer
-    private var capacity: Int
+    private(set) var capacity: Int
     var count = 0
     /// How many bytes of the file were read into it, for the progress line.
     var bytesRead = 0
@@ -239,7 +239,10 @@ private struct OrderedWork {
         return chunk
     }
 
-    mutating func recycle(_ chunk: Chunk) { spare.append(chunk) }
+    /// Keeps a chunk to read into again, unless a long line grew it: memory stays flat after one.
+    mutating func recycle(_ chunk: Chunk) {
+        if chunk.capacity > 1 << 20 { chunk.deallocate() } else { spare.append(chunk) }
+    }
 
     mutating func add(_ step: ReplayPipeline.Step) { enqueue(Pending(step)) }
 
@@ -265,7 +268,7 @@ private struct OrderedWork {
 
     private mutating func takeOldest() {
         var (step, oversized, chunk) = pending.removeFirst().wait()
-        if let chunk { spare.append(chunk) }
+        if let chunk { recycle(chunk) }
         oversizedInFile += oversized
         if case .endFile(let lastLine, let oversizedLines, let failure) = step {
             step = .endFile(lastLine: lastLine, oversizedLines: oversizedLines + oversizedInFile, failure: failure)
