@@ -50,6 +50,13 @@ extension ExportReport {
                     + "and \(ignoredSpoolEntries == 1 ? "was" : "were") left alone"
             )
         }
+        if requestsForOtherCollectors > 0 {
+            let count = requestsForOtherCollectors
+            lines.append(
+                "\(count) request\(count == 1 ? "" : "s") in the spool \(count == 1 ? "is" : "are") for another "
+                    + "collector than this run's, and wait\(count == 1 ? "s" : "") for a run that sends there"
+            )
+        }
         if lostAnything { lines.append("telemetry lost: \(counts(lost))") }
         return lines.joined(separator: "\n")
     }

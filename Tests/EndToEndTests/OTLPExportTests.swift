@@ -149,6 +149,7 @@ struct OTLPExportTests {
         #expect(second.status == .exited(0))
         #expect(other.itemsByPath == ["/v1/logs": 26, "/v1/traces": 26, "/v1/metrics": 13])
         #expect(try spooled() == 3)
+        #expect(second.stderr.contains("3 requests in the spool are for another collector than this run's"))
 
         let first = try await StandInCollector(respond: "200", port: port)
         defer { Task { await first.stop() } }

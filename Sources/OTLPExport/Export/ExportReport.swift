@@ -30,6 +30,9 @@ public struct ExportReport: Sendable, Hashable {
     public var lostFromMemory: [OTLPSignal: Int] = [:]
     /// Entries in the spool that were not requests it wrote (links, pipes, other users' files): left alone.
     public var ignoredSpoolEntries = 0
+    /// Requests in the spool for another collector than this run's (a run with another endpoint shares the spool):
+    /// left for a run that sends there. Not items of this run.
+    public var requestsForOtherCollectors = 0
     public var requests = 0
     public var retries = 0
     public var lastRetryReason: String?

@@ -519,10 +519,11 @@ public final class OTLPExporter: Sendable {
             return report
         }
         if let listing = spool?.list() {
-            for entry in listing.entries
-            where configuration.endpoints[entry.signal] != nil
-                && entry.isFor(configuration.destinationTag(for: entry.signal))
-            {
+            for entry in listing.entries where configuration.endpoints[entry.signal] != nil {
+                guard entry.isFor(configuration.destinationTag(for: entry.signal)) else {
+                    report.requestsForOtherCollectors += 1
+                    continue
+                }
                 report.leftInSpool[entry.signal, default: 0] += entry.itemCount
                 report.leftInSpoolBytes += entry.size
             }
