@@ -2,9 +2,7 @@ import CodexTelemetry
 import DescriptorIO
 import Dispatch
 import Foundation
-import JSONRPC
 import SaturatingArithmetic
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
