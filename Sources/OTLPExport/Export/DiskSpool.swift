@@ -31,8 +31,8 @@ public final class DiskSpool: Sendable {
         var itemCount: Int
         var size: Int
 
-        /// Whether a run sending `signal` to `destination` is the one to send this request.
-        func isFor(_ destination: String) -> Bool {
+        /// Whether a run whose collector for this signal has the tag `destination` is one to send this request.
+        func isFor(_ destination: String?) -> Bool {
             self.destination == nil || self.destination == destination
         }
     }

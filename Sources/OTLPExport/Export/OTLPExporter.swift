@@ -55,6 +55,8 @@ public final class OTLPExporter: Sendable {
     static let longestRetryAfter = Duration.seconds(3600)
 
     private let configuration: OTLPExporterConfiguration
+    /// Each signal's collector as its spooled requests name it, worked out once: every look at the spool asks.
+    private let destinations: [OTLPSignal: String]
     private let resource: OTLPResource
     private let scope: OTLPScope
     private let spool: DiskSpool?
@@ -117,6 +119,9 @@ public final class OTLPExporter: Sendable {
         clock: any ExportClock
     ) {
         self.configuration = configuration
+        destinations = Dictionary(
+            uniqueKeysWithValues: OTLPSignal.allCases.map { ($0, configuration.destinationTag(for: $0)) }
+        )
         var attributes = [OTLPAttribute("service.name", .string(configuration.serviceName))]
         attributes += configuration.resourceAttributes.sorted { $0.key < $1.key }.map {
             OTLPAttribute($0.key, .string($0.value))
@@ -336,9 +341,9 @@ public final class OTLPExporter: Sendable {
     /// `staged` request in the spool.
     @discardableResult
     private func keep(_ batch: OTLPBatch, staged: Bool = false) -> String? {
-        guard configuration.signals.contains(batch.signal), configuration.endpoints[batch.signal] != nil else {
-            return nil
-        }
+        guard configuration.signals.contains(batch.signal), configuration.endpoints[batch.signal] != nil,
+            let destination = destinations[batch.signal]
+        else { return nil }
         let wireProtocol = configuration.wireProtocol(for: batch.signal)
         let body =
             wireProtocol == .protobuf
@@ -348,7 +353,7 @@ public final class OTLPExporter: Sendable {
                 let (dropped, name) = try spool.write(
                     body,
                     signal: batch.signal,
-                    destination: configuration.destinationTag(for: batch.signal),
+                    destination: destination,
                     wireProtocol: wireProtocol,
                     itemCount: batch.itemCount,
                     staged: staged
@@ -443,7 +448,7 @@ public final class OTLPExporter: Sendable {
         let (held, redirected) = state.withLock { ($0.unspooled, $0.redirected) }
         let spooled = (spool?.list().entries ?? []).filter {
             configuration.endpoints[$0.signal] != nil && configuration.signals.contains($0.signal)
-                && $0.isFor(configuration.destinationTag(for: $0.signal))
+                && $0.isFor(destinations[$0.signal])
         }
         let work = held.map(Pending.held) + spooled.map(Pending.spooled)
         return work.filter { !redirected.contains($0.signal) }
@@ -520,7 +525,7 @@ public final class OTLPExporter: Sendable {
         }
         if let listing = spool?.list() {
             for entry in listing.entries where configuration.endpoints[entry.signal] != nil {
-                guard entry.isFor(configuration.destinationTag(for: entry.signal)) else {
+                guard entry.isFor(destinations[entry.signal]) else {
                     report.requestsForOtherCollectors += 1
                     continue
                 }
