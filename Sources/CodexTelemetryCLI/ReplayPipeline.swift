@@ -29,7 +29,7 @@ enum ReplayPipeline {
     /// Lines longer than this are skipped and counted, as `SessionReplay` does by default.
     private static let maximumLineLength = 64 << 20
     /// How much is read at a time, and so the size of most chunks.
-    private static let readSize = 1 << 17
+    fileprivate static let readSize = 1 << 17
     /// Chunks read ahead of the one being applied: enough to keep both cores busy, few enough to keep memory flat.
     private static let chunksInFlight = 4
 
@@ -153,7 +153,8 @@ private struct Chunk: @unchecked Sendable {
     var bytesRead = 0
 
     init() {
-        capacity = 1 << 18
+        // A read, and what is left of the line before it, mostly without growing.
+        capacity = 2 * ReplayPipeline.readSize
         base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
     }
 

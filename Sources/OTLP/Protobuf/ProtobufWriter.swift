@@ -37,11 +37,6 @@ struct ProtobufWriter {
         (64 - (value | 1).leadingZeroBitCount + 6) / 7
     }
 
-    /// How many bytes a length-delimited value of `length` bytes takes, with its length but not its tag.
-    static func lengthDelimitedSize(_ length: Int) -> Int {
-        varintSize(UInt64(length)) + length
-    }
-
     mutating func writeTag(_ field: Int, _ wireType: WireType) {
         writeVarint(UInt64(field) << 3 | wireType.rawValue)
     }
