@@ -82,7 +82,12 @@ enum Inputs {
         )
         var total = 0
         for turn in 0..<turns {
-            let turnID = String(format: "01a1fd2c-%04x-7%03x-a39d-9a260bc6174e", session % 65536, turn % 4096)
+            let turnID = String(
+                format: "01a1fd2c-%04x-7%03x-a%03x-9a260bc6174e",
+                session % 65536,
+                turn % 4096,
+                turn / 4096 % 4096
+            )
             let start = 60 * turn
             record(start, "event_msg", #"{"type":"task_started","turn_id":"\#(turnID)","model_context_window":258400}"#)
             record(

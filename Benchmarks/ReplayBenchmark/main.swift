@@ -1,10 +1,10 @@
 // Backfill speed, in one run on generated inputs: `.build/release/ReplayBenchmark [MB]` after
 // `swift build -c release --static-swift-stdlib --product codex-telemetry` and the same for `--product ReplayBenchmark`
 // (or `swift build -c release`, for the dynamically linked build).
-// Prints figures; asserts nothing. For a capture and for a tree of rollout files it gives our MB/s next to the
-// same run's `wc -l` (the floor: reading and splitting lines), and our peak memory; then the in-process rate, the
-// startup time of `replay` on the bundled session, and the OTLP encoding rates. The `codex-telemetry` it runs is
-// the one built next to it.
+// Prints figures; asserts nothing. For a capture, a tree of rollout files and a single rollout twice as large, it
+// gives our MB/s next to the same run's `wc -l` (the floor: reading and splitting lines), and our peak memory; then
+// the in-process rate, the startup time of `replay` on the bundled session, and the OTLP encoding rates. The
+// `codex-telemetry` it runs is the one built next to it.
 // `ReplayBenchmark --write DIR [MB]` only writes the inputs (DIR/capture.jsonl, DIR/sessions/), for
 // `scripts/compare-peers`.
 import CodexTelemetry
@@ -76,6 +76,23 @@ report(
     ours: best(of: 3, [tool, "replay", tree.path, "--format", "json"]),
     floor: best(of: 3, ["/usr/bin/wc", "-l"] + files)
 )
+
+// One long session in a single rollout file, twice the size: memory must not grow with a file.
+let turnBytes = Inputs.rollout(session: 0, turns: 2).count - Inputs.rollout(session: 0, turns: 1).count
+let single = scratch.appendingPathComponent("single-rollout.jsonl")
+let singleBytes = try {
+    let bytes = Inputs.rollout(session: 0, turns: max(1, (2 * megabytes << 20) / turnBytes))
+    try Data(bytes).write(to: single)
+    return bytes.count
+}()
+_ = measure([tool, "replay", single.path, "--format", "json"])
+report(
+    "single rollout",
+    bytes: singleBytes,
+    ours: best(of: 2, [tool, "replay", single.path, "--format", "json"]),
+    floor: best(of: 2, ["/usr/bin/wc", "-l", single.path])
+)
+try FileManager.default.removeItem(at: single)
 
 // The core alone, in this process: no file reading, no output.
 let clock = ContinuousClock()
