@@ -109,16 +109,13 @@ struct ReplayCommand {
             if let statePath {
                 unreadable += readFromCursor(statePath, files, export: export, output: output, emit: emit)
             } else {
-                ReplayPipeline.run(files) { step in
-                    switch step {
-                    case .startFile(let modified):
-                        replay.startFile(modifiedAt: modified)
-                    case .lines(let lines, let passedOver, let bytes):
-                        replay.passOver(lines: passedOver)
-                        for line in lines { replay.apply(line).forEach(emit) }
+                ReplayPipeline.run(files, into: &replay) { output in
+                    switch output {
+                    case .event(let event):
+                        emit(event)
+                    case .read(let bytes):
                         progress.read(bytes)
-                    case .endFile(let lastLine, let oversized, let failure):
-                        replay.finishFile(lastLine: lastLine, oversizedLines: oversized).forEach(emit)
+                    case .endOfFile(let failure):
                         progress.finishedFile()
                         if let failure { unreadable.append("\(failure)") }
                     }

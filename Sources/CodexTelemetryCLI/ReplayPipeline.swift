@@ -8,62 +8,205 @@ import SaturatingArithmetic
 import Glibc
 #endif
 
-/// The two halves of a replay: reading each line on its own (`SessionReplay.read`), which needs nothing of the lines
-/// before it, and taking the lines, in order, through the session (`SessionReplay.apply`) and on to the output.
+/// Replays files on both cores, giving exactly what one replay reading them one after the other on one thread
+/// would: the same events, in the same order.
 ///
-/// This thread reads the files a chunk of whole lines at a time and hands each chunk to a worker to read its lines,
-/// on both cores; it takes the results back in the order of the chunks and applies them. So a single file is read
-/// on both cores too (a capture, whose lines are mostly passed over, is nearly all reading), and the session sees
-/// exactly what a replay on one thread would: the same events, in the same order.
+/// A file of a tree of sessions (most are small) is replayed whole by a worker on its own, apart from the others
+/// (`SessionReplay.detached`), and taken back into the replay in the order of the files if it depended on none of
+/// them; else (a fork, a sub-agent, a session read twice), and when it gave more events than a worker holds, it is
+/// replayed again on this thread. A larger file is split in two halves: reading each line on its own
+/// (`SessionReplay.read`), which needs nothing of the lines before it, on the workers, a chunk of whole lines at a
+/// time; and taking the lines, in order, through the session (`SessionReplay.apply`) on this thread. So a single
+/// large file runs on both cores too (a capture, whose lines are mostly passed over, is nearly all reading).
 enum ReplayPipeline {
-    /// What the reader hands over, file by file.
-    enum Step: Sendable {
+    /// What the replay gives, in order.
+    enum Output {
+        case event(TelemetryEvent)
+        /// Bytes of the current file read, for the progress line.
+        case read(bytes: Int)
+        /// The end of a file, with why it could not be read to its end (or opened), if it could not.
+        case endOfFile(failure: ReplayError?)
+    }
+
+    /// What a worker hands over.
+    fileprivate enum Step: Sendable {
         case startFile(modifiedAt: UInt64)
         /// The lines of a chunk that count, with how many were passed over.
         case lines([SessionReplay.Line], passedOver: Int, bytes: Int)
         /// The end of a file, with its last line if it had no newline and its lines too long to read; `failure`
         /// when it could not be read to its end (or opened: then no other step came for it).
         case endFile(lastLine: SessionReplay.Line?, oversizedLines: Int, failure: ReplayError?)
+        /// A whole file replayed on its own; `nil` when the worker gave it up, to be replayed on this thread.
+        case replayed(SessionFiles.File, ReplayedFile?)
+    }
+
+    /// A file replayed whole by a worker: the replay that read it, and what it gave.
+    fileprivate struct ReplayedFile: Sendable {
+        var replay: SessionReplay
+        var events: [TelemetryEvent]
+        var bytesRead: Int
+        var failure: ReplayError?
     }
 
     /// Lines longer than this are skipped and counted, as `SessionReplay` does by default.
     private static let maximumLineLength = 64 << 20
     /// How much is read at a time, and so the size of most chunks.
     fileprivate static let readSize = 1 << 17
-    /// Chunks read ahead of the one being applied: enough to keep both cores busy, few enough to keep memory flat.
+    /// Chunks or files read ahead of the one being applied: enough to keep both cores busy, few enough to keep
+    /// memory flat.
     private static let chunksInFlight = 4
+    /// Files up to this size are replayed whole by a worker; larger ones, a chunk at a time.
+    private static let maximumDetachedFileSize = 1 << 20
+    /// A worker gives up a file that gives more events than this, for this thread to replay as it reads: what the
+    /// files in flight hold stays small.
+    private static let maximumDetachedEvents = 1024
 
-    /// Reads `files` and calls `take` on this thread with every step, in order.
-    static func run(_ files: [SessionFiles.File], _ take: (Step) -> Void) {
+    /// Replays `files` into `replay`, calling `output` on this thread with what it gives, in order.
+    static func run(_ files: [SessionFiles.File], into replay: inout SessionReplay, _ output: (Output) -> Void) {
+        let detached = replay.detached()
+        let take = { (step: Step) in apply(step, to: &replay, output) }
         withoutActuallyEscaping(take) { take in
             var queue = OrderedWork(depth: chunksInFlight, take: take)
-            for file in files { read(file, into: &queue) }
+            for file in files {
+                // A regular file, as listed: one whose reading can be given up and begun again.
+                if file.modified != nil && file.size <= maximumDetachedFileSize {
+                    queue.replay(file, detached)
+                } else {
+                    read(file, into: &queue)
+                }
+            }
             queue.finish()
         }
     }
 
-    /// Streams one file: whole lines, a chunk at a time, read by workers. A file found in a directory is opened
-    /// without following a link, and only if it is a regular file.
-    private static func read(_ file: SessionFiles.File, into queue: inout OrderedWork) {
-        let flags = file.named ? O_RDONLY | O_CLOEXEC : O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
-        let descriptor = open(file.path, flags)
-        guard descriptor >= 0 else {
-            let failure = ReplayError("cannot open \(file.path): \(String(cString: strerror(errno)))")
-            queue.add(.endFile(lastLine: nil, oversizedLines: 0, failure: failure))
-            return
+    /// Takes a step into the replay, in order.
+    private static func apply(_ step: Step, to replay: inout SessionReplay, _ output: (Output) -> Void) {
+        func emit(_ events: [TelemetryEvent]) {
+            for event in events { output(.event(event)) }
         }
-        defer { close(descriptor) }
+        switch step {
+        case .startFile(let modified):
+            replay.startFile(modifiedAt: modified)
+        case .lines(let lines, let passedOver, let bytes):
+            replay.passOver(lines: passedOver)
+            for line in lines { emit(replay.apply(line)) }
+            output(.read(bytes: bytes))
+        case .endFile(let lastLine, let oversized, let failure):
+            emit(replay.finishFile(lastLine: lastLine, oversizedLines: oversized))
+            output(.endOfFile(failure: failure))
+        case .replayed(let file, let replayed):
+            if let replayed, replay.merge(replayed.replay) {
+                emit(replayed.events)
+                output(.read(bytes: replayed.bytesRead))
+                output(.endOfFile(failure: replayed.failure))
+                return
+            }
+            // Given up by the worker, or dependent on the files before: replayed here, in order.
+            switch open(file, regularOnly: false) {
+            case .failure(let failure):
+                emit(replay.finishFile())
+                output(.endOfFile(failure: failure))
+            case .success(let opened):
+                defer { close(opened.descriptor) }
+                var buffer = Chunk()
+                defer { buffer.deallocate() }
+                let (bytesRead, failure) = replayWhole(opened, file, into: &replay, buffer: &buffer) {
+                    emit($0)
+                    return true
+                }
+                output(.read(bytes: bytesRead ?? 0))
+                output(.endOfFile(failure: failure))
+            }
+        }
+    }
+
+    /// Replays a whole file on its own, on a worker: `nil` if it cannot be opened or is no longer a regular file
+    /// (this thread will say why), or gave too many events.
+    fileprivate static func replayAlone(
+        _ file: SessionFiles.File,
+        _ detached: SessionReplay,
+        buffer: inout Chunk
+    ) -> ReplayedFile? {
+        guard case .success(let opened) = open(file, regularOnly: true) else { return nil }
+        defer { close(opened.descriptor) }
+        var replay = detached
+        var events: [TelemetryEvent] = []
+        let (bytesRead, failure) = replayWhole(opened, file, into: &replay, buffer: &buffer) {
+            events += $0
+            return events.count <= maximumDetachedEvents
+        }
+        guard let bytesRead else { return nil }
+        return ReplayedFile(replay: replay, events: events, bytesRead: bytesRead, failure: failure)
+    }
+
+    /// Replays a whole file through `replay`, reading it into `buffer` and handing its events to `take` as they
+    /// come; `take` returns `false` to stop, and then no count of bytes read is returned: the replay is left
+    /// mid-file.
+    private static func replayWhole(
+        _ opened: OpenedFile,
+        _ file: SessionFiles.File,
+        into replay: inout SessionReplay,
+        buffer: inout Chunk,
+        _ take: ([TelemetryEvent]) -> Bool
+    ) -> (bytesRead: Int?, failure: ReplayError?) {
+        replay.startFile(modifiedAt: opened.modifiedAt)
+        buffer.reserve(readSize)
+        var bytesRead = 0
+        var failure: ReplayError?
+        while true {
+            let count = Glibc.read(opened.descriptor, buffer.base, readSize)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else {
+                failure = ReplayError("cannot read \(file.path): \(String(cString: strerror(errno)))")
+                break
+            }
+            if count == 0 { break }
+            bytesRead += count
+            guard take(replay.consume(UnsafeRawBufferPointer(start: buffer.base, count: count))) else {
+                return (nil, nil)
+            }
+        }
+        return take(replay.finishFile()) ? (bytesRead, failure) : (nil, nil)
+    }
+
+    /// An open file, with the time to date its untimed messages by.
+    private struct OpenedFile {
+        var descriptor: Int32
+        var modifiedAt: UInt64
+    }
+
+    /// Opens a file to read. A file found in a directory is opened without following a link, and only if it is a
+    /// regular file; with `regularOnly`, any file is.
+    private static func open(_ file: SessionFiles.File, regularOnly: Bool) -> Result<OpenedFile, ReplayError> {
+        let flags = file.named && !regularOnly ? O_RDONLY | O_CLOEXEC : O_RDONLY | O_CLOEXEC | O_NONBLOCK
+        let descriptor = Glibc.open(file.path, file.named ? flags : flags | O_NOFOLLOW)
+        guard descriptor >= 0 else {
+            return .failure(ReplayError("cannot open \(file.path): \(String(cString: strerror(errno)))"))
+        }
         let status = fileStatus(descriptor)
-        guard file.named || status?.kind == .regular else {
-            let failure = ReplayError("\(file.path) is no longer a regular file")
-            queue.add(.endFile(lastLine: nil, oversizedLines: 0, failure: failure))
-            return
+        guard (file.named && !regularOnly) || status?.kind == .regular else {
+            close(descriptor)
+            return .failure(ReplayError("\(file.path) is no longer a regular file"))
         }
         // Dates a capture whose messages carry no time (old releases), rather than 1970.
         let modified =
             status.flatMap { $0.kind == .regular ? $0.modified : nil }
             ?? Int64(saturating: Date().timeIntervalSince1970 * 1e9)
-        queue.add(.startFile(modifiedAt: UInt64(clamping: modified)))
+        return .success(OpenedFile(descriptor: descriptor, modifiedAt: UInt64(clamping: modified)))
+    }
+
+    /// Streams one file: whole lines, a chunk at a time, read by workers.
+    private static func read(_ file: SessionFiles.File, into queue: inout OrderedWork) {
+        let descriptor: Int32
+        switch open(file, regularOnly: false) {
+        case .failure(let failure):
+            queue.add(.endFile(lastLine: nil, oversizedLines: 0, failure: failure))
+            return
+        case .success(let opened):
+            descriptor = opened.descriptor
+            queue.add(.startFile(modifiedAt: opened.modifiedAt))
+        }
+        defer { close(descriptor) }
         var chunk = queue.emptyChunk()
         var skippingOversizedLine = false
         var oversized = 0
@@ -244,6 +387,18 @@ private struct OrderedWork {
     }
 
     mutating func add(_ step: ReplayPipeline.Step) { enqueue(Pending(step)) }
+
+    /// Has a worker replay a whole file on its own.
+    mutating func replay(_ file: SessionFiles.File, _ detached: SessionReplay) {
+        let pending = Pending()
+        let chunk = emptyChunk()
+        DispatchQueue.global(qos: .userInitiated).async {
+            var buffer = chunk
+            let replayed = ReplayPipeline.replayAlone(file, detached, buffer: &buffer)
+            pending.fulfil(.replayed(file, replayed), oversized: 0, chunk: buffer)
+        }
+        enqueue(pending)
+    }
 
     mutating func readLines(of chunk: Chunk) {
         let pending = Pending()

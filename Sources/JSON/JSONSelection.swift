@@ -9,8 +9,27 @@ import Glibc
 /// what is kept, not what is read.
 public struct JSONSelection: Sendable {
     struct Member: Sendable {
-        var name: [UInt8]
-        var selection: JSONSelection
+        let name: String
+        let selection: JSONSelection
+        /// The name's bytes, and its first eight (zero after its end) as one word: most names differ there, so
+        /// nearly every name looked for that is not this one is told apart by one comparison.
+        let bytes: [UInt8]
+        let head: UInt64
+
+        init(name: String, selection: JSONSelection) {
+            self.name = name
+            self.selection = selection
+            bytes = Array(name.utf8)
+            head = bytes.withUnsafeBufferPointer(Member.head)
+        }
+
+        @inline(__always)
+        static func head(_ name: UnsafeBufferPointer<UInt8>) -> UInt64 {
+            guard name.count < 8 else { return UnsafeRawPointer(name.baseAddress!).loadUnaligned(as: UInt64.self) }
+            var head: UInt64 = 0
+            for position in 0..<name.count { head |= UInt64(name[position]) &<< (position &* 8) }
+            return head
+        }
     }
 
     /// The members wanted of an object, or `nil` for the whole value.
@@ -31,17 +50,22 @@ public struct JSONSelection: Sendable {
     /// string, Boolean or null is kept as it is, and an array is kept empty.
     public static func members(_ members: [String: JSONSelection]) -> JSONSelection {
         JSONSelection(
-            members: members.map { Member(name: Array($0.key.utf8), selection: $0.value) }
+            members: members.map { Member(name: $0.key, selection: $0.value) }
         )
     }
 
-    static func member(named name: UnsafeBufferPointer<UInt8>, in members: [Member]) -> Member? {
-        members.first { member in
-            member.name.count == name.count
-                && (name.isEmpty
-                    || member.name.withUnsafeBufferPointer {
-                        memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0
-                    })
+    /// Where the member named `name` is among `members`, if it is.
+    static func position(ofMemberNamed name: UnsafeBufferPointer<UInt8>, in members: [Member]) -> Int? {
+        let head = Member.head(name)
+        return members.withUnsafeBufferPointer { members in
+            for position in members.indices where members[position].head == head {
+                let matches = members[position].bytes.withUnsafeBufferPointer {
+                    $0.count == name.count
+                        && (name.count <= 8 || memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0)
+                }
+                if matches { return position }
+            }
+            return nil
         }
     }
 }

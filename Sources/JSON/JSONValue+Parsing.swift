@@ -214,14 +214,17 @@ private struct JSONParser {
         var members = JSONObject(minimumCapacity: min(wanted.count, 4))
         try forEachMember { parser, rawName throws(JSONParseError) in
             // Plain names (nearly all) are compared as they are; a name with an escape once decoded.
-            let member =
+            let position =
                 rawName.contains(UInt8(ascii: "\\"))
                 ? Array(try parser.decodeName(rawName).utf8).withUnsafeBufferPointer {
-                    JSONSelection.member(named: $0, in: wanted)
+                    JSONSelection.position(ofMemberNamed: $0, in: wanted)
                 }
-                : JSONSelection.member(named: rawName, in: wanted)
-            if let member {
-                members[String(decoding: member.name, as: UTF8.self)] = try parser.parseValue(member.selection)
+                : JSONSelection.position(ofMemberNamed: rawName, in: wanted)
+            if let position {
+                let value = try wanted.withUnsafeBufferPointer { wanted throws(JSONParseError) in
+                    try parser.parseValue(wanted[position].selection)
+                }
+                members[wanted[position].name] = value
             } else {
                 try parser.skipValue()
             }
@@ -288,8 +291,8 @@ private struct JSONParser {
     }
 
     /// Moves past the bytes of a string that need no attention (neither a quote, a backslash nor a control
-    /// character) eight at a time, stopping before the first word that holds one: most of a line's bytes are the
-    /// text of strings, and this is what makes skipping them cheap.
+    /// character) eight at a time, stopping at the first that does, or within eight bytes of the end: most of a
+    /// line's bytes are the text of strings, and this is what makes skipping them cheap.
     @inline(__always)
     private mutating func skipPlainBytes() {
         guard let base = bytes.baseAddress else { return }
@@ -303,7 +306,11 @@ private struct JSONParser {
             let backslashes = word ^ (ones &* 0x5C)
             let special =
                 ((quotes &- ones) & ~quotes) | ((backslashes &- ones) & ~backslashes) | ((word &- ones &* 0x20) & ~word)
-            if special & highs != 0 { return }
+            if special & highs != 0 {
+                // The lowest byte flagged is a match: a false one can only follow a true one.
+                index &+= (special & highs).trailingZeroBitCount &>> 3
+                return
+            }
             index &+= 8
         }
     }
@@ -344,11 +351,17 @@ private struct JSONParser {
                 try skipRestOfString()
                 return String(decoding: scalars.prefix(limit), as: UTF8.self)
             }
+            let plain = index
+            skipPlainBytes()
+            if index > plain {
+                scalars.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plain..<index]))
+                continue
+            }
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                return String(decoding: scalars, as: UTF8.self)
+                return String(decoding: scalars.prefix(limit), as: UTF8.self)
             case UInt8(ascii: "\\"):
                 index += 1
                 guard index < bytes.count else { break }

@@ -138,19 +138,57 @@ struct ReplayCommandTests {
         #expect(!piped.stderr.contains("\u{1B}["))
     }
 
-    /// A directory is read on a second thread while the session runs on the first: its events are exactly those of
-    /// the library replaying the same files, one after the other, on one thread.
+    /// A directory is replayed on both cores, small files each whole on a core of its own and large ones a chunk at
+    /// a time: its events are exactly those of the library replaying the same files, one after the other, on one
+    /// thread. Among them, files that depend on the ones before (a fork, a session read twice, a sub-agent, its
+    /// thread resumed), one with more events than a worker holds, and one large enough to be read in chunks.
     @Test func aDirectoryReplayedOnTwoThreadsGivesTheEventsOfOne() async throws {
         // The fixtures, dated to the second: old captures carry no times and are dated by their file.
         let sessions = TestTools.packageRoot.appendingPathComponent("protocol/sessions")
         let folder = try TestTools.makeTemporaryDirectory("sessions")
-        let names = try FileManager.default.contentsOfDirectory(atPath: sessions.path).sorted()
+        for name in try FileManager.default.contentsOfDirectory(atPath: sessions.path) {
+            try FileManager.default.copyItem(
+                at: sessions.appendingPathComponent(name),
+                to: folder.appendingPathComponent(name)
+            )
+        }
+        func session(_ thread: String, source: String = "") -> String {
+            #"{"timestamp":"2026-11-21T08:14:19.000Z","type":"session_meta","payload":{"id":"\#(thread)","model_provider":"openai","cwd":"/ZQXMARK"\#(source)}}"#
+        }
+        func turns(_ ids: [String], padding: Int = 0) -> [String] {
+            ids.enumerated().flatMap { index, id in
+                [
+                    #"{"timestamp":"2026-11-21T08:14:19.100Z","type":"event_msg","payload":{"type":"task_started","turn_id":"\#(id)"}}"#,
+                    #"{"timestamp":"2026-11-21T08:14:19.150Z","type":"turn_context","payload":{"turn_id":"\#(id)","model":"gpt-5.5"}}"#,
+                    #"{"timestamp":"2026-11-21T08:14:19.160Z","type":"response_item","payload":{"type":"message","content":[{"text":"\#(String(repeating: "ZQXMARK ", count: padding))"}]}}"#,
+                    #"{"timestamp":"2026-11-21T08:14:19.200Z","type":"response_item","payload":{"type":"function_call","name":"exec_command","arguments":"ZQXMARK","call_id":"c-\#(id)"}}"#,
+                    #"{"timestamp":"2026-11-21T08:14:19.300Z","type":"response_item","payload":{"type":"function_call_output","call_id":"c-\#(id)","output":"Process exited with code \#(index % 3)\nZQXMARK"}}"#,
+                    #"{"timestamp":"2026-11-21T08:14:19.500Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":\#(100 * index + 100),"output_tokens":5},"last_token_usage":{"input_tokens":100,"output_tokens":5}}}}"#,
+                    #"{"timestamp":"2026-11-21T08:14:20.000Z","type":"event_msg","payload":{"type":"task_complete","turn_id":"\#(id)","last_agent_message":"ZQXMARK"}}"#,
+                ]
+            }
+        }
+        let spawned = #","source":{"subagent":{"thread_spawn":{"parent_thread_id":"t1","depth":1}}}"#
+        let rollouts: [(String, [String])] = [
+            ("z1-parent", [session("t1")] + turns(["u1"])),
+            ("z2-own", [session("t2")] + turns(["u2"])),
+            ("z3-fork", [session("t3")] + turns(["u1", "u3"])),
+            ("z4-parent-again", [session("t1")] + turns(["u1"])),
+            ("z5-sub-agent", [session("c1", source: spawned)] + turns(["v1"])),
+            ("z6-sub-agent-resumed", [session("c1")] + turns(["v2"])),
+            ("z7-many-events", [session("t7")] + turns((0..<400).map { "m\($0)" })),
+            ("z8-large", [session("t8")] + turns((0..<400).map { "l\($0)" }, padding: 400)),
+            ("z9-own", [session("t9")] + turns(["u9"])),
+        ]
+        for (name, lines) in rollouts {
+            try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: folder.appendingPathComponent(name + ".jsonl"))
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        #expect(try Data(contentsOf: folder.appendingPathComponent("z8-large.jsonl")).count > 1 << 20)
         for name in names {
-            let copy = folder.appendingPathComponent(name)
-            try FileManager.default.copyItem(at: sessions.appendingPathComponent(name), to: copy)
             try FileManager.default.setAttributes(
                 [.modificationDate: Date(timeIntervalSince1970: 1_795_000_000)],
-                ofItemAtPath: copy.path
+                ofItemAtPath: folder.appendingPathComponent(name).path
             )
         }
         let outcome = try await run(["replay", folder.path, "--format", "json"])
@@ -163,6 +201,14 @@ struct ReplayCommandTests {
                 .map(\.jsonLine)
         }
         #expect(outcome.stdout.split(separator: "\n").map(String.init) == expected)
+        let counts = replay.counts
+        #expect(
+            outcome.stderr.contains(
+                "read \(counts.lines) lines from \(names.count) files: \(counts.followed) followed, "
+                    + "\(counts.passedOver) passed over, \(counts.skipped) skipped"
+            )
+        )
+        #expect(!outcome.stdout.contains(TestTools.contentMarker))
     }
 
     @Test func aPriceFileChangesTheCost() async throws {

@@ -114,6 +114,14 @@ struct RolloutTranslator: Sendable {
         completedTurns = earlier.completedTurns
     }
 
+    /// A translator for one file read apart from the ones before it, which takes it that they completed none of its
+    /// turns and keeps the turns it took so, to be checked against those they did complete.
+    static func detached() -> RolloutTranslator {
+        var translator = RolloutTranslator()
+        translator.completedTurns = RecentKeys(capacity: SessionLimits.rememberedEndedTurns, recordingMisses: true)
+        return translator
+    }
+
     /// The messages a record stands for, each with its time in Unix nanoseconds (saturated: the caller checks its
     /// range); `nil` if it is not a rollout record.
     mutating func translate(_ record: JSONValue) -> [(message: AppServerMessage, time: Int64)]? {

@@ -229,6 +229,37 @@ public struct SessionReplay: Sendable {
         receive(rollout.finish()) + telemetry.finish()
     }
 
+    /// A replay for one file on its own, knowing nothing of the files before it, which `merge` takes back into this
+    /// replay in their order: so that several files of a replay can be replayed at once, each on a core of its own.
+    /// It takes it that the files before it completed none of its turns and spawned none of its threads, and keeps
+    /// what it took for granted, for `merge` to check.
+    package func detached() -> SessionReplay {
+        var file = SessionReplay(prices: telemetry.prices, maximumLineLength: framer.maximumLineLength)
+        file.readsEveryLine = readsEveryLine
+        file.telemetry = SessionTelemetry(detachedFrom: telemetry)
+        file.rollout = .detached()
+        return file
+    }
+
+    /// Takes in a `detached()` replay that has read its file to the end (`finishFile`), if what it assumed of the
+    /// files before holds here: this replay is then as if it had read the file itself, the file's events being those
+    /// the detached replay gave. `false`, and nothing changed, when the file depends on the files before it (a fork's
+    /// copied turns, a sub-agent's lineage, a session read twice): it must then be replayed here.
+    package mutating func merge(_ file: SessionReplay) -> Bool {
+        guard telemetry.canMerge(file.telemetry), rollout.completedTurns.agrees(with: file.rollout.completedTurns)
+        else { return false }
+        let counts = file.counts
+        lineCounts.lines += counts.lines
+        lineCounts.followed += counts.followed
+        lineCounts.passedOver += counts.passedOver
+        lineCounts.malformed += counts.malformed
+        lineCounts.oversized += counts.oversized
+        lineCounts.truncated += counts.truncated
+        telemetry.merge(file.telemetry)
+        rollout.completedTurns.insert(contentsOf: file.rollout.completedTurns)
+        return true
+    }
+
     /// Ends the current file for a reader that framed and read its lines itself: its last line without a newline,
     /// read with `readUnterminated`, and how many lines it found too long to read.
     package mutating func finishFile(lastLine: Line?, oversizedLines: Int) -> [TelemetryEvent] {

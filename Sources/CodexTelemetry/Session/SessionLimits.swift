@@ -79,9 +79,16 @@ struct RecentKeys: Sendable {
     private var members: Set<Int> = []
     private var order: [Int] = []
     private var next = 0
+    private var hasForgotten = false
+    /// Keys looked up and not found, kept by a set begun empty in place of another (see `agrees(with:)`): what it
+    /// took for granted that the other did not hold.
+    private var misses: [Int]?
 
-    init(capacity: Int) {
+    /// A set that keeps its last `capacity` keys; with `recordingMisses`, one that stands in for another set it
+    /// cannot see, and keeps what it assumed of it.
+    init(capacity: Int, recordingMisses: Bool = false) {
         self.capacity = capacity
+        if recordingMisses { misses = [] }
     }
 
     static func hash(_ parts: String...) -> Int {
@@ -90,7 +97,11 @@ struct RecentKeys: Sendable {
         return hasher.finalize()
     }
 
-    func contains(_ key: Int) -> Bool { members.contains(key) }
+    mutating func contains(_ key: Int) -> Bool {
+        if members.contains(key) { return true }
+        misses?.append(key)
+        return false
+    }
 
     mutating func insert(_ key: Int) {
         guard members.insert(key).inserted else { return }
@@ -100,6 +111,18 @@ struct RecentKeys: Sendable {
             members.remove(order[next])
             order[next] = key
             next = (next + 1) % capacity
+            hasForgotten = true
         }
+    }
+
+    /// Whether `standIn`, begun empty with misses recorded, answered every lookup as this set would have, had the
+    /// same keys been inserted into it instead: it missed none this set holds, and forgot none of its own.
+    func agrees(with standIn: RecentKeys) -> Bool {
+        !standIn.hasForgotten && standIn.misses?.allSatisfy { !members.contains($0) } == true
+    }
+
+    /// Inserts what `standIn` (which forgot nothing) inserted, in its order.
+    mutating func insert(contentsOf standIn: RecentKeys) {
+        for key in standIn.order { insert(key) }
     }
 }

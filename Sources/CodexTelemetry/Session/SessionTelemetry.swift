@@ -67,6 +67,9 @@ public struct SessionTelemetry: Sendable {
     private var closedOnTheWay: [TelemetryEvent] = []
     /// Approval requests not yet answered, with the turn and item they are for and when they were made.
     private var pendingApprovals: [PendingApprovalKey: PendingApproval] = [:]
+    /// What a state machine for one file on its own took for granted of the files before it (see
+    /// `init(detachedFrom:)`); `nil` for any other.
+    private var assumptions: Assumptions?
 
     /// Creates a state machine that prices model calls with `prices`.
     public init(prices: PriceTable = .bundled) {
@@ -81,6 +84,7 @@ public struct SessionTelemetry: Sendable {
         endedTurns = earlier.endedTurns
         messagesDatedByFile = earlier.messagesDatedByFile
         agents = earlier.agents
+        assumptions = earlier.assumptions
     }
 
     /// Takes one message with the Unix time, in nanoseconds, at which it was emitted (or received, when the message
@@ -328,6 +332,42 @@ public struct SessionTelemetry: Sendable {
         return item
     }
 
+    // MARK: - Files read apart
+
+    /// What a file read apart from the ones before it assumed they held: nothing that would have changed its events.
+    private struct Assumptions: Sendable {
+        /// The threads whose turns it opened: spawned by no earlier file, so without lineage.
+        var threads: Set<String> = []
+        /// Whether it told of a spawn, which the tree the earlier files built might have taken otherwise.
+        var toldOfSpawns = false
+    }
+
+    /// A state machine for one file of a replay read apart from the ones before it (on another core, say), which
+    /// takes it that they ended none of its turns and spawned none of its threads, and keeps what it took for
+    /// granted, for `merge` to check against the state those files did leave.
+    init(detachedFrom replay: SessionTelemetry) {
+        prices = replay.prices
+        endedTurns = RecentKeys(capacity: SessionLimits.rememberedEndedTurns, recordingMisses: true)
+        assumptions = Assumptions()
+    }
+
+    /// Whether a file's detached state machine, once at its end, saw what this one would have: the file opened no
+    /// turn that ended here and no thread spawned here, and told of no spawn.
+    func canMerge(_ file: SessionTelemetry) -> Bool {
+        guard let assumed = file.assumptions, !assumed.toldOfSpawns, endedTurns.agrees(with: file.endedTurns) else {
+            return false
+        }
+        return assumed.threads.allSatisfy { agents.spawn(of: $0) == nil }
+    }
+
+    /// Takes in what a file's detached state machine (`canMerge`) left: this one is then as if it had read the file.
+    mutating func merge(_ file: SessionTelemetry) {
+        discards.outOfRange += file.discards.outOfRange
+        discards.turnsClosedEarly += file.discards.turnsClosedEarly
+        messagesDatedByFile += file.messagesDatedByFile
+        endedTurns.insert(contentsOf: file.endedTurns)
+    }
+
     // MARK: - Threads and turns
 
     private mutating func openThread(_ info: ThreadInfo, at time: UInt64) {
@@ -346,6 +386,7 @@ public struct SessionTelemetry: Sendable {
             thread.projectID = info.projectID.map(SessionLimits.boundedName) ?? thread.projectID
         }
         if let parent = info.parentThreadID {
+            assumptions?.toldOfSpawns = true
             agents.record(child: info.id, AgentTree.Spawn(parentThreadID: parent))
         }
     }
@@ -355,6 +396,7 @@ public struct SessionTelemetry: Sendable {
         // Only a tool call has a span for its children to sit under.
         let callID = Self.toolKinds.contains(item.type) ? item.id : nil
         for child in item.spawnedThreadIDs.prefix(SessionLimits.maximumSpawnsPerItem) {
+            assumptions?.toldOfSpawns = true
             agents.record(
                 child: child,
                 AgentTree.Spawn(parentThreadID: key.threadID, turnID: key.turnID, callID: callID)
@@ -431,6 +473,8 @@ public struct SessionTelemetry: Sendable {
         if openTurns[key] != nil { return key }
         if endedTurns.contains(key.hash) { return nil }
         if openTurns.count >= SessionLimits.maximumOpenTurns { closeOldestTurn() }
+        // Its events take their lineage from the tree.
+        assumptions?.threads.insert(key.threadID)
         let thread = threads[key.threadID] ?? ThreadState()
         openTurns[key] = TurnState(
             start: time,
@@ -779,16 +823,22 @@ extension AppServerMessage {
 }
 
 private struct TurnKey: Hashable, Comparable, Sendable {
-    var threadID: String
-    var turnID: String
+    let threadID: String
+    let turnID: String
+    /// The key as remembered once the turn has ended; worked out once, for the several lookups of a message.
+    let hash: Int
 
     init(_ threadID: String, _ turnID: String) {
         self.threadID = threadID
         self.turnID = turnID
+        hash = RecentKeys.hash(threadID, turnID)
     }
 
-    /// The key as remembered once the turn has ended.
-    var hash: Int { RecentKeys.hash(threadID, turnID) }
+    static func == (left: TurnKey, right: TurnKey) -> Bool {
+        left.hash == right.hash && left.threadID == right.threadID && left.turnID == right.turnID
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(hash) }
 
     static func < (left: TurnKey, right: TurnKey) -> Bool {
         (left.threadID, left.turnID) < (right.threadID, right.turnID)
