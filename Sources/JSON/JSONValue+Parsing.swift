@@ -10,6 +10,11 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public var reason: String
 
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+
+    package init(offset: Int, reason: String) {
+        self.offset = offset
+        self.reason = reason
+    }
 }
 
 extension JSONValue {
@@ -48,16 +53,86 @@ extension JSONValue {
     }
 }
 
+/// A walk through one JSON document, member by member, for a reader that knows the layout it expects and wants a
+/// few of its values without building the objects around them. Everything it passes over is checked as parsing
+/// checks it, within the same bounds, so a document it walks to its end (`finish`) is one the parser accepts.
+package struct JSONMemberReader {
+    private var parser: JSONParser
+
+    /// A reader at the start of `bytes`, which builds at most `maximumValues` values.
+    package init(_ bytes: UnsafeBufferPointer<UInt8>, maximumValues: Int = JSONValue.defaultMaximumValues) {
+        parser = JSONParser(bytes, maximumValues: maximumValues)
+    }
+
+    /// The first byte of the value here, after any white space: `{`, `[`, `"`, a digit, `-`, `t`, `f` or `n` in a
+    /// document; `nil` at its end.
+    package mutating func peek() -> UInt8? {
+        parser.skipWhitespace()
+        return parser.index < parser.bytes.count ? parser.bytes[parser.index] : nil
+    }
+
+    /// Walks the object here, calling `member` with each member's raw name (escapes left as they are); `member`
+    /// must read or skip the value.
+    package mutating func forEachMember(
+        _ member: (inout JSONMemberReader, UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> Void
+    ) throws(JSONParseError) {
+        guard peek() == UInt8(ascii: "{") else { throw parser.error("expected an object") }
+        try parser.forEachMember { parser, name throws(JSONParseError) in
+            var reader = JSONMemberReader(parser: parser)
+            defer { parser = reader.parser }
+            try member(&reader, name)
+        }
+    }
+
+    /// The value here, built as `selection` says.
+    package mutating func value(_ selection: JSONSelection = .everything) throws(JSONParseError) -> JSONValue {
+        try parser.parseValue(selection)
+    }
+
+    /// Calls `body` with the bytes of the string here as the parser would build it (escapes decoded, bytes that are
+    /// not UTF-8 repaired), without building a `String` when it is plain ASCII; `nil`, and the value passed over,
+    /// when it is not a string.
+    package mutating func withString<Result>(
+        _ body: (UnsafeBufferPointer<UInt8>) -> Result
+    ) throws(JSONParseError) -> Result? {
+        guard peek() == UInt8(ascii: "\"") else {
+            try parser.skipValue()
+            return nil
+        }
+        let start = parser.index
+        try parser.skipString()
+        let raw = UnsafeBufferPointer(rebasing: parser.bytes[start + 1..<parser.index - 1])
+        guard raw.contains(where: { $0 == UInt8(ascii: "\\") || $0 >= 0x80 }) else { return body(raw) }
+        parser.index = start
+        var decoded = try parser.parseValue(.everything).string ?? ""
+        return decoded.withUTF8(body)
+    }
+
+    /// Moves past the value here, checked, not built.
+    package mutating func skipValue() throws(JSONParseError) {
+        try parser.skipValue()
+    }
+
+    /// Checks that nothing but white space follows.
+    package mutating func finish() throws(JSONParseError) {
+        guard peek() == nil else { throw parser.error("unexpected data after the value") }
+    }
+
+    private init(parser: JSONParser) {
+        self.parser = parser
+    }
+}
+
 /// A recursive-descent parser over a byte buffer. Nesting is bounded so a hostile line cannot exhaust the stack,
 /// and so is the number of values built, so it cannot exhaust memory.
 private struct JSONParser {
-    private let bytes: UnsafeBufferPointer<UInt8>
-    private var index = 0
+    fileprivate let bytes: UnsafeBufferPointer<UInt8>
+    fileprivate var index = 0
     private var depth = 0
     private var valuesLeft: Int
     private static let maximumDepth = 512
 
-    private init(_ bytes: UnsafeBufferPointer<UInt8>, maximumValues: Int) {
+    fileprivate init(_ bytes: UnsafeBufferPointer<UInt8>, maximumValues: Int) {
         self.bytes = bytes
         valuesLeft = maximumValues
     }
@@ -82,9 +157,9 @@ private struct JSONParser {
         return value
     }
 
-    private func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
+    fileprivate func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
 
-    private mutating func skipWhitespace() {
+    fileprivate mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x0A, 0x0D, 0x09: index += 1
@@ -99,7 +174,7 @@ private struct JSONParser {
         guard valuesLeft >= 0 else { throw error("more values than the limit") }
     }
 
-    private mutating func parseValue(_ selection: JSONSelection) throws(JSONParseError) -> JSONValue {
+    fileprivate mutating func parseValue(_ selection: JSONSelection) throws(JSONParseError) -> JSONValue {
         skipWhitespace()
         guard index < bytes.count else { throw error("unexpected end of input") }
         try build()
@@ -144,7 +219,7 @@ private struct JSONParser {
 
     /// Walks the members of an object, calling `member` with the parser at the start of each value and the
     /// buffer of its raw name (escapes left as they are), which `member` must consume.
-    private mutating func forEachMember(
+    fileprivate mutating func forEachMember(
         _ member: (inout JSONParser, UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> Void
     ) throws(JSONParseError) {
         try enterContainer()
@@ -239,7 +314,7 @@ private struct JSONParser {
     }
 
     /// Checks one value and moves past it, building nothing.
-    private mutating func skipValue() throws(JSONParseError) {
+    fileprivate mutating func skipValue() throws(JSONParseError) {
         skipWhitespace()
         guard index < bytes.count else { throw error("unexpected end of input") }
         switch bytes[index] {
@@ -255,7 +330,7 @@ private struct JSONParser {
     }
 
     /// Moves past a string (at its opening quote), checking its escapes and that it holds no control character.
-    private mutating func skipString() throws(JSONParseError) {
+    fileprivate mutating func skipString() throws(JSONParseError) {
         index += 1
         try skipRestOfString()
     }

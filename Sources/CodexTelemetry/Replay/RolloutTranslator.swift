@@ -123,18 +123,15 @@ struct RolloutTranslator: Sendable {
     }
 
     /// The messages a record stands for, each with its time in Unix nanoseconds (saturated: the caller checks its
-    /// range); `nil` if it is not a rollout record.
-    mutating func translate(_ record: JSONValue) -> [(message: AppServerMessage, time: Int64)]? {
-        guard let type = record["type"]?.string, let payload = record["payload"],
-            let time = record["timestamp"]?.string.flatMap(unixNanoseconds(iso8601:))
-        else { return nil }
+    /// range).
+    mutating func translate(_ record: RolloutRecord) -> [(message: AppServerMessage, time: Int64)] {
         var translated: [(message: AppServerMessage, time: Int64)] = []
         // An unmarked turn ends with the last record before the next one's prompt.
-        if !marksTurns, type == "event_msg", payload["type"]?.string == "user_message" {
+        if !marksTurns, record.type == "event_msg", record.payloadType == "user_message" {
             translated += endUnmarkedTurn().map { ($0, lastTime) }
         }
-        translated += messages(type, payload, at: time).map { ($0, time) }
-        lastTime = time
+        for message in messages(record) { translated.append((message, record.time)) }
+        lastTime = record.time
         return translated
     }
 
@@ -163,10 +160,10 @@ struct RolloutTranslator: Sendable {
         marksTurns ? RecentKeys.hash(turnID) : RecentKeys.hash(threadID, turnID)
     }
 
-    private mutating func messages(_ type: String, _ payload: JSONValue, at time: Int64) -> [AppServerMessage] {
-        switch type {
+    private mutating func messages(_ record: RolloutRecord) -> [AppServerMessage] {
+        switch record.type {
         case "session_meta":
-            guard let id = payload["id"]?.string else { return [] }
+            guard let payload = record.payload, let id = record.id else { return [] }
             guard threadID.isEmpty else {
                 // Another session's header in this file: the history a fork copied from its parent follows.
                 if id != threadID { copyingHistory = true }
@@ -187,27 +184,27 @@ struct RolloutTranslator: Sendable {
         case "turn_context":
             // The model and effort of the turn under way: the model announced the way a reroute is, which sets
             // the turn's and the thread's model.
-            guard let turn = payload["turn_id"]?.string ?? currentTurn, turn != skippingTurn else { return [] }
+            guard let turn = record.turnID ?? currentTurn, turn != skippingTurn else { return [] }
             var messages: [AppServerMessage] = []
-            if let effort = payload["effort"]?.string {
+            if let effort = record.effort {
                 messages.append(.threadSettingsUpdated(threadID: threadID, model: nil, reasoningEffort: effort))
             }
-            if let model = payload["model"]?.string {
+            if let model = record.model {
                 messages.append(.modelRerouted(threadID: threadID, turnID: turn, model: model))
             }
             return messages
         case "event_msg":
-            return event(payload)
+            return event(record)
         case "response_item":
-            return toolCall(payload, at: time)
+            return toolCall(record)
         default:
             return []
         }
     }
 
-    private mutating func event(_ payload: JSONValue) -> [AppServerMessage] {
-        let turnID = payload["turn_id"]?.string ?? currentTurn
-        switch payload["type"]?.string {
+    private mutating func event(_ record: RolloutRecord) -> [AppServerMessage] {
+        let turnID = record.turnID ?? currentTurn
+        switch record.payloadType {
         case "user_message" where !marksTurns:
             let turnID = String(unmarkedTurns)
             unmarkedTurns += 1
@@ -234,16 +231,14 @@ struct RolloutTranslator: Sendable {
                 skippingTurn = turnID
                 return []
             }
-            let turn = TurnInfo(id: turnID, status: .inProgress, rootTurnID: payload["root_turn_id"]?.string)
+            let turn = TurnInfo(id: turnID, status: .inProgress, rootTurnID: record.rootTurnID)
             return [.turnStarted(threadID: threadID, turn: turn)]
         case "token_count":
-            let limits = payload["rate_limits"].map { AppServerMessage.rateLimitsUpdated(Self.rateLimits($0)) }
-            guard let info = payload["info"], let total = info["total_token_usage"].flatMap(Self.usage),
-                let last = info["last_token_usage"].flatMap(Self.usage), let turnID = currentTurn
-            else { return limits.map { [$0] } ?? [] }
-            let context = info["last_token_usage"]?["total_tokens"]?.int.map {
-                ContextUsage(tokens: $0, window: info["model_context_window"]?.int)
+            let limits = record.rateLimits.map { AppServerMessage.rateLimitsUpdated(Self.rateLimits($0)) }
+            guard let total = record.totalUsage, let last = record.lastUsage, let turnID = currentTurn else {
+                return limits.map { [$0] } ?? []
             }
+            let context = record.contextTokens.map { ContextUsage(tokens: $0, window: record.contextWindow) }
             // During a copied turn the turn is not open, so this only sets the baseline.
             let usage = AppServerMessage.tokenUsageUpdated(
                 threadID: threadID,
@@ -254,8 +249,8 @@ struct RolloutTranslator: Sendable {
             )
             return [usage] + (limits.map { [$0] } ?? [])
         case "item_completed":
-            guard let turnID, turnID != skippingTurn, let item = payload["item"], let id = item["id"]?.string,
-                let type = item["type"]?.string
+            guard let turnID, turnID != skippingTurn, let payload = record.payload, let item = payload["item"],
+                let id = item["id"]?.string, let type = item["type"]?.string
             else { return [] }
             let duration = item["duration"].map { duration in
                 (duration["secs"]?.int ?? 0).multipliedSaturated(by: 1000)
@@ -298,15 +293,15 @@ struct RolloutTranslator: Sendable {
                 currentTurn = nil
             }
             guard turnID != skippingTurn else { return [] }
-            let aborted = payload["type"]?.string == "turn_aborted"
-            let errorClass = payload["error"]?["codex_error_info"].flatMap(Self.errorClass)
+            let aborted = record.payloadType == "turn_aborted"
+            let errorClass = record.error?["codex_error_info"].flatMap(Self.errorClass)
             let status: TurnStatus =
-                aborted ? .interrupted : payload["error"].map { $0 == .null ? .completed : .failed } ?? .completed
+                aborted ? .interrupted : record.error.map { $0 == .null ? .completed : .failed } ?? .completed
             let turn = TurnInfo(
                 id: turnID,
                 status: status,
                 errorClass: errorClass,
-                durationMilliseconds: payload["duration_ms"]?.int
+                durationMilliseconds: record.durationMilliseconds
             )
             return [.turnCompleted(threadID: threadID, turn: turn)]
         default:
@@ -315,19 +310,19 @@ struct RolloutTranslator: Sendable {
     }
 
     /// A tool call or its output, as the item it stands for.
-    private mutating func toolCall(_ payload: JSONValue, at time: Int64) -> [AppServerMessage] {
-        guard let turnID = currentTurn, turnID != skippingTurn, let type = payload["type"]?.string else { return [] }
+    private mutating func toolCall(_ record: RolloutRecord) -> [AppServerMessage] {
+        guard let turnID = currentTurn, turnID != skippingTurn, let type = record.payloadType else { return [] }
         switch type {
         case "function_call", "custom_tool_call", "local_shell_call":
-            guard let id = payload["call_id"]?.string ?? payload["id"]?.string,
-                let item = Self.item(id: id, name: payload["name"]?.string ?? "local_shell"),
+            guard let id = record.callID ?? record.id,
+                let item = Self.item(id: id, name: record.name ?? "local_shell"),
                 openCalls.count < SessionLimits.maximumTrackedItems
             else { return [] }
             openCalls[id] = item
             return [.itemStarted(threadID: threadID, turnID: turnID, item: item, startedAtMilliseconds: nil)]
         case "function_call_output", "custom_tool_call_output":
-            guard let id = payload["call_id"]?.string, var item = openCalls.removeValue(forKey: id) else { return [] }
-            let outcome = payload["output"]?.string.map(ToolOutcome.init(output:)) ?? ToolOutcome()
+            guard let id = record.callID, var item = openCalls.removeValue(forKey: id) else { return [] }
+            let outcome = record.output.map(ToolOutcome.init(output:)) ?? ToolOutcome()
             item.status = outcome.status
             // Only a command has an exit code of its own; a patch's is the tool's.
             item.exitCode = item.type == "commandExecution" ? outcome.exitCode : nil
@@ -335,8 +330,8 @@ struct RolloutTranslator: Sendable {
             return [.itemCompleted(threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: nil)]
         case "web_search_call":
             anonymousSearches += 1
-            let id = payload["id"]?.string ?? "web_search_call-\(anonymousSearches)"
-            let status = payload["status"]?.string.map { ItemStatus(rawValue: Self.camelCase($0)) }
+            let id = record.id ?? "web_search_call-\(anonymousSearches)"
+            let status = record.status.map { ItemStatus(rawValue: Self.camelCase($0)) }
             let item = ItemInfo(id: id, type: "webSearch", status: status)
             return [.itemCompleted(threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: nil)]
         default:
@@ -371,17 +366,6 @@ struct RolloutTranslator: Sendable {
             }
         }
         return ItemInfo(id: id, type: kind, toolName: toolName, toolServer: server)
-    }
-
-    private static func usage(_ value: JSONValue) -> TokenUsage? {
-        guard let input = value["input_tokens"]?.int, let output = value["output_tokens"]?.int else { return nil }
-        return TokenUsage(
-            input: input,
-            cachedInput: value["cached_input_tokens"]?.int ?? 0,
-            cacheWriteInput: value["cache_write_input_tokens"]?.int ?? 0,
-            output: output,
-            reasoningOutput: value["reasoning_output_tokens"]?.int ?? 0
-        )
     }
 
     private static func rateLimits(_ value: JSONValue) -> RateLimits {

@@ -1,5 +1,5 @@
 package import CodexAppServer
-package import JSON
+import JSON
 package import JSONRPC
 
 /// Replays a raw capture of `codex app-server` stdout (one JSON-RPC message per line), a recording made with
@@ -92,8 +92,8 @@ public struct SessionReplay: Sendable {
         case truncated
         /// A message of a capture, or of a recording with the time it was received.
         indirect case message(AppServerMessage, JSONRPCMessage, recordedAt: Int64?)
-        /// A rollout record, as the translator's selection builds it.
-        indirect case rolloutRecord(JSONValue)
+        /// A rollout record, as translation reads it.
+        indirect case rolloutRecord(RolloutRecord)
         /// A rollout record passed over by its first bytes, with its time.
         case rolloutRecordPassedOver(time: Int64?)
     }
@@ -103,10 +103,13 @@ public struct SessionReplay: Sendable {
     package static func read(_ line: UnsafeRawBufferPointer, everyLine: Bool = false) -> Line {
         if LeadingBytes.startsWith(line, SessionRecording.entryPrefix) { return readRecordingEntry(line) }
         if LeadingBytes.startsWith(line, Self.rolloutPrefix) {
-            if !everyLine, let stamp = RolloutTranslator.unreadRecordTime(line) {
-                return .rolloutRecordPassedOver(time: unixNanoseconds(iso8601: stamp))
+            if !everyLine {
+                if let stamp = RolloutTranslator.unreadRecordTime(line) {
+                    return .rolloutRecordPassedOver(time: unixNanoseconds(iso8601: stamp))
+                }
+                if let record = RolloutRecord(scanning: line) { return .rolloutRecord(record) }
             }
-            return Self.parse(line, RolloutTranslator.selection).map(Line.rolloutRecord) ?? .malformed
+            return RolloutRecord(parsing: line).map(Line.rolloutRecord) ?? .malformed
         }
         if LeadingBytes.startsWith(line, SessionRecording.headerPrefix) { return .passedOver }
         if !everyLine, !AppServerMessage.mayBeFollowed(line) { return .passedOver }
@@ -164,10 +167,7 @@ public struct SessionReplay: Sendable {
             lineCounts.passedOver += 1
             rollout.passedOver(at: time)
         case .rolloutRecord(let record):
-            guard let messages = rollout.translate(record) else {
-                lineCounts.malformed += 1
-                return []
-            }
+            let messages = rollout.translate(record)
             guard !messages.isEmpty else {
                 lineCounts.passedOver += 1
                 return []

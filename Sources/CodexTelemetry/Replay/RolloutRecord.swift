@@ -1,0 +1,323 @@
+import CodexAppServer
+import JSON
+
+/// A rollout record as translation reads it: its type, its time and what its payload says.
+///
+/// Two readers give it, and must give the same. `init(scanning:)` walks a line's bytes once for the records that
+/// make most of what is read (token counts, tool calls and their outputs, turns' starts, ends and contexts), keeping
+/// only these values, never the objects around them. It declines whatever it does not expect (another kind of
+/// record, an escaped name, an object or array where a plain value belongs, a line that is not JSON), and
+/// `init(parsed:)` takes every record from the parser's tree (`RolloutTranslator.selection`).
+package struct RolloutRecord: Equatable, Sendable {
+    var type: String
+    /// Unix nanoseconds.
+    var time: Int64
+    /// The payload's own type: `token_count`, `function_call`, …
+    var payloadType: String?
+    var turnID: String?
+    var rootTurnID: String?
+    var model: String?
+    var effort: String?
+    var callID: String?
+    var id: String?
+    var name: String?
+    var status: String?
+    /// The head of a tool's output (`ToolOutcome.headLength` bytes).
+    var output: String?
+    var durationMilliseconds: Int64?
+    var totalUsage: TokenUsage?
+    var lastUsage: TokenUsage?
+    /// The tokens of the last call, and the model's window: how full the context is.
+    var contextTokens: Int64?
+    var contextWindow: Int64?
+    /// Plan quotas, and the turn's error, as parsed (both are small).
+    var rateLimits: JSONValue?
+    var error: JSONValue?
+    /// The whole payload as parsed, for the records read member by member in their own way: `session_meta` and an
+    /// `item_completed`.
+    var payload: JSONValue?
+
+    private init(type: String, time: Int64) {
+        self.type = type
+        self.time = time
+    }
+
+    static let rateLimitsSelection: JSONSelection = {
+        let window = JSONSelection.members([
+            "used_percent": .everything, "window_minutes": .everything, "resets_at": .everything,
+        ])
+        return .members([
+            "limit_id": .everything, "plan_type": .everything, "primary": window, "secondary": window,
+        ])
+    }()
+    static let errorSelection = JSONSelection.members(["codex_error_info": .everything])
+    private static let usageMembers = [
+        "input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens", "reasoning_output_tokens",
+        "total_tokens",
+    ]
+    static let usageSelection = JSONSelection.members(
+        Dictionary(uniqueKeysWithValues: usageMembers.map { ($0, JSONSelection.everything) })
+    )
+
+    // MARK: - From the parser's tree
+
+    /// The record a line holds, parsed whole (what is not selected checked and skipped); `nil` if it is not JSON or
+    /// not a rollout record.
+    package init?(parsing line: UnsafeRawBufferPointer) {
+        let selection = RolloutTranslator.selection
+        let maximumValues = AppServerMessage.maximumSelectedValues
+        guard let record = try? JSONValue(parsing: line, selecting: selection, maximumValues: maximumValues) else {
+            return nil
+        }
+        self.init(parsed: record)
+    }
+
+    /// The record a parsed line holds; `nil` if it is not a rollout record (no type, payload or readable time).
+    init?(parsed record: JSONValue) {
+        guard let type = record["type"]?.string, let payload = record["payload"],
+            let time = record["timestamp"]?.string.flatMap(unixNanoseconds(iso8601:))
+        else { return nil }
+        self.init(type: type, time: time)
+        payloadType = payload["type"]?.string
+        turnID = payload["turn_id"]?.string
+        rootTurnID = payload["root_turn_id"]?.string
+        model = payload["model"]?.string
+        effort = payload["effort"]?.string
+        callID = payload["call_id"]?.string
+        id = payload["id"]?.string
+        name = payload["name"]?.string
+        status = payload["status"]?.string
+        output = payload["output"]?.string
+        durationMilliseconds = payload["duration_ms"]?.int
+        let info = payload["info"]
+        totalUsage = info?["total_token_usage"].flatMap(Self.usage)
+        lastUsage = info?["last_token_usage"].flatMap(Self.usage)
+        contextTokens = info?["last_token_usage"]?["total_tokens"]?.int
+        contextWindow = info?["model_context_window"]?.int
+        rateLimits = payload["rate_limits"]
+        error = payload["error"]
+        if !Self.isScanned(type: type, payloadType: payloadType) { self.payload = payload }
+    }
+
+    private static func usage(_ value: JSONValue) -> TokenUsage? {
+        usage(
+            input: value["input_tokens"]?.int,
+            cachedInput: value["cached_input_tokens"]?.int,
+            cacheWriteInput: value["cache_write_input_tokens"]?.int,
+            output: value["output_tokens"]?.int,
+            reasoningOutput: value["reasoning_output_tokens"]?.int
+        )
+    }
+
+    /// A snapshot of token counts; `nil` without input and output.
+    private static func usage(
+        input: Int64?,
+        cachedInput: Int64?,
+        cacheWriteInput: Int64?,
+        output: Int64?,
+        reasoningOutput: Int64?
+    ) -> TokenUsage? {
+        guard let input, let output else { return nil }
+        return TokenUsage(
+            input: input,
+            cachedInput: cachedInput ?? 0,
+            cacheWriteInput: cacheWriteInput ?? 0,
+            output: output,
+            reasoningOutput: reasoningOutput ?? 0
+        )
+    }
+
+    // MARK: - From the bytes
+
+    /// Whether the scanner takes a record of this kind.
+    private static func isScanned(type: String, payloadType: String?) -> Bool {
+        switch (type, payloadType) {
+        case ("turn_context", _): true
+        case ("event_msg", "token_count"), ("event_msg", "task_started"), ("event_msg", "task_complete"),
+            ("event_msg", "turn_aborted"):
+            true
+        case ("response_item", let payloadType?): RolloutTranslator.readConversationRecords.contains(payloadType)
+        default: false
+        }
+    }
+
+    /// How the scanner gives up a line, for the parser to read.
+    fileprivate static let declined = JSONParseError(offset: 0, reason: "left to the parser")
+    /// Few values are kept of a record scanned; a line that would need more is left to the parser, which has the
+    /// same bound and more.
+    private static let maximumScannedValues = 256
+
+    /// The record a line holds, read from its bytes; `nil` when the line is not one the scanner takes.
+    package init?(scanning line: UnsafeRawBufferPointer) {
+        var type: String?
+        var time: Int64?
+        var record: RolloutRecord?
+        do {
+            var reader = JSONMemberReader(line.bindMemory(to: UInt8.self), maximumValues: Self.maximumScannedValues)
+            try reader.forEachMember { reader, name throws(JSONParseError) in
+                switch try Member.named(name) {
+                case .timestamp:
+                    time = try reader.withString { unixNanoseconds(iso8601: UnsafeRawBufferPointer($0)) } ?? nil
+                case .type: type = try reader.plainValue().string
+                case .payload:
+                    // A later payload replaces an earlier one, as in the parser's tree.
+                    var payload = RolloutRecord(type: "", time: 0)
+                    try payload.scanPayload(&reader)
+                    record = payload
+                default: try reader.skipValue()
+                }
+            }
+            try reader.finish()
+        } catch {
+            return nil
+        }
+        guard var record, let type, let time, Self.isScanned(type: type, payloadType: record.payloadType)
+        else { return nil }
+        record.type = type
+        record.time = time
+        self = record
+    }
+
+    private mutating func scanPayload(_ reader: inout JSONMemberReader) throws(JSONParseError) {
+        try reader.forEachMember { reader, member throws(JSONParseError) in
+            switch try Member.named(member) {
+            case .type: payloadType = try reader.plainValue().string
+            case .turnID: turnID = try reader.plainValue().string
+            case .rootTurnID: rootTurnID = try reader.plainValue().string
+            case .model: model = try reader.plainValue().string
+            case .effort: effort = try reader.plainValue().string
+            case .callID: callID = try reader.plainValue().string
+            case .id: id = try reader.plainValue().string
+            case .name: name = try reader.plainValue().string
+            case .status: status = try reader.plainValue().string
+            case .output: output = try reader.plainValue(.head(ToolOutcome.headLength)).string
+            case .durationMilliseconds: durationMilliseconds = try reader.plainValue().int
+            case .info: try scanInfo(&reader)
+            case .rateLimits: rateLimits = try reader.value(Self.rateLimitsSelection)
+            case .error: error = try reader.value(Self.errorSelection)
+            // Read by the parser's tree, for records the scanner does not take.
+            case .modelProvider, .forkedFromID, .parentThreadID, .agentRole, .source, .startedAt, .completedAt, .item:
+                throw Self.declined
+            default: try reader.skipValue()
+            }
+        }
+    }
+
+    private mutating func scanInfo(_ reader: inout JSONMemberReader) throws(JSONParseError) {
+        (totalUsage, lastUsage, contextTokens, contextWindow) = (nil, nil, nil, nil)
+        guard reader.peek() == UInt8(ascii: "{") else {
+            // Not an object: nothing in it.
+            _ = try reader.plainValue()
+            return
+        }
+        try reader.forEachMember { reader, name throws(JSONParseError) in
+            switch try Member.named(name) {
+            case .totalUsage: totalUsage = try Self.scanUsage(&reader).usage
+            case .lastUsage: (lastUsage, contextTokens) = try Self.scanUsage(&reader)
+            case .contextWindow: contextWindow = try reader.plainValue().int
+            default: try reader.skipValue()
+            }
+        }
+    }
+
+    private static func scanUsage(
+        _ reader: inout JSONMemberReader
+    ) throws(JSONParseError) -> (usage: TokenUsage?, totalTokens: Int64?) {
+        guard reader.peek() == UInt8(ascii: "{") else {
+            _ = try reader.plainValue()
+            return (nil, nil)
+        }
+        var input: Int64?
+        var cachedInput: Int64?
+        var cacheWriteInput: Int64?
+        var output: Int64?
+        var reasoningOutput: Int64?
+        var total: Int64?
+        try reader.forEachMember { reader, name throws(JSONParseError) in
+            switch try Member.named(name) {
+            case .inputTokens: input = try reader.plainValue().int
+            case .cachedInputTokens: cachedInput = try reader.plainValue().int
+            case .cacheWriteInputTokens: cacheWriteInput = try reader.plainValue().int
+            case .outputTokens: output = try reader.plainValue().int
+            case .reasoningOutputTokens: reasoningOutput = try reader.plainValue().int
+            case .totalTokens: total = try reader.plainValue().int
+            default: try reader.skipValue()
+            }
+        }
+        let usage = usage(
+            input: input,
+            cachedInput: cachedInput,
+            cacheWriteInput: cacheWriteInput,
+            output: output,
+            reasoningOutput: reasoningOutput
+        )
+        return (usage, total)
+    }
+
+    /// The member names the scanner knows: those it reads, and those only the parser's tree reads.
+    private enum Member: String, CaseIterable {
+        case timestamp, type, payload
+        case turnID = "turn_id"
+        case rootTurnID = "root_turn_id"
+        case model, effort
+        case callID = "call_id"
+        case id, name, status
+        case output
+        case durationMilliseconds = "duration_ms"
+        case info
+        case rateLimits = "rate_limits"
+        case error
+        case totalUsage = "total_token_usage"
+        case lastUsage = "last_token_usage"
+        case contextWindow = "model_context_window"
+        case inputTokens = "input_tokens"
+        case cachedInputTokens = "cached_input_tokens"
+        case cacheWriteInputTokens = "cache_write_input_tokens"
+        case outputTokens = "output_tokens"
+        case reasoningOutputTokens = "reasoning_output_tokens"
+        case totalTokens = "total_tokens"
+        case modelProvider = "model_provider"
+        case forkedFromID = "forked_from_id"
+        case parentThreadID = "parent_thread_id"
+        case agentRole = "agent_role"
+        case source
+        case startedAt = "started_at_ms"
+        case completedAt = "completed_at_ms"
+        case item
+
+        /// Each name's bytes, and its first eight as one word (zero past its end), which tells nearly all apart.
+        private static let names = allCases.map { member in
+            let bytes = Array(member.rawValue.utf8)
+            return (head: bytes.withUnsafeBufferPointer(head), bytes: bytes, member: member)
+        }
+
+        private static func head(_ name: UnsafeBufferPointer<UInt8>) -> UInt64 {
+            var head: UInt64 = 0
+            for position in 0..<min(name.count, 8) { head |= UInt64(name[position]) &<< (position &* 8) }
+            return head
+        }
+
+        /// The member a raw name is; `nil` for a name the scanner passes over. An escaped name is left to the parser.
+        static func named(_ raw: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> Member? {
+            let head = head(raw)
+            for name in names where name.head == head && name.bytes.count == raw.count {
+                if raw.count <= 8 || name.bytes.withUnsafeBufferPointer({ $0.elementsEqual(raw) }) {
+                    return name.member
+                }
+            }
+            guard !raw.contains(UInt8(ascii: "\\")) else { throw RolloutRecord.declined }
+            return nil
+        }
+    }
+}
+
+extension JSONMemberReader {
+    /// A value that must be plain (a string, number, Boolean or `null`): an object or array here is left to the
+    /// parser.
+    fileprivate mutating func plainValue(_ selection: JSONSelection = .everything) throws(JSONParseError) -> JSONValue {
+        guard let next = peek(), next != UInt8(ascii: "{"), next != UInt8(ascii: "[") else {
+            throw RolloutRecord.declined
+        }
+        return try value(selection)
+    }
+}
