@@ -285,11 +285,11 @@ package struct RolloutRecord: Equatable, Sendable {
         case completedAt = "completed_at_ms"
         case item
 
-        /// Each name's bytes, and its first eight as one word (zero past its end), which tells nearly all apart.
-        private static let names = allCases.map { member in
-            let bytes = Array(member.rawValue.utf8)
-            return (head: bytes.withUnsafeBufferPointer(head), bytes: bytes, member: member)
-        }
+        /// By case number, each name's first eight bytes as one word (zero past its end), which tells nearly all
+        /// apart, and its length.
+        private static let heads = all.map { Array($0.rawValue.utf8).withUnsafeBufferPointer(head) }
+        private static let lengths = all.map(\.rawValue.utf8.count)
+        private static let all = allCases
 
         private static func head(_ name: UnsafeBufferPointer<UInt8>) -> UInt64 {
             var head: UInt64 = 0
@@ -300,10 +300,14 @@ package struct RolloutRecord: Equatable, Sendable {
         /// The member a raw name is; `nil` for a name the scanner passes over. An escaped name is left to the parser.
         static func named(_ raw: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> Member? {
             let head = head(raw)
-            for name in names where name.head == head && name.bytes.count == raw.count {
-                if raw.count <= 8 || name.bytes.withUnsafeBufferPointer({ $0.elementsEqual(raw) }) {
-                    return name.member
+            let found = heads.withUnsafeBufferPointer { heads in
+                lengths.withUnsafeBufferPointer { lengths in
+                    heads.indices.first { heads[$0] == head && lengths[$0] == raw.count }
                 }
+            }
+            if let found {
+                let member = all[found]
+                if raw.count <= 8 || member.rawValue.utf8.elementsEqual(raw) { return member }
             }
             guard !raw.contains(UInt8(ascii: "\\")) else { throw RolloutRecord.declined }
             return nil

@@ -158,16 +158,15 @@ public struct SessionTelemetry: Sendable {
                 openTurns[key]?.rootTurnID = SessionLimits.boundedName(root)
             }
         case .itemStarted(let threadID, let turnID, let item, let startedAt):
-            recordSpawns(by: item, in: TurnKey(threadID, turnID))
-            if item.type == "contextCompaction", let key = openTurn(TurnKey(threadID, turnID), at: time),
+            let key = TurnKey(threadID, turnID)
+            recordSpawns(by: item, in: key)
+            if item.type == "contextCompaction", let key = openTurn(key, at: time),
                 let open = openTurns[key]?.openCompactions.count, open < SessionLimits.maximumOpenCompactions
             {
                 let start = payloadTime(startedAt) ?? time
                 openTurns[key]?.openCompactions[item.id] = start
             }
-            guard Self.toolKinds.contains(item.type), let key = openTurn(TurnKey(threadID, turnID), at: time) else {
-                break
-            }
+            guard Self.toolKinds.contains(item.type), let key = openTurn(key, at: time) else { break }
             let start = payloadTime(startedAt) ?? time
             // A repeated start, or a start after the completion, is not another call. (No copy of the turn is kept
             // while it changes: its tables would be copied whole, every time.)
@@ -179,13 +178,12 @@ public struct SessionTelemetry: Sendable {
             openTurns[key]?.openTools[item.id] = tool
             trackedItems += 1
         case .itemCompleted(let threadID, let turnID, let item, let completedAt):
-            recordSpawns(by: item, in: TurnKey(threadID, turnID))
-            if item.type == "contextCompaction", let key = openTurn(TurnKey(threadID, turnID), at: time) {
+            let key = TurnKey(threadID, turnID)
+            recordSpawns(by: item, in: key)
+            if item.type == "contextCompaction", let key = openTurn(key, at: time) {
                 return completeCompaction(item.id, in: key, at: payloadTime(completedAt) ?? time)
             }
-            guard Self.toolKinds.contains(item.type), let key = openTurn(TurnKey(threadID, turnID), at: time) else {
-                break
-            }
+            guard Self.toolKinds.contains(item.type), let key = openTurn(key, at: time) else { break }
             var events = completeTool(believable(item), in: key, at: payloadTime(completedAt) ?? time)
             // A late completion may be the last its ended turn was waiting for.
             if let turn = openTurns[key], let ending = turn.ending, turn.openTools.isEmpty {
@@ -393,6 +391,7 @@ public struct SessionTelemetry: Sendable {
 
     /// Learns the threads an item started (a spawn call's receivers, a sub-agent's start), and where.
     private mutating func recordSpawns(by item: ItemInfo, in key: TurnKey) {
+        guard !item.spawnedThreadIDs.isEmpty else { return }
         // Only a tool call has a span for its children to sit under.
         let callID = Self.toolKinds.contains(item.type) ? item.id : nil
         for child in item.spawnedThreadIDs.prefix(SessionLimits.maximumSpawnsPerItem) {
