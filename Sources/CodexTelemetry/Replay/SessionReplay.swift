@@ -192,12 +192,15 @@ public struct SessionReplay: Sendable {
     }
 
     private mutating func receive(_ messages: [(message: AppServerMessage, time: Int64)]) -> [TelemetryEvent] {
-        messages.flatMap { message, time in
-            guard let believed = telemetry.believableTime(unixNanoseconds: time) else {
-                return telemetry.receiveUntimed(message)
+        var events: [TelemetryEvent] = []
+        for (message, time) in messages {
+            if let believed = telemetry.believableTime(unixNanoseconds: time) {
+                events += telemetry.receive(message, at: believed)
+            } else {
+                events += telemetry.receiveUntimed(message)
             }
-            return telemetry.receive(message, at: believed)
         }
+        return events
     }
 
     /// Ends the current file: a last line without a newline is used if it is a whole message, else counted as

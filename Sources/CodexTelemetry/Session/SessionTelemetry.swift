@@ -119,7 +119,7 @@ public struct SessionTelemetry: Sendable {
     private var now: UInt64 { latestTime > 0 ? latestTime : fileTime ?? 0 }
 
     private mutating func receiveAtKnownTime(_ message: AppServerMessage, at time: UInt64) -> [TelemetryEvent] {
-        guard message.identifiers.allSatisfy({ $0.utf8.count <= SessionLimits.maximumNameLength }) else {
+        guard message.identifiersAreBounded else {
             discards.outOfRange += 1
             return []
         }
@@ -799,24 +799,29 @@ public struct SessionTelemetry: Sendable {
 }
 
 extension AppServerMessage {
-    /// The ids a message names, each of which becomes a key of the state and an attribute.
-    fileprivate var identifiers: [String] {
+    /// Whether every id the message names, each of which becomes a key of the state and an attribute, is within
+    /// `SessionLimits.maximumNameLength`. (Checked for every message: no list of them is made.)
+    fileprivate var identifiersAreBounded: Bool {
+        func fits(_ id: String?) -> Bool { (id?.utf8.count ?? 0) <= SessionLimits.maximumNameLength }
         switch self {
         case .threadOpened(let info):
-            [info.id, info.forkedFromID, info.parentThreadID, info.agentRole, info.reasoningEffort, info.projectID]
-                .compactMap { $0 }
-        case .threadSettingsUpdated(let threadID, _, _): [threadID]
-        case .rateLimitsUpdated(let limits): [limits.limitID, limits.planType].compactMap { $0 }
+            return fits(info.id) && fits(info.forkedFromID) && fits(info.parentThreadID) && fits(info.agentRole)
+                && fits(info.reasoningEffort) && fits(info.projectID)
+        case .threadSettingsUpdated(let threadID, _, _), .serverRequestResolved(let threadID, _):
+            return fits(threadID)
+        case .rateLimitsUpdated(let limits): return fits(limits.limitID) && fits(limits.planType)
         case .modelRerouted(let threadID, let turnID, _), .tokenUsageUpdated(let threadID, let turnID, _, _, _),
             .error(let threadID, let turnID, _, _):
-            [threadID, turnID]
-        case .turnStarted(let threadID, let turn), .turnCompleted(let threadID, let turn): [threadID, turn.id]
-        case .approvalRequested(let threadID, let turnID, let itemID, _, _): [threadID, turnID, itemID]
-        case .serverRequestResolved(let threadID, _): [threadID]
-        case .hookCompleted(let threadID, let turnID, _): [threadID] + (turnID.map { [$0] } ?? [])
+            return fits(threadID) && fits(turnID)
+        case .turnStarted(let threadID, let turn), .turnCompleted(let threadID, let turn):
+            return fits(threadID) && fits(turn.id)
+        case .approvalRequested(let threadID, let turnID, let itemID, _, _):
+            return fits(threadID) && fits(turnID) && fits(itemID)
+        case .hookCompleted(let threadID, let turnID, _): return fits(threadID) && fits(turnID)
         case .itemStarted(let threadID, let turnID, let item, _), .itemCompleted(let threadID, let turnID, let item, _):
-            [threadID, turnID, item.id, item.type] + item.spawnedThreadIDs.prefix(SessionLimits.maximumSpawnsPerItem)
-        case .other: []
+            return fits(threadID) && fits(turnID) && fits(item.id) && fits(item.type)
+                && item.spawnedThreadIDs.prefix(SessionLimits.maximumSpawnsPerItem).allSatisfy(fits)
+        case .other: return true
         }
     }
 }
@@ -937,10 +942,11 @@ private struct TurnState: Sendable {
 
     /// The attributes every event of the turn shares.
     func dimensions(_ key: TurnKey) -> [TelemetryAttribute] {
-        var attributes = [
-            TelemetryAttribute(key: .conversationID, value: .dimension(key.threadID)),
-            TelemetryAttribute(key: .turnID, value: .dimension(key.turnID)),
-        ]
+        var attributes: [TelemetryAttribute] = []
+        // Room for what the events add after these: one array per event, not one per growth.
+        attributes.reserveCapacity(24)
+        attributes.append(TelemetryAttribute(key: .conversationID, value: .dimension(key.threadID)))
+        attributes.append(TelemetryAttribute(key: .turnID, value: .dimension(key.turnID)))
         if let model { attributes.append(TelemetryAttribute(key: .requestModel, value: .dimension(model))) }
         if let provider { attributes.append(TelemetryAttribute(key: .providerName, value: .dimension(provider))) }
         if let reasoningEffort {
