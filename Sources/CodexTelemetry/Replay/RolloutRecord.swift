@@ -7,7 +7,7 @@ import JSON
 /// make most of what is read (token counts, tool calls and their outputs, turns' starts, ends and contexts), keeping
 /// only these values, never the objects around them. It declines whatever it does not expect (another kind of
 /// record, an escaped name, an object or array where a plain value belongs, a line that is not JSON), and
-/// `init(parsed:)` takes every record from the parser's tree (`RolloutTranslator.selection`).
+/// `init(parsed:)` takes every record from the parser's tree (`selection`).
 package struct RolloutRecord: Equatable, Sendable {
     var type: String
     /// Unix nanoseconds.
@@ -42,31 +42,47 @@ package struct RolloutRecord: Equatable, Sendable {
         self.time = time
     }
 
-    static let rateLimitsSelection: JSONSelection = {
-        let window = JSONSelection.members([
-            "used_percent": .everything, "window_minutes": .everything, "resets_at": .everything,
+    /// Exactly what translation reads of a record, for the parser: the conversation itself is never built.
+    static let selection: JSONSelection = {
+        let all = JSONSelection.everything
+        let usage = JSONSelection.members([
+            "input_tokens": all, "cached_input_tokens": all, "cache_write_input_tokens": all, "output_tokens": all,
+            "reasoning_output_tokens": all, "total_tokens": all,
         ])
-        return .members([
-            "limit_id": .everything, "plan_type": .everything, "primary": window, "secondary": window,
+        let payload = JSONSelection.members([
+            "id": all, "model_provider": all, "forked_from_id": all, "model": all, "turn_id": all, "type": all,
+            "name": all, "call_id": all, "status": all, "output": .head(ToolOutcome.headLength), "effort": all,
+            "root_turn_id": all,
+            "parent_thread_id": all, "agent_role": all, "source": ThreadInfo.sourceSelection,
+            "started_at_ms": all, "completed_at_ms": all, "duration_ms": all,
+            "error": errorSelection,
+            "info": .members([
+                "total_token_usage": usage, "last_token_usage": usage, "model_context_window": all,
+            ]),
+            "rate_limits": rateLimitsSelection,
+            "item": .members([
+                "id": all, "type": all, "tool": all, "server": all, "status": all, "exit_code": all,
+                "duration": .members(["secs": all, "nanos": all]), "receiver_thread_ids": all,
+            ]),
         ])
+        return .members(["timestamp": all, "type": all, "payload": payload])
     }()
-    static let errorSelection = JSONSelection.members(["codex_error_info": .everything])
-    private static let usageMembers = [
-        "input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens", "reasoning_output_tokens",
-        "total_tokens",
-    ]
-    static let usageSelection = JSONSelection.members(
-        Dictionary(uniqueKeysWithValues: usageMembers.map { ($0, JSONSelection.everything) })
-    )
+    /// The two members the scanner keeps as the parser builds them: both small.
+    private static let rateLimitsSelection: JSONSelection = {
+        let all = JSONSelection.everything
+        let window = JSONSelection.members(["used_percent": all, "window_minutes": all, "resets_at": all])
+        return .members(["limit_id": all, "plan_type": all, "primary": window, "secondary": window])
+    }()
+    private static let errorSelection = JSONSelection.members(["codex_error_info": .everything])
 
     // MARK: - From the parser's tree
 
     /// The record a line holds, parsed whole (what is not selected checked and skipped); `nil` if it is not JSON or
     /// not a rollout record.
     package init?(parsing line: UnsafeRawBufferPointer) {
-        let selection = RolloutTranslator.selection
         let maximumValues = AppServerMessage.maximumSelectedValues
-        guard let record = try? JSONValue(parsing: line, selecting: selection, maximumValues: maximumValues) else {
+        guard let record = try? JSONValue(parsing: line, selecting: Self.selection, maximumValues: maximumValues)
+        else {
             return nil
         }
         self.init(parsed: record)
@@ -153,7 +169,8 @@ package struct RolloutRecord: Equatable, Sendable {
         var time: Int64?
         var record: RolloutRecord?
         do {
-            var reader = JSONMemberReader(line.bindMemory(to: UInt8.self), maximumValues: Self.maximumScannedValues)
+            let bytes = line.assumingMemoryBound(to: UInt8.self)
+            var reader = JSONMemberReader(bytes, maximumValues: Self.maximumScannedValues)
             try reader.forEachMember { reader, name throws(JSONParseError) in
                 switch try Member.named(name) {
                 case .timestamp:

@@ -43,33 +43,6 @@ struct RolloutTranslator: Sendable {
     /// The time of the last record read, at which an unmarked turn ends.
     private var lastTime: Int64 = 0
 
-    /// Exactly what translation reads of a record: the conversation itself is never built.
-    static let selection: JSONSelection = {
-        let all = JSONSelection.everything
-        let usage = JSONSelection.members([
-            "input_tokens": all, "cached_input_tokens": all, "cache_write_input_tokens": all, "output_tokens": all,
-            "reasoning_output_tokens": all, "total_tokens": all,
-        ])
-        let window = JSONSelection.members(["used_percent": all, "window_minutes": all, "resets_at": all])
-        let payload = JSONSelection.members([
-            "id": all, "model_provider": all, "forked_from_id": all, "model": all, "turn_id": all, "type": all,
-            "name": all, "call_id": all, "status": all, "output": .head(ToolOutcome.headLength), "effort": all,
-            "root_turn_id": all,
-            "parent_thread_id": all, "agent_role": all, "source": ThreadInfo.sourceSelection,
-            "started_at_ms": all, "completed_at_ms": all, "duration_ms": all,
-            "error": .members(["codex_error_info": all]),
-            "info": .members([
-                "total_token_usage": usage, "last_token_usage": usage, "model_context_window": all,
-            ]),
-            "rate_limits": .members(["limit_id": all, "plan_type": all, "primary": window, "secondary": window]),
-            "item": .members([
-                "id": all, "type": all, "tool": all, "server": all, "status": all, "exit_code": all,
-                "duration": .members(["secs": all, "nanos": all]), "receiver_thread_ids": all,
-            ]),
-        ])
-        return .members(["timestamp": all, "type": all, "payload": payload])
-    }()
-
     /// The events (`event_msg` payload types) and conversation records (`response_item` payload types) translation
     /// reads; every other one stands for nothing.
     static let readEvents: Set<String> = [
