@@ -14,6 +14,16 @@ struct TelemetryAttributeTests {
         #expect(TelemetryAttribute.Value.dimension(text) == .string("invalid"))
     }
 
+    /// Every byte: only letters, digits and `. _ - : / @ + =` may appear in a dimension.
+    @Test func eachByteIsAllowedInADimensionOnlyIfListed() {
+        let listed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:/@+=".utf8)
+        for byte in UInt8.min...UInt8.max {
+            let text = String(decoding: [UInt8(ascii: "a"), byte, UInt8(ascii: "b")], as: UTF8.self)
+            let passes = TelemetryAttribute.Value.dimension(text) == .string(text)
+            #expect(passes == listed.contains(byte), "byte \(byte)")
+        }
+    }
+
     /// Adding a key is a decision about what leaves the machine: it must be made here, on purpose.
     @Test func theAllowlistIsExactlyTheDocumentedKeys() {
         let documented: Set<String> = [

@@ -141,19 +141,14 @@ public struct TelemetryAttribute: Sendable, Hashable {
             return .string(allowed ? text : "invalid")
         }
 
-        private static func isAllowed(_ byte: UInt8) -> Bool { allowedBytes[Int(byte)] }
-
-        /// By byte: whether it may appear in a dimension.
-        private static let allowedBytes: [Bool] = (0...255).map { byte in
-            switch UInt8(byte) {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"):
-                true
-            case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "/"),
-                UInt8(ascii: "@"), UInt8(ascii: "+"), UInt8(ascii: "="):
-                true
-            default: false
-            }
+        /// Whether a byte may appear in a dimension: one bit per ASCII byte, `+ - . / 0-9 : =` in the first word,
+        /// `@ A-Z _ a-z` in the second (the test of every byte holds them to the list above). A table would be
+        /// looked up through a lazily made global, for every byte of every id of every event.
+        @inline(__always)
+        private static func isAllowed(_ byte: UInt8) -> Bool {
+            let low: UInt64 = 0x27ff_e800_0000_0000
+            let high: UInt64 = 0x07ff_fffe_87ff_ffff
+            return byte < 64 ? low >> byte & 1 == 1 : byte < 128 && high >> (byte - 64) & 1 == 1
         }
     }
 
