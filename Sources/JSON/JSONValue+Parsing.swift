@@ -533,6 +533,15 @@ private struct JSONParser {
 
     private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
         let (start, isIntegral) = try scanNumber()
+        // Most numbers are counts, ids and times: integers of a few digits, read from the bytes. Eighteen digits
+        // always fit in 64 bits; longer ones go the way of the rest.
+        let negative = bytes[start] == UInt8(ascii: "-")
+        let digitsStart = negative ? start + 1 : start
+        if isIntegral && index - digitsStart <= 18 {
+            var value: Int64 = 0
+            for position in digitsStart..<index { value = value &* 10 &+ Int64(bytes[position] &- UInt8(ascii: "0")) }
+            return .int(negative ? -value : value)
+        }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         if isIntegral, let integer = Int64(text) { return .int(integer) }
         guard let number = Double(text) else { throw error("invalid number") }

@@ -34,6 +34,18 @@ struct JSONValueTests {
         #expect(String(decoding: JSONValue.int(value).serialized(), as: UTF8.self) == text)
     }
 
+    /// Integers are read exactly to the ends of 64 bits, whatever their length; past them, and with a fraction or
+    /// an exponent, they are doubles.
+    @Test(arguments: [
+        "0", "-0", "7", "-7", "123456789012345678", "-123456789012345678", "999999999999999999", "1234567890123456789",
+        "9223372036854775807", "-9223372036854775808", "9223372036854775808", "-9223372036854775809",
+        "123456789012345678901234", "1.0", "1e3", "-2.5E-3",
+    ])
+    func numbersAreReadAsTheirTextSays(text: String) throws {
+        let expected: JSONValue = Int64(text).map(JSONValue.int) ?? .double(Double(text)!)
+        #expect(try JSONValue(parsing: text) == expected)
+    }
+
     @Test func deepNestingIsAnErrorNotACrash() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: deep) }

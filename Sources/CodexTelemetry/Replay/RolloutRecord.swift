@@ -165,9 +165,10 @@ package struct RolloutRecord: Equatable, Sendable {
 
     /// The record a line holds, read from its bytes; `nil` when the line is not one the scanner takes.
     package init?(scanning line: UnsafeRawBufferPointer) {
+        self.init(type: "", time: 0)
         var type: String?
         var time: Int64?
-        var record: RolloutRecord?
+        var sawPayload = false
         do {
             let bytes = line.assumingMemoryBound(to: UInt8.self)
             var reader = JSONMemberReader(bytes, maximumValues: Self.maximumScannedValues)
@@ -178,9 +179,9 @@ package struct RolloutRecord: Equatable, Sendable {
                 case .type: type = try reader.plainValue().string
                 case .payload:
                     // A later payload replaces an earlier one, as in the parser's tree.
-                    var payload = RolloutRecord(type: "", time: 0)
-                    try payload.scanPayload(&reader)
-                    record = payload
+                    if sawPayload { self = RolloutRecord(type: "", time: 0) }
+                    sawPayload = true
+                    try scanPayload(&reader)
                 default: try reader.skipValue()
                 }
             }
@@ -188,11 +189,9 @@ package struct RolloutRecord: Equatable, Sendable {
         } catch {
             return nil
         }
-        guard var record, let type, let time, Self.isScanned(type: type, payloadType: record.payloadType)
-        else { return nil }
-        record.type = type
-        record.time = time
-        self = record
+        guard sawPayload, let type, let time, Self.isScanned(type: type, payloadType: payloadType) else { return nil }
+        self.type = type
+        self.time = time
     }
 
     private mutating func scanPayload(_ reader: inout JSONMemberReader) throws(JSONParseError) {
