@@ -269,7 +269,7 @@ struct OTLPExportTests {
             ],
             environment: ["OTEL_EXPORTER_OTLP_CERTIFICATE": try #require(throttling.certificate)]
         )
-        #expect(throttled.status == .exited(0))
+        #expect(throttled.status == .exited(0), "\(throttled.stderr)")
         #expect(ContinuousClock.now - started >= .seconds(2))  // Retry-After, a header, was read
         #expect(throttling.requests.first?.status == "503")
     }

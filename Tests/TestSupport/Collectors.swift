@@ -50,8 +50,15 @@ public func waitUntilListening(_ port: Int, within limit: Duration = .seconds(15
                 connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
+        // A port from the ephemeral range can be connected to with nothing listening: when the kernel picks that
+        // same port as the connection's own, the socket meets itself. That is not a listener.
+        var local = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
         close(descriptor)
-        if connected == 0 { return }
+        if connected == 0, named == 0, local.sin_port != UInt16(port).bigEndian { return }
         try await Task.sleep(for: .milliseconds(50))
     }
     throw MissingTool(name: "a listener on port \(port)")
