@@ -32,6 +32,11 @@ package enum LeadingBytes {
         return (text, rest)
     }
 
+    /// Whether `text` is exactly `literal`.
+    package static func equals(_ text: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+        text.count == literal.utf8CodeUnitCount && startsWith(text, literal)
+    }
+
     /// Whether `text` is one of `names`.
     package static func isOne(of names: [[UInt8]], _ text: UnsafeRawBufferPointer) -> Bool {
         names.contains { name in

@@ -1,6 +1,10 @@
 import CodexAppServer
 import JSON
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A rollout record as translation reads it: its type, its time and what its payload says.
 ///
 /// Two readers give it, and must give the same. `init(scanning:)` walks a line's bytes once for the records that
@@ -303,8 +307,9 @@ package struct RolloutRecord: Equatable, Sendable {
 
         /// By case number, each name's first eight bytes as one word (zero past its end), which tells nearly all
         /// apart, and its length.
-        private static let heads = all.map { Array($0.rawValue.utf8).withUnsafeBufferPointer(head) }
-        private static let lengths = all.map(\.rawValue.utf8.count)
+        private static let heads = names.map { $0.withUnsafeBufferPointer(head) }
+        private static let lengths = names.map(\.count)
+        private static let names = all.map { Array($0.rawValue.utf8) }
         private static let all = allCases
 
         private static func head(_ name: UnsafeBufferPointer<UInt8>) -> UInt64 {
@@ -321,9 +326,11 @@ package struct RolloutRecord: Equatable, Sendable {
                     heads.indices.first { heads[$0] == head && lengths[$0] == raw.count }
                 }
             }
-            if let found {
-                let member = all[found]
-                if raw.count <= 8 || member.rawValue.utf8.elementsEqual(raw) { return member }
+            if let found,
+                raw.count <= 8
+                    || names[found].withUnsafeBytes({ memcmp($0.baseAddress!, raw.baseAddress!, raw.count) }) == 0
+            {
+                return all[found]
             }
             guard !raw.contains(UInt8(ascii: "\\")) else { throw RolloutRecord.declined }
             return nil

@@ -70,9 +70,9 @@ struct RolloutTranslator: Sendable {
             let payloadType = LeadingBytes.string(after: #"","payload":{"type":""#, in: type.rest)
         else { return nil }
         let read: [[UInt8]]
-        if type.text.elementsEqual("event_msg".utf8) {
+        if LeadingBytes.equals(type.text, "event_msg") {
             read = readEventNames
-        } else if type.text.elementsEqual("response_item".utf8) {
+        } else if LeadingBytes.equals(type.text, "response_item") {
             read = readConversationRecordNames
         } else {
             return nil
