@@ -190,7 +190,10 @@ struct ExecCommandTests {
             environment: setup.environment
         )
         #expect(outcome.status == .exited(124))
-        #expect(try await turns(setup.rotel).map { $0.attributes["codex.turn.status"] } == ["interrupted"])
+        #expect(
+            try await turns(setup.rotel).map { $0.attributes["codex.turn.status"] } == ["interrupted"],
+            "\(outcome.stderr)"
+        )
     }
 
     @Test func aThreadCanBeResumedForAnotherTurn() async throws {
