@@ -79,6 +79,7 @@ struct RecentKeys: Sendable {
     private var members: Set<Int> = []
     private var order: [Int] = []
     private var next = 0
+    /// Whether a key was ever forgotten to make room: then what it holds no longer follows from what went in.
     private var hasForgotten = false
     /// Keys looked up and not found, kept by a set begun empty in place of another (see `agrees(with:)`): what it
     /// took for granted that the other did not hold.
@@ -97,6 +98,7 @@ struct RecentKeys: Sendable {
         return hasher.finalize()
     }
 
+    /// Whether `key` is remembered; a miss is kept when the set stands in for another.
     mutating func contains(_ key: Int) -> Bool {
         if members.contains(key) { return true }
         misses?.append(key)
