@@ -1,39 +1,18 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The parts of a JSON document worth building: everything else is checked and skipped without being built.
 ///
 /// A line can be megabytes of content of which a reader wants a few ids and counts; building all of it costs time
 /// and, for a line of many tiny values, many times the line's size in memory. With a selection, memory follows
 /// what is kept, not what is read.
 public struct JSONSelection: Sendable {
-    struct Member: Sendable {
-        let name: String
-        let selection: JSONSelection
-        /// The name's bytes, and its first eight (zero after its end) as one word: most names differ there, so
-        /// nearly every name looked for that is not this one is told apart by one comparison.
-        let bytes: [UInt8]
-        let head: UInt64
-
-        init(name: String, selection: JSONSelection) {
-            self.name = name
-            self.selection = selection
-            bytes = Array(name.utf8)
-            head = bytes.withUnsafeBufferPointer(Member.head)
-        }
-
-        @inline(__always)
-        static func head(_ name: UnsafeBufferPointer<UInt8>) -> UInt64 {
-            guard name.count < 8 else { return UnsafeRawPointer(name.baseAddress!).loadUnaligned(as: UInt64.self) }
-            var head: UInt64 = 0
-            for position in 0..<name.count { head |= UInt64(name[position]) &<< (position &* 8) }
-            return head
-        }
+    /// The members wanted of an object: their names, and each one's selection, in the same order.
+    struct Members: Sendable {
+        let names: MemberNames
+        let keys: [String]
+        let selections: [JSONSelection]
     }
 
     /// The members wanted of an object, or `nil` for the whole value.
-    let members: [Member]?
+    let members: Members?
     /// How many bytes of a string to keep; the rest is checked and skipped.
     var stringLimit = Int.max
 
@@ -49,23 +28,10 @@ public struct JSONSelection: Sendable {
     /// Of an object, only the members named, each selected in turn. Where the value is not an object, a number,
     /// string, Boolean or null is kept as it is, and an array is kept empty.
     public static func members(_ members: [String: JSONSelection]) -> JSONSelection {
-        JSONSelection(
-            members: members.map { Member(name: $0.key, selection: $0.value) }
+        let entries = Array(members)
+        let keys = entries.map(\.key)
+        return JSONSelection(
+            members: Members(names: MemberNames(keys), keys: keys, selections: entries.map(\.value))
         )
-    }
-
-    /// Where the member named `name` is among `members`, if it is.
-    static func position(ofMemberNamed name: UnsafeBufferPointer<UInt8>, in members: [Member]) -> Int? {
-        let head = Member.head(name)
-        return members.withUnsafeBufferPointer { members in
-            for position in members.indices where members[position].head == head {
-                let matches = members[position].bytes.withUnsafeBufferPointer {
-                    $0.count == name.count
-                        && (name.count <= 8 || memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0)
-                }
-                if matches { return position }
-            }
-            return nil
-        }
     }
 }

@@ -284,22 +284,20 @@ private struct JSONParser {
         return .object(members)
     }
 
-    private mutating func parseObject(selecting wanted: [JSONSelection.Member]) throws(JSONParseError) -> JSONValue {
+    private mutating func parseObject(selecting wanted: JSONSelection.Members) throws(JSONParseError) -> JSONValue {
         // Room for the few members an object usually has of those wanted, rather than growing from nothing.
-        var members = JSONObject(minimumCapacity: min(wanted.count, 4))
+        var members = JSONObject(minimumCapacity: min(wanted.names.count, 4))
         try forEachMember { parser, rawName throws(JSONParseError) in
             // Plain names (nearly all) are compared as they are; a name with an escape once decoded.
             let position =
                 rawName.contains(UInt8(ascii: "\\"))
-                ? Array(try parser.decodeName(rawName).utf8).withUnsafeBufferPointer {
-                    JSONSelection.position(ofMemberNamed: $0, in: wanted)
-                }
-                : JSONSelection.position(ofMemberNamed: rawName, in: wanted)
+                ? Array(try parser.decodeName(rawName).utf8).withUnsafeBufferPointer(wanted.names.position)
+                : wanted.names.position(of: rawName)
             if let position {
-                let value = try wanted.withUnsafeBufferPointer { wanted throws(JSONParseError) in
-                    try parser.parseValue(wanted[position].selection)
+                let value = try wanted.selections.withUnsafeBufferPointer { selections throws(JSONParseError) in
+                    try parser.parseValue(selections[position])
                 }
-                members[wanted[position].name] = value
+                members[wanted.keys[position]] = value
             } else {
                 try parser.skipValue()
             }

@@ -1,10 +1,6 @@
 import CodexAppServer
 import JSON
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A rollout record as translation reads it: its type, its time and what its payload says.
 ///
 /// Two readers give it, and must give the same. `init(scanning:)` walks a line's bytes once for the records that
@@ -305,33 +301,12 @@ package struct RolloutRecord: Equatable, Sendable {
         case completedAt = "completed_at_ms"
         case item
 
-        /// By case number, each name's first eight bytes as one word (zero past its end), which tells nearly all
-        /// apart, and its length.
-        private static let heads = names.map { $0.withUnsafeBufferPointer(head) }
-        private static let lengths = names.map(\.count)
-        private static let names = all.map { Array($0.rawValue.utf8) }
         private static let all = allCases
-
-        private static func head(_ name: UnsafeBufferPointer<UInt8>) -> UInt64 {
-            var head: UInt64 = 0
-            for position in 0..<min(name.count, 8) { head |= UInt64(name[position]) &<< (position &* 8) }
-            return head
-        }
+        private static let names = MemberNames(all.map(\.rawValue))
 
         /// The member a raw name is; `nil` for a name the scanner passes over. An escaped name is left to the parser.
         static func named(_ raw: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> Member? {
-            let head = head(raw)
-            let found = heads.withUnsafeBufferPointer { heads in
-                lengths.withUnsafeBufferPointer { lengths in
-                    heads.indices.first { heads[$0] == head && lengths[$0] == raw.count }
-                }
-            }
-            if let found,
-                raw.count <= 8
-                    || names[found].withUnsafeBytes({ memcmp($0.baseAddress!, raw.baseAddress!, raw.count) }) == 0
-            {
-                return all[found]
-            }
+            if let position = names.position(of: raw) { return all[position] }
             guard !raw.contains(UInt8(ascii: "\\")) else { throw RolloutRecord.declined }
             return nil
         }
