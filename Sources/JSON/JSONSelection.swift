@@ -6,7 +6,7 @@
 public struct JSONSelection: Sendable {
     /// The members wanted of an object: their names, and each one's selection, in the same order.
     struct Members: Sendable {
-        let names: MemberNames
+        let names: NameTable
         let keys: [String]
         let selections: [JSONSelection]
     }
@@ -31,7 +31,7 @@ public struct JSONSelection: Sendable {
         let entries = Array(members)
         let keys = entries.map(\.key)
         return JSONSelection(
-            members: Members(names: MemberNames(keys), keys: keys, selections: entries.map(\.value))
+            members: Members(names: NameTable(keys), keys: keys, selections: entries.map(\.value))
         )
     }
 }

@@ -36,13 +36,4 @@ package enum LeadingBytes {
     package static func equals(_ text: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
         text.count == literal.utf8CodeUnitCount && startsWith(text, literal)
     }
-
-    /// Whether `text` is one of `names`.
-    package static func isOne(of names: [[UInt8]], _ text: UnsafeRawBufferPointer) -> Bool {
-        names.contains { name in
-            name.count == text.count
-                && (text.isEmpty
-                    || name.withUnsafeBytes { memcmp($0.baseAddress!, text.baseAddress!, text.count) } == 0)
-        }
-    }
 }

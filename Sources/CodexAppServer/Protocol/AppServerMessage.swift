@@ -551,10 +551,10 @@ extension AppServerMessage {
     /// the cost of comparing a few bytes.
     package static func mayBeFollowed(_ line: UnsafeRawBufferPointer) -> Bool {
         guard let method = LeadingBytes.string(after: #"{"method":""#, in: line)?.text else { return true }
-        return LeadingBytes.isOne(of: followedMethodNames, method)
+        return followedMethodNames.contains(method)
     }
 
-    private static let followedMethodNames: [[UInt8]] = followedMethods.map { Array($0.utf8) }
+    private static let followedMethodNames = NameTable(followedMethods)
 
     /// When the server emitted the message, in Unix milliseconds: `emittedAtMs`, which Codex 0.147 and later put
     /// on every notification.

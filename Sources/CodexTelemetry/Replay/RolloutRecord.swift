@@ -302,7 +302,7 @@ package struct RolloutRecord: Equatable, Sendable {
         case item
 
         private static let all = allCases
-        private static let names = MemberNames(all.map(\.rawValue))
+        private static let names = NameTable(all.map(\.rawValue))
 
         /// The member a raw name is; `nil` for a name the scanner passes over. An escaped name is left to the parser.
         static func named(_ raw: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> Member? {

@@ -52,8 +52,8 @@ struct RolloutTranslator: Sendable {
         "function_call", "custom_tool_call", "local_shell_call", "function_call_output", "custom_tool_call_output",
         "web_search_call",
     ]
-    private static let readEventNames = readEvents.map { Array($0.utf8) }
-    private static let readConversationRecordNames = readConversationRecords.map { Array($0.utf8) }
+    private static let readEventNames = NameTable(readEvents)
+    private static let readConversationRecordNames = NameTable(readConversationRecords)
 
     /// A record passed over unparsed (see `unreadRecordTime`) still dates the end of a turn in a file that marks
     /// none.
@@ -69,7 +69,7 @@ struct RolloutTranslator: Sendable {
             let type = LeadingBytes.string(after: #"","type":""#, in: stamp.rest),
             let payloadType = LeadingBytes.string(after: #"","payload":{"type":""#, in: type.rest)
         else { return nil }
-        let read: [[UInt8]]
+        let read: NameTable
         if LeadingBytes.equals(type.text, "event_msg") {
             read = readEventNames
         } else if LeadingBytes.equals(type.text, "response_item") {
@@ -77,7 +77,7 @@ struct RolloutTranslator: Sendable {
         } else {
             return nil
         }
-        return LeadingBytes.isOne(of: read, payloadType.text) ? nil : stamp.text
+        return read.contains(payloadType.text) ? nil : stamp.text
     }
 
     init() {}

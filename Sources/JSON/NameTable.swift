@@ -2,12 +2,12 @@
 import Glibc
 #endif
 
-/// The member names a reader looks for, found by the raw bytes of a name as a line spells it.
+/// The names a reader looks for (of members, methods, record types), found by the raw bytes a line spells one with.
 ///
 /// Each name's first eight bytes are kept as one word (zero past its end): most names differ there, so nearly every
 /// name that is none of these is told apart by one comparison per name, and the rest of a longer one is compared
 /// only when those match.
-package struct MemberNames: Sendable {
+package struct NameTable: Sendable {
     private let names: [[UInt8]]
     private let heads: [UInt64]
 
@@ -17,6 +17,11 @@ package struct MemberNames: Sendable {
     }
 
     package var count: Int { names.count }
+
+    /// Whether `name` is one of the names.
+    package func contains(_ name: UnsafeRawBufferPointer) -> Bool {
+        position(of: name.assumingMemoryBound(to: UInt8.self)) != nil
+    }
 
     /// Where `name` is among the names, in the order they were given; `nil` if it is none of them. An escaped name
     /// is compared as it is written.
