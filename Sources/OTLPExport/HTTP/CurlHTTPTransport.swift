@@ -268,9 +268,8 @@ private final class Transfer: @unchecked Sendable {
         let line = String(decoding: bytes, as: UTF8.self)
         if line.hasPrefix("HTTP/") {
             headers = [:]  // a new response: after a proxy's CONNECT, or an interim 1xx
-        } else if let colon = line.firstIndex(of: ":") {
-            let value = line[line.index(after: colon)...]
-            headers[line[..<colon].lowercased()] = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let (name, value) = HTTPResponseParser.header(in: line) {
+            headers[name] = value
         }
         return true
     }

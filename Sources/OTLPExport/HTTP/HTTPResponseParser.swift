@@ -87,10 +87,20 @@ struct HTTPResponseParser {
         }
         var headers: [String: String] = [:]
         for line in lines.dropFirst() where !line.isEmpty {
-            guard let colon = line.firstIndex(of: ":") else { return nil }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: [" ", "\t"])
+            guard let (name, value) = header(in: line) else { return nil }
+            headers[name] = value
         }
         return (status, headers)
+    }
+
+    /// A header line's name, in lower case, and its value, without the white space around it (nor the line's
+    /// end); `nil` for a line with no colon.
+    static func header(in line: String) -> (name: String, value: String)? {
+        guard let colon = line.firstIndex(of: ":") else { return nil }
+        return (
+            line[..<colon].lowercased(),
+            line[line.index(after: colon)...].trimmingCharacters(in: [" ", "\t", "\r", "\n"])
+        )
     }
 
     /// The body of a chunked transfer coding as far as it has arrived, and whether it has ended; `nil` when it is
