@@ -298,7 +298,8 @@ private struct Chunk: @unchecked Sendable {
     init() {
         // A read, and what is left of the line before it, mostly without growing.
         capacity = 2 * ReplayPipeline.readSize
-        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        // The C allocator's, as `reserve` grows it with `realloc`.
+        base = malloc(capacity)!
     }
 
     var end: UnsafeMutableRawPointer { base + count }
@@ -333,7 +334,7 @@ private struct Chunk: @unchecked Sendable {
         count -= length
     }
 
-    func deallocate() { base.deallocate() }
+    func deallocate() { free(base) }
 }
 
 /// Work done on other threads and taken back in the order it was added, at most `depth` of it ahead.
