@@ -28,7 +28,9 @@ struct ProtobufWriterTests {
     @Test func negativeIntegersTakeTenBytes() {
         // int64 -2: the two's complement as a varint.
         #expect(
-            bytes { $0.writeInt64Field(1, -2) } == [0x08, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]
+            bytes { $0.writeVarintField(1, UInt64(bitPattern: -2)) } == [
+                0x08, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+            ]
         )
     }
 

@@ -45,22 +45,23 @@ extension OTLPBatch {
                     message.writeStringFieldUnlessEmpty(ScopeField.name, scope.name)
                     message.writeStringFieldUnlessEmpty(ScopeField.version, scope.version)
                 }
-                // Read in place: a copy of each record would retain each of its strings and arrays.
+                // Read in place, and written without a closure, which would capture a copy: a copy of each record
+                // would retain each of its strings and arrays.
                 switch self {
                 case .logs(let records):
                     records.withUnsafeBufferPointer { records in
                         for index in records.indices {
-                            scopeGroup.writeMessageField(EnvelopeField.records, lengthBytes: 2) {
-                                $0.write(records[index])
-                            }
+                            let record = scopeGroup.beginMessageField(EnvelopeField.records, lengthBytes: 2)
+                            scopeGroup.write(records[index])
+                            scopeGroup.endMessageField(record)
                         }
                     }
                 case .traces(let spans):
                     spans.withUnsafeBufferPointer { spans in
                         for index in spans.indices {
-                            scopeGroup.writeMessageField(EnvelopeField.records, lengthBytes: 2) {
-                                $0.write(spans[index])
-                            }
+                            let span = scopeGroup.beginMessageField(EnvelopeField.records, lengthBytes: 2)
+                            scopeGroup.write(spans[index])
+                            scopeGroup.endMessageField(span)
                         }
                     }
                 case .metrics(let metrics):
@@ -73,21 +74,52 @@ extension OTLPBatch {
 }
 
 extension ProtobufWriter {
-    /// A `KeyValue`, written without a closure, which would capture (and copy) it, and with its value looked at
-    /// once: attributes are most of what a batch holds, and each look at a string value retains it. Their lengths
-    /// almost always fit the byte kept for each; a longer one moves the bytes after it.
+    /// A `KeyValue`, sized before it is written, so that each length goes straight in front of what it measures
+    /// and the whole pair takes one check for room, with its value looked at once: attributes are most of what a
+    /// batch holds, and each look at a string value retains it.
     fileprivate mutating func writeAttribute(_ field: Int, _ attribute: borrowing OTLPAttribute) {
-        let pair = beginMessageField(field)
-        writeStringField(KeyValueField.key, attribute.key)
-        let value = beginMessageField(KeyValueField.value)
         switch attribute.value {
-        case .string(let text): writeStringField(AnyValueField.string, text)
-        case .bool(let flag): writeVarintField(AnyValueField.bool, flag ? 1 : 0)
-        case .int(let number): writeInt64Field(AnyValueField.int, number)
-        case .double(let number): writeDoubleField(AnyValueField.double, number)
+        case .string(let text):
+            let count = text.utf8.count
+            writePair(field, attribute.key, valueSize: 1 + Self.varintSize(UInt64(count)) + count) {
+                $0.writeStringField(AnyValueField.string, text)
+            }
+        case .bool(let flag):
+            writePair(field, attribute.key, valueSize: 2) {
+                $0.writeVarintField(AnyValueField.bool, flag ? 1 : 0)
+            }
+        case .int(let number):
+            let value = UInt64(bitPattern: number)
+            writePair(field, attribute.key, valueSize: 1 + Self.varintSize(value)) {
+                $0.writeVarintField(AnyValueField.int, value)
+            }
+        case .double(let number):
+            writePair(field, attribute.key, valueSize: 9) {
+                $0.writeFixed64Field(AnyValueField.double, number.bitPattern)
+            }
         }
-        endMessageField(value)
-        endMessageField(pair)
+    }
+
+    /// A `KeyValue` of `key` and an `AnyValue` of `valueSize` bytes, which `value` writes. (The tags of both
+    /// fields, and of each `AnyValue` member, take a byte.)
+    @inline(__always)
+    private mutating func writePair(
+        _ field: Int,
+        _ key: String,
+        valueSize: Int,
+        _ value: (inout ReservedBytes) -> Void
+    ) {
+        let keySize = key.utf8.count
+        let pairSize =
+            1 + Self.varintSize(UInt64(keySize)) + keySize + 1 + Self.varintSize(UInt64(valueSize)) + valueSize
+        writeReserved(atMost: Self.maximumTagSize + Self.varintSize(UInt64(pairSize)) + pairSize) { bytes in
+            bytes.writeTag(field, .lengthDelimited)
+            bytes.writeVarint(UInt64(pairSize))
+            bytes.writeStringField(KeyValueField.key, key)
+            bytes.writeTag(KeyValueField.value, .lengthDelimited)
+            bytes.writeVarint(UInt64(valueSize))
+            value(&bytes)
+        }
     }
 
     /// Writes each of `attributes` as field `field`, reading them in place.

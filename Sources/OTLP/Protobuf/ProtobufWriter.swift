@@ -21,40 +21,36 @@ struct ProtobufWriter {
         case lengthDelimited = 2
     }
 
-    mutating func writeVarint(_ value: UInt64) {
-        buffer.reserve(10)
-        var value = value
-        while value >= 0x80 {
-            buffer.appendReserved(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        buffer.appendReserved(UInt8(value))
-    }
-
     /// How many bytes `value` takes as a varint.
     static func varintSize(_ value: UInt64) -> Int {
         // 7 bits a byte; zero takes one.
         (64 - (value | 1).leadingZeroBitCount + 6) / 7
     }
 
-    mutating func writeTag(_ field: Int, _ wireType: WireType) {
-        writeVarint(UInt64(field) << 3 | wireType.rawValue)
+    /// The most a tag takes: a field number of up to 29 bits and the wire type, as a varint.
+    static let maximumTagSize = 5
+
+    /// The most a varint takes.
+    static let maximumVarintSize = 10
+
+    /// Room for at most `maximum` bytes, made once, then written by `body` without a check for each: a field whose
+    /// size is known up front (or bounded) is written this way.
+    @inline(__always)
+    mutating func writeReserved(atMost maximum: Int, _ body: (inout ReservedBytes) -> Void) {
+        buffer.reserve(maximum)
+        var bytes = ReservedBytes(position: buffer.end)
+        body(&bytes)
+        buffer.advanceEnd(to: bytes.position)
     }
 
     /// An `int64`, `uint64`, `int32`, `bool` or enum field. Negative `int32`/`int64` take ten bytes, as specified.
     /// Default values are written too: callers skip them where proto3 would.
     mutating func writeVarintField(_ field: Int, _ value: UInt64) {
-        writeTag(field, .varint)
-        writeVarint(value)
-    }
-
-    mutating func writeInt64Field(_ field: Int, _ value: Int64) {
-        writeVarintField(field, UInt64(bitPattern: value))
+        writeReserved(atMost: Self.maximumTagSize + Self.maximumVarintSize) { $0.writeVarintField(field, value) }
     }
 
     mutating func writeFixed64Field(_ field: Int, _ value: UInt64) {
-        writeTag(field, .fixed64)
-        appendLittleEndian(value)
+        writeReserved(atMost: Self.maximumTagSize + 8) { $0.writeFixed64Field(field, value) }
     }
 
     mutating func writeDoubleField(_ field: Int, _ value: Double) {
@@ -62,16 +58,17 @@ struct ProtobufWriter {
     }
 
     mutating func writeBytesField(_ field: Int, _ value: UnsafeRawBufferPointer) {
-        writeTag(field, .lengthDelimited)
-        writeVarint(UInt64(value.count))
-        buffer.append(value)
+        writeReserved(atMost: Self.maximumTagSize + Self.maximumVarintSize + value.count) {
+            $0.writeTag(field, .lengthDelimited)
+            $0.writeVarint(UInt64(value.count))
+            $0.write(value)
+        }
     }
 
     mutating func writeStringField(_ field: Int, _ value: String) {
-        writeTag(field, .lengthDelimited)
-        writeVarint(UInt64(value.utf8.count))
-        let copied: Void? = value.utf8.withContiguousStorageIfAvailable { buffer.append(UnsafeRawBufferPointer($0)) }
-        if copied == nil { buffer.append(contentsOf: value.utf8) }
+        writeReserved(atMost: Self.maximumTagSize + Self.maximumVarintSize + value.utf8.count) {
+            $0.writeStringField(field, value)
+        }
     }
 
     // proto3 leaves a singular scalar at its default (0, "", false) unwritten; these keep our output canonical,
@@ -93,9 +90,11 @@ struct ProtobufWriter {
     /// A packed `repeated fixed64` or `repeated double` field: one length, then 8 bytes each.
     mutating func writePackedFixed64Field(_ field: Int, _ values: [UInt64]) {
         guard !values.isEmpty else { return }
-        writeTag(field, .lengthDelimited)
-        writeVarint(UInt64(values.count * 8))
-        for value in values { appendLittleEndian(value) }
+        writeReserved(atMost: Self.maximumTagSize + Self.maximumVarintSize + values.count * 8) { bytes in
+            bytes.writeTag(field, .lengthDelimited)
+            bytes.writeVarint(UInt64(values.count * 8))
+            for value in values { bytes.writeLittleEndian(value) }
+        }
     }
 
     /// An embedded message, written by `body` in place after its tag, then framed by its length. `lengthBytes`
@@ -117,10 +116,11 @@ struct ProtobufWriter {
     /// once the message is written. The pair is `writeMessageField` without a closure, for a caller whose message
     /// would be copied into one.
     mutating func beginMessageField(_ field: Int, lengthBytes: Int = 1) -> MessageStart {
-        writeTag(field, .lengthDelimited)
+        writeReserved(atMost: Self.maximumTagSize) { $0.writeTag(field, .lengthDelimited) }
         let lengthAt = buffer.count
-        buffer.reserve(lengthBytes)
-        for _ in 0..<lengthBytes { buffer.appendReserved(0) }
+        writeReserved(atMost: lengthBytes) { bytes in
+            for _ in 0..<lengthBytes { bytes.write(0) }
+        }
         return MessageStart(lengthAt: lengthAt, lengthBytes: lengthBytes)
     }
 
@@ -134,9 +134,63 @@ struct ProtobufWriter {
             length >>= 7
         }
     }
+}
 
-    private mutating func appendLittleEndian(_ value: UInt64) {
-        withUnsafeBytes(of: value.littleEndian) { buffer.append($0) }
+/// Bytes written into room already made (`ProtobufWriter.writeReserved`), through a pointer that stays in a
+/// register: a field takes one check for room, not one for each byte.
+struct ReservedBytes {
+    fileprivate var position: UnsafeMutableRawPointer
+
+    mutating func write(_ byte: UInt8) {
+        position.storeBytes(of: byte, as: UInt8.self)
+        position += 1
+    }
+
+    mutating func writeVarint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            write(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        write(UInt8(value))
+    }
+
+    mutating func writeTag(_ field: Int, _ wireType: ProtobufWriter.WireType) {
+        writeVarint(UInt64(field) << 3 | wireType.rawValue)
+    }
+
+    mutating func writeLittleEndian(_ value: UInt64) {
+        position.storeBytes(of: value.littleEndian, as: UInt64.self)
+        position += 8
+    }
+
+    mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress else { return }
+        position.copyMemory(from: source, byteCount: bytes.count)
+        position += bytes.count
+    }
+
+    /// The UTF-8 bytes of `text`, copied at once (small and native strings alike).
+    mutating func write(_ text: String.UTF8View) {
+        let room = UnsafeMutableBufferPointer(start: position.assumingMemoryBound(to: UInt8.self), count: text.count)
+        let (_, written) = room.initialize(from: text)
+        position += written
+    }
+
+    mutating func writeVarintField(_ field: Int, _ value: UInt64) {
+        writeTag(field, .varint)
+        writeVarint(value)
+    }
+
+    mutating func writeFixed64Field(_ field: Int, _ value: UInt64) {
+        writeTag(field, .fixed64)
+        writeLittleEndian(value)
+    }
+
+    mutating func writeStringField(_ field: Int, _ value: String) {
+        writeTag(field, .lengthDelimited)
+        writeVarint(UInt64(value.utf8.count))
+        write(value.utf8)
     }
 }
 
@@ -156,6 +210,14 @@ private final class ByteBuffer {
 
     var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: base, count: count)) }
 
+    /// Where the next byte goes.
+    var end: UnsafeMutableRawPointer { base + count }
+
+    /// Takes the bytes written up to `position` (from `end`, within reserved room) as written.
+    func advanceEnd(to position: UnsafeMutableRawPointer) {
+        count = position - base
+    }
+
     subscript(position: Int) -> UInt8 {
         get { base.load(fromByteOffset: position, as: UInt8.self) }
         set { base.storeBytes(of: newValue, toByteOffset: position, as: UInt8.self) }
@@ -172,27 +234,6 @@ private final class ByteBuffer {
         base.deallocate()
         base = moved
         capacity = grown
-    }
-
-    /// Appends a byte there is room for (`reserve`).
-    @inline(__always)
-    func appendReserved(_ byte: UInt8) {
-        base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
-        count += 1
-    }
-
-    func append(contentsOf bytes: String.UTF8View) {
-        for byte in bytes {
-            reserve(1)
-            appendReserved(byte)
-        }
-    }
-
-    func append(_ bytes: UnsafeRawBufferPointer) {
-        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
-        reserve(bytes.count)
-        (base + count).copyMemory(from: source, byteCount: bytes.count)
-        count += bytes.count
     }
 
     /// Moves the bytes from `position` on by `shift` (up, leaving a gap to write into, or down over what was
