@@ -1,6 +1,6 @@
 public import CodexAppServer
 public import CodexTelemetry
-import Foundation
+import FoundationEssentials
 import JSONRPC
 import OTLP
 public import OTLPExport

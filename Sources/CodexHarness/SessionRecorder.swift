@@ -1,6 +1,6 @@
 public import CodexTelemetry
 import DescriptorIO
-public import Foundation
+public import FoundationEssentials
 import SaturatingArithmetic
 import Synchronization
 

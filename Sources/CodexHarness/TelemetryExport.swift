@@ -1,5 +1,5 @@
 public import CodexTelemetry
-public import Foundation
+public import FoundationEssentials
 public import OTLP
 public import OTLPExport
 import Synchronization

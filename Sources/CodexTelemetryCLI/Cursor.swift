@@ -1,6 +1,6 @@
 import CodexTelemetry
 import DescriptorIO
-import Foundation
+import FoundationEssentials
 import JSON
 
 #if canImport(Glibc)
@@ -52,7 +52,7 @@ final class CursorFile: Sendable {
     /// - Throws: `CursorError` when the directory cannot be made or the lock file opened, or is a link.
     init(path: String) throws(CursorError) {
         self.path = path
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? ""
         guard directory.isEmpty || makeDirectories(directory) else {
             throw CursorError("cannot create \(directory): \(Self.errorText)")
         }
@@ -102,7 +102,9 @@ final class CursorFile: Sendable {
     /// `$XDG_STATE_HOME/codex-telemetry/cursor.json`, else `~/.local/state/codex-telemetry/cursor.json`: next to
     /// the spool.
     static func defaultPath(environment: [String: String]) -> String {
-        let state = environment["XDG_STATE_HOME"] ?? (environment["HOME"] ?? NSTemporaryDirectory()) + "/.local/state"
+        let state =
+            environment["XDG_STATE_HOME"] ?? (environment["HOME"] ?? FileManager.default.temporaryDirectory.path)
+            + "/.local/state"
         return state + "/codex-telemetry/cursor.json"
     }
 }

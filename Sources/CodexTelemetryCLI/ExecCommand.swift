@@ -2,7 +2,7 @@ import CodexAppServer
 import CodexHarness
 import CodexTelemetry
 import Dispatch
-import Foundation
+import FoundationEssentials
 import JSON
 import JSONRPC
 import OTLP
@@ -97,7 +97,7 @@ struct ExecCommand {
         guard parsed.positionals.count <= 1 else {
             throw UsageError("exec takes one PROMPT; quote it", usage: Self.usage)
         }
-        first = first.trimmingCharacters(in: .whitespacesAndNewlines)
+        first = String(first.trimmed())
         guard !first.isEmpty else { throw UsageError("the prompt is empty", usage: Self.usage) }
         prompts = [first] + parsed.all("--then")
         thread = parsed["--thread"]
@@ -286,13 +286,13 @@ struct ExecCommand {
         for event in events { totals.add(event) }
         let model = totals.groups.keys.sorted().joined(separator: ", ")
         let sum = totals.overall
-        let cost = sum.costUSD.map { String(format: "$%.4f", $0) } ?? "cost unknown"
+        let cost = sum.costUSD.map { "$" + $0.decimal(places: 4) } ?? "cost unknown"
         var parts = [
             "\(ending)", model.isEmpty ? "no model" : model,
             "\(sum.llmCalls) model call\(sum.llmCalls == 1 ? "" : "s")",
             "\(sum.inputTokens) input (\(sum.cachedInputTokens) cached) + \(sum.outputTokens) output tokens", cost,
             "\(sum.toolCalls) tool call\(sum.toolCalls == 1 ? "" : "s")",
-            String(format: "%.1f s", Double(elapsed.wholeMilliseconds) / 1000),
+            (Double(elapsed.wholeMilliseconds) / 1000).decimal(places: 1) + " s",
         ]
         if !approvals.isEmpty { parts.append(approvals) }
         return "codex-telemetry: " + parts.joined(separator: " · ")

@@ -1,6 +1,6 @@
 import CodexHarness
 import CodexTelemetry
-import Foundation
+import FoundationEssentials
 import OTLP
 import OTLPExport
 import SaturatingArithmetic
@@ -64,7 +64,7 @@ struct ExportOptions {
         if let list = arguments["--signals"] {
             var signals: Set<OTLPSignal> = []
             for name in list.split(separator: ",") {
-                guard let signal = OTLPSignal(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                guard let signal = OTLPSignal(rawValue: String(name.trimmed())) else {
                     throw UsageError("--signals takes logs, traces and metrics, separated by commas", usage: usage)
                 }
                 signals.insert(signal)
@@ -85,7 +85,8 @@ struct ExportOptions {
         } else {
             let state =
                 environment["XDG_STATE_HOME"].map { URL(fileURLWithPath: $0) }
-                ?? URL(fileURLWithPath: environment["HOME"] ?? NSTemporaryDirectory()).appendingPathComponent(
+                ?? URL(fileURLWithPath: environment["HOME"] ?? FileManager.default.temporaryDirectory.path)
+                .appendingPathComponent(
                     ".local/state"
                 )
             spoolDirectory = state.appendingPathComponent("codex-telemetry/spool")

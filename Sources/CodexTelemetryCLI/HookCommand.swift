@@ -2,8 +2,9 @@ import CodexAppServer
 import CodexHarness
 import CodexTelemetry
 import DescriptorIO
-import Foundation
+import FoundationEssentials
 import JSON
+import OTLP
 import OTLPExport
 
 #if canImport(Glibc)
@@ -139,7 +140,7 @@ struct HookCommand {
     private func sessionFile(_ transcript: String) -> String? {
         let sessions = absolutePath(codexHome + "/sessions") + "/"
         let resolved = absolutePath(transcript)
-        let name = (resolved as NSString).lastPathComponent
+        let name = resolved.split(separator: "/").last.map(String.init) ?? ""
         guard resolved.hasPrefix(sessions), name.hasPrefix("rollout-"), name.hasSuffix(".jsonl"),
             fileStatus(atPath: resolved)?.kind == .regular
         else { return nil }
@@ -280,7 +281,7 @@ struct HookCommand {
 
     private static func isOurs(_ command: String?) -> Bool {
         guard let command, let first = command.split(separator: " ").first else { return false }
-        return first.trimmingCharacters(in: ["'"]).hasSuffix("/codex-telemetry") && command.contains(" hook")
+        return first.trimmed { $0 == "'" }.hasSuffix("/codex-telemetry") && command.contains(" hook")
     }
 
     private func readHooks(_ path: String) throws -> JSONObject {
@@ -313,7 +314,7 @@ struct HookCommand {
 
     private static func shellQuoted(_ word: String) -> String {
         word.allSatisfy { $0.isLetter || $0.isNumber || "/._-:=+@".contains($0) }
-            ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+            ? word : "'" + word.replacing("'", with: "'\\''") + "'"
     }
 }
 

@@ -3,7 +3,7 @@ import CodexHarness
 import CodexTelemetry
 import DescriptorIO
 import Dispatch
-import Foundation
+import FoundationEssentials
 import JSONRPC
 import SaturatingArithmetic
 
@@ -110,7 +110,7 @@ struct ProxyCommand {
     /// Copies our stdin to the server's, chunk by chunk as it arrives, on a thread of its own; records what the
     /// client sent, line by line; closes the server's stdin when ours ends.
     private func forwardStandardInput(to server: ChildProcess, recorder: SessionRecorder?) {
-        Thread.detachNewThread {
+        detachThread {
             var framer = LineFramer()
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
             defer { buffer.deallocate() }

@@ -1,7 +1,7 @@
 import CodexHarness
 import CodexTelemetry
 import DescriptorIO
-import Foundation
+import FoundationEssentials
 import JSONRPC
 import SaturatingArithmetic
 

@@ -1,7 +1,7 @@
 import CodexTelemetry
 import DescriptorIO
 import Dispatch
-import Foundation
+import FoundationEssentials
 import SaturatingArithmetic
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import CodexTelemetry
-import Foundation
+import FoundationEssentials
+import OTLP
 
 extension UsageSummary {
     /// A few lines per group, for people, then the runs that had sub-agents, each with what it cost in all.
@@ -17,7 +18,7 @@ extension UsageSummary {
         }
         guard !withAgents.isEmpty else { return [] }
         let lines = withAgents.prefix(Self.listedRuns).map { root, run in
-            let cost = run.costUSD.map { String(format: "$%.4f", $0) } ?? "cost unknown"
+            let cost = run.costUSD.map { "$" + $0.decimal(places: 4) } ?? "cost unknown"
             return """
                   \(root): \(run.turns) turns, \(run.subAgentTurns) of them by \(run.subAgentThreads) \
                 sub-agent\(run.subAgentThreads == 1 ? "" : "s"); \(run.tokens) tokens, \(cost)
@@ -32,7 +33,7 @@ extension UsageSummary {
             let totals = groups[group]!
             let statuses = totals.turnsByStatus.keys.sorted().map { "\(totals.turnsByStatus[$0]!) \($0)" }
             let unpriced = grouping == .model ? "no price for this model" : "a model without a price"
-            let cost = totals.costUSD.map { String(format: "$%.4f", $0) } ?? "unknown (\(unpriced))"
+            let cost = totals.costUSD.map { "$" + $0.decimal(places: 4) } ?? "unknown (\(unpriced))"
             return """
                 \(group): \(totals.turns) turn\(totals.turns == 1 ? "" : "s") (\(statuses.joined(separator: ", "))), \
                 \(totals.llmCalls) model call\(totals.llmCalls == 1 ? "" : "s"), \

@@ -2,7 +2,7 @@ import CodexHarness
 import CodexTelemetry
 import DescriptorIO
 import Dispatch
-import Foundation
+import FoundationEssentials
 import OTLPExport
 import SaturatingArithmetic
 import Synchronization
@@ -263,7 +263,6 @@ final class StopSignal: Sendable {
 /// Runs blocking work on a thread of its own, so the exporter's tasks keep the cooperative pool.
 func onThreadOfItsOwn<Result: Sendable>(_ body: @escaping @Sendable () -> Result) async -> Result {
     await withCheckedContinuation { continuation in
-        let thread = Thread { continuation.resume(returning: body()) }
-        thread.start()
+        detachThread { continuation.resume(returning: body()) }
     }
 }

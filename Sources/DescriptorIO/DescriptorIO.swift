@@ -1,3 +1,5 @@
+import Dispatch
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -151,4 +153,31 @@ package func fileStatus(atPath path: String) -> FileStatus? {
 package func fileStatus(of name: String, in directory: Int32) -> FileStatus? {
     var status = stat()
     return fstatat(directory, name, &status, AT_SYMLINK_NOFOLLOW) == 0 ? FileStatus(status) : nil
+}
+
+/// Runs `body` on a new detached thread of its own: for a loop that blocks on a descriptor or a semaphore, which
+/// would hold a thread of a shared pool (Dispatch's, or Swift concurrency's) for as long as it runs. When no thread
+/// can be made (a limit on processes, or no memory) it runs on Dispatch's pool after all: late, never lost.
+package func detachThread(_ body: @escaping @Sendable () -> Void) {
+    final class Body {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+    }
+    let context = Unmanaged.passRetained(Body(body)).toOpaque()
+    var thread = pthread_t()
+    let started = pthread_create(
+        &thread,
+        nil,
+        { context in
+            Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
+            return nil
+        },
+        context
+    )
+    guard started == 0 else {
+        Unmanaged<Body>.fromOpaque(context).release()
+        DispatchQueue.global().async(execute: body)
+        return
+    }
+    pthread_detach(thread)
 }

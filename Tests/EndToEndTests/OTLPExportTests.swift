@@ -296,7 +296,9 @@ struct OTLPExportTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).count == 3)
     }
 
-    @Test func plainHTTPLoadsNoNetworkingLibrary() async throws {
+    /// Nor Foundation beyond its essentials: its internationalization (the ICU tables) and CoreFoundation would add
+    /// megabytes to every run's memory and milliseconds to its start.
+    @Test func plainHTTPLoadsNoNetworkingLibraryNorMoreOfFoundationThanItsEssentials() async throws {
         let collector = try await StandInCollector(respond: "200")
         defer { Task { await collector.stop() } }
         let outcome = try await replay(to: collector.port, environment: ["LD_DEBUG": "files"])
@@ -305,6 +307,9 @@ struct OTLPExportTests {
         #expect(outcome.stderr.contains("file=libFoundationEssentials.so"))  // the loader's log is there
         #expect(!outcome.stderr.contains("libcurl"))
         #expect(!outcome.stderr.contains("FoundationNetworking"))
+        #expect(!outcome.stderr.contains("file=libFoundation.so"))
+        #expect(!outcome.stderr.contains("FoundationInternationalization"))
+        #expect(!outcome.stderr.contains("_FoundationICU"))
     }
 
     @Test func aZeroFlushTimeoutStillKeepsEverythingInTheSpool() async throws {

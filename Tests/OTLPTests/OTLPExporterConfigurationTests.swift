@@ -25,6 +25,14 @@ struct OTLPExporterConfigurationTests {
         #expect(configuration.headers[.logs] == ["api-key": "a b", "team": "logs"])
     }
 
+    /// Read as Foundation's `removingPercentEncoding` reads them (which the product no longer links): a `%` that
+    /// starts no pair, or bytes that are not UTF-8, leave the value as it was given.
+    @Test(arguments: ["a%20b", "%C3%A9t%C3%A9", "100%", "%zz", "%+1x", "%-1x", "%FF%FE", "%2", "plain", "%25%32%30"])
+    func percentEncodingIsReadAsFoundationReadsIt(value: String) throws {
+        let read = try OTLPExporterConfiguration.keyValues("key=\(value)", variable: "TEST")
+        #expect(read == ["key": value.removingPercentEncoding ?? value])
+    }
+
     @Test func protocolTimeoutTemporalityAndResource() throws {
         let configuration = try defaults.applying(environment: [
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 public import JSONRPC
 
 /// How to launch and talk to `codex app-server`.

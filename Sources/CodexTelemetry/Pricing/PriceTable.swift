@@ -1,5 +1,5 @@
 public import CodexAppServer
-import Foundation
+import FoundationEssentials
 import SaturatingArithmetic
 
 /// USD prices per million tokens for a model.

@@ -1,8 +1,9 @@
-public import Foundation
+import DescriptorIO
+public import FoundationEssentials
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 
 /// A child process whose stdin, stdout and stderr are pipes to us, started without a shell.
@@ -213,7 +214,7 @@ public final class ChildProcess: Sendable {
         rawOutput: (@Sendable (UnsafeRawBufferPointer) -> Void)?
     ) {
         let pid = pid
-        Thread.detachNewThread { [self] in
+        detachThread { [self] in
             var framer = LineFramer(maximumLineLength: maximumLineLength)
             Self.readUntilEnd(stdout) { chunk in
                 rawOutput?(chunk)
@@ -225,11 +226,11 @@ public final class ChildProcess: Sendable {
             close(stdout)
             lines.finish()
         }
-        Thread.detachNewThread { [stderrTail] in
+        detachThread { [stderrTail] in
             Self.readUntilEnd(stderr) { stderrTail.append($0) }
             close(stderr)
         }
-        Thread.detachNewThread { [self] in
+        detachThread { [self] in
             var status: Int32 = 0
             while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
             // WIFEXITED and friends are macros Swift does not import: the low 7 bits are the terminating signal.

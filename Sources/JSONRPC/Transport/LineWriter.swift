@@ -1,5 +1,6 @@
 import DescriptorIO
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Synchronization
 
 #if canImport(Glibc)
@@ -26,7 +27,7 @@ final class LineWriter: Sendable {
     init(fileDescriptor: Int32, capacity: Int = 4 << 20) {
         self.fileDescriptor = fileDescriptor
         self.capacity = capacity
-        Thread.detachNewThread { [self] in run() }
+        detachThread { [self] in run() }
     }
 
     /// Queues `bytes`. With `waitingForRoom`, first waits (blocking the calling thread, never a task) while more

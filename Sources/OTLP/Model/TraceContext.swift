@@ -1,5 +1,3 @@
-import Foundation
-
 /// A position in someone else's trace: the W3C `traceparent` a harness passes so our spans join its trace.
 public struct TraceContext: Sendable, Hashable {
     public var traceID: TraceID
@@ -14,7 +12,7 @@ public struct TraceContext: Sendable, Hashable {
     /// Parses a `traceparent` header value, `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`
     /// (W3C Trace Context, section 3.2); `nil` if it is not one, or its ids are all zeros, as the format requires.
     public init?(traceparent: String) {
-        let parts = traceparent.trimmingCharacters(in: .whitespaces).lowercased().split(separator: "-")
+        let parts = traceparent.trimmed().lowercased().split(separator: "-")
         guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", parts[3].count == 2,
             let trace = Self.bytes(hex: parts[1], count: 16), let span = Self.bytes(hex: parts[2], count: 8),
             trace.contains(where: { $0 != 0 }), span.contains(where: { $0 != 0 })

@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import JSON
+import OTLP
 
 /// What became of one export request, as the exporter acts on it. Everything the collector said is untrusted: a
 /// count is clamped to the batch, a wait to a bound, a message stripped of control characters.
@@ -43,20 +44,52 @@ enum Delivery: Equatable, Sendable {
     /// `Retry-After` as delay-seconds or an HTTP date, in any of the three forms RFC 9110 (section 5.6.7) says a
     /// recipient must accept; `nil` when it is neither. A date in the past is no wait at all.
     static func retryAfter(_ value: String, now: Date) -> Duration? {
-        let text = value.trimmingCharacters(in: .whitespaces)
+        let text = String(value.trimmed())
         if !text.isEmpty, text.count <= 10, text.allSatisfy(\.isASCII), let seconds = Int(text), seconds >= 0 {
             return .seconds(seconds)
         }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
-            formatter.dateFormat = format
-            if let date = formatter.date(from: text) {
-                return .milliseconds(Int64(max(0, min(date.timeIntervalSince(now), 86_400)) * 1000))
-            }
+        guard let date = httpDate(text) else { return nil }
+        return .milliseconds(Int64(max(0, min(Double(date) - now.timeIntervalSince1970, 86_400)) * 1000))
+    }
+
+    /// An HTTP date in any of its three forms (IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, RFC 850
+    /// `Sunday, 06-Nov-94 08:49:37 GMT`, asctime `Sun Nov  6 08:49:37 1994`), as seconds since 1970; `nil` when it
+    /// is none of them. The day's name is not checked against the date.
+    private static func httpDate(_ text: String) -> Int64? {
+        let words = text.split { $0 == " " || $0 == "," || $0 == "-" }
+        let (day, month, year, time): (Substring, Substring, Substring, Substring)
+        switch words.count {
+        case 6 where words[5] == "GMT": (day, month, year, time) = (words[1], words[2], words[3], words[4])
+        case 5: (day, month, year, time) = (words[2], words[1], words[4], words[3])
+        default: return nil
         }
-        return nil
+        let clock = time.split(separator: ":", omittingEmptySubsequences: false)
+        let numbers = [day, year] + clock
+        guard clock.count == 3, numbers.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(\.isASCII) }),
+            let monthIndex = Self.months.firstIndex(of: month), let dayOfMonth = Int(day),
+            (1...31).contains(dayOfMonth),
+            var fullYear = Int(year), year.count == 2 || year.count == 4,
+            let hour = Int(clock[0]), let minute = Int(clock[1]), let second = Int(clock[2]),
+            (0..<24).contains(hour), (0..<60).contains(minute), (0...60).contains(second)
+        else { return nil }
+        // RFC 850's two-digit years: RFC 9110 reads one more than 50 years ahead as the last century's.
+        if year.count == 2 { fullYear += fullYear < 70 ? 2000 : 1900 }
+        let days = daysSince1970(year: fullYear, month: monthIndex + 1, day: dayOfMonth)
+        return Int64(days * 86_400 + hour * 3_600 + minute * 60 + second)
+    }
+
+    private static let months: [Substring] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+
+    /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's `days_from_civil`).
+    private static func daysSince1970(year: Int, month: Int, day: Int) -> Int {
+        let marchYear = month <= 2 ? year - 1 : year
+        let era = (marchYear >= 0 ? marchYear : marchYear - 399) / 400
+        let yearOfEra = marchYear - era * 400
+        let dayOfYear = (153 * ((month + 9) % 12) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 }
 

@@ -1,5 +1,5 @@
 import DescriptorIO
-public import Foundation
+public import FoundationEssentials
 import OTLP
 import SaturatingArithmetic
 import Synchronization
@@ -131,13 +131,9 @@ public final class DiskSpool: Sendable {
             defer { number += 1 }
             return number
         }
-        let name = String(
-            format: "%020llu-%d-%06d-\(signal.rawValue)-\(destination)-\(itemCount)."
-                + (wireProtocol == .protobuf ? "pb" : "json"),
-            now,
-            getpid(),
-            number % 1_000_000
-        )
+        let name =
+            "\(now.zeroPadded(20))-\(getpid())-\((number % 1_000_000).zeroPadded(6))-\(signal.rawValue)-"
+            + "\(destination)-\(itemCount).\(wireProtocol == .protobuf ? "pb" : "json")"
         let temporary = ".\(name).tmp"
         let file = openat(descriptor, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard file >= 0 else { throw SpoolError(.unavailable, "cannot write to the spool: \(Self.errorText)") }

@@ -1,4 +1,4 @@
-package import Foundation
+package import FoundationEssentials
 
 /// Time as the exporter waits on it: backoff, `Retry-After` and the flush deadline. Injected, so tests run those
 /// waits without waiting.

@@ -1,5 +1,9 @@
-public import Foundation
+public import FoundationEssentials
 public import OTLP
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where and how to send OTLP, from the standard OpenTelemetry environment variables and flags.
 ///
@@ -104,7 +108,7 @@ public struct OTLPExporterConfiguration: Sendable {
     public func applying(environment: [String: String]) throws -> OTLPExporterConfiguration {
         var configuration = self
         func value(_ name: String) -> String? {
-            environment[name].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+            environment[name].flatMap { $0.trimmed().isEmpty ? nil : $0 }
         }
         if let base = value("OTEL_EXPORTER_OTLP_ENDPOINT") {
             try configuration.setBaseEndpoint(base, source: "OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -188,16 +192,35 @@ public struct OTLPExporterConfiguration: Sendable {
     /// - Throws: `OTLPConfigurationError` naming `variable`, without its value (it may hold a secret).
     public static func keyValues(_ text: String, variable: String) throws -> [String: String] {
         var result: [String: String] = [:]
-        for pair in text.split(separator: ",") where !pair.trimmingCharacters(in: .whitespaces).isEmpty {
+        for pair in text.split(separator: ",") where !pair.trimmed().isEmpty {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            let key = parts.first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            let key = parts.first.map { String($0.trimmed()) } ?? ""
             guard parts.count == 2, !key.isEmpty else {
                 throw OTLPConfigurationError("\(variable) must be key=value pairs separated by commas")
             }
-            let raw = parts[1].trimmingCharacters(in: .whitespaces)
-            result[key] = raw.removingPercentEncoding ?? raw
+            let raw = String(parts[1].trimmed())
+            result[key] = percentDecoded(raw) ?? raw
         }
         return result
+    }
+
+    /// `text` with each `%XX` turned into the byte it stands for; `nil` when a `%` starts no such pair, or the
+    /// bytes are not UTF-8.
+    private static func percentDecoded(_ text: String) -> String? {
+        var bytes: [UInt8] = []
+        var rest = text.utf8[...]
+        while let byte = rest.popFirst() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard rest.count >= 2, let pair = UInt8(String(decoding: rest.prefix(2), as: UTF8.self), radix: 16),
+                rest.prefix(2).allSatisfy({ $0 != UInt8(ascii: "+") && $0 != UInt8(ascii: "-") })
+            else { return nil }
+            bytes.append(pair)
+            rest = rest.dropFirst(2)
+        }
+        return String(validating: bytes, as: UTF8.self)
     }
 
     /// Parses headers given as `key=value,key=value` (as `keyValues`), each checked as `headerProblem` does.
@@ -258,7 +281,7 @@ public struct OTLPExporterConfiguration: Sendable {
 
     /// A number of milliseconds from 1 to a day: a request or an interval longer than that is a mistake.
     private static func milliseconds(_ text: String, variable: String) throws -> Duration {
-        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), (1...86_400_000).contains(value) else {
+        guard let value = Int(text.trimmed()), (1...86_400_000).contains(value) else {
             throw OTLPConfigurationError("\(variable) must be a number of milliseconds from 1 to 86400000 (a day)")
         }
         return .milliseconds(value)

@@ -1,4 +1,5 @@
-import Foundation
+import DescriptorIO
+import FoundationEssentials
 import SaturatingArithmetic
 import Synchronization
 
@@ -21,7 +22,7 @@ struct CurlHTTPTransport: HTTPTransport {
         guard let transfer = Transfer(curl: curl) else { return .failed("libcurl cannot start a transfer") }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                Thread.detachNewThread {
+                detachThread {
                     continuation.resume(returning: transfer.run(request, trustedCertificates: trustedCertificates))
                 }
             }

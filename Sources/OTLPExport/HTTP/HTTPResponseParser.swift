@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import OTLP
 
 /// Reads an HTTP/1.1 response (RFC 9112) from bytes as they arrive, keeping no more than a bounded head and body:
 /// a collector is outside our control, and a hostile or broken one must not make us buffer without end.
@@ -99,7 +100,7 @@ struct HTTPResponseParser {
         guard let colon = line.firstIndex(of: ":") else { return nil }
         return (
             line[..<colon].lowercased(),
-            line[line.index(after: colon)...].trimmingCharacters(in: [" ", "\t", "\r", "\n"])
+            String(line[line.index(after: colon)...].trimmed { $0 == " " || $0 == "\t" || $0.isNewline })
         )
     }
 
@@ -111,7 +112,7 @@ struct HTTPResponseParser {
         while true {
             guard let lineEnd = find([0x0D, 0x0A], in: bytes[index...]) else { return (body, false) }
             let sizeField = bytes[index..<lineEnd].prefix { $0 != UInt8(ascii: ";") }
-            let sizeText = String(decoding: sizeField, as: UTF8.self).trimmingCharacters(in: [" ", "\t"])
+            let sizeText = String(decoding: sizeField, as: UTF8.self).trimmed { $0 == " " || $0 == "\t" }
             guard !sizeText.isEmpty, sizeText.count <= 15, let size = Int(sizeText, radix: 16) else {
                 return (nil, false)
             }

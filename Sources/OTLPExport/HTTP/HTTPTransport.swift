@@ -1,4 +1,4 @@
-package import Foundation
+package import FoundationEssentials
 
 /// One export request: a POST of an encoded batch.
 package struct HTTPRequest: Sendable {

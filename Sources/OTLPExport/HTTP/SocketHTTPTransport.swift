@@ -1,4 +1,6 @@
-import Foundation
+import DescriptorIO
+import FoundationEssentials
+import OTLP
 import SaturatingArithmetic
 import Synchronization
 
@@ -19,7 +21,7 @@ struct SocketHTTPTransport: HTTPTransport {
         }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                Thread.detachNewThread {
+                detachThread {
                     let outcome = Exchange(request: request, wake: wake.readEnd).run()
                     wake.close()
                     continuation.resume(returning: outcome)
@@ -80,7 +82,7 @@ private struct Exchange {
     }
 
     func run() -> HTTPOutcome {
-        guard let host = request.url.host?.trimmingCharacters(in: ["[", "]"]), !host.isEmpty else {
+        guard let host = request.url.host.map({ String($0.trimmed { $0 == "[" || $0 == "]" }) }), !host.isEmpty else {
             return .failed("the endpoint has no host")
         }
         var hints = addrinfo()
