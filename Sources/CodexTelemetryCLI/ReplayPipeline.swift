@@ -3,6 +3,7 @@ import DescriptorIO
 import Dispatch
 import FoundationEssentials
 import SaturatingArithmetic
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -60,9 +61,9 @@ enum ReplayPipeline {
     /// A worker gives up a file that gives more events than this, for this thread to replay as it reads: what the
     /// files in flight hold stays small.
     private static let maximumDetachedEvents = 1024
-    /// Files asked of the kernel this far ahead of their turn: a tree that is not in the page cache is read from
-    /// disk while the cores replay the files before it, rather than by each worker as it starts a file (a third
-    /// faster from a cold cache; no slower from a warm one).
+    /// Once a worker has waited for the disk, files are asked of the kernel this far ahead of their turn: a tree
+    /// that is not in the page cache is read from disk while the cores replay the files before it, rather than by
+    /// each worker as it starts a file (a third faster from a cold cache). From a warm one, asking would only cost.
     private static let filesReadAhead = 8
 
     /// Replays `files` into `replay`, calling `output` on this thread with what it gives, in order.
@@ -72,7 +73,9 @@ enum ReplayPipeline {
         withoutActuallyEscaping(take) { take in
             var queue = OrderedWork(depth: chunksInFlight, take: take)
             for (index, file) in files.enumerated() {
-                if index + filesReadAhead < files.count { readAhead(files[index + filesReadAhead]) }
+                if queue.hasWaitedForDisk, index + filesReadAhead < files.count {
+                    readAhead(files[index + filesReadAhead])
+                }
                 // A regular file, as listed: one whose reading can be given up and begun again.
                 if file.modified != nil && file.size <= maximumDetachedFileSize {
                     queue.replay(file, detached)
@@ -140,13 +143,14 @@ enum ReplayPipeline {
     fileprivate static func replayAlone(
         _ file: SessionFiles.File,
         _ detached: SessionReplay,
-        buffer: inout Chunk
+        buffer: inout Chunk,
+        diskWait: DiskWait
     ) -> ReplayedFile? {
         guard case .success(let opened) = open(file, regularOnly: true) else { return nil }
         defer { close(opened.descriptor) }
         var replay = detached
         var events: [TelemetryEvent] = []
-        let (bytesRead, failure) = replayWhole(opened, file, into: &replay, buffer: &buffer) {
+        let (bytesRead, failure) = replayWhole(opened, file, into: &replay, buffer: &buffer, diskWait: diskWait) {
             events += $0
             return events.count <= maximumDetachedEvents
         }
@@ -162,6 +166,7 @@ enum ReplayPipeline {
         _ file: SessionFiles.File,
         into replay: inout SessionReplay,
         buffer: inout Chunk,
+        diskWait: DiskWait? = nil,
         _ take: ([TelemetryEvent]) -> Bool
     ) -> (bytesRead: Int?, failure: ReplayError?) {
         replay.startFile(modifiedAt: opened.modifiedAt)
@@ -169,8 +174,12 @@ enum ReplayPipeline {
         var bytesRead = 0
         var failure: ReplayError?
         while true {
+            let started = DispatchTime.now().uptimeNanoseconds
             let count = Glibc.read(opened.descriptor, buffer.base, readSize)
             if count < 0 && errno == EINTR { continue }
+            if let diskWait, count > 0 {
+                diskWait.note(bytes: count, readIn: DispatchTime.now().uptimeNanoseconds - started)
+            }
             guard count >= 0 else {
                 failure = ReplayError("cannot read \(file.path): \(String(cString: strerror(errno)))")
                 break
@@ -352,6 +361,16 @@ private struct Chunk: @unchecked Sendable {
     func deallocate() { free(base) }
 }
 
+/// Whether a read has waited for the disk: one slower than a byte a nanosecond, with a tenth of a millisecond to
+/// spare (reads from the page cache run at several bytes a nanosecond).
+private final class DiskWait: Sendable {
+    let seen = Atomic(false)
+
+    func note(bytes: Int, readIn nanoseconds: UInt64) {
+        if nanoseconds > 100_000 + UInt64(bytes) { seen.store(true, ordering: .relaxed) }
+    }
+}
+
 /// Work done on other threads and taken back in the order it was added, at most `depth` of it ahead.
 private struct OrderedWork {
     /// A step, or the promise of one from a worker.
@@ -379,6 +398,9 @@ private struct OrderedWork {
 
     private let depth: Int
     private let take: (ReplayPipeline.Step) -> Void
+    private let diskWait = DiskWait()
+    /// Whether a worker has read a file slower than the page cache gives it.
+    var hasWaitedForDisk: Bool { diskWait.seen.load(ordering: .relaxed) }
     private var pending: [Pending] = []
     /// Chunks given back, to be read into again: no allocation per chunk.
     private var spare: [Chunk] = []
@@ -406,11 +428,12 @@ private struct OrderedWork {
 
     /// Has a worker replay a whole file on its own.
     mutating func replay(_ file: SessionFiles.File, _ detached: SessionReplay) {
+        let diskWait = diskWait
         let pending = Pending()
         let chunk = emptyChunk()
         DispatchQueue.global(qos: .userInitiated).async {
             var buffer = chunk
-            let replayed = ReplayPipeline.replayAlone(file, detached, buffer: &buffer)
+            let replayed = ReplayPipeline.replayAlone(file, detached, buffer: &buffer, diskWait: diskWait)
             pending.fulfil(.replayed(file, replayed), oversized: 0, chunk: buffer)
         }
         enqueue(pending)
