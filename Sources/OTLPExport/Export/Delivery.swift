@@ -72,7 +72,7 @@ enum Delivery: Equatable, Sendable {
             let hour = Int(clock[0]), let minute = Int(clock[1]), let second = Int(clock[2]),
             (0..<24).contains(hour), (0..<60).contains(minute), (0...60).contains(second)
         else { return nil }
-        // RFC 850's two-digit years: RFC 9110 reads one more than 50 years ahead as the last century's.
+        // RFC 850's two-digit years, read with C's pivot: 00 to 69 are this century's, 70 to 99 the last's.
         if year.count == 2 { fullYear += fullYear < 70 ? 2000 : 1900 }
         let days = daysSince1970(year: fullYear, month: monthIndex + 1, day: dayOfMonth)
         return Int64(days * 86_400 + hour * 3_600 + minute * 60 + second)
