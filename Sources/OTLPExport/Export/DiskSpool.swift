@@ -137,10 +137,13 @@ public final class DiskSpool: Sendable {
         let temporary = ".\(name).tmp"
         let file = openat(descriptor, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard file >= 0 else { throw SpoolError(.unavailable, "cannot write to the spool: \(Self.errorText)") }
-        let written = body.withUnsafeBytes { writeAll($0, to: file) }
+        // A staged request is on disk before the caller records it (and stops reading it again): synced, and so is
+        // the directory that names it, or a power cut could leave a record of a request that is not there.
+        let written = body.withUnsafeBytes { writeAll($0, to: file) } && (!staged || fsync(file) == 0)
         let failure = Self.errorText
         guard close(file) == 0, written,
-            renameat(descriptor, temporary, descriptor, staged ? Self.stagedPrefix + name : name) == 0
+            renameat(descriptor, temporary, descriptor, staged ? Self.stagedPrefix + name : name) == 0,
+            !staged || fsync(descriptor) == 0
         else {
             let reason = written ? Self.errorText : failure
             unlinkat(descriptor, temporary, 0)
