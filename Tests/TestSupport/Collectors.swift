@@ -204,7 +204,12 @@ public final class StandInCollector: Sendable {
             ChildProcess.Configuration(executable: try TestTools.otelPython(), arguments: arguments)
         )
         ProcessReaper.track(process)
-        try await waitUntilListening(port)
+        // Its line, not a connection, says it is ready: it listens before it has made its certificate, and a
+        // connection could reach another server that took the port since `freePort` let it go.
+        for await line in process.lines where String(decoding: line, as: UTF8.self) == "listening \(port)" {
+            return
+        }
+        throw MissingTool(name: "the stand-in collector on port \(port) (it ended: \(process.stderrText))")
     }
 
     /// The requests received, in order, each described by the collector before it answered: so every request a
