@@ -369,19 +369,11 @@ final class SignalHandling: Sendable {
     }
 
     private let state = Mutex(State())
-    /// Dispatch sources are thread-safe to cancel; they are set once, here.
-    nonisolated(unsafe) private let sources: [any DispatchSourceSignal]
+    /// Dispatch sources are thread-safe to cancel; they are set once, as the handler is made.
+    nonisolated(unsafe) private var sources: [any DispatchSourceSignal] = []
 
     init() {
-        let queue = DispatchQueue(label: "codex-telemetry.signals")
-        sources = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            return DispatchSource.makeSignalSource(signal: number, queue: queue)
-        }
-        for source in sources {
-            source.setEventHandler { [weak self] in self?.received() }
-            source.resume()
-        }
+        sources = handleStopSignals { [weak self] in self?.received() }
     }
 
     var interrupted: Bool { state.withLock { $0.received > 0 } }

@@ -225,7 +225,8 @@ func absolutePath(_ path: String) -> String {
 final class StopSignal: Sendable {
     private let wake: Int32
     private let stopped = Mutex(false)
-    nonisolated(unsafe) private let sources: [any DispatchSourceSignal]
+    /// Kept for as long as this is, which is as long as the signals are handled; set once, as it is made.
+    nonisolated(unsafe) private var sources: [any DispatchSourceSignal] = []
 
     init() {
         var ends: [Int32] = [-1, -1]
@@ -236,18 +237,10 @@ final class StopSignal: Sendable {
         }
         wake = ends[0]
         let ring = ends[1]
-        let queue = DispatchQueue(label: "codex-telemetry.stop")
-        sources = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            return DispatchSource.makeSignalSource(signal: number, queue: queue)
-        }
-        for source in sources {
-            source.setEventHandler { [weak self] in
-                self?.stopped.withLock { $0 = true }
-                var one: UInt8 = 1
-                _ = Glibc.write(ring, &one, 1)
-            }
-            source.resume()
+        sources = handleStopSignals { [weak self] in
+            self?.stopped.withLock { $0 = true }
+            var one: UInt8 = 1
+            _ = Glibc.write(ring, &one, 1)
         }
     }
 
