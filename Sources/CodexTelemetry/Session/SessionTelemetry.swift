@@ -170,7 +170,7 @@ public struct SessionTelemetry: Sendable {
             let start = payloadTime(startedAt) ?? time
             // A repeated start, or a start after the completion, is not another call. (No copy of the turn is kept
             // while it changes: its tables would be copied whole, every time.)
-            let known = openTurns[key].map {
+            let known = withOpenTurn(key) {
                 $0.ending != nil || $0.openTools[item.id] != nil || $0.completedTools.contains(item.id)
             }
             guard known == false, makeRoomForItem(in: key) else { break }
@@ -186,7 +186,7 @@ public struct SessionTelemetry: Sendable {
             guard Self.toolKinds.contains(item.type), let key = openTurn(key, at: time) else { break }
             var events = completeTool(believable(item), in: key, at: payloadTime(completedAt) ?? time)
             // A late completion may be the last its ended turn was waiting for.
-            if let turn = openTurns[key], let ending = turn.ending, turn.openTools.isEmpty {
+            if let ending = withOpenTurn(key, { $0.openTools.isEmpty ? $0.ending : nil }) ?? nil {
                 events += endTurn(key, ending)
             }
             return events
@@ -220,14 +220,16 @@ public struct SessionTelemetry: Sendable {
                 openTurns[TurnKey(threadID, turnID)]?.errorClass = SessionLimits.boundedName(errorClass)
             }
         case .turnCompleted(let threadID, let turn):
-            guard let key = openTurn(TurnKey(threadID, turn.id), at: time), openTurns[key]?.ending == nil else { break }
+            guard let key = openTurn(TurnKey(threadID, turn.id), at: time),
+                withOpenTurn(key, { $0.ending == nil }) == true
+            else { break }
             let ending = TurnEnding(
                 status: SessionLimits.boundedName(turn.status),
                 errorClass: turn.errorClass.map { SessionLimits.boundedName($0) },
                 time: time,
                 reportedDuration: turn.durationMilliseconds.flatMap { believableDuration($0) }
             )
-            guard openTurns[key]?.openTools.isEmpty == false else { return endTurn(key, ending) }
+            guard withOpenTurn(key, { $0.openTools.isEmpty }) == false else { return endTurn(key, ending) }
             openTurns[key]?.ending = ending
             turnsAwaitingTools.append(key)
         case .other:
@@ -467,9 +469,16 @@ public struct SessionTelemetry: Sendable {
         for (id, _) in oldest.prefix(threads.count / 4) { threads[id] = nil }
     }
 
+    /// Reads or changes a running turn where it is: `openTurns[key]` would copy it, retaining each of its strings
+    /// and tables; `nil` if the turn is not running.
+    private mutating func withOpenTurn<Result>(_ key: TurnKey, _ body: (inout TurnState) -> Result) -> Result? {
+        guard let index = openTurns.index(forKey: key) else { return nil }
+        return body(&openTurns.values[index])
+    }
+
     /// The key of a running turn, opening it at `time` if this is the first we hear of it; `nil` if it has ended.
     private mutating func openTurn(_ key: TurnKey, at time: UInt64) -> TurnKey? {
-        if openTurns[key] != nil { return key }
+        if openTurns.index(forKey: key) != nil { return key }
         if endedTurns.contains(key.hash) { return nil }
         if openTurns.count >= SessionLimits.maximumOpenTurns { closeOldestTurn() }
         // Its events take their lineage from the tree.
@@ -488,7 +497,7 @@ public struct SessionTelemetry: Sendable {
     /// Makes room for one more tracked item; `false` if that closed the turn `key` itself.
     private mutating func makeRoomForItem(in key: TurnKey) -> Bool {
         while trackedItems >= SessionLimits.maximumTrackedItems, !openTurns.isEmpty { closeOldestTurn() }
-        return openTurns[key] != nil
+        return openTurns.index(forKey: key) != nil
     }
 
     /// Closes the turn that opened first as `incomplete`, to stay within the state bound.
@@ -561,8 +570,12 @@ public struct SessionTelemetry: Sendable {
     // MARK: - Tools
 
     private mutating func completeTool(_ item: ItemInfo, in key: TurnKey, at end: UInt64) -> [TelemetryEvent] {
-        guard openTurns[key].map({ $0.completedTools.contains(item.id) }) == false else { return [] }
-        let wasOpen = openTurns[key]?.openTools[item.id] != nil
+        guard
+            let wasOpen = withOpenTurn(
+                key,
+                { $0.completedTools.contains(item.id) ? nil : $0.openTools[item.id] != nil }
+            ) ?? nil
+        else { return [] }
         // Taken out while it changes, so its tables are changed in place, not copied.
         guard wasOpen || makeRoomForItem(in: key), var turn = openTurns.removeValue(forKey: key) else { return [] }
         defer { openTurns[key] = turn }
@@ -746,7 +759,9 @@ public struct SessionTelemetry: Sendable {
             }
         }
         // Taken out while it changes, so its tables are changed in place, not copied.
-        guard total != previous, openTurns[key]?.ending == nil, var turn = openTurns.removeValue(forKey: key) else {
+        guard total != previous, withOpenTurn(key, { $0.ending == nil }) == true,
+            var turn = openTurns.removeValue(forKey: key)
+        else {
             return []
         }
         defer { openTurns[key] = turn }
