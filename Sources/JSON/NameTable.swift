@@ -8,15 +8,25 @@ import Glibc
 /// name that is none of these is told apart by one comparison per name, and the rest of a longer one is compared
 /// only when those match.
 package struct NameTable: Sendable {
-    private let names: [[UInt8]]
-    private let heads: [UInt64]
+    /// Each name's first eight bytes, its length and where its bytes start in `bytes`, side by side: one array,
+    /// read in place (an array per name would be retained and released at each comparison).
+    private let entries: [(head: UInt64, length: Int, start: Int)]
+    private let bytes: [UInt8]
 
     package init(_ names: some Sequence<String>) {
-        self.names = names.map { Array($0.utf8) }
-        heads = self.names.map { $0.withUnsafeBufferPointer(Self.head) }
+        var bytes: [UInt8] = []
+        var entries: [(head: UInt64, length: Int, start: Int)] = []
+        for name in names {
+            let start = bytes.count
+            bytes += name.utf8
+            let head = bytes.withUnsafeBufferPointer { Self.head(UnsafeBufferPointer(rebasing: $0[start...])) }
+            entries.append((head, bytes.count - start, start))
+        }
+        self.entries = entries
+        self.bytes = bytes
     }
 
-    package var count: Int { names.count }
+    package var count: Int { entries.count }
 
     /// Whether `name` is one of the names.
     package func contains(_ name: UnsafeRawBufferPointer) -> Bool {
@@ -27,14 +37,13 @@ package struct NameTable: Sendable {
     /// is compared as it is written.
     package func position(of name: UnsafeBufferPointer<UInt8>) -> Int? {
         let head = Self.head(name)
-        return heads.withUnsafeBufferPointer { heads in
-            names.withUnsafeBufferPointer { names in
-                heads.indices.first { position in
-                    heads[position] == head
-                        && names[position].withUnsafeBufferPointer {
-                            $0.count == name.count
-                                && (name.count <= 8 || memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0)
-                        }
+        return entries.withUnsafeBufferPointer { entries in
+            bytes.withUnsafeBufferPointer { bytes in
+                entries.indices.first { position in
+                    let entry = entries[position]
+                    return entry.head == head && entry.length == name.count
+                        && (name.count <= 8
+                            || memcmp(bytes.baseAddress! + entry.start, name.baseAddress!, name.count) == 0)
                 }
             }
         }
