@@ -71,7 +71,7 @@ public struct SessionReplay: Sendable {
         // Taken out while it calls back into the replay, and put back.
         var framer = self.framer
         self.framer = LineFramer()
-        framer.append(chunk) { line in events += apply(Self.read(line, everyLine: readsEveryLine)) }
+        framer.append(chunk) { line in events.take(apply(Self.read(line, everyLine: readsEveryLine))) }
         self.framer = framer
         return events
     }
@@ -195,9 +195,9 @@ public struct SessionReplay: Sendable {
         var events: [TelemetryEvent] = []
         for (message, time) in messages {
             if let believed = telemetry.believableTime(unixNanoseconds: time) {
-                events += telemetry.receive(message, at: believed)
+                events.take(telemetry.receive(message, at: believed))
             } else {
-                events += telemetry.receiveUntimed(message)
+                events.take(telemetry.receiveUntimed(message))
             }
         }
         return events
@@ -273,5 +273,13 @@ public struct SessionReplay: Sendable {
         telemetry = SessionTelemetry(continuing: telemetry)
         rollout = RolloutTranslator(continuing: rollout)
         return events
+    }
+}
+
+extension Array where Element == TelemetryEvent {
+    /// Appends `more`, taking its storage whole when nothing is here yet: most lines give no event or one, and
+    /// appending them to an empty array would allocate and copy each time.
+    mutating func take(_ more: [TelemetryEvent]) {
+        if isEmpty { self = more } else { append(contentsOf: more) }
     }
 }
