@@ -3,8 +3,8 @@
 // (or `swift build -c release`, for the dynamically linked build).
 // Prints figures; asserts nothing. For a capture, a tree of rollout files and a single rollout twice as large, it
 // gives our MB/s next to the same run's `wc -l` (the floor: reading and splitting lines), and our peak memory; then
-// the in-process rate, the startup time of `replay` on the bundled session, and the OTLP encoding rates. The
-// `codex-telemetry` it runs is the one built next to it.
+// the in-process rates (the capture, and the tree on one thread), the startup time of `replay` on the bundled
+// session, and the OTLP encoding rates. The `codex-telemetry` it runs is the one built next to it.
 // `ReplayBenchmark --write DIR [MB]` only writes the inputs (DIR/capture.jsonl, DIR/sessions/), for
 // `scripts/compare-peers`.
 import CodexTelemetry
@@ -116,6 +116,23 @@ print(
         Double(capture.count) / 1e6 / seconds,
         Double(replay.counts.lines) / seconds,
         eventCount
+    )
+)
+
+// The core on the tree's rollout files, read beforehand, on one thread: what each of the two workers can give.
+let treeContents = try files.sorted().map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+var treeReplay = SessionReplay()
+var treeEvents = 0
+let treeElapsed = clock.measure {
+    for content in treeContents { treeEvents += content.withUnsafeBytes { treeReplay.replay(file: $0).count } }
+}
+let treeSeconds = Double(treeElapsed.components.seconds) + Double(treeElapsed.components.attoseconds) / 1e18
+print(
+    String(
+        format: "core on the rollout tree (in process, one thread): %.0f MB/s, %.0f ns an event, %d events",
+        Double(treeContents.reduce(0) { $0 + $1.count }) / 1e6 / treeSeconds,
+        treeSeconds * 1e9 / Double(max(treeEvents, 1)),
+        treeEvents
     )
 )
 
