@@ -15,6 +15,16 @@ struct PlainTextTests {
         #expect("''''".trimmed { $0 == "'" }.isEmpty)
     }
 
+    @Test func hexDigitsAreDigitsAlone() {
+        #expect(UInt8(hexDigits: "fF") == 255)
+        #expect(UInt64(hexDigits: "0123456789abcdef") == 0x0123_4567_89ab_cdef)
+        for text in ["", "+f", "-5", " f", "f ", "0x1f", "g", "100"] {
+            #expect(UInt8(hexDigits: text) == nil, "\(text)")
+        }
+        #expect(TraceContext(traceparent: "00-+af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01") == nil)
+        #expect(TraceContext(traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01") != nil)
+    }
+
     @Test func zeroPaddingIsPrintfs() {
         for (value, width) in [(0, 1), (7, 3), (123, 2), (-5, 4), (Int.min, 25), (Int.max, 20)] {
             #expect(value.zeroPadded(width) == String(format: "%0\(width)ld", value))

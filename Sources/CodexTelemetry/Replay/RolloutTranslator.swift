@@ -1,5 +1,6 @@
 import CodexAppServer
 import JSON
+import OTLP
 import SaturatingArithmetic
 
 #if canImport(Glibc)
@@ -366,7 +367,7 @@ struct RolloutTranslator: Sendable {
             guard bytes.count == 36, bytes[8] == UInt8(ascii: "-"), bytes[13] == UInt8(ascii: "-"),
                 bytes[14] == UInt8(ascii: "7")
             else { return nil }
-            return UInt64(String(decoding: bytes[0..<8] + bytes[9..<13], as: UTF8.self), radix: 16)
+            return UInt64(hexDigits: String(decoding: bytes[0..<8] + bytes[9..<13], as: UTF8.self))
         }
         guard let turnTime = creation(turn), let sessionTime = creation(session) else { return false }
         return turnTime >= sessionTime

@@ -38,3 +38,15 @@ extension Double {
         return places == 0 ? sign + whole : sign + whole + "." + (units % scale).zeroPadded(places)
     }
 }
+
+extension FixedWidthInteger where Self: UnsignedInteger {
+    /// The value of hexadecimal digits alone (`0-9`, `a-f`, `A-F`); `nil` for anything else, or too large.
+    /// `init(_:radix:)` also takes a sign: a size of `-5` read from a collector, or an id of `+f`, would pass.
+    package init?(hexDigits text: some StringProtocol) {
+        let isHexDigit = { (byte: UInt8) in
+            (48...57).contains(byte) || (65...70).contains(byte) || (97...102).contains(byte)
+        }
+        guard !text.isEmpty, text.utf8.allSatisfy(isHexDigit), let value = Self(text, radix: 16) else { return nil }
+        self = value
+    }
+}

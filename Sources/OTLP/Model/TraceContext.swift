@@ -26,7 +26,7 @@ public struct TraceContext: Sendable, Hashable {
         var index = hex.startIndex
         while index < hex.endIndex {
             let next = hex.index(index, offsetBy: 2)
-            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            guard let byte = UInt8(hexDigits: hex[index..<next]) else { return nil }
             bytes.append(byte)
             index = next
         }

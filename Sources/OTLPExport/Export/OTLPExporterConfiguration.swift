@@ -214,8 +214,7 @@ public struct OTLPExporterConfiguration: Sendable {
                 bytes.append(byte)
                 continue
             }
-            guard rest.count >= 2, let pair = UInt8(String(decoding: rest.prefix(2), as: UTF8.self), radix: 16),
-                rest.prefix(2).allSatisfy({ $0 != UInt8(ascii: "+") && $0 != UInt8(ascii: "-") })
+            guard rest.count >= 2, let pair = UInt8(hexDigits: String(decoding: rest.prefix(2), as: UTF8.self))
             else { return nil }
             bytes.append(pair)
             rest = rest.dropFirst(2)

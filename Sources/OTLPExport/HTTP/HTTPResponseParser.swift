@@ -113,9 +113,8 @@ struct HTTPResponseParser {
             guard let lineEnd = find([0x0D, 0x0A], in: bytes[index...]) else { return (body, false) }
             let sizeField = bytes[index..<lineEnd].prefix { $0 != UInt8(ascii: ";") }
             let sizeText = String(decoding: sizeField, as: UTF8.self).trimmed { $0 == " " || $0 == "\t" }
-            guard !sizeText.isEmpty, sizeText.count <= 15, let size = Int(sizeText, radix: 16) else {
-                return (nil, false)
-            }
+            guard sizeText.count <= 15, let digits = UInt64(hexDigits: sizeText) else { return (nil, false) }
+            let size = Int(digits)
             index = lineEnd + 2
             // The last chunk, then trailers (if any) and an empty line.
             if size == 0 { return (body, find([0x0D, 0x0A, 0x0D, 0x0A], in: bytes[(index - 2)...]) != nil) }
