@@ -87,7 +87,9 @@ struct HTTPResponseParserTests {
         #expect(Delivery.retryAfter(header, now: Date(timeIntervalSince1970: 1_795_000_000)) == wait)
     }
 
-    @Test(arguments: ["-1", "soon", "99999999999", ""])
+    @Test(arguments: [
+        "-1", "+5", "soon", "99999999999", "", "Wed, +8 Nov 2026 11:06:47 GMT", "Wed Nov 18 11:+6:47 2026",
+    ])
     func anUnreadableRetryAfterIsNone(header: String) {
         #expect(Delivery.retryAfter(header, now: Date(timeIntervalSince1970: 1_795_000_000)) == nil)
     }

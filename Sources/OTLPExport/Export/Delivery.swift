@@ -45,7 +45,7 @@ enum Delivery: Equatable, Sendable {
     /// recipient must accept; `nil` when it is neither. A date in the past is no wait at all.
     static func retryAfter(_ value: String, now: Date) -> Duration? {
         let text = String(value.trimmed())
-        if !text.isEmpty, text.count <= 10, text.allSatisfy(\.isASCII), let seconds = Int(text), seconds >= 0 {
+        if !text.isEmpty, text.count <= 10, text.utf8.allSatisfy(isDigit), let seconds = Int(text) {
             return .seconds(seconds)
         }
         guard let date = httpDate(text) else { return nil }
@@ -65,7 +65,7 @@ enum Delivery: Equatable, Sendable {
         }
         let clock = time.split(separator: ":", omittingEmptySubsequences: false)
         let numbers = [day, year] + clock
-        guard clock.count == 3, numbers.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(\.isASCII) }),
+        guard clock.count == 3, numbers.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.utf8.allSatisfy(isDigit) }),
             let monthIndex = Self.months.firstIndex(of: month), let dayOfMonth = Int(day),
             (1...31).contains(dayOfMonth),
             var fullYear = Int(year), year.count == 2 || year.count == 4,
@@ -77,6 +77,9 @@ enum Delivery: Equatable, Sendable {
         let days = daysSince1970(year: fullYear, month: monthIndex + 1, day: dayOfMonth)
         return Int64(days * 86_400 + hour * 3_600 + minute * 60 + second)
     }
+
+    /// An ASCII digit: `Int(_:)` also takes a sign, which no field of a `Retry-After` has.
+    private static func isDigit(_ byte: UInt8) -> Bool { (48...57).contains(byte) }
 
     private static let months: [Substring] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
