@@ -89,12 +89,9 @@ enum ReplayPipeline {
 
     /// Asks the kernel to start reading a regular file into its page cache, without waiting for it.
     private static func readAhead(_ file: SessionFiles.File) {
-        guard file.modified != nil else { return }
-        let flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK
-        let descriptor = Glibc.open(file.path, file.named ? flags : flags | O_NOFOLLOW)
-        guard descriptor >= 0 else { return }
-        posix_fadvise(descriptor, 0, 0, POSIX_FADV_WILLNEED)
-        close(descriptor)
+        guard file.modified != nil, case .success(let opened) = open(file, regularOnly: true) else { return }
+        posix_fadvise(opened.descriptor, 0, 0, POSIX_FADV_WILLNEED)
+        close(opened.descriptor)
     }
 
     /// Takes a step into the replay, in order.
