@@ -112,20 +112,24 @@ struct RecentKeys: Sendable {
     }
 
     mutating func insert(_ key: Int) {
-        guard !slot(of: key).found else { return }
+        var probe = slot(of: key)
+        guard !probe.found else { return }
         let position: Int
         if order.count < capacity {
             position = order.count
             order.append(key)
-            if slots.count < 2 * order.count { rebuildSlots() }
+            // A table grown places every key, this one with them.
+            guard slots.count >= 2 * order.count else { return rebuildSlots() }
         } else {
             position = next
             removeSlot(slot(of: order[position]).index)
             order[position] = key
             next = (next + 1) % capacity
             hasForgotten = true
+            // The removal may have emptied a slot on the way to where the probe stopped: probed again.
+            probe = slot(of: key)
         }
-        slots[slot(of: key).index] = Int32(position + 1)
+        slots[probe.index] = Int32(position + 1)
     }
 
     /// Whether `standIn`, begun empty with misses recorded, answered every lookup as this set would have, had the
