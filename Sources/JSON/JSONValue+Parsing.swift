@@ -364,11 +364,20 @@ private struct JSONParser {
     }
 
     /// Moves past the bytes of a string that need no attention (neither a quote, a backslash nor a control
-    /// character) eight at a time, stopping at the first that does, or within eight bytes of the end: most of a
-    /// line's bytes are the text of strings, and this is what makes skipping them cheap.
+    /// character), stopping at the first that does, or within eight bytes of the end: most of a line's bytes are
+    /// the text of strings, and this is what makes skipping them cheap. Sixteen bytes are tested at once (three
+    /// vector compares: `SIMD16` lowers to SSE2) until a block holds one, then eight at a time to find it.
     @inline(__always)
     private mutating func skipPlainBytes() {
         guard let base = bytes.baseAddress else { return }
+        let quotes = SIMD16<UInt8>(repeating: UInt8(ascii: "\""))
+        let backslashes = SIMD16<UInt8>(repeating: UInt8(ascii: "\\"))
+        let spaces = SIMD16<UInt8>(repeating: 0x20)
+        while index &+ 16 <= bytes.count {
+            let block = UnsafeRawPointer(base + index).loadUnaligned(as: SIMD16<UInt8>.self)
+            if any((block .== quotes) .| (block .== backslashes) .| (block .< spaces)) { break }
+            index &+= 16
+        }
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         while index &+ 8 <= bytes.count {
@@ -418,7 +427,11 @@ private struct JSONParser {
             if byte < 0x20 { throw error("control character in string") }
             index += 1
         }
-        var scalars = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
+        // Room for what is kept of most strings at once (a tool output's head, an escaped id), not for the whole
+        // line: a short string may sit in a long one.
+        var scalars: [UInt8] = []
+        scalars.reserveCapacity(min(limit, index - start + 1024))
+        scalars.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
         while index < bytes.count {
             if scalars.count >= limit {
                 try skipRestOfString()

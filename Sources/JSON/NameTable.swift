@@ -4,14 +4,20 @@ import Glibc
 
 /// The names a reader looks for (of members, methods, record types), found by the raw bytes a line spells one with.
 ///
-/// Each name's first eight bytes are kept as one word (zero past its end): most names differ there, so nearly every
-/// name that is none of these is told apart by one comparison per name, and the rest of a longer one is compared
+/// Each name's first eight bytes are kept as one word (zero past its end), and a table at least four times the
+/// number of names holds each at the place that word and its length hash to: a name is nearly always found, or
+/// known to be none of these, at its first place, by one comparison of words; the rest of a longer name is compared
 /// only when those match.
 package struct NameTable: Sendable {
     /// Each name's first eight bytes, its length and where its bytes start in `bytes`, side by side: one array,
     /// read in place (an array per name would be retained and released at each comparison).
     private let entries: [(head: UInt64, length: Int, start: Int)]
     private let bytes: [UInt8]
+    /// By the hash of a name's head and length, its position in `entries`, or at the next place free when that one
+    /// is taken; -1 where no name is. A power of two long.
+    private let places: [Int32]
+    /// How far a hash is shifted to give a place.
+    private let shift: UInt64
 
     package init(_ names: some Sequence<String>) {
         var bytes: [UInt8] = []
@@ -22,8 +28,19 @@ package struct NameTable: Sendable {
             let head = bytes.withUnsafeBufferPointer { Self.head(UnsafeBufferPointer(rebasing: $0[start...])) }
             entries.append((head, bytes.count - start, start))
         }
+        var bits: UInt64 = 4
+        while 1 << bits < 4 * entries.count { bits += 1 }
+        var places = [Int32](repeating: -1, count: 1 << bits)
+        // In the order given, so that of a name given twice, the first is found.
+        for (position, entry) in entries.enumerated() {
+            var place = Self.place(entry.head, entry.length, shift: 64 - bits)
+            while places[place] >= 0 { place = (place + 1) & (places.count - 1) }
+            places[place] = Int32(position)
+        }
         self.entries = entries
         self.bytes = bytes
+        self.places = places
+        self.shift = 64 - bits
     }
 
     package var count: Int { entries.count }
@@ -37,16 +54,30 @@ package struct NameTable: Sendable {
     /// is compared as it is written.
     package func position(of name: UnsafeBufferPointer<UInt8>) -> Int? {
         let head = Self.head(name)
-        return entries.withUnsafeBufferPointer { entries in
-            bytes.withUnsafeBufferPointer { bytes in
-                entries.indices.first { position in
-                    let entry = entries[position]
-                    return entry.head == head && entry.length == name.count
-                        && (name.count <= 8
-                            || memcmp(bytes.baseAddress! + entry.start, name.baseAddress!, name.count) == 0)
+        return places.withUnsafeBufferPointer { places in
+            entries.withUnsafeBufferPointer { entries in
+                bytes.withUnsafeBufferPointer { bytes in
+                    // A quarter full at most: a free place always ends the search.
+                    var place = Self.place(head, name.count, shift: shift)
+                    while case let position = Int(places[place]), position >= 0 {
+                        let entry = entries[position]
+                        if entry.head == head && entry.length == name.count
+                            && (name.count <= 8
+                                || memcmp(bytes.baseAddress! + entry.start, name.baseAddress!, name.count) == 0)
+                        {
+                            return position
+                        }
+                        place = (place &+ 1) & (places.count &- 1)
+                    }
+                    return nil
                 }
             }
         }
+    }
+
+    @inline(__always)
+    private static func place(_ head: UInt64, _ length: Int, shift: UInt64) -> Int {
+        Int(truncatingIfNeeded: ((head ^ UInt64(truncatingIfNeeded: length)) &* 0x9E37_79B9_7F4A_7C15) &>> shift)
     }
 
     @inline(__always)

@@ -164,3 +164,31 @@ extension SeededRandom {
         }
     }
 }
+
+extension JSONSelectionTests {
+    /// Strings are skipped and read sixteen bytes at a time, then eight: a quote, an escape, a control character or
+    /// a character of several bytes at every place of a long string is found, and what both ways accept and keep is
+    /// what Foundation does.
+    @Test func aByteThatNeedsAttentionIsFoundAtAnyPlaceOfAString() throws {
+        let specials: [[UInt8]] = [
+            Array(#"\""#.utf8), Array(#"\\"#.utf8), Array(#"\n"#.utf8), Array(#"\u00e9"#.utf8), [0x01], [0x1F], [0x7F],
+            Array("é".utf8), [0x22],
+        ]
+        for special in specials {
+            for place in 0..<40 {
+                let text =
+                    Array(repeating: UInt8(ascii: "a"), count: place) + special
+                    + Array(repeating: UInt8(ascii: "b"), count: 40 - place)
+                let document = Array(#"{"a":""#.utf8) + text + Array(#"","method":""#.utf8) + text + Array(#""}"#.utf8)
+                let context = "\(special) at \(place)"
+                Self.expectAgreement(document, context)
+                let foundation = try? JSONSerialization.jsonObject(with: Data(document)) as? [String: String]
+                #expect(
+                    (try? JSONValue(parsing: document))
+                        == foundation.map { .object(JSONObject($0.mapValues { .string($0) })) },
+                    "\(context)"
+                )
+            }
+        }
+    }
+}
