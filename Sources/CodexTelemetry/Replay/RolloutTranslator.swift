@@ -96,36 +96,37 @@ struct RolloutTranslator: Sendable {
         return translator
     }
 
-    /// The messages a record stands for, each with its time in Unix nanoseconds (saturated: the caller checks its
-    /// range).
-    mutating func translate(_ record: RolloutRecord) -> [(message: AppServerMessage, time: Int64)] {
-        var translated: [(message: AppServerMessage, time: Int64)] = []
+    /// Hands `emit` the messages a record stands for, in order, each with its time in Unix nanoseconds (saturated:
+    /// the caller checks its range). Handed over one by one, not gathered: most records stand for one message.
+    mutating func translate(_ record: RolloutRecord, _ emit: (AppServerMessage, Int64) -> Void) {
         // An unmarked turn ends with the last record before the next one's prompt.
-        if !marksTurns, record.type == "event_msg", record.payloadType == "user_message" {
-            translated += endUnmarkedTurn().map { ($0, lastTime) }
+        if !marksTurns, record.type == "event_msg", record.payloadType == "user_message",
+            let ending = endUnmarkedTurn()
+        {
+            emit(ending, lastTime)
         }
-        for message in messages(record) { translated.append((message, record.time)) }
-        lastTime = record.time
-        return translated
+        let time = record.time
+        messages(record) { emit($0, time) }
+        lastTime = time
     }
 
     /// Whether an unmarked turn is running: it ends only with the next prompt or the file.
     var hasOpenTurn: Bool { !marksTurns && currentTurn != nil }
 
     /// What is left at the end of the file: an unmarked turn still running ends with the file's last record.
-    mutating func finish() -> [(message: AppServerMessage, time: Int64)] {
-        marksTurns ? [] : endUnmarkedTurn().map { ($0, lastTime) }
+    mutating func finish() -> (message: AppServerMessage, time: Int64)? {
+        marksTurns ? nil : endUnmarkedTurn().map { ($0, lastTime) }
     }
 
-    private mutating func endUnmarkedTurn() -> [AppServerMessage] {
-        guard let turnID = currentTurn else { return [] }
+    private mutating func endUnmarkedTurn() -> AppServerMessage? {
+        guard let turnID = currentTurn else { return nil }
         defer {
             completedTurns.insert(completionKey(turnID))
             if skippingTurn == turnID { skippingTurn = nil }
             currentTurn = nil
         }
-        guard turnID != skippingTurn else { return [] }
-        return [.turnCompleted(threadID: threadID, turn: TurnInfo(id: turnID, status: .completed))]
+        guard turnID != skippingTurn else { return nil }
+        return .turnCompleted(threadID: threadID, turn: TurnInfo(id: turnID, status: .completed))
     }
 
     /// How a completed turn is remembered: by its id, unique where it is a UUID; with its thread's, where turns
@@ -134,14 +135,14 @@ struct RolloutTranslator: Sendable {
         marksTurns ? RecentKeys.hash(turnID) : RecentKeys.hash(threadID, turnID)
     }
 
-    private mutating func messages(_ record: RolloutRecord) -> [AppServerMessage] {
+    private mutating func messages(_ record: RolloutRecord, _ emit: (AppServerMessage) -> Void) {
         switch record.type {
         case "session_meta":
-            guard let payload = record.payload, let id = record.id else { return [] }
+            guard let payload = record.payload, let id = record.id else { return }
             guard threadID.isEmpty else {
                 // Another session's header in this file: the history a fork copied from its parent follows.
                 if id != threadID { copyingHistory = true }
-                return []
+                return
             }
             threadID = id
             let spawn = SessionSource.threadSpawn(in: payload["source"])
@@ -154,29 +155,27 @@ struct RolloutTranslator: Sendable {
                 agentRole: payload["agent_role"]?.string ?? spawn?["agent_role"]?.string,
                 agentDepth: spawn?["depth"]?.int
             )
-            return [.threadOpened(thread)]
+            emit(.threadOpened(thread))
         case "turn_context":
             // The model and effort of the turn under way: the model announced the way a reroute is, which sets
             // the turn's and the thread's model.
-            guard let turn = record.turnID ?? currentTurn, turn != skippingTurn else { return [] }
-            var messages: [AppServerMessage] = []
+            guard let turn = record.turnID ?? currentTurn, turn != skippingTurn else { return }
             if let effort = record.effort {
-                messages.append(.threadSettingsUpdated(threadID: threadID, model: nil, reasoningEffort: effort))
+                emit(.threadSettingsUpdated(threadID: threadID, model: nil, reasoningEffort: effort))
             }
             if let model = record.model {
-                messages.append(.modelRerouted(threadID: threadID, turnID: turn, model: model))
+                emit(.modelRerouted(threadID: threadID, turnID: turn, model: model))
             }
-            return messages
         case "event_msg":
-            return event(record)
+            event(record, emit)
         case "response_item":
-            return toolCall(record)
+            toolCall(record, emit)
         default:
-            return []
+            break
         }
     }
 
-    private mutating func event(_ record: RolloutRecord) -> [AppServerMessage] {
+    private mutating func event(_ record: RolloutRecord, _ emit: (AppServerMessage) -> Void) {
         let turnID = record.turnID ?? currentTurn
         switch record.payloadType {
         case "user_message" where !marksTurns:
@@ -187,45 +186,39 @@ struct RolloutTranslator: Sendable {
             anonymousSearches = 0
             if completedTurns.contains(completionKey(turnID)) {
                 skippingTurn = turnID
-                return []
+                return
             }
-            return [.turnStarted(threadID: threadID, turn: TurnInfo(id: turnID, status: .inProgress))]
+            emit(.turnStarted(threadID: threadID, turn: TurnInfo(id: turnID, status: .inProgress)))
         case "task_started":
-            guard let turnID else { return [] }
+            guard let turnID else { return }
             marksTurns = true
             currentTurn = turnID
             openCalls = [:]
             anonymousSearches = 0
             if copyingHistory, !Self.isCreated(turnID, notBefore: threadID) {
                 skippingTurn = turnID
-                return []
+                return
             }
             copyingHistory = false
             if completedTurns.contains(completionKey(turnID)) {
                 skippingTurn = turnID
-                return []
+                return
             }
             let turn = TurnInfo(id: turnID, status: .inProgress, rootTurnID: record.rootTurnID)
-            return [.turnStarted(threadID: threadID, turn: turn)]
+            emit(.turnStarted(threadID: threadID, turn: turn))
         case "token_count":
-            let limits = record.rateLimits.map { AppServerMessage.rateLimitsUpdated(Self.rateLimits($0)) }
-            guard let total = record.totalUsage, let last = record.lastUsage, let turnID = currentTurn else {
-                return limits.map { [$0] } ?? []
+            if let total = record.totalUsage, let last = record.lastUsage, let turnID = currentTurn {
+                let context = record.contextTokens.map { ContextUsage(tokens: $0, window: record.contextWindow) }
+                // During a copied turn the turn is not open, so this only sets the baseline.
+                emit(.tokenUsageUpdated(threadID: threadID, turnID: turnID, total: total, last: last, context: context))
             }
-            let context = record.contextTokens.map { ContextUsage(tokens: $0, window: record.contextWindow) }
-            // During a copied turn the turn is not open, so this only sets the baseline.
-            let usage = AppServerMessage.tokenUsageUpdated(
-                threadID: threadID,
-                turnID: turnID,
-                total: total,
-                last: last,
-                context: context
-            )
-            return [usage] + (limits.map { [$0] } ?? [])
+            if let limits = record.rateLimits {
+                emit(.rateLimitsUpdated(Self.rateLimits(limits)))
+            }
         case "item_completed":
             guard let turnID, turnID != skippingTurn, let payload = record.payload, let item = payload["item"],
                 let id = item["id"]?.string, let type = item["type"]?.string
-            else { return [] }
+            else { return }
             let duration = item["duration"].map { duration in
                 (duration["secs"]?.int ?? 0).multipliedSaturated(by: 1000)
                     .addingSaturated((duration["nanos"]?.int ?? 0) / 1_000_000)
@@ -253,20 +246,17 @@ struct RolloutTranslator: Sendable {
             )
             // A compaction is reported whole: its start is what gives it a length.
             if kind == "contextCompaction", let startedAt = payload["started_at_ms"]?.int {
-                return [
-                    .itemStarted(threadID: threadID, turnID: turnID, item: info, startedAtMilliseconds: startedAt),
-                    completed,
-                ]
+                emit(.itemStarted(threadID: threadID, turnID: turnID, item: info, startedAtMilliseconds: startedAt))
             }
-            return [completed]
+            emit(completed)
         case "task_complete", "turn_aborted":
-            guard let turnID else { return [] }
+            guard let turnID else { return }
             defer {
                 completedTurns.insert(completionKey(turnID))
                 if skippingTurn == turnID { skippingTurn = nil }
                 currentTurn = nil
             }
-            guard turnID != skippingTurn else { return [] }
+            guard turnID != skippingTurn else { return }
             let aborted = record.payloadType == "turn_aborted"
             let errorClass = record.error?["codex_error_info"].flatMap(Self.errorClass)
             let status: TurnStatus =
@@ -277,39 +267,39 @@ struct RolloutTranslator: Sendable {
                 errorClass: errorClass,
                 durationMilliseconds: record.durationMilliseconds
             )
-            return [.turnCompleted(threadID: threadID, turn: turn)]
+            emit(.turnCompleted(threadID: threadID, turn: turn))
         default:
-            return []
+            break
         }
     }
 
     /// A tool call or its output, as the item it stands for.
-    private mutating func toolCall(_ record: RolloutRecord) -> [AppServerMessage] {
-        guard let turnID = currentTurn, turnID != skippingTurn, let type = record.payloadType else { return [] }
+    private mutating func toolCall(_ record: RolloutRecord, _ emit: (AppServerMessage) -> Void) {
+        guard let turnID = currentTurn, turnID != skippingTurn, let type = record.payloadType else { return }
         switch type {
         case "function_call", "custom_tool_call", "local_shell_call":
             guard let id = record.callID ?? record.id,
                 let item = Self.item(id: id, name: record.name ?? "local_shell"),
                 openCalls.count < SessionLimits.maximumTrackedItems
-            else { return [] }
+            else { return }
             openCalls[id] = item
-            return [.itemStarted(threadID: threadID, turnID: turnID, item: item, startedAtMilliseconds: nil)]
+            emit(.itemStarted(threadID: threadID, turnID: turnID, item: item, startedAtMilliseconds: nil))
         case "function_call_output", "custom_tool_call_output":
-            guard let id = record.callID, var item = openCalls.removeValue(forKey: id) else { return [] }
+            guard let id = record.callID, var item = openCalls.removeValue(forKey: id) else { return }
             let outcome = record.output.map(ToolOutcome.init(output:)) ?? ToolOutcome()
             item.status = outcome.status
             // Only a command has an exit code of its own; a patch's is the tool's.
             item.exitCode = item.type == "commandExecution" ? outcome.exitCode : nil
             item.durationMilliseconds = outcome.durationMilliseconds
-            return [.itemCompleted(threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: nil)]
+            emit(.itemCompleted(threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: nil))
         case "web_search_call":
             anonymousSearches += 1
             let id = record.id ?? "web_search_call-\(anonymousSearches)"
             let status = record.status.map { ItemStatus(rawValue: Self.camelCase($0)) }
             let item = ItemInfo(id: id, type: "webSearch", status: status)
-            return [.itemCompleted(threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: nil)]
+            emit(.itemCompleted(threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: nil))
         default:
-            return []
+            break
         }
     }
 
@@ -400,32 +390,31 @@ package func unixNanoseconds(iso8601 text: String) -> Int64? {
 
 /// The same, read from the bytes of a line: most records of a rollout are passed over, their time read in place.
 package func unixNanoseconds(iso8601 bytes: UnsafeRawBufferPointer) -> Int64? {
-    func number(_ range: Range<Int>) -> Int? {
-        guard range.upperBound <= bytes.count else { return nil }
-        var value = 0
-        for byte in bytes[range] {
-            guard (48...57).contains(byte) else { return nil }
-            value = value * 10 + Int(byte - 48)
-        }
-        return value
+    // Every record of a rollout has a time: read two digits at a time, in place.
+    func pair(_ offset: Int) -> Int? {
+        guard offset + 2 <= bytes.count else { return nil }
+        let tens = bytes[offset] &- 48
+        let ones = bytes[offset + 1] &- 48
+        return tens < 10 && ones < 10 ? Int(tens) * 10 + Int(ones) : nil
     }
-    guard bytes.count >= 20, let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-        let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
+    guard bytes.count >= 20, let century = pair(0), let yearOfCentury = pair(2), let month = pair(5),
+        let day = pair(8), let hour = pair(11), let minute = pair(14), let second = pair(17)
     else { return nil }
+    let year = century * 100 + yearOfCentury
     var index = 19
     var nanoseconds = 0
     if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
         index += 1
         var scale = 100_000_000
-        while index < bytes.count, (48...57).contains(bytes[index]) {
-            nanoseconds += Int(bytes[index] - 48) * scale
+        while index < bytes.count, case let digit = bytes[index] &- 48, digit < 10 {
+            nanoseconds += Int(digit) * scale
             scale /= 10
             index += 1
         }
     }
     var offset = 0
     if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-"),
-        let hours = number(index + 1..<index + 3), let minutes = number(index + 4..<index + 6)
+        let hours = pair(index + 1), let minutes = pair(index + 4)
     {
         offset = (hours * 3600 + minutes * 60) * (bytes[index] == UInt8(ascii: "+") ? 1 : -1)
     }
@@ -457,7 +446,13 @@ struct ToolOutcome: Equatable {
 
     init(output: String) {
         var output = output
-        let head = output.withUTF8 { Array($0.prefix(Self.headLength)) }
+        // Looked at where it is: no copy of it is made.
+        self = output.withUTF8 { text in
+            ToolOutcome(head: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(text).prefix(Self.headLength)))
+        }
+    }
+
+    private init(head: UnsafeRawBufferPointer) {
         if Self.range(of: "rejected by user", in: head) != nil {
             status = .declined
             return
@@ -473,25 +468,23 @@ struct ToolOutcome: Equatable {
     }
 
     /// Where `label` ends in `text`, if it is there.
-    private static func range(of label: StaticString, in text: [UInt8]) -> Int? {
+    private static func range(of label: StaticString, in text: UnsafeRawBufferPointer) -> Int? {
         let length = label.utf8CodeUnitCount
-        return text.withUnsafeBytes { text -> Int? in
-            guard let base = text.baseAddress, text.count >= length else { return nil }
-            // Each place the first byte appears, then the rest compared at once.
-            var start = 0
-            while start + length <= text.count,
-                let found = memchr(base + start, Int32(label.utf8Start.pointee), text.count - length - start + 1)
-            {
-                let offset = base.distance(to: found)
-                if memcmp(found, label.utf8Start, length) == 0 { return offset + length }
-                start = offset + 1
-            }
-            return nil
+        guard let base = text.baseAddress, text.count >= length else { return nil }
+        // Each place the first byte appears, then the rest compared at once.
+        var start = 0
+        while start + length <= text.count,
+            let found = memchr(base + start, Int32(label.utf8Start.pointee), text.count - length - start + 1)
+        {
+            let offset = base.distance(to: found)
+            if memcmp(found, label.utf8Start, length) == 0 { return offset + length }
+            start = offset + 1
         }
+        return nil
     }
 
     /// The number written right after `label`.
-    private static func number(after label: StaticString, in text: [UInt8]) -> String? {
+    private static func number(after label: StaticString, in text: UnsafeRawBufferPointer) -> String? {
         guard let start = range(of: label, in: text) else { return nil }
         let digits = text[start...].prefix {
             (48...57).contains($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")

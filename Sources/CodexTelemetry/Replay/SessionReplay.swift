@@ -47,6 +47,8 @@ public struct SessionReplay: Sendable {
     private var framer: LineFramer
     private var telemetry: SessionTelemetry
     private var rollout = RolloutTranslator()
+    /// The messages of the record being applied.
+    private var translated: [(message: AppServerMessage, time: Int64)] = []
     /// Whether every line is parsed, even those whose first bytes show they are passed over: the full path, which
     /// the tests hold the fast one to.
     package var readsEveryLine = false
@@ -92,8 +94,9 @@ public struct SessionReplay: Sendable {
         case truncated
         /// A message of a capture, or of a recording with the time it was received.
         indirect case message(AppServerMessage, JSONRPCMessage, recordedAt: Int64?)
-        /// A rollout record, as translation reads it.
-        indirect case rolloutRecord(RolloutRecord)
+        /// A rollout record, as translation reads it: held in place, as most lines of a rollout that are read are
+        /// these, and a box would be made and freed for each.
+        case rolloutRecord(RolloutRecord)
         /// A rollout record passed over by its first bytes, with its time.
         case rolloutRecordPassedOver(time: Int64?)
     }
@@ -150,9 +153,10 @@ public struct SessionReplay: Sendable {
     }
 
     /// Takes one line, read, in the order of the file, and returns the events it completes.
-    package mutating func apply(_ line: Line) -> [TelemetryEvent] {
+    package mutating func apply(_ line: consuming Line) -> [TelemetryEvent] {
         lineCounts.lines += 1
-        switch line {
+        // Consumed, so that a record is moved out of its line rather than copied, string by string.
+        switch consume line {
         case .passedOver:
             lineCounts.passedOver += 1
         case .malformed:
@@ -167,13 +171,21 @@ public struct SessionReplay: Sendable {
             lineCounts.passedOver += 1
             rollout.passedOver(at: time)
         case .rolloutRecord(let record):
-            let messages = rollout.translate(record)
+            // Gathered in a list kept from record to record (no list is made for each), and taken out of it in
+            // order, each moved rather than copied: reversed, then popped.
+            var messages = translated
+            translated = []
+            defer { translated = messages }
+            rollout.translate(record) { messages.append(($0, $1)) }
             guard !messages.isEmpty else {
                 lineCounts.passedOver += 1
                 return []
             }
             lineCounts.followed += 1
-            return receive(messages)
+            var events: [TelemetryEvent] = []
+            messages.reverse()
+            while let (message, time) = messages.popLast() { events.take(receive(message, at: time)) }
+            return events
         }
         return []
     }
@@ -191,16 +203,16 @@ public struct SessionReplay: Sendable {
         )
     }
 
-    private mutating func receive(_ messages: [(message: AppServerMessage, time: Int64)]) -> [TelemetryEvent] {
-        var events: [TelemetryEvent] = []
-        for (message, time) in messages {
-            if let believed = telemetry.believableTime(unixNanoseconds: time) {
-                events.take(telemetry.receive(message, at: believed))
-            } else {
-                events.take(telemetry.receiveUntimed(message))
-            }
+    private mutating func receive(_ message: AppServerMessage, at time: Int64) -> [TelemetryEvent] {
+        if let believed = telemetry.believableTime(unixNanoseconds: time) {
+            return telemetry.receive(message, at: believed)
         }
-        return events
+        return telemetry.receiveUntimed(message)
+    }
+
+    /// The events of an unmarked turn still running, which the end of its file ends.
+    private mutating func finishRollout() -> [TelemetryEvent] {
+        rollout.finish().map { receive($0.message, at: $0.time) } ?? []
     }
 
     /// Ends the current file: a last line without a newline is used if it is a whole message, else counted as
@@ -229,7 +241,7 @@ public struct SessionReplay: Sendable {
     /// Closes the turns still running as `incomplete`, as the end of a file does, and goes on with the same file:
     /// for a follower that has judged a session over, though its file may yet grow (a session resumed later).
     package mutating func closeOpenTurns() -> [TelemetryEvent] {
-        receive(rollout.finish()) + telemetry.finish()
+        finishRollout() + telemetry.finish()
     }
 
     /// A replay for one file on its own, knowing nothing of the files before it, which `merge` takes back into this
@@ -268,7 +280,7 @@ public struct SessionReplay: Sendable {
     package mutating func finishFile(lastLine: Line?, oversizedLines: Int) -> [TelemetryEvent] {
         lineCounts.oversized += oversizedLines
         var events = lastLine.map { apply($0) } ?? []
-        events += receive(rollout.finish())
+        events += finishRollout()
         events += telemetry.finish()
         telemetry = SessionTelemetry(continuing: telemetry)
         rollout = RolloutTranslator(continuing: rollout)
