@@ -51,3 +51,28 @@ struct TelemetryAttributeTests {
         #expect(Set(TelemetryAttribute.Key.allCases.map(\.rawValue)) == documented)
     }
 }
+
+struct TelemetryEventAttributeOrderTests {
+    /// Attributes given in any order, keys repeated: the event holds them in the order of the keys' names, each key
+    /// once, with the last value given for it.
+    @Test func attributesAreInKeyOrderWithTheLastOfARepeatedKey() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(below bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        let keys = TelemetryAttribute.Key.allCases
+        for _ in 0..<2000 {
+            let given = (0..<next(below: 30)).map { position in
+                TelemetryAttribute(key: keys[next(below: keys.count)], value: .int(Int64(position)))
+            }
+            var last: [TelemetryAttribute.Key: TelemetryAttribute.Value] = [:]
+            for attribute in given { last[attribute.key] = attribute.value }
+            let expected = last.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+                TelemetryAttribute(key: $0.key, value: $0.value)
+            }
+            let event = TelemetryEvent(name: .turn, startTimeUnixNano: 1, endTimeUnixNano: 2, attributes: given)
+            #expect(event.attributes == expected)
+        }
+    }
+}

@@ -34,21 +34,35 @@ public struct TelemetryEvent: Sendable, Hashable {
         self.name = name
         self.startTimeUnixNano = startTimeUnixNano
         self.endTimeUnixNano = max(startTimeUnixNano, endTimeUnixNano)
-        // An insertion sort by each key's precomputed place: events have a few dozen attributes at most, and this
-        // runs for every event of a backfill.
-        var sorted: [TelemetryAttribute] = []
-        sorted.reserveCapacity(attributes.count)
-        for attribute in attributes {
-            let rank = attribute.key.rank
-            var index = sorted.endIndex
-            while index > 0, sorted[index - 1].key.rank > rank { index -= 1 }
-            if index > 0, sorted[index - 1].key == attribute.key {
-                sorted[index - 1] = attribute
-            } else {
-                sorted.insert(attribute, at: index)
+        self.attributes = Self.inKeyOrder(attributes)
+    }
+
+    /// The attributes in key order, of a repeated key the last given. Events have a few dozen attributes at most,
+    /// and this runs for every event of a backfill: what is sorted (by insertion) is a number for each, its key's
+    /// precomputed place above its position, and then each attribute is copied once, to its place.
+    private static func inKeyOrder(_ attributes: [TelemetryAttribute]) -> [TelemetryAttribute] {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: attributes.count) { order in
+            for (position, attribute) in attributes.enumerated() {
+                let entry = attribute.key.rank << 32 | position
+                var index = position
+                while index > 0, order[index - 1] > entry {
+                    order[index] = order[index - 1]
+                    index -= 1
+                }
+                order[index] = entry
             }
+            var sorted: [TelemetryAttribute] = []
+            sorted.reserveCapacity(attributes.count)
+            for entry in order {
+                let attribute = attributes[entry & 0xFFFF_FFFF]
+                if !sorted.isEmpty, sorted[sorted.count - 1].key == attribute.key {
+                    sorted[sorted.count - 1] = attribute
+                } else {
+                    sorted.append(attribute)
+                }
+            }
+            return sorted
         }
-        self.attributes = sorted
     }
 
     /// The value of an attribute, if the event has it.

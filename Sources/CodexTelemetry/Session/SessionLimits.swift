@@ -66,7 +66,9 @@ extension TokenUsage {
     /// Whether every count lies between zero and `limit`: `SessionLimits.maximumTokenCount` for a snapshot,
     /// `SessionLimits.maximumCallTokens` for one model call.
     func hasCounts(upTo limit: Int64) -> Bool {
-        [input, cachedInput, cacheWriteInput, output, reasoningOutput].allSatisfy { (0...limit).contains($0) }
+        let counts = 0...limit
+        return counts.contains(input) && counts.contains(cachedInput) && counts.contains(cacheWriteInput)
+            && counts.contains(output) && counts.contains(reasoningOutput)
     }
 }
 
@@ -98,9 +100,17 @@ struct RecentKeys: Sendable {
         if recordingMisses { misses = [] }
     }
 
-    static func hash(_ parts: String...) -> Int {
+    static func hash(_ key: String) -> Int {
         var hasher = Hasher()
-        for part in parts { hasher.combine(part) }
+        hasher.combine(key)
+        return hasher.finalize()
+    }
+
+    /// The hash of a key in two parts (a turn's thread and id), taken for every message: no list is made of them.
+    static func hash(_ first: String, _ second: String) -> Int {
+        var hasher = Hasher()
+        hasher.combine(first)
+        hasher.combine(second)
         return hasher.finalize()
     }
 

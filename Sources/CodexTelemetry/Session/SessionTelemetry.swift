@@ -67,6 +67,9 @@ public struct SessionTelemetry: Sendable {
     private var closedOnTheWay: [TelemetryEvent] = []
     /// Approval requests not yet answered, with the turn and item they are for and when they were made.
     private var pendingApprovals: [PendingApprovalKey: PendingApproval] = [:]
+    /// The key of the turn the last message named: messages come turn by turn, and a key's hash is worked out once
+    /// for them all.
+    private var lastTurnKey: TurnKey?
     /// What a state machine for one file on its own took for granted of the files before it (see
     /// `init(detachedFrom:)`); `nil` for any other.
     private var assumptions: Assumptions?
@@ -152,13 +155,13 @@ public struct SessionTelemetry: Sendable {
         case .modelRerouted(let threadID, let turnID, let model):
             let model = SessionLimits.boundedName(model)
             updateThread(threadID, at: time) { $0.model = model }
-            openTurns[TurnKey(threadID, turnID)]?.model = model
+            openTurns[turnKey(threadID, turnID)]?.model = model
         case .turnStarted(let threadID, let turn):
-            if let key = openTurn(TurnKey(threadID, turn.id), at: time), let root = turn.rootTurnID {
+            if let key = openTurn(turnKey(threadID, turn.id), at: time), let root = turn.rootTurnID {
                 openTurns[key]?.rootTurnID = SessionLimits.boundedName(root)
             }
         case .itemStarted(let threadID, let turnID, let item, let startedAt):
-            let key = TurnKey(threadID, turnID)
+            let key = turnKey(threadID, turnID)
             recordSpawns(by: item, in: key)
             if item.type == "contextCompaction", let key = openTurn(key, at: time),
                 let open = openTurns[key]?.openCompactions.count, open < SessionLimits.maximumOpenCompactions
@@ -178,7 +181,7 @@ public struct SessionTelemetry: Sendable {
             openTurns[key]?.openTools[item.id] = tool
             trackedItems += 1
         case .itemCompleted(let threadID, let turnID, let item, let completedAt):
-            let key = TurnKey(threadID, turnID)
+            let key = turnKey(threadID, turnID)
             recordSpawns(by: item, in: key)
             if item.type == "contextCompaction", let key = openTurn(key, at: time) {
                 return completeCompaction(item.id, in: key, at: payloadTime(completedAt) ?? time)
@@ -191,7 +194,7 @@ public struct SessionTelemetry: Sendable {
             }
             return events
         case .tokenUsageUpdated(let threadID, let turnID, let total, let last, let context):
-            return recordUsage(TurnKey(threadID, turnID), total: total, last: last, context: context, at: time)
+            return recordUsage(turnKey(threadID, turnID), total: total, last: last, context: context, at: time)
         case .rateLimitsUpdated(let limits):
             return rateLimitEvents(limits, at: time)
         case .approvalRequested(let threadID, let turnID, let itemID, let requestID, _):
@@ -200,7 +203,7 @@ public struct SessionTelemetry: Sendable {
                 discards.outOfRange += 1
                 break
             }
-            pendingApprovals[key] = PendingApproval(turn: TurnKey(threadID, turnID), itemID: itemID, requestedAt: time)
+            pendingApprovals[key] = PendingApproval(turn: turnKey(threadID, turnID), itemID: itemID, requestedAt: time)
         case .serverRequestResolved(let threadID, let requestID):
             guard let approval = pendingApprovals.removeValue(forKey: PendingApprovalKey(threadID, requestID)),
                 let waits = openTurns[approval.turn]?.approvalWaits
@@ -217,10 +220,10 @@ public struct SessionTelemetry: Sendable {
             return hookRunEvents(run, threadID: threadID, turnID: turnID, at: time)
         case .error(let threadID, let turnID, let errorClass, let willRetry):
             if !willRetry, let errorClass {
-                openTurns[TurnKey(threadID, turnID)]?.errorClass = SessionLimits.boundedName(errorClass)
+                openTurns[turnKey(threadID, turnID)]?.errorClass = SessionLimits.boundedName(errorClass)
             }
         case .turnCompleted(let threadID, let turn):
-            guard let key = openTurn(TurnKey(threadID, turn.id), at: time),
+            guard let key = openTurn(turnKey(threadID, turn.id), at: time),
                 withOpenTurn(key, { $0.ending == nil }) == true
             else { break }
             let ending = TurnEnding(
@@ -474,6 +477,14 @@ public struct SessionTelemetry: Sendable {
     private mutating func withOpenTurn<Result>(_ key: TurnKey, _ body: (inout TurnState) -> Result) -> Result? {
         guard let index = openTurns.index(forKey: key) else { return nil }
         return body(&openTurns.values[index])
+    }
+
+    /// The key of a turn, the last one's again when it is the same turn.
+    private mutating func turnKey(_ threadID: String, _ turnID: String) -> TurnKey {
+        if let last = lastTurnKey, last.turnID == turnID, last.threadID == threadID { return last }
+        let key = TurnKey(threadID, turnID)
+        lastTurnKey = key
+        return key
     }
 
     /// The key of a running turn, opening it at `time` if this is the first we hear of it; `nil` if it has ended.
