@@ -56,10 +56,12 @@ enum ReplayPipeline {
     /// Chunks or files read ahead of the one being applied: enough to keep both cores busy, few enough to keep
     /// memory flat.
     private static let chunksInFlight = 4
-    /// Files up to this size are replayed whole by a worker; larger ones, a chunk at a time.
+    /// Files up to this size are replayed whole by a worker; larger ones, a chunk at a time. Smaller ones go to a
+    /// worker several at a time, up to this size in all: a tree of small sessions is not a hand-over (and a wake-up)
+    /// per file.
     private static let maximumDetachedFileSize = 1 << 20
-    /// A worker gives up a file that gives more events than this, for this thread to replay as it reads: what the
-    /// files in flight hold stays small.
+    /// A worker gives up the files of a batch once they have given more events than this, for this thread to
+    /// replay as it reads: what the files in flight hold stays small.
     private static let maximumDetachedEvents = 1024
     /// Once a worker has waited for the disk, files are asked of the kernel this far ahead of their turn: a tree
     /// that is not in the page cache is read from disk while the cores replay the files before it, rather than by
@@ -72,17 +74,27 @@ enum ReplayPipeline {
         let take = { (step: Step) in apply(step, to: &replay, output) }
         withoutActuallyEscaping(take) { take in
             var queue = OrderedWork(depth: chunksInFlight, take: take)
+            var batch: [SessionFiles.File] = []
+            var batchSize = 0
             for (index, file) in files.enumerated() {
                 if queue.hasWaitedForDisk, index + filesReadAhead < files.count {
                     readAhead(files[index + filesReadAhead])
                 }
                 // A regular file, as listed: one whose reading can be given up and begun again.
-                if file.modified != nil && file.size <= maximumDetachedFileSize {
-                    queue.replay(file, detached)
-                } else {
+                guard file.modified != nil && file.size <= maximumDetachedFileSize else {
+                    if !batch.isEmpty { queue.replay(batch, detached) }
+                    (batch, batchSize) = ([], 0)
                     read(file, into: &queue)
+                    continue
                 }
+                if batchSize + file.size > maximumDetachedFileSize, !batch.isEmpty {
+                    queue.replay(batch, detached)
+                    (batch, batchSize) = ([], 0)
+                }
+                batch.append(file)
+                batchSize += file.size
             }
+            if !batch.isEmpty { queue.replay(batch, detached) }
             queue.finish()
         }
     }
@@ -135,24 +147,32 @@ enum ReplayPipeline {
         }
     }
 
-    /// Replays a whole file on its own, on a worker: `nil` if it cannot be opened or is no longer a regular file
-    /// (this thread will say why), or gave too many events.
+    /// Replays files, each whole on its own, on a worker: for each, `nil` if it cannot be opened or is no longer a
+    /// regular file (this thread will say why), or came once the batch had given too many events.
     fileprivate static func replayAlone(
-        _ file: SessionFiles.File,
+        _ files: [SessionFiles.File],
         _ detached: SessionReplay,
         buffer: inout Chunk,
         diskWait: DiskWait
-    ) -> ReplayedFile? {
-        guard case .success(let opened) = open(file, regularOnly: true) else { return nil }
-        defer { close(opened.descriptor) }
-        var replay = detached
-        var events: [TelemetryEvent] = []
-        let (bytesRead, failure) = replayWhole(opened, file, into: &replay, buffer: &buffer, diskWait: diskWait) {
-            events += $0
-            return events.count <= maximumDetachedEvents
+    ) -> [Step] {
+        var eventsLeft = maximumDetachedEvents
+        return files.map { file in
+            guard eventsLeft >= 0, case .success(let opened) = open(file, regularOnly: true) else {
+                return .replayed(file, nil)
+            }
+            defer { close(opened.descriptor) }
+            var replay = detached
+            var events: [TelemetryEvent] = []
+            let blocksBefore = DiskWait.blocksRead()
+            let (bytesRead, failure) = replayWhole(opened, file, into: &replay, buffer: &buffer) {
+                events += $0
+                return events.count <= eventsLeft
+            }
+            diskWait.note(blocksSince: blocksBefore)
+            eventsLeft -= events.count
+            guard let bytesRead else { return .replayed(file, nil) }
+            return .replayed(file, ReplayedFile(replay: replay, events: events, bytesRead: bytesRead, failure: failure))
         }
-        guard let bytesRead else { return nil }
-        return ReplayedFile(replay: replay, events: events, bytesRead: bytesRead, failure: failure)
     }
 
     /// Replays a whole file through `replay`, reading it into `buffer` and handing its events to `take` as they
@@ -163,7 +183,6 @@ enum ReplayPipeline {
         _ file: SessionFiles.File,
         into replay: inout SessionReplay,
         buffer: inout Chunk,
-        diskWait: DiskWait? = nil,
         _ take: ([TelemetryEvent]) -> Bool
     ) -> (bytesRead: Int?, failure: ReplayError?) {
         replay.startFile(modifiedAt: opened.modifiedAt)
@@ -171,12 +190,8 @@ enum ReplayPipeline {
         var bytesRead = 0
         var failure: ReplayError?
         while true {
-            let started = DispatchTime.now().uptimeNanoseconds
             let count = Glibc.read(opened.descriptor, buffer.base, readSize)
             if count < 0 && errno == EINTR { continue }
-            if let diskWait, count > 0 {
-                diskWait.note(bytes: count, readIn: DispatchTime.now().uptimeNanoseconds - started)
-            }
             guard count >= 0 else {
                 failure = ReplayError("cannot read \(file.path): \(String(cString: strerror(errno)))")
                 break
@@ -358,13 +373,20 @@ private struct Chunk: @unchecked Sendable {
     func deallocate() { free(base) }
 }
 
-/// Whether a read has waited for the disk: one slower than a byte a nanosecond, with a tenth of a millisecond to
-/// spare (reads from the page cache run at several bytes a nanosecond).
+/// Whether a worker has read from the disk: the kernel counts the blocks a thread had read for it, none when the
+/// page cache held all it read. (How long a read took says less: a worker preempted mid-read looks as slow.)
 private final class DiskWait: Sendable {
     let seen = Atomic(false)
 
-    func note(bytes: Int, readIn nanoseconds: UInt64) {
-        if nanoseconds > 100_000 + UInt64(bytes) { seen.store(true, ordering: .relaxed) }
+    /// Blocks read from a disk for this thread so far (`RUSAGE_THREAD`, which Glibc's module does not name).
+    static func blocksRead() -> Int {
+        var usage = rusage()
+        getrusage(1, &usage)
+        return usage.ru_inblock
+    }
+
+    func note(blocksSince before: Int) {
+        if Self.blocksRead() > before { seen.store(true, ordering: .relaxed) }
     }
 }
 
@@ -373,21 +395,21 @@ private struct OrderedWork {
     /// A step, or the promise of one from a worker.
     private final class Pending: @unchecked Sendable {
         private let done = DispatchSemaphore(value: 0)
-        private var result: (step: ReplayPipeline.Step, oversized: Int, chunk: Chunk?)?
+        private var result: (steps: [ReplayPipeline.Step], oversized: Int, chunk: Chunk?)?
 
         init(_ step: ReplayPipeline.Step? = nil) {
             if let step {
-                result = (step, 0, nil)
+                result = ([step], 0, nil)
                 done.signal()
             }
         }
 
-        func fulfil(_ step: ReplayPipeline.Step, oversized: Int, chunk: Chunk) {
-            result = (step, oversized, chunk)
+        func fulfil(_ steps: [ReplayPipeline.Step], oversized: Int, chunk: Chunk) {
+            result = (steps, oversized, chunk)
             done.signal()
         }
 
-        func wait() -> (step: ReplayPipeline.Step, oversized: Int, chunk: Chunk?) {
+        func wait() -> (steps: [ReplayPipeline.Step], oversized: Int, chunk: Chunk?) {
             done.wait()
             return result!
         }
@@ -423,15 +445,15 @@ private struct OrderedWork {
 
     mutating func add(_ step: ReplayPipeline.Step) { enqueue(Pending(step)) }
 
-    /// Has a worker replay a whole file on its own.
-    mutating func replay(_ file: SessionFiles.File, _ detached: SessionReplay) {
+    /// Has a worker replay whole files, one after the other, each on its own.
+    mutating func replay(_ files: [SessionFiles.File], _ detached: SessionReplay) {
         let diskWait = diskWait
         let pending = Pending()
         let chunk = emptyChunk()
         DispatchQueue.global(qos: .userInitiated).async {
             var buffer = chunk
-            let replayed = ReplayPipeline.replayAlone(file, detached, buffer: &buffer, diskWait: diskWait)
-            pending.fulfil(.replayed(file, replayed), oversized: 0, chunk: buffer)
+            let steps = ReplayPipeline.replayAlone(files, detached, buffer: &buffer, diskWait: diskWait)
+            pending.fulfil(steps, oversized: 0, chunk: buffer)
         }
         enqueue(pending)
     }
@@ -440,7 +462,7 @@ private struct OrderedWork {
         let pending = Pending()
         DispatchQueue.global(qos: .userInitiated).async {
             let (step, oversized) = ReplayPipeline.readLines(of: chunk)
-            pending.fulfil(step, oversized: oversized, chunk: chunk)
+            pending.fulfil([step], oversized: oversized, chunk: chunk)
         }
         enqueue(pending)
     }
@@ -457,13 +479,15 @@ private struct OrderedWork {
     }
 
     private mutating func takeOldest() {
-        var (step, oversized, chunk) = pending.removeFirst().wait()
+        let (steps, oversized, chunk) = pending.removeFirst().wait()
         if let chunk { recycle(chunk) }
         oversizedInFile += oversized
-        if case .endFile(let lastLine, let oversizedLines, let failure) = step {
-            step = .endFile(lastLine: lastLine, oversizedLines: oversizedLines + oversizedInFile, failure: failure)
-            oversizedInFile = 0
+        for var step in steps {
+            if case .endFile(let lastLine, let oversizedLines, let failure) = step {
+                step = .endFile(lastLine: lastLine, oversizedLines: oversizedLines + oversizedInFile, failure: failure)
+                oversizedInFile = 0
+            }
+            take(step)
         }
-        take(step)
     }
 }
