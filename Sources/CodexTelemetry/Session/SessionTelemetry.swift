@@ -1,4 +1,5 @@
 public import CodexAppServer
+import JSON
 import JSONRPC
 import SaturatingArithmetic
 
@@ -26,6 +27,13 @@ public struct SessionTelemetry: Sendable {
         "commandExecution", "fileChange", "mcpToolCall", "dynamicToolCall", "webSearch", "imageView",
         "imageGeneration", "collabAgentToolCall",
     ]
+    private static let toolKindNames = NameTable(toolKinds)
+
+    /// Whether items of this type are tool calls: asked of every item, so found by its bytes, not hashed.
+    private static func isToolKind(_ type: String) -> Bool {
+        var type = type
+        return type.withUTF8 { toolKindNames.contains(UnsafeRawBufferPointer($0)) }
+    }
 
     /// What the session sent that was not believed, and the state given up to stay bounded.
     public struct Discards: Sendable, Hashable {
@@ -169,7 +177,7 @@ public struct SessionTelemetry: Sendable {
                 let start = payloadTime(startedAt) ?? time
                 openTurns[key]?.openCompactions[item.id] = start
             }
-            guard Self.toolKinds.contains(item.type), let key = openTurn(key, at: time) else { break }
+            guard Self.isToolKind(item.type), let key = openTurn(key, at: time) else { break }
             let start = payloadTime(startedAt) ?? time
             // A repeated start, or a start after the completion, is not another call. (No copy of the turn is kept
             // while it changes: its tables would be copied whole, every time.)
@@ -186,7 +194,7 @@ public struct SessionTelemetry: Sendable {
             if item.type == "contextCompaction", let key = openTurn(key, at: time) {
                 return completeCompaction(item.id, in: key, at: payloadTime(completedAt) ?? time)
             }
-            guard Self.toolKinds.contains(item.type), let key = openTurn(key, at: time) else { break }
+            guard Self.isToolKind(item.type), let key = openTurn(key, at: time) else { break }
             var events = completeTool(believable(item), in: key, at: payloadTime(completedAt) ?? time)
             // A late completion may be the last its ended turn was waiting for.
             if let ending = withOpenTurn(key, { $0.openTools.isEmpty ? $0.ending : nil }) ?? nil {
@@ -398,7 +406,7 @@ public struct SessionTelemetry: Sendable {
     private mutating func recordSpawns(by item: ItemInfo, in key: TurnKey) {
         guard !item.spawnedThreadIDs.isEmpty else { return }
         // Only a tool call has a span for its children to sit under.
-        let callID = Self.toolKinds.contains(item.type) ? item.id : nil
+        let callID = Self.isToolKind(item.type) ? item.id : nil
         for child in item.spawnedThreadIDs.prefix(SessionLimits.maximumSpawnsPerItem) {
             assumptions?.toldOfSpawns = true
             agents.record(
