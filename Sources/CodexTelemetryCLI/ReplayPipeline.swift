@@ -56,10 +56,12 @@ enum ReplayPipeline {
     /// Chunks or files read ahead of the one being applied: enough to keep both cores busy, few enough to keep
     /// memory flat.
     private static let chunksInFlight = 4
-    /// Files up to this size are replayed whole by a worker; larger ones, a chunk at a time. Smaller ones go to a
-    /// worker several at a time, up to this size in all: a tree of small sessions is not a hand-over (and a wake-up)
-    /// per file.
+    /// Files up to this size are replayed whole by a worker; larger ones, a chunk at a time.
     private static let maximumDetachedFileSize = 1 << 20
+    /// Smaller files go to a worker several at a time, up to this size in all: a tree of small sessions is not a
+    /// hand-over (and a wake-up) per file. Half the largest, so that what is in flight stays as small as when one
+    /// file went at a time (each holds its events and its session's state until it is taken in).
+    private static let maximumBatchSize = 1 << 19
     /// A worker gives up the files of a batch once they have given more events than this, for this thread to
     /// replay as it reads: what the files in flight hold stays small.
     private static let maximumDetachedEvents = 1024
@@ -87,7 +89,7 @@ enum ReplayPipeline {
                     read(file, into: &queue)
                     continue
                 }
-                if batchSize + file.size > maximumDetachedFileSize, !batch.isEmpty {
+                if batchSize + file.size > maximumBatchSize, !batch.isEmpty {
                     queue.replay(batch, detached)
                     (batch, batchSize) = ([], 0)
                 }
