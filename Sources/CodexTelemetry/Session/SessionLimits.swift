@@ -78,8 +78,8 @@ extension TokenUsage {
 /// 64-bit collision among the keys remembered.
 ///
 /// The keys are held once, in the order they came (a ring, the oldest overwritten); an open-addressing table of
-/// 32-bit positions into it finds them, at most half full. A full set of 65,536 keys takes 1 MiB, where a `Set`
-/// beside the ring took 1.5 MiB, and 3 MiB while it grew.
+/// 32-bit positions into it finds them, at most three quarters full. A full set of 65,536 keys takes 1 MiB, where a
+/// `Set` beside the ring took 1.5 MiB, and 3 MiB while it grew.
 struct RecentKeys: Sendable {
     private let capacity: Int
     /// The keys, in the order they came until the ring is full; then `next` is the oldest.
@@ -127,9 +127,12 @@ struct RecentKeys: Sendable {
         let position: Int
         if order.count < capacity {
             position = order.count
+            // Past a few thousand keys, room for all of them is made at once: its pages are taken only as keys
+            // come, and the list is never copied to grow (which held it twice, for a moment).
+            if order.count == order.capacity, order.count >= 4096 { order.reserveCapacity(capacity) }
             order.append(key)
             // A table grown places every key, this one with them.
-            guard slots.count >= 2 * order.count else { return rebuildSlots() }
+            guard 3 * slots.count >= 4 * order.count else { return rebuildSlots() }
         } else {
             position = next
             removeSlot(slot(of: order[position]).index)
@@ -183,10 +186,11 @@ struct RecentKeys: Sendable {
         }
     }
 
-    /// Doubles the table (at least 64 slots, at most twice the capacity rounded up) and places every key again.
+    /// Doubles the table (at least 64 slots, at most four thirds of the capacity rounded up) and places every key
+    /// again.
     private mutating func rebuildSlots() {
         var size = max(64, slots.count * 2)
-        while size < 2 * order.count { size *= 2 }
+        while 3 * size < 4 * order.count { size *= 2 }
         slots = Array(repeating: 0, count: size)
         for (position, key) in order.enumerated() { slots[slot(of: key).index] = Int32(position + 1) }
     }
