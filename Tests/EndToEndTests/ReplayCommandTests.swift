@@ -141,7 +141,8 @@ struct ReplayCommandTests {
     /// A directory is replayed on both cores, small files each whole on a core of its own and large ones a chunk at
     /// a time: its events are exactly those of the library replaying the same files, one after the other, on one
     /// thread. Among them, files that depend on the ones before (a fork, a session read twice, a sub-agent, its
-    /// thread resumed), one with more events than a worker holds, and one large enough to be read in chunks.
+    /// thread resumed), one with more events than a worker holds (and a small one a worker takes with it, to give up
+    /// too), and one large enough to be read in chunks.
     @Test func aDirectoryReplayedOnTwoThreadsGivesTheEventsOfOne() async throws {
         // The fixtures, dated to the second: old captures carry no times and are dated by their file.
         let sessions = TestTools.packageRoot.appendingPathComponent("protocol/sessions")
@@ -176,7 +177,8 @@ struct ReplayCommandTests {
             ("z4-parent-again", [session("t1")] + turns(["u1"])),
             ("z5-sub-agent", [session("c1", source: spawned)] + turns(["v1"])),
             ("z6-sub-agent-resumed", [session("c1")] + turns(["v2"])),
-            ("z7-many-events", [session("t7")] + turns((0..<400).map { "m\($0)" })),
+            ("z7-many-events", [session("t7")] + turns((0..<360).map { "m\($0)" })),
+            ("z7b-own", [session("t7b")] + turns(["u7b"])),
             ("z8-large", [session("t8")] + turns((0..<400).map { "l\($0)" }, padding: 400)),
             ("z9-own", [session("t9")] + turns(["u9"])),
         ]
@@ -185,6 +187,13 @@ struct ReplayCommandTests {
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
         #expect(try Data(contentsOf: folder.appendingPathComponent("z8-large.jsonl")).count > 1 << 20)
+        // Together, as a worker takes small files: up to 512 KiB.
+        #expect(
+            try ["z7-many-events", "z7b-own"].map {
+                try Data(contentsOf: folder.appendingPathComponent($0 + ".jsonl")).count
+            }
+            .reduce(0, +) <= 1 << 19
+        )
         for name in names {
             try FileManager.default.setAttributes(
                 [.modificationDate: Date(timeIntervalSince1970: 1_795_000_000)],
