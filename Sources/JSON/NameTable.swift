@@ -50,6 +50,12 @@ package struct NameTable: Sendable {
         position(of: name.assumingMemoryBound(to: UInt8.self)) != nil
     }
 
+    /// Whether `name` is one of the names: for a name asked of every message, found by its bytes, not hashed.
+    package func contains(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { position(of: $0) != nil }
+    }
+
     /// Where `name` is among the names, in the order they were given; `nil` if it is none of them. An escaped name
     /// is compared as it is written.
     package func position(of name: UnsafeBufferPointer<UInt8>) -> Int? {

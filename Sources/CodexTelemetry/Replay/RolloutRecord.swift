@@ -152,7 +152,7 @@ package struct RolloutRecord: Equatable, Sendable {
         case ("event_msg", "token_count"), ("event_msg", "task_started"), ("event_msg", "task_complete"),
             ("event_msg", "turn_aborted"):
             true
-        case ("response_item", let payloadType?): RolloutTranslator.reads(conversationRecord: payloadType)
+        case ("response_item", let payloadType?): RolloutTranslator.readConversationRecordNames.contains(payloadType)
         default: false
         }
     }

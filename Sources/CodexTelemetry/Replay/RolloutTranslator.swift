@@ -54,14 +54,7 @@ struct RolloutTranslator: Sendable {
         "web_search_call",
     ]
     private static let readEventNames = NameTable(readEvents)
-    private static let readConversationRecordNames = NameTable(readConversationRecords)
-
-    /// Whether translation reads conversation records of this type: asked of every one, so found by its bytes, not
-    /// hashed.
-    static func reads(conversationRecord type: String) -> Bool {
-        var type = type
-        return type.withUTF8 { readConversationRecordNames.contains(UnsafeRawBufferPointer($0)) }
-    }
+    static let readConversationRecordNames = NameTable(readConversationRecords)
 
     /// A record passed over unparsed (see `unreadRecordTime`) still dates the end of a turn in a file that marks
     /// none.

@@ -29,12 +29,6 @@ public struct SessionTelemetry: Sendable {
     ]
     private static let toolKindNames = NameTable(toolKinds)
 
-    /// Whether items of this type are tool calls: asked of every item, so found by its bytes, not hashed.
-    private static func isToolKind(_ type: String) -> Bool {
-        var type = type
-        return type.withUTF8 { toolKindNames.contains(UnsafeRawBufferPointer($0)) }
-    }
-
     /// What the session sent that was not believed, and the state given up to stay bounded.
     public struct Discards: Sendable, Hashable {
         /// Values not believed: times outside 2000…2100, negative or absurd durations, token counts and exit
@@ -177,7 +171,7 @@ public struct SessionTelemetry: Sendable {
                 let start = payloadTime(startedAt) ?? time
                 openTurns[key]?.openCompactions[item.id] = start
             }
-            guard Self.isToolKind(item.type), let key = openTurn(key, at: time) else { break }
+            guard Self.toolKindNames.contains(item.type), let key = openTurn(key, at: time) else { break }
             let start = payloadTime(startedAt) ?? time
             // A repeated start, or a start after the completion, is not another call. (No copy of the turn is kept
             // while it changes: its tables would be copied whole, every time.)
@@ -194,7 +188,7 @@ public struct SessionTelemetry: Sendable {
             if item.type == "contextCompaction", let key = openTurn(key, at: time) {
                 return completeCompaction(item.id, in: key, at: payloadTime(completedAt) ?? time)
             }
-            guard Self.isToolKind(item.type), let key = openTurn(key, at: time) else { break }
+            guard Self.toolKindNames.contains(item.type), let key = openTurn(key, at: time) else { break }
             var events = completeTool(believable(item), in: key, at: payloadTime(completedAt) ?? time)
             // A late completion may be the last its ended turn was waiting for.
             if let ending = withOpenTurn(key, { $0.openTools.isEmpty ? $0.ending : nil }) ?? nil {
@@ -406,7 +400,7 @@ public struct SessionTelemetry: Sendable {
     private mutating func recordSpawns(by item: ItemInfo, in key: TurnKey) {
         guard !item.spawnedThreadIDs.isEmpty else { return }
         // Only a tool call has a span for its children to sit under.
-        let callID = Self.isToolKind(item.type) ? item.id : nil
+        let callID = Self.toolKindNames.contains(item.type) ? item.id : nil
         for child in item.spawnedThreadIDs.prefix(SessionLimits.maximumSpawnsPerItem) {
             assumptions?.toldOfSpawns = true
             agents.record(
