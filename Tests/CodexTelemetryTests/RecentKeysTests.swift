@@ -5,7 +5,7 @@ import Testing
 /// `RecentKeys` against the plainest model of what it promises: the last `capacity` distinct keys inserted, in a
 /// list (inserting a key already there changes nothing).
 struct RecentKeysTests {
-    @Test(arguments: [1, 7, 64, 1000])
+    @Test(arguments: [1, 7, 64, 1000, 5000])
     func itRemembersExactlyTheLastKeysInserted(capacity: Int) {
         var keys = RecentKeys(capacity: capacity)
         var model: [Int] = []
