@@ -95,6 +95,12 @@ public final class TelemetryExport: Sendable {
         try exporter.checkpoint(including: mapping.withLock { $0.metrics.collect() }, commit)
     }
 
+    /// Bounds the flush at the end to `limit`: for a process asked to stop, which a client kills soon after. What
+    /// is not sent by then stays in the spool for the next run.
+    public func limitFlush(to limit: Duration) {
+        exporter.limitFlush(to: limit)
+    }
+
     private func sendMetrics() {
         exporter.enqueue(mapping.withLock { $0.metrics.collect() })
     }

@@ -369,11 +369,11 @@ final class SignalHandling: Sendable {
     }
 
     private let state = Mutex(State())
-    /// Dispatch sources are thread-safe to cancel; they are set once, as the handler is made.
-    nonisolated(unsafe) private var sources: [any DispatchSourceSignal] = []
+    /// Set once, as the handler is made.
+    nonisolated(unsafe) private var signals: StopSignals?
 
     init() {
-        sources = handleStopSignals { [weak self] in self?.received() }
+        signals = StopSignals { [weak self] _ in self?.received() }
     }
 
     var interrupted: Bool { state.withLock { $0.received > 0 } }
@@ -388,7 +388,7 @@ final class SignalHandling: Sendable {
     }
 
     func stop() {
-        for source in sources { source.cancel() }
+        signals?.cancel()
     }
 
     private func received() {

@@ -29,8 +29,9 @@ struct ExportOptions {
                                  spool. Environment: CODEX_TELEMETRY_FLUSH_TIMEOUT. Default: 10 seconds.
           Also read: OTEL_EXPORTER_OTLP_TIMEOUT (ms per request, default 10000), OTEL_SERVICE_NAME (default
           codex-telemetry), OTEL_RESOURCE_ATTRIBUTES (K=V,K=V), OTEL_METRIC_EXPORT_INTERVAL (ms between metric
-          exports in a long run, default 60000), and OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE
-          (cumulative by default, or delta).
+          exports in a long run, default 60000), OTEL_BLRP_SCHEDULE_DELAY and OTEL_BSP_SCHEDULE_DELAY (ms a log
+          record or a span waits for its batch to fill, default 1000), and
+          OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE (cumulative by default, or delta).
           OTEL_EXPORTER_OTLP_COMPRESSION (gzip or none, default none), and per signal.
           OTEL_EXPORTER_OTLP_CERTIFICATE (a PEM file of the certificates an https collector's must chain to,
           in place of the system's). https loads the system's libcurl (libcurl.so.4) when first used.

@@ -6,6 +6,7 @@ import Dispatch
 import FoundationEssentials
 import JSONRPC
 import SaturatingArithmetic
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -71,9 +72,17 @@ struct ProxyCommand {
             return 127
         }
         forwardStandardInput(to: server, recorder: recorder)
+        let stopping = Stopping()
+        let signals = StopSignals([SIGINT, SIGTERM, SIGHUP]) { signal in
+            // Codex ends as its client asked, its output closes, and what was observed is flushed in time.
+            kill(server.pid, signal)
+            stopping.stop()
+        }
+        defer { signals.cancel() }
 
         var telemetry = SessionTelemetry(prices: prices)
         let observe: (TelemetryExport?) async -> Void = { export in
+            if let export { stopping.onStop { export.limitFlush(to: Self.flushGrace) } }
             for await line in server.lines {
                 let now = Date()
                 recorder?.record(line, from: .server, at: now)
@@ -107,6 +116,10 @@ struct ProxyCommand {
         }
     }
 
+    /// How long the flush may take once a client has asked the proxy to stop: clients kill it soon after (the
+    /// official Python SDK, two seconds after SIGTERM). What is not sent by then stays in the spool.
+    static let flushGrace = Duration.seconds(1)
+
     /// Copies our stdin to the server's, chunk by chunk as it arrives, on a thread of its own; records what the
     /// client sent, line by line; closes the server's stdin when ours ends.
     private func forwardStandardInput(to server: ChildProcess, recorder: SessionRecorder?) {
@@ -127,5 +140,30 @@ struct ProxyCommand {
             if let recorder, let last = framer.finish() { recorder.record(last, from: .client, at: Date()) }
             server.closeStdin()
         }
+    }
+}
+
+/// Whether a stop signal came, and what to do when it does, whichever comes first.
+private final class Stopping: Sendable {
+    private struct State {
+        var stopped = false
+        var action: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
+
+    func stop() {
+        state.withLock { state -> (@Sendable () -> Void)? in
+            state.stopped = true
+            return state.action
+        }?()
+    }
+
+    func onStop(_ action: @escaping @Sendable () -> Void) {
+        let stopped = state.withLock { state in
+            state.action = action
+            return state.stopped
+        }
+        if stopped { action() }
     }
 }

@@ -226,7 +226,7 @@ final class StopSignal: Sendable {
     private let wake: Int32
     private let stopped = Mutex(false)
     /// Kept for as long as this is, which is as long as the signals are handled; set once, as it is made.
-    nonisolated(unsafe) private var sources: [any DispatchSourceSignal] = []
+    nonisolated(unsafe) private var signals: StopSignals?
 
     init() {
         var ends: [Int32] = [-1, -1]
@@ -237,7 +237,7 @@ final class StopSignal: Sendable {
         }
         wake = ends[0]
         let ring = ends[1]
-        sources = handleStopSignals { [weak self] in
+        signals = StopSignals { [weak self] _ in
             self?.stopped.withLock { $0 = true }
             var one: UInt8 = 1
             _ = Glibc.write(ring, &one, 1)

@@ -1,5 +1,6 @@
 import CodexAppServer
 import Foundation
+import JSON
 import JSONRPC
 import Synchronization
 import TestSupport
@@ -125,6 +126,129 @@ struct ProxyCommandTests {
         )
         #expect(items.filter { $0.kind == "log" && $0.name == "codex.tool_call" }.count == 1)
     }
+}
+
+extension ProxyCommandTests {
+    /// OpenAI's official Python SDK, as its users run it: `codex_bin` set to the README's wrapper, as written. It
+    /// answers as it does without us, every turn reaches the collector while the session is still open, and when the
+    /// SDK closes the server its way (stdin closed and SIGTERM at once, SIGKILL two seconds later) nothing is lost or
+    /// left behind.
+    @Test func theOfficialPythonSDKThroughTheREADMEWrapperLosesNothing() async throws {
+        let server = try await StandInModelServer.start()
+        let rotel = try await Rotel()
+        defer {
+            Task {
+                await server.stop()
+                await rotel.stop()
+            }
+        }
+        let folder = try TestTools.makeTemporaryDirectory("sdk")
+        let written = try #require(TestTools.readmeBlock(containing: "exec codex-telemetry proxy"))
+        let script = written.replacing("codex-telemetry proxy", with: "'\(try TestTools.cli())' proxy")
+            .replacing("http://127.0.0.1:4318", with: "http://127.0.0.1:\(rotel.port)")
+            .replacing("/usr/local/bin/codex", with: "'\(try TestTools.codex())'")
+        let wrapper = folder.appendingPathComponent("codex-with-telemetry")
+        try Data(script.utf8).write(to: wrapper)
+        chmod(wrapper.path, 0o755)
+        let work = try TestTools.makeTemporaryDirectory("sdk-work")
+        let state = folder.appendingPathComponent("state")
+        let scenarios = ["plain", "command", "two-tools", "patch", "plain"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["CODEX_HOME"] = try TestTools.makeTemporaryDirectory("sdk-home").path
+        environment["XDG_STATE_HOME"] = state.path  // the wrapper's default spool
+        environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = nil
+        let client = try ChildProcess(
+            ChildProcess.Configuration(
+                executable: try TestTools.sdkPython(),
+                arguments: [
+                    TestTools.packageRoot.appendingPathComponent("scripts/sdk-client.py").path, wrapper.path,
+                    "\(server.port)", work.path,
+                ] + scenarios,
+                environment: environment
+            )
+        )
+        var turns: [JSONValue] = []
+        for await line in client.lines {
+            let text = String(decoding: line, as: UTF8.self)
+            guard text != "closed" else { break }
+            let turn = try JSONValue(parsing: text)
+            turns.append(turn)
+            // The session is still open: its turn is at the collector all the same.
+            let id = try #require(turn["turn"]?.string)
+            let arrived = try await rotel.items(within: .seconds(10)) { items in
+                items.contains { $0.kind == "log" && $0.name == "codex.turn" && $0.attributes["codex.turn.id"] == id }
+            }
+            #expect(arrived.contains { $0.attributes["codex.turn.id"] == id }, "turn \(turns.count) while open")
+            if turns.count == scenarios.count { client.send(line: Array("close".utf8)) }
+        }
+        #expect(await client.waitForExit() == .exited(0), "\(client.stderrText)")
+        #expect(turns.map { $0["status"]?.string } == Array(repeating: "completed", count: scenarios.count))
+
+        // After the close: the metrics, sent as the proxy ends, and every record once.
+        let items = try await rotel.items { $0.contains { $0.kind == "point" && $0.name == "codex.turns" } }
+        let logs = items.filter { $0.kind == "log" }
+        #expect(logs.filter { $0.name == "codex.turn" }.count == scenarios.count)
+        #expect(logs.filter { $0.name == "codex.tool_call" }.count == 4)
+        // One call for each answer, and one more for each turn whose tools ran first.
+        #expect(logs.filter { $0.name == "codex.llm_call" }.count == scenarios.count + 3)
+        let tokens = logs.filter { $0.name == "codex.llm_call" }.compactMap { log -> Int? in
+            guard let input = log.attributes["gen_ai.usage.input_tokens"].flatMap({ Int($0) }),
+                let output = log.attributes["gen_ai.usage.output_tokens"].flatMap({ Int($0) })
+            else { return nil }
+            return input + output
+        }
+        #expect(tokens.reduce(0, +) == Int(turns.last?["totalTokens"]?.int ?? 0), "the usage the SDK reported")
+        #expect(items.contains { $0.kind == "point" && $0.name == "codex.turns" })
+        #expect(!items.contains { ($0.attributes.values + [$0.name]).joined().contains(TestTools.contentMarker) })
+        let spool = state.appendingPathComponent("codex-telemetry/spool")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: spool.path)) ?? []
+        #expect(left.filter { !$0.hasPrefix(".") }.isEmpty, "nothing left in the spool: \(left)")
+    }
+
+    /// Asked to stop while its collector does not answer, the proxy passes the signal on to Codex, keeps what it
+    /// cannot send in the spool, and exits with Codex's status within the grace a client gives.
+    @Test(arguments: [SIGTERM, SIGINT, SIGHUP])
+    func aStopSignalEndsCodexAndKeepsWhatCouldNotBeSent(signal: Int32) async throws {
+        let collector = try await StandInCollector(respond: "hang")
+        defer { Task { await collector.stop() } }
+        let spool = try TestTools.makeTemporaryDirectory("spool")
+        let proxy = try ChildProcess(
+            ChildProcess.Configuration(
+                executable: try TestTools.cli(),
+                arguments: [
+                    "proxy", "--otlp-endpoint", "http://127.0.0.1:\(collector.port)", "--spool-dir", spool.path,
+                    "--", "python3", "-c", Self.echoServer,
+                    try String(
+                        contentsOf: TestTools.packageRoot.appendingPathComponent(
+                            "protocol/sessions/codex-0.163.0-scenarios.jsonl"
+                        ),
+                        encoding: .utf8
+                    ),
+                ]
+            )
+        )
+        let reading = Task { for await _ in proxy.lines {} }
+        // The server has written its session: give the proxy the time to read it, then ask it to stop.
+        try await Task.sleep(for: .seconds(1))
+        let asked = ContinuousClock.now
+        kill(proxy.pid, signal)
+        let status = await proxy.waitForExit(within: .seconds(10))
+        await reading.value
+        #expect(ContinuousClock.now - asked < .seconds(2), "ended within the SDK's grace")
+        #expect(status == .exited(40 + signal), "Codex's own status: \(proxy.stderrText)")
+        let requests = try FileManager.default.contentsOfDirectory(atPath: spool.path).filter { !$0.hasPrefix(".") }
+        #expect(!requests.isEmpty, "what could not be sent waits in the spool")
+    }
+
+    /// Writes its first argument, then waits for its stdin to close; on a stop signal, exits 40 plus its number.
+    static let echoServer = #"""
+        import signal, sys
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(number, lambda received, frame: sys.exit(40 + received))
+        sys.stdout.write(sys.argv[1])
+        sys.stdout.flush()
+        sys.stdin.read()
+        """#
 }
 
 /// FNV-1a over the bytes: enough to compare two streams.

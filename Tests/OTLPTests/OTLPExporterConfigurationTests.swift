@@ -63,6 +63,20 @@ struct OTLPExporterConfigurationTests {
         #expect(!configuration.hasEndpoint)
         #expect(configuration.temporality == .cumulative)
         #expect(configuration.wireProtocol(for: .logs) == .protobuf)
+        #expect(configuration.scheduleDelay(for: .logs) == .seconds(1))
+        #expect(configuration.scheduleDelay(for: .traces) == .seconds(1))
+    }
+
+    /// The batch delays, as the specification names them: one for the log record processor, one for the span's.
+    @Test func scheduleDelaysAreReadForLogsAndSpans() throws {
+        let configuration = try defaults.applying(environment: [
+            "OTEL_BLRP_SCHEDULE_DELAY": "250", "OTEL_BSP_SCHEDULE_DELAY": "5000",
+        ])
+        #expect(configuration.scheduleDelay(for: .logs) == .milliseconds(250))
+        #expect(configuration.scheduleDelay(for: .traces) == .seconds(5))
+        #expect(throws: OTLPConfigurationError.self) {
+            try defaults.applying(environment: ["OTEL_BSP_SCHEDULE_DELAY": "0"])
+        }
     }
 
     @Test(arguments: [
@@ -72,6 +86,7 @@ struct OTLPExporterConfigurationTests {
         ["OTEL_EXPORTER_OTLP_TIMEOUT": "soon"],
         ["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "sometimes"],
         ["OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"],
+        ["OTEL_BLRP_SCHEDULE_DELAY": "-1"],
     ])
     func badValuesAreClearErrorsThatDoNotRepeatSecrets(environment: [String: String]) {
         #expect {

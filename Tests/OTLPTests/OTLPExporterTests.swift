@@ -210,6 +210,33 @@ struct OTLPExporterTests {
         #expect(report.lost == [.logs: 1])
     }
 
+    /// A quiet producer (a live session between turns): each record leaves within its signal's schedule delay,
+    /// though no batch fills and the run goes on.
+    @Test func aLoneRecordLeavesWithinItsScheduleDelay() async throws {
+        let transport = ScriptedHTTPTransport([.status(200)])
+        var configuration = Self.configuration
+        configuration.scheduleDelays = [.logs: .milliseconds(50), .traces: .milliseconds(80)]
+        let (paths, _) = try await OTLPExporter.withExporter(
+            configuration: configuration,
+            scope: OTLPScope(name: "test", version: "0"),
+            spool: try Self.spool(),
+            flushTimeout: Self.deadline,
+            transport: transport,
+            clock: TestClock()
+        ) { exporter in
+            // A record, then a record and a span, each awaited while the run goes on (up to 5 s).
+            for (expected, withSpan) in [(1, false), (3, true)] {
+                exporter.enqueue(Self.record)
+                if withSpan { exporter.enqueue(Self.span) }
+                for _ in 0..<500 where transport.requests.count < expected {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
+            return transport.requests.map { $0.url.path }
+        }
+        #expect(paths == ["/v1/logs", "/v1/logs", "/v1/traces"])
+    }
+
     /// A cancelled caller: what it handed over is still spooled and sent, and the cancellation still reaches it.
     @Test func cancellingTheCallerStillFlushes() async throws {
         let transport = ScriptedHTTPTransport([.status(200)])

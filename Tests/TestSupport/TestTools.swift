@@ -39,6 +39,21 @@ public enum TestTools {
         return path
     }
 
+    /// Python with OpenAI's official Codex SDK (`openai-codex`), a real app-server client.
+    public static func sdkPython() throws -> String {
+        let path = packageRoot.appendingPathComponent(".tools/codex/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw MissingTool(name: "openai-codex") }
+        return path
+    }
+
+    /// The README's code block (its text between the fences) that holds `text`: what the tests run as written.
+    public static func readmeBlock(containing text: String) -> String? {
+        let readme = (try? String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)) ?? ""
+        let blocks = readme.components(separatedBy: "```").enumerated().filter { $0.offset % 2 == 1 }
+        // Without the fence's language line.
+        return blocks.map { $0.element.drop { $0 != "\n" }.dropFirst() }.first { $0.contains(text) }.map(String.init)
+    }
+
     /// Python with `opentelemetry-proto`, for the independent decoder scripts.
     public static func otelPython() throws -> String {
         let path = packageRoot.appendingPathComponent(".tools/otel/bin/python").path

@@ -11,19 +11,17 @@ import Synchronization
 /// and its signal is not sent again that run. When the spool cannot be written, a batch is held in memory (up to
 /// 64 MiB) and sent from there; what is still there at the end is lost, and counted as lost.
 public final class OTLPExporter: Sendable {
-    /// How records are grouped into requests.
+    /// How records are grouped into requests; how long one may wait for its batch to fill is the configuration's
+    /// `scheduleDelay(for:)`.
     public struct Batching: Sendable {
         /// Records per request. Default: 512.
         public var maximumSize: Int
-        /// How long a record may wait for its batch to fill. Default: 1 second.
-        public var maximumDelay: Duration
 
         /// Whether records leave only at `checkpoint`, never on their own, nor at the end.
         var atCheckpointsOnly = false
 
-        public init(maximumSize: Int = 512, maximumDelay: Duration = .seconds(1)) {
+        public init(maximumSize: Int = 512) {
             self.maximumSize = maximumSize
-            self.maximumDelay = maximumDelay
         }
 
         /// Batches of `maximumSize` that leave only at `checkpoint`: for a reader that records how far it has read
@@ -67,15 +65,52 @@ public final class OTLPExporter: Sendable {
     private let state = Mutex(State())
     private let batchReady = Doorbell()
     private let workWaiting = Doorbell()
+    private let flushLimited = Doorbell()
 
     private enum Worker {
         case batcher, sender, deadline
+        /// The flush was not limited after all.
+        case unlimited
+    }
+
+    /// Records of one signal waiting for their batch, and since when the oldest has waited.
+    private struct Waiting<Record> {
+        var records: [Record] = []
+        var since: ContinuousClock.Instant?
+
+        /// Notes that the oldest record starts waiting now, if it is the first; returns whether it is.
+        mutating func markStart() -> Bool {
+            guard since == nil, !records.isEmpty else { return false }
+            since = .now
+            return true
+        }
+
+        /// Takes every record, in batches of `size`, if they fill a batch, have waited `delay`, or `all` must go;
+        /// otherwise takes none, and shortens `wait` to when they will be due.
+        mutating func takeIfDue(
+            after delay: Duration,
+            size: Int,
+            all: Bool,
+            wait: inout Duration?,
+            as batch: ([Record]) -> OTLPBatch
+        ) -> [OTLPBatch] {
+            guard let since else { return [] }
+            let left = delay - (ContinuousClock.now - since)
+            if all || left <= .zero || records.count >= size { return take(in: size, as: batch) }
+            wait = min(wait ?? left, left)
+            return []
+        }
+
+        /// Takes every record, in batches of `size`.
+        mutating func take(in size: Int, as batch: ([Record]) -> OTLPBatch) -> [OTLPBatch] {
+            defer { self = Waiting() }
+            return records.chunked(size).map(batch)
+        }
     }
 
     private struct State {
-        var logs: [OTLPLogRecord] = []
-        var spans: [OTLPSpan] = []
-        var oldestPending: ContinuousClock.Instant?
+        var logs = Waiting<OTLPLogRecord>()
+        var spans = Waiting<OTLPSpan>()
         var finishing = false
         var batcherDone = false
         var report = ExportReport()
@@ -85,6 +120,8 @@ public final class OTLPExporter: Sendable {
         var nextHeld = 0
         /// Signals whose endpoint answered with a redirect: not sent again this run.
         var redirected: Set<OTLPSignal> = []
+        /// How long the flush may last at most once asked to be quick (`limitFlush`).
+        var flushLimit: Duration?
     }
 
     /// A batch held in memory because the spool would not take it.
@@ -232,21 +269,34 @@ public final class OTLPExporter: Sendable {
                     await self.clock.sleep(for: flushTimeout)
                     return .deadline
                 }
+                group.addTask {
+                    await self.flushLimited.wait(upTo: flushTimeout)
+                    guard let limit = self.state.withLock({ $0.flushLimit }) else { return .unlimited }
+                    await self.clock.sleep(for: limit)
+                    return .deadline
+                }
                 // Flushed when the sender has sent everything (it ends only then), or out of time.
-                _ = await group.next()
+                while await group.next() == .unlimited {}
             }
             group.cancelAll()
         }
     }
 
+    /// Bounds the flush to `limit` from now (or from its start, if later), however long the flush timeout: for a
+    /// process asked to stop, which has a moment before it is killed. What is not sent by then stays in the spool.
+    public func limitFlush(to limit: Duration) {
+        state.withLock { $0.flushLimit = min($0.flushLimit ?? limit, limit) }
+        flushLimited.ring()
+    }
+
     /// Adds a log record; it leaves in the next logs batch.
     public func enqueue(_ record: OTLPLogRecord) {
-        add { $0.logs.append(record) }
+        add { $0.logs.records.append(record) }
     }
 
     /// Adds a span; it leaves in the next traces batch.
     public func enqueue(_ span: OTLPSpan) {
-        add { $0.spans.append(span) }
+        add { $0.spans.records.append(span) }
     }
 
     /// Sends a collection of metrics as a request of its own: collections are few and small, and each is a
@@ -264,14 +314,9 @@ public final class OTLPExporter: Sendable {
     /// is rethrown. With no spool, or one that will not take them, the records are held in memory as always:
     /// exactly once then holds only while the process lives.
     public func checkpoint(including metrics: [OTLPMetric], _ commit: ([String]) throws -> Void) rethrows {
-        var batches = state.withLock { state -> [OTLPBatch] in
-            defer {
-                state.logs = []
-                state.spans = []
-                state.oldestPending = nil
-            }
-            return state.logs.chunked(batching.maximumSize).map(OTLPBatch.logs)
-                + state.spans.chunked(batching.maximumSize).map(OTLPBatch.traces)
+        var batches = state.withLock { state in
+            state.logs.take(in: batching.maximumSize, as: OTLPBatch.logs)
+                + state.spans.take(in: batching.maximumSize, as: OTLPBatch.traces)
         }
         if !metrics.isEmpty { batches.append(.metrics(metrics)) }
         let staged = batches.compactMap { keep($0, staged: true) }
@@ -281,28 +326,31 @@ public final class OTLPExporter: Sendable {
     }
 
     private func add(_ change: (inout State) -> Void) {
-        let (full, overflow) = state.withLock { state -> (Bool, [OTLPBatch]) in
+        let (wake, overflow) = state.withLock { state -> (Bool, [OTLPBatch]) in
             change(&state)
-            if state.oldestPending == nil { state.oldestPending = .now }
+            // The batcher sleeps until a batch is due: the first record of a quiet spell sets when that is.
+            let logsStarted = state.logs.markStart()
+            let started = state.spans.markStart() || logsStarted
             if batching.atCheckpointsOnly { return (false, []) }
             // A producer far faster than the batcher (a replay, never a live session) spools a batch itself, so
             // memory stays bounded.
             let limit = 4 * batching.maximumSize
             var overflow: [OTLPBatch] = []
-            if state.logs.count >= limit {
-                overflow.append(.logs(Array(state.logs.prefix(batching.maximumSize))))
-                state.logs.removeFirst(batching.maximumSize)
+            if state.logs.records.count >= limit {
+                overflow.append(.logs(Array(state.logs.records.prefix(batching.maximumSize))))
+                state.logs.records.removeFirst(batching.maximumSize)
             }
-            if state.spans.count >= limit {
-                overflow.append(.traces(Array(state.spans.prefix(batching.maximumSize))))
-                state.spans.removeFirst(batching.maximumSize)
+            if state.spans.records.count >= limit {
+                overflow.append(.traces(Array(state.spans.records.prefix(batching.maximumSize))))
+                state.spans.records.removeFirst(batching.maximumSize)
             }
-            let full = state.logs.count >= batching.maximumSize || state.spans.count >= batching.maximumSize
-            return (full, overflow)
+            let full =
+                state.logs.records.count >= batching.maximumSize || state.spans.records.count >= batching.maximumSize
+            return (full || started, overflow)
         }
         for batch in overflow { keep(batch) }
         if !overflow.isEmpty { workWaiting.ring() }
-        if full { batchReady.ring() }
+        if wake { batchReady.ring() }
     }
 
     // MARK: - Batcher: memory to spool
@@ -312,18 +360,14 @@ public final class OTLPExporter: Sendable {
             let (batches, finishing, wait) = state.withLock { state -> ([OTLPBatch], Bool, Duration?) in
                 // Only `checkpoint` makes these records sendable.
                 if batching.atCheckpointsOnly { return ([], state.finishing, nil) }
-                let due = state.oldestPending.map { ContinuousClock.now - $0 >= batching.maximumDelay } ?? false
-                let full = state.logs.count >= batching.maximumSize || state.spans.count >= batching.maximumSize
-                guard due || full || state.finishing else {
-                    return ([], false, state.oldestPending.map { batching.maximumDelay - (ContinuousClock.now - $0) })
-                }
-                var batches: [OTLPBatch] = []
-                for chunk in state.logs.chunked(batching.maximumSize) { batches.append(.logs(chunk)) }
-                for chunk in state.spans.chunked(batching.maximumSize) { batches.append(.traces(chunk)) }
-                state.logs = []
-                state.spans = []
-                state.oldestPending = nil
-                return (batches, state.finishing, nil)
+                var wait: Duration?
+                let (size, all) = (batching.maximumSize, state.finishing)
+                let logs = configuration.scheduleDelay(for: .logs)
+                let spans = configuration.scheduleDelay(for: .traces)
+                let batches =
+                    state.logs.takeIfDue(after: logs, size: size, all: all, wait: &wait, as: OTLPBatch.logs)
+                    + state.spans.takeIfDue(after: spans, size: size, all: all, wait: &wait, as: OTLPBatch.traces)
+                return (batches, state.finishing, wait)
             }
             for batch in batches { keep(batch) }
             if !batches.isEmpty { workWaiting.ring() }

@@ -36,6 +36,10 @@ public struct OTLPExporterConfiguration: Sendable {
     /// Environment: `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` (`cumulative`, `delta`; `lowmemory` means
     /// delta here, as every instrument is a counter or histogram). Default: cumulative.
     public var temporality: AggregationTemporality = .cumulative
+    /// How long a record may wait for its batch to fill: a quiet session's records still leave within it.
+    /// Environment: `OTEL_BLRP_SCHEDULE_DELAY` (log records) and `OTEL_BSP_SCHEDULE_DELAY` (spans), in
+    /// milliseconds. Default: 1 second.
+    public var scheduleDelays: [OTLPSignal: Duration] = [:]
     /// How often a long run sends its metrics (and once more at its end).
     /// Environment: `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds). Default: 60 seconds.
     public var metricExportInterval: Duration = .seconds(60)
@@ -70,6 +74,9 @@ public struct OTLPExporterConfiguration: Sendable {
 
     /// The request timeout for `signal`.
     public func timeout(for signal: OTLPSignal) -> Duration { timeouts[signal] ?? .seconds(10) }
+
+    /// How long a record of `signal` may wait for its batch to fill.
+    public func scheduleDelay(for signal: OTLPSignal) -> Duration { scheduleDelays[signal] ?? .seconds(1) }
 
     /// A tag of where `signal` is sent, named in its spooled requests: a request waits for a run that sends to the
     /// same collector, never goes to another one that shares the spool. The FNV-1a hash of the URL's scheme, host,
@@ -154,6 +161,12 @@ public struct OTLPExporterConfiguration: Sendable {
                 throw OTLPConfigurationError("OTEL_EXPORTER_OTLP_CERTIFICATE names no file that can be read")
             }
             configuration.trustedCertificates = path
+        }
+        let scheduleDelayVariables = ["OTEL_BLRP_SCHEDULE_DELAY": OTLPSignal.logs, "OTEL_BSP_SCHEDULE_DELAY": .traces]
+        for (variable, signal) in scheduleDelayVariables {
+            if let text = value(variable) {
+                configuration.scheduleDelays[signal] = try Self.milliseconds(text, variable: variable)
+            }
         }
         if let text = value("OTEL_METRIC_EXPORT_INTERVAL") {
             configuration.metricExportInterval = try Self.milliseconds(text, variable: "OTEL_METRIC_EXPORT_INTERVAL")
