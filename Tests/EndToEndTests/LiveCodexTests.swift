@@ -11,7 +11,7 @@ import Testing
 /// The real `codex app-server` against the stand-in model server, through every scenario the telemetry must
 /// describe: the pinned 0.163.0 (or `CODEX_BIN`) and the oldest release run live. One session, one thread per
 /// scenario; the capture it makes is replayed and must give the same events. `RECORD_FIXTURES=1` also writes the
-/// capture to `protocol/sessions/`.
+/// capture to `protocol/sessions/`, and Codex's rollout files of the session to `protocol/rollouts/`.
 @Suite(.serialized)
 struct LiveCodexTests {
     struct Run {
@@ -68,6 +68,19 @@ struct LiveCodexTests {
                 "protocol/sessions/codex-\(version)-scenarios.jsonl"
             )
             try Data(session.capture).write(to: fixture)
+            // And the rollout files Codex wrote for the same session, for the tests of what reads them.
+            let rollouts = TestTools.packageRoot.appendingPathComponent("protocol/rollouts/codex-\(version)")
+            try? FileManager.default.removeItem(at: rollouts)
+            try FileManager.default.createDirectory(at: rollouts, withIntermediateDirectories: true)
+            let sessions = session.codexHome.appendingPathComponent("sessions")
+            for file in try FileManager.default.subpathsOfDirectory(atPath: sessions.path)
+            where file.hasSuffix(".jsonl") {
+                let name = URL(fileURLWithPath: file).lastPathComponent
+                try FileManager.default.copyItem(
+                    at: sessions.appendingPathComponent(file),
+                    to: rollouts.appendingPathComponent(name)
+                )
+            }
         }
         return Run(events: events, capture: session.capture, threads: threads, codexHome: session.codexHome)
     }

@@ -116,13 +116,18 @@ public struct SessionReplay: Sendable {
         }
         if LeadingBytes.startsWith(line, SessionRecording.headerPrefix) { return .passedOver }
         if !everyLine, !AppServerMessage.mayBeFollowed(line) { return .passedOver }
-        guard
-            let message = try? JSONRPCMessage(
+        let message: JSONRPCMessage
+        do {
+            message = try JSONRPCMessage(
                 decoding: line,
                 selecting: AppServerMessage.selection,
                 maximumValues: AppServerMessage.maximumSelectedValues
             )
-        else { return .malformed }
+        } catch .notAMessage {
+            return readLaidOutOtherwise(line)
+        } catch {
+            return .malformed
+        }
         let typed = AppServerMessage(message)
         guard case .other = typed else { return .message(typed, message, recordedAt: nil) }
         // A followed method that does not decode lacks what we need.
@@ -135,6 +140,16 @@ public struct SessionReplay: Sendable {
         // Whether it is a whole document: checked, nothing of it built.
         Self.parse(line, .members([:])) == nil ? .truncated : read(line, everyLine: everyLine)
     }
+
+    /// A JSON object that is not a message and does not begin as Codex and we write our lines: a rollout record or
+    /// a recording's line with other whitespace or member order, as a script that rewrites a file writes them.
+    private static func readLaidOutOtherwise(_ line: UnsafeRawBufferPointer) -> Line {
+        if let record = RolloutRecord(parsing: line) { return .rolloutRecord(record) }
+        if Self.parse(line, Self.headerSelection)?["codexTelemetryRecording"] != nil { return .passedOver }
+        return readRecordingEntry(line)
+    }
+
+    private static let headerSelection = JSONSelection.members(["codexTelemetryRecording": .everything])
 
     private static func readRecordingEntry(_ line: UnsafeRawBufferPointer) -> Line {
         guard let entry = Self.parse(line, Self.recordingSelection).flatMap(SessionRecording.read),
