@@ -8,13 +8,19 @@ import Glibc
 #endif
 
 /// How far each session file has been read and its events exported: the durable cursor that `watch`, `hook` and
-/// `replay --state` share, so that a file is exported once whichever of them reads it, and whenever one is killed.
+/// `replay --state` share, so that a file is exported once whichever of them reads it, whenever one is killed, and
+/// wherever the file is moved.
+///
+/// A file is known by what it is, not where: its device and inode (a rename, a move to another folder or to
+/// `archived_sessions` keeps them), and its session (the id its first line gives, for a copy or a move to another
+/// file system). Its position holds a check of the bytes it stands on, so a file rewritten in place is told apart
+/// from one that grew.
 struct Cursor: Equatable {
     /// Where a file was left.
     struct Position: Equatable {
-        /// Which file it is: a file replaced under the same name is read from its start.
-        var device: UInt64
-        var inode: UInt64
+        var identity: FileIdentity
+        /// Where it was last seen.
+        var path: String
         /// The end of the last whole line read: the events of every line up to it are exported.
         var offset: Int
         /// Whether a turn was still running there.
@@ -22,9 +28,18 @@ struct Cursor: Equatable {
         /// The offsets at which the turns then running were closed as `incomplete`, their session judged over:
         /// reading the file again from its start closes them there again, so they are not exported twice.
         var closings: [Int] = []
+        /// The session the file holds, from its first line: `""` for a file whose first line names none, `nil` for
+        /// one not yet read that far (or left by an earlier release).
+        var session: String?
+        /// `ContentCheck` of the file up to `offset`; `nil` in a cursor left by an earlier release.
+        var check: UInt64?
     }
 
-    var positions: [String: Position] = [:]
+    private(set) var positions: [FileIdentity: Position] = [:]
+    /// The files of each session, to know a session found in another file.
+    private var filesOfSession: [String: Set<FileIdentity>] = [:]
+    /// Which file each path held when last seen.
+    private var filesByPath: [String: FileIdentity] = [:]
     /// Who spawned whom, as the files read say: a sub-agent's file read later, by this process or the next, gets
     /// the lineage its parent's file gave.
     var agents = AgentTree()
@@ -35,44 +50,133 @@ struct Cursor: Equatable {
 
     /// The most closings kept for a file: past it, its open turns are left open.
     static let maximumClosings = 256
+
+    subscript(identity: FileIdentity) -> Position? { positions[identity] }
+
+    /// The positions of `session`'s files.
+    func positions(ofSession session: String) -> [Position] {
+        (filesOfSession[session] ?? []).compactMap { positions[$0] }
+    }
+
+    /// The file last seen at `path`.
+    func identity(at path: String) -> FileIdentity? { filesByPath[path] }
+
+    mutating func record(_ position: Position) {
+        forget(position.identity)
+        positions[position.identity] = position
+        filesByPath[position.path] = position.identity
+        if let session = position.session, !session.isEmpty {
+            filesOfSession[session, default: []].insert(position.identity)
+        }
+    }
+
+    mutating func forget(_ identity: FileIdentity) {
+        guard let old = positions.removeValue(forKey: identity) else { return }
+        if filesByPath[old.path] == identity { filesByPath[old.path] = nil }
+        if let session = old.session, !session.isEmpty {
+            filesOfSession[session]?.remove(identity)
+            if filesOfSession[session]?.isEmpty == true { filesOfSession[session] = nil }
+        }
+    }
+
+    /// Notes that a known file is now at `path`.
+    mutating func relocate(_ identity: FileIdentity, to path: String) {
+        guard var position = positions[identity] else { return }
+        position.path = path
+        record(position)
+    }
+}
+
+/// A check of the bytes a position stands on: FNV-1a over the file's first 4 KiB and the 4 KiB before the offset
+/// (or all of it, when it is shorter). The head holds the session's id and start, the tail the last lines read:
+/// a file truncated and written again, by Codex or anyone, does not have the same.
+enum ContentCheck {
+    static let window = 4096
+
+    /// The check of `descriptor`'s bytes up to `offset`; `nil` when they cannot all be read (the file is shorter).
+    static func of(_ descriptor: Int32, upTo offset: Int) -> UInt64? {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: window, alignment: 1)
+        defer { buffer.deallocate() }
+        let tail = max(offset - window, min(offset, window))
+        for (start, end) in [(0, min(offset, window)), (tail, offset)] where end > start {
+            var read = 0
+            while read < end - start {
+                let count = pread(descriptor, buffer.baseAddress! + read, end - start - read, off_t(start + read))
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { return nil }
+                read += count
+            }
+            for byte in UnsafeRawBufferPointer(rebasing: buffer[..<read]) {
+                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+            }
+        }
+        return hash
+    }
 }
 
 /// The file a cursor is kept in: JSON, 0600, in a directory of the user's, replaced whole on each save (written
 /// aside, synced, renamed), and locked while a reader holds it, so that a `watch` and a hook never read the same
-/// lines.
+/// lines. Like the spool, it must be the user's: a cursor or lock another user could have planted or could write
+/// is refused, since it decides what is exported.
 final class CursorFile: Sendable {
     let path: String
     private let lockDescriptor: Int32
 
-    /// The largest cursor file read: about 300,000 files' positions.
-    private static let maximumBytes = 64 << 20
+    /// The largest cursor file read: about 400,000 files' positions.
+    private static let maximumBytes = 128 << 20
 
     /// Opens (creating its directory, 0700, if need be) the cursor at `path`.
     ///
-    /// - Throws: `CursorError` when the directory cannot be made or the lock file opened, or is a link.
+    /// - Throws: `CursorError` when the directory cannot be made or the lock file opened, or when the directory, the
+    ///   cursor or its lock is a link, someone else's, or writable by others.
     init(path: String) throws(CursorError) {
         self.path = path
-        let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? ""
-        guard directory.isEmpty || makeDirectories(directory) else {
+        let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        guard makeDirectories(directory) else {
             throw CursorError("cannot create \(directory): \(Self.errorText)")
+        }
+        var status = stat()
+        guard stat(directory, &status) == 0 else { throw CursorError("cannot read \(directory): \(Self.errorText)") }
+        if let problem = ownershipProblem(owner: status.st_uid, mode: status.st_mode) {
+            throw CursorError("the cursor's directory \(directory) \(problem): make it yours, 0700, or choose another")
         }
         lockDescriptor = open(path + ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard lockDescriptor >= 0 else { throw CursorError("cannot open \(path).lock: \(Self.errorText)") }
+        var lock = stat()
+        fstat(lockDescriptor, &lock)
+        if let problem = ownershipProblem(owner: lock.st_uid, mode: lock.st_mode) {
+            close(lockDescriptor)
+            throw CursorError("the cursor's lock \(path).lock \(problem): remove it or choose another --state")
+        }
     }
 
     deinit { close(lockDescriptor) }
 
-    /// Runs `body` holding the cursor's lock: waits while another process holds it.
-    func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
-        while flock(lockDescriptor, LOCK_EX) != 0 && errno == EINTR {}
+    /// Runs `body` holding the cursor's lock: waits while another process holds it, for as long as `wait` (`nil`:
+    /// however long it takes).
+    ///
+    /// - Throws: `CursorError` when the lock was not free in time.
+    func withLock<Result>(waitingAtMost wait: Duration? = nil, _ body: () throws -> Result) throws -> Result {
+        if let wait {
+            let deadline = ContinuousClock.now + wait
+            while flock(lockDescriptor, LOCK_EX | LOCK_NB) != 0 {
+                guard errno == EWOULDBLOCK || errno == EINTR, ContinuousClock.now < deadline else {
+                    throw CursorError("the cursor \(path) is held by another reader")
+                }
+                usleep(20_000)
+            }
+        } else {
+            while flock(lockDescriptor, LOCK_EX) != 0 && errno == EINTR {}
+        }
         defer { flock(lockDescriptor, LOCK_UN) }
         return try body()
     }
 
     /// The cursor as last saved; an empty one if there is none yet.
     ///
-    /// - Throws: `CursorError` when the file cannot be read or is not a cursor: it is not replaced, since that
-    ///   would export everything again.
+    /// - Throws: `CursorError` when the file cannot be read, is not a cursor, or is not the user's own: it is not
+    ///   replaced, since that would export everything again.
     func load() throws(CursorError) -> Cursor {
         let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0 else {
@@ -80,6 +184,11 @@ final class CursorFile: Sendable {
             throw CursorError("cannot read the cursor \(path): \(Self.errorText)")
         }
         defer { close(descriptor) }
+        var status = stat()
+        fstat(descriptor, &status)
+        if let problem = ownershipProblem(owner: status.st_uid, mode: status.st_mode) {
+            throw CursorError("the cursor \(path) \(problem): it is not obeyed; move it away to read every file again")
+        }
         guard let bytes = try? DescriptorIO.readAll(descriptor, atMost: Self.maximumBytes),
             let cursor = (try? JSONValue(parsing: bytes)).flatMap(Cursor.init(json:))
         else {
@@ -99,9 +208,14 @@ final class CursorFile: Sendable {
 
     private static var errorText: String { String(cString: strerror(errno)) }
 
+    /// The cursor of every command that keeps one: `--state`, else `CODEX_TELEMETRY_STATE`, else the default.
+    static func path(_ option: String?, environment: [String: String]) -> String {
+        option ?? environment["CODEX_TELEMETRY_STATE"] ?? defaultPath(environment: environment)
+    }
+
     /// `$XDG_STATE_HOME/codex-telemetry/cursor.json`, else `~/.local/state/codex-telemetry/cursor.json`: next to
     /// the spool.
-    static func defaultPath(environment: [String: String]) -> String {
+    private static func defaultPath(environment: [String: String]) -> String {
         let state =
             environment["XDG_STATE_HOME"] ?? (environment["HOME"] ?? FileManager.default.temporaryDirectory.path)
             + "/.local/state"
@@ -116,18 +230,21 @@ struct CursorError: Error, CustomStringConvertible {
 }
 
 extension Cursor {
-    private static let version: JSONValue = 1
+    private static let version: JSONValue = 2
 
     var json: JSONValue {
-        var files = JSONObject()
-        for (path, position) in positions {
-            files[path] = [
-                "device": .int(Int64(bitPattern: position.device)),
-                "inode": .int(Int64(bitPattern: position.inode)),
+        let files = positions.values.sorted { $0.path < $1.path }.map { position -> JSONValue in
+            var entry: JSONObject = [
+                "path": .string(position.path),
+                "device": .int(Int64(bitPattern: position.identity.device)),
+                "inode": .int(Int64(bitPattern: position.identity.inode)),
                 "offset": .int(Int64(position.offset)),
                 "openTurns": .bool(position.openTurns),
                 "closings": .array(position.closings.map { .int(Int64($0)) }),
             ]
+            if let session = position.session { entry["session"] = .string(session) }
+            if let check = position.check { entry["check"] = .int(Int64(bitPattern: check)) }
+            return .object(entry)
         }
         let spawns = agents.entries.map { entry -> JSONValue in
             [
@@ -136,7 +253,7 @@ extension Cursor {
             ]
         }
         var object: JSONObject = [
-            "codexTelemetryCursor": Self.version, "files": .object(files),
+            "codexTelemetryCursor": Self.version, "files": .array(files),
             "staged": .array(staged.map(JSONValue.string)), "agents": .array(spawns),
         ]
         if let spool { object["spool"] = .string(spool) }
@@ -148,25 +265,35 @@ extension Cursor {
         value.string.flatMap { (1...256).contains($0.utf8.count) ? $0 : nil }
     }
 
-    /// A cursor read back, every value checked; `nil` if anything is not as `json` writes it.
+    /// A cursor read back, every value checked; `nil` if anything is not as `json` writes it. A cursor of the first
+    /// version (files by path, without sessions or checks) is read too: its files are known by their inodes.
     init?(json: JSONValue) {
-        guard json["codexTelemetryCursor"] == Self.version, let files = json["files"]?.object,
-            let staged = json["staged"]?.array
-        else { return nil }
-        for (path, entry) in files {
-            guard let device = entry["device"]?.int, let inode = entry["inode"]?.int,
-                let offset = entry["offset"]?.int, offset >= 0, let openTurns = entry["openTurns"]?.bool,
-                let closings = entry["closings"]?.array, closings.count <= Self.maximumClosings
-            else { return nil }
-            let offsets = closings.compactMap { $0.int.flatMap { (0...offset).contains($0) ? Int($0) : nil } }
-            guard offsets.count == closings.count else { return nil }
-            positions[path] = Position(
-                device: UInt64(bitPattern: device),
-                inode: UInt64(bitPattern: inode),
-                offset: Int(offset),
-                openTurns: openTurns,
-                closings: offsets
-            )
+        guard let version = json["codexTelemetryCursor"]?.int, let staged = json["staged"]?.array else { return nil }
+        switch version {
+        case 1:
+            guard let files = json["files"]?.object else { return nil }
+            for (path, entry) in files {
+                guard let position = Self.position(entry, path: path) else { return nil }
+                record(position)
+            }
+        case 2:
+            guard let files = json["files"]?.array else { return nil }
+            for entry in files {
+                guard let path = entry["path"]?.string, var position = Self.position(entry, path: path) else {
+                    return nil
+                }
+                if let session = entry["session"] {
+                    guard let text = session.string, text.isEmpty || Self.id(session) != nil else { return nil }
+                    position.session = text
+                }
+                if let check = entry["check"] {
+                    guard let value = check.int else { return nil }
+                    position.check = UInt64(bitPattern: value)
+                }
+                record(position)
+            }
+        default:
+            return nil
         }
         self.staged = staged.compactMap(\.string)
         guard self.staged.count == staged.count else { return nil }
@@ -180,5 +307,22 @@ extension Cursor {
             )
         }
         spool = json["spool"]?.string
+    }
+
+    /// The members both versions write for a file.
+    private static func position(_ entry: JSONValue, path: String) -> Position? {
+        guard let device = entry["device"]?.int, let inode = entry["inode"]?.int,
+            let offset = entry["offset"]?.int, offset >= 0, let openTurns = entry["openTurns"]?.bool,
+            let closings = entry["closings"]?.array, closings.count <= Self.maximumClosings
+        else { return nil }
+        let offsets = closings.compactMap { $0.int.flatMap { (0...offset).contains($0) ? Int($0) : nil } }
+        guard offsets.count == closings.count else { return nil }
+        return Position(
+            identity: FileIdentity(device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode)),
+            path: path,
+            offset: Int(offset),
+            openTurns: openTurns,
+            closings: offsets
+        )
     }
 }

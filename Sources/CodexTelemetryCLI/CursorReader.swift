@@ -17,36 +17,89 @@ import Glibc
 /// lines are read again and the staged requests (never sent) are left to be removed; killed after, the next start
 /// publishes them. Either way each event is exported once (see `OTLPExporter.checkpoint`). The cursor is held
 /// locked only while a batch of files is read and committed, so a hook and a watch can share it.
+///
+/// A file is found by its identity and its session wherever it is (see `Cursor`). Paths under one of the `roots`
+/// (the folders followed) are opened from the root down, following no link: a folder swapped for a link after it
+/// was listed leads nowhere. Other paths are files named by the user, opened as named.
 final class CursorReader {
+    /// What was found about the files read, beyond their lines.
+    struct Counts {
+        /// Known files found under another name (renamed, moved to another folder): read on from where they were.
+        var moved = 0
+        /// Sessions found in another file (a copy, a move to another file system): read on from where they were.
+        var recognised = 0
+        /// Names that now hold another file than the one read there.
+        var replaced = 0
+        /// Files found shorter than where they were left: read as new from their start.
+        var truncated = 0
+        /// Files whose bytes before where they were left are not the ones read: read as new from their start.
+        var rewritten = 0
+        /// Files that could not be opened or read, or that a link stood in the way of.
+        var unreadable = 0
+        /// Turns closed as `incomplete`, their session judged over.
+        var closedTurns = 0
+        /// New lines skipped: longer than the line limit, or not readable.
+        var oversizedLines = 0
+        var malformedLines = 0
+    }
+
+    /// Commit after this much read, or this many events, whichever comes first: what a process killed before it
+    /// commits reads again. What waits for the commit is staged in the spool as it comes, not held in memory.
+    static let commitEvery = (bytes: 128 << 20, events: 32_768)
+
     private let file: CursorFile
+    /// The folders whose files are opened from the folder down: absolute paths, links resolved.
+    var roots: [String] {
+        didSet { roots = roots.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } }
+    }
     private let export: TelemetryExport?
     private let spoolDirectory: URL?
     private let emit: (TelemetryEvent) -> Void
     private let beforeCommit: () -> Void
+    private let isStopping: () -> Bool
+    private let lockWait: Duration?
     private var follower: SessionFollower
     private var cursor = Cursor()
     /// The cursor as saved last, and its file's status then: loaded again only if someone else saved since.
     private var saved: (cursor: Cursor, status: FileStatus?)?
     private var eventsSinceCommit = 0
+    private var bytesSinceCommit = 0
+    private var found = Counts()
 
-    var counts: SessionFollower.Counts { follower.counts }
-    var positions: [String: Cursor.Position] { cursor.positions }
+    var counts: Counts {
+        var counts = found
+        counts.oversizedLines = follower.oversizedLines
+        counts.malformedLines = follower.malformedLines
+        return counts
+    }
+
+    /// How many files the cursor knows.
+    var knownFiles: Int { cursor.positions.count }
 
     /// - Parameters:
+    ///   - roots: the folders whose files are opened from the folder down (absolute paths, resolved).
+    ///   - lockWait: how long to wait for a cursor another process holds; `nil`: as long as it takes.
+    ///   - isStopping: asked between reads: once it says so, reading stops where it is, to be committed.
     ///   - emit: called with every event, in order: it records it for `export`, which the reader commits.
     ///   - beforeCommit: called before each commit, to flush what `emit` printed: a process killed after a commit
     ///     has printed all it committed.
     init(
         cursor file: CursorFile,
+        roots: [String],
         prices: PriceTable,
         export: TelemetryExport?,
         spoolDirectory: URL?,
+        lockWait: Duration? = nil,
+        isStopping: @escaping () -> Bool = { false },
         beforeCommit: @escaping () -> Void = {},
         emit: @escaping (TelemetryEvent) -> Void
     ) {
         self.file = file
+        self.roots = roots.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.export = export
         self.spoolDirectory = spoolDirectory
+        self.lockWait = lockWait
+        self.isStopping = isStopping
         self.beforeCommit = beforeCommit
         self.emit = emit
         follower = SessionFollower(prices: prices)
@@ -55,13 +108,14 @@ final class CursorReader {
     /// Opens the cursor at `path` and, for an export spooled in `spoolDirectory`, publishes what a process killed
     /// during a commit left staged, and removes what it left unrecorded.
     ///
-    /// - Throws: `CursorError` when the cursor cannot be read or written.
-    static func openCursor(_ path: String, spoolDirectory: URL?) throws -> CursorFile {
+    /// - Throws: `CursorError` when the cursor cannot be read or written, is not the user's, or (within `lockWait`)
+    ///   is held by another process.
+    static func openCursor(_ path: String, spoolDirectory: URL?, lockWait: Duration? = nil) throws -> CursorFile {
         let file = try CursorFile(path: path)
         let spool = spoolDirectory.flatMap {
             try? DiskSpool(directory: $0, maximumBytes: DiskSpool.standardMaximumBytes)
         }
-        try file.withLock {
+        try file.withLock(waitingAtMost: lockWait) {
             var cursor = try file.load()
             if let spool, cursor.spool == spool.directory.path {
                 spool.publish(cursor.staged)
@@ -76,7 +130,7 @@ final class CursorReader {
 
     /// Runs `body` with the cursor locked and up to date, then commits what it read.
     func transaction(_ body: () throws -> Void) throws {
-        try file.withLock {
+        try file.withLock(waitingAtMost: lockWait) {
             if saved == nil || fileStatus(atPath: file.path) != saved?.status {
                 cursor = try file.load()
                 eventsSinceCommit = 0
@@ -88,25 +142,37 @@ final class CursorReader {
         }
     }
 
-    /// Reads what `path` gained since the cursor, committing every read budget's worth.
+    /// Reads what `path` gained since the cursor, committing as it goes; stops early when asked to.
     func read(_ path: String) throws {
-        while true {
-            guard let (position, done) = follower.follow(path, from: cursor.positions[path], emit: record) else {
-                // Gone: nothing more will come of it.
-                if fileStatus(atPath: path) == nil { cursor.positions[path] = nil }
-                return
+        guard let opened = open(path) else { return }
+        defer { close(opened.descriptor) }
+        var position = resolve(opened)
+        while !isStopping() {
+            var (reached, done, failed) = follower.follow(opened, from: position, emit: record)
+            if failed { found.unreadable += 1 }
+            if reached.session == nil, reached.offset > 0 { reached.session = Self.session(of: opened) }
+            bytesSinceCommit += reached.offset - (position?.offset ?? 0)
+            cursor.record(reached)
+            position = reached
+            if eventsSinceCommit >= Self.commitEvery.events || bytesSinceCommit >= Self.commitEvery.bytes {
+                try commit()
             }
-            cursor.positions[path] = position
             if done { return }
-            try commit()
         }
     }
 
     /// Closes the running turns of `path` as `incomplete`, once it has been read to its end.
     func closeOpenTurns(_ path: String) throws {
         try read(path)
-        guard let position = cursor.positions[path], position.openTurns else { return }
-        cursor.positions[path] = follower.closeOpenTurns(path, at: position, emit: record)
+        guard
+            let identity = open(path).map({ opened in
+                close(opened.descriptor)
+                return opened.status.identity
+            }), let position = cursor[identity], position.openTurns, !isStopping()
+        else { return }
+        let (closed, turns) = follower.closeOpenTurns(at: position, emit: record)
+        found.closedTurns += turns
+        cursor.record(closed)
     }
 
     /// Closes, as `incomplete`, the running turns of files quiet for `quiet` that no process holds open.
@@ -114,23 +180,122 @@ final class CursorReader {
         let quietSince = Int64(Date().timeIntervalSince1970 * 1e9) - quiet.wholeMilliseconds * 1_000_000
         try transaction {
             var candidates: [FileIdentity: String] = [:]
-            for (path, position) in cursor.positions where position.openTurns {
-                guard let status = fileStatus(atPath: path), status.modified < quietSince else { continue }
-                candidates[FileIdentity(device: status.device, inode: status.inode)] = path
+            for position in cursor.positions.values where position.openTurns {
+                // Where the file is, as it is now: opened as any read opens it.
+                guard let opened = open(position.path) else { continue }
+                let status = opened.status
+                close(opened.descriptor)
+                guard status.identity == position.identity, status.modified < quietSince else { continue }
+                candidates[status.identity] = position.path
             }
             let held = filesHeldOpen(among: Set(candidates.keys))
             for path in candidates.filter({ !held.contains($0.key) }).values.sorted() { try closeOpenTurns(path) }
         }
     }
 
-    /// Forgets files the cursor holds that are no longer there.
-    func forgetMissing(under directory: String) {
-        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
-        for path in cursor.positions.keys where path.hasPrefix(prefix) && fileStatus(atPath: path) == nil {
-            cursor.positions[path] = nil
-            follower.forget(path)
+    /// Takes in what a look at every file under `roots` found, `files` by identity: known files found under
+    /// another name are noted there, and known files under those roots found nowhere are forgotten (deleted, or
+    /// moved out of what is followed). `complete` roots only: under a root that is missing or could not be read
+    /// whole, what was not found may still be there.
+    func take(_ files: [FileIdentity: String], lookingUnder roots: [String]) {
+        let prefixes = roots.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
+        for position in cursor.positions.values {
+            if let path = files[position.identity] {
+                if path != position.path { cursor.relocate(position.identity, to: path) }
+            } else if prefixes.contains(where: position.path.hasPrefix) {
+                cursor.forget(position.identity)
+                follower.forget(position.identity)
+            }
         }
     }
+
+    /// Whether the cursor has read a file a listing found to its end.
+    func hasRead(_ file: SessionFiles.File) -> Bool {
+        file.identity.map { cursor[$0]?.offset == file.size } ?? false
+    }
+
+    // MARK: - Finding files
+
+    /// Opens `path` for reading: beneath its root when it has one (`nil` for a link on the way), else as named; a
+    /// regular file only. `nil` when it cannot be, counted unless it is simply gone.
+    private func open(_ path: String) -> SessionFollower.OpenFile? {
+        let descriptor: Int32
+        if let root = roots.first(where: { path.hasPrefix($0 + "/") }) {
+            let directory = Glibc.open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard directory >= 0 else { return nil }
+            defer { close(directory) }
+            descriptor = openBeneath(directory, path.dropFirst(root.count + 1), flags: O_RDONLY | O_NONBLOCK)
+        } else {
+            descriptor = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        }
+        guard descriptor >= 0 else {
+            if errno != ENOENT { found.unreadable += 1 }
+            return nil
+        }
+        guard let status = fileStatus(descriptor), status.kind == .regular else {
+            close(descriptor)
+            found.unreadable += 1
+            return nil
+        }
+        return SessionFollower.OpenFile(descriptor: descriptor, status: status, path: path)
+    }
+
+    /// Where to go on from in `file`: its own position, if the bytes it stands on are still there; else the position
+    /// of its session in another file whose bytes these are (a copy, a move to another file system); else none,
+    /// and it is read from its start, as the new file or session it is.
+    private func resolve(_ file: SessionFollower.OpenFile) -> Cursor.Position? {
+        let identity = file.status.identity
+        if var known = cursor[identity] {
+            if file.status.size < known.offset {
+                found.truncated += 1
+            } else if known.check == nil || ContentCheck.of(file.descriptor, upTo: known.offset) == known.check {
+                if known.path != file.path {
+                    found.moved += 1
+                    known.path = file.path
+                }
+                return known
+            } else {
+                found.rewritten += 1
+            }
+            // What was read there is gone: a new session in the same file.
+            cursor.forget(identity)
+            follower.forget(identity)
+        } else if let other = cursor.identity(at: file.path), other != identity {
+            found.replaced += 1
+        }
+        guard let session = Self.session(of: file), !session.isEmpty else { return nil }
+        let others = cursor.positions(ofSession: session).filter { $0.offset <= file.status.size }
+        for other in others.sorted(by: { $0.offset > $1.offset })
+        where other.check != nil && ContentCheck.of(file.descriptor, upTo: other.offset) == other.check {
+            found.recognised += 1
+            var position = other
+            position.identity = identity
+            position.path = file.path
+            return position
+        }
+        return nil
+    }
+
+    /// The session the file's first line names; `nil` while that line is not whole.
+    private static func session(of file: SessionFollower.OpenFile) -> String? {
+        var line: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while line.count < SessionFollower.maximumLineLength {
+            let count = chunk.withUnsafeMutableBytes {
+                pread(file.descriptor, $0.baseAddress, $0.count, off_t(line.count))
+            }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return nil }
+            if let newline = chunk[..<count].firstIndex(of: 0x0A) {
+                line += chunk[..<newline]
+                return line.withUnsafeBytes { SessionReplay.session(namedBy: $0) }
+            }
+            line += chunk[..<count]
+        }
+        return ""
+    }
+
+    // MARK: - Committing
 
     private func record(_ event: TelemetryEvent) {
         emit(event)
@@ -155,6 +320,7 @@ final class CursorReader {
             try file.save(cursor)
         }
         eventsSinceCommit = 0
+        bytesSinceCommit = 0
         saved = (cursor, fileStatus(atPath: file.path))
     }
 }

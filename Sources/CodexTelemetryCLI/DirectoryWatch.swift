@@ -4,14 +4,14 @@ import DescriptorIO
 import Glibc
 #endif
 
-/// Changes under a directory tree, through inotify: each wait returns the files written, created or moved in, and
-/// the folders created (watched from then on). When inotify cannot be used (or its queue overflowed), `wait` says
-/// so, and the caller scans the tree instead.
+/// Changes under directory trees, through inotify: each look returns the files written, created or moved in, and
+/// says when the trees must be looked at whole (a folder appeared, went or was moved, or events were lost). When
+/// inotify cannot be used, or a folder could not be watched, `complete` is false and the caller polls.
 final class DirectoryWatch {
     enum Change: Equatable {
         /// A file was written, created or moved in.
         case file(String)
-        /// Events were lost, or a folder appeared: look at the whole tree.
+        /// Events were lost, or a folder appeared, went or moved: look at the whole trees.
         case rescan
     }
 
@@ -20,13 +20,14 @@ final class DirectoryWatch {
     /// Whether every folder is watched; if not, the caller must poll.
     private(set) var complete = true
 
-    private static let mask = UInt32(IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF)
+    private static let mask = UInt32(
+        IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF
+    )
 
-    /// Watches `root` and every folder under it (not through links); `nil` when inotify is not available.
-    init?(_ root: String) {
+    /// An inotify instance with nothing watched yet; `nil` when inotify is not available.
+    init?() {
         descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard descriptor >= 0 else { return nil }
-        add(root, depth: 0)
     }
 
     deinit { close(descriptor) }
@@ -34,12 +35,13 @@ final class DirectoryWatch {
     /// The descriptor to wait on with `poll(2)`.
     var pollDescriptor: Int32 { descriptor }
 
-    /// Watches `folder` and the folders under it.
+    /// Watches `folder` and the folders under it (not through links). A folder watched already is watched under
+    /// this name from now on: it was renamed.
     func add(_ folder: String, depth: Int = 0) {
         guard depth <= 32 else { return }
         let watch = inotify_add_watch(descriptor, folder, Self.mask | UInt32(IN_ONLYDIR | IN_DONT_FOLLOW))
         guard watch >= 0 else {
-            // Out of watches (fs.inotify.max_user_watches), or the folder went: polling covers it.
+            // Out of watches (fs.inotify.max_user_watches), or not readable: polling covers it. Gone: nothing to do.
             if errno != ENOENT { complete = false }
             return
         }
@@ -76,26 +78,21 @@ final class DirectoryWatch {
                     changes.append(.rescan)
                 } else if mask & UInt32(IN_IGNORED) != 0 {
                     folders[watch] = nil
+                } else if mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF) != 0 {
+                    // A followed folder went, or moved: what it held is elsewhere now, or nowhere.
+                    changes.append(.rescan)
                 } else if let folder = folders[watch], !name.isEmpty {
                     if mask & UInt32(IN_ISDIR) != 0 {
-                        // A new day's folder: watched, and what it already holds read.
-                        if mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 {
-                            add(folder + "/" + name)
-                            changes.append(.rescan)
-                        }
-                    } else if name.hasSuffix(".jsonl") {
+                        // A new day's folder, or one moved in or out: watched, and the trees looked at again.
+                        if mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 { add(folder + "/" + name) }
+                        changes.append(.rescan)
+                    } else if name.hasSuffix(".jsonl"), mask & UInt32(IN_MOVED_FROM) == 0 {
                         changes.append(.file(folder + "/" + name))
                     }
                 }
             }
         }
     }
-}
-
-/// A file, whatever its name.
-struct FileIdentity: Hashable {
-    var device: UInt64
-    var inode: UInt64
 }
 
 /// Which of `files` a process holds open, through `/proc/PID/fd`: a session whose rollout Codex still holds is not

@@ -6,6 +6,7 @@ import FoundationEssentials
 import JSON
 import OTLP
 import OTLPExport
+import SaturatingArithmetic
 
 #if canImport(Glibc)
 import Glibc
@@ -22,19 +23,24 @@ struct HookCommand {
         For people who run Codex without a daemon: Codex runs `codex-telemetry hook` when a turn stops and when a
         session ends, with the session's rollout file named on its standard input, and the hook exports what that
         file gained since the cursor (the one `watch` and `replay --state` keep), then exits. At a session's end,
-        a turn still running is exported as incomplete. Without an OTLP endpoint it reads nothing. The hook prints
-        nothing on stdout and always exits 0: a problem is said on stderr and never stops Codex.
+        a turn still running is exported as incomplete. Without an OTLP endpoint it reads nothing. The hook never
+        holds Codex up: it takes the first JSON value on its input without waiting for the input to end, and
+        waits a few seconds at most in all (for the cursor, the input, the collector); what it could not do in
+        time is left to its next run. It prints nothing on stdout and always exits 0, whatever its command line:
+        a problem is said on stderr and never stops Codex.
 
         install adds the hook, for the Stop and SessionEnd events, to $CODEX_HOME/hooks.json (~/.codex), keeping
-        every other hook, and has Codex trust it (`hooks/list`, then Codex's own configuration writer, which changes
-        nothing else in config.toml); each file is first copied to NAME.codex-telemetry-backup. Installing twice
-        changes nothing. The endpoint, protocol and cursor given are written into the hook's command; headers
-        (API keys) never are: the hook reads OTEL_EXPORTER_OTLP_HEADERS from Codex's environment. Codex runs hooks
-        from 0.133, at Stop; 0.163 also at SessionEnd. Installing for a Codex that cannot run it leaves hooks.json
-        as it was. uninstall takes the hook out of hooks.json.
+        every other hook and the order of what is there, and has Codex trust it (`hooks/list`, then Codex's own
+        configuration writer, which changes nothing else in config.toml); each file is first copied, once, to
+        NAME.codex-telemetry-backup. Installing twice changes nothing. The endpoint, protocol and cursor given are
+        written into the hook's command; headers (API keys) never are: the hook reads OTEL_EXPORTER_OTLP_HEADERS
+        from Codex's environment. Codex runs hooks from 0.133, at Stop; 0.163 also at SessionEnd. Installing for a
+        Codex that cannot run it leaves hooks.json as it was. uninstall gives hooks.json back byte for byte when
+        nothing else changed it since install, and otherwise takes only the hook out of it.
 
         OPTIONS:
-          --state FILE     The cursor. Default: $XDG_STATE_HOME/codex-telemetry/cursor.json.
+          --state FILE     The cursor. Environment: CODEX_TELEMETRY_STATE.
+                           Default: $XDG_STATE_HOME/codex-telemetry/cursor.json.
           --codex PATH     The Codex that trusts the hook (install). Default: CODEX_BIN, else codex on PATH.
 
         \(ExportOptions.help)
@@ -42,6 +48,8 @@ struct HookCommand {
 
     private enum Action {
         case run(ParsedArguments)
+        /// The hook was run with a command line it cannot use: it says so, and exits 0 all the same.
+        case runMistaken(String)
         case install(ParsedArguments)
         case uninstall
     }
@@ -66,19 +74,33 @@ struct HookCommand {
             _ = try arguments.parse(options: [], usage: Self.usage)
             action = .uninstall
         default:
-            action = .run(try arguments.parse(options: options, usage: Self.usage))
+            do {
+                action = .run(try arguments.parse(options: options, usage: Self.usage))
+            } catch let mistake as UsageError {
+                action = .runMistaken(mistake.message)
+            }
         }
     }
 
     func run() async throws -> Int32 {
         switch action {
         case .run(let parsed): return await export(parsed)
+        case .runMistaken(let message):
+            printError("codex-telemetry hook: \(message); nothing was read (see codex-telemetry hook --help)")
+            return ExitStatus.success
         case .install(let parsed): return try await install(parsed)
         case .uninstall: return uninstall()
         }
     }
 
     // MARK: - The hook
+
+    /// How long the hook may take in all, once its input is read: the cursor's lock, the reading, the flush.
+    static let timeLimit = Duration.seconds(4)
+    /// How long it waits for its input.
+    static let inputTimeLimit = Duration.seconds(2)
+    /// The part of the time left for the flush: reading stops before it.
+    private static let flushShare = Duration.seconds(1)
 
     /// What Codex says on the hook's stdin that the hook reads: the session's rollout file and the event.
     private struct HookInput {
@@ -87,29 +109,39 @@ struct HookCommand {
     }
 
     private func export(_ parsed: ParsedArguments) async -> Int32 {
+        let stop = StopSignal()
         do {
             let input = try readInput()
-            guard let path = sessionFile(input.transcriptPath) else {
+            let deadline = ContinuousClock.now + Self.timeLimit
+            let sessions = absolutePath(codexHome(environment: environment) + "/sessions")
+            guard let path = sessionFile(input.transcriptPath, under: sessions) else {
                 printError("codex-telemetry hook: the transcript is not a rollout file under Codex's sessions; ignored")
                 return ExitStatus.success
             }
             let prices = try PriceTable.from(parsed, environment: environment, usage: Self.usage)
-            let options = try ExportOptions(parsed, environment: environment, usage: Self.usage)
+            var options = try ExportOptions(parsed, environment: environment, usage: Self.usage)
             // The cursor moves on as lines are read: read for nothing, they would never be exported.
             guard options.configuration.hasEndpoint else {
                 printError("codex-telemetry hook: no OTLP endpoint is configured; nothing was read")
                 return ExitStatus.success
             }
+            let lockWait = min(Self.timeLimit / 2, deadline - .now)
             let cursor = try CursorReader.openCursor(
-                parsed["--state"] ?? CursorFile.defaultPath(environment: environment),
-                spoolDirectory: options.spoolDirectory
+                CursorFile.path(parsed["--state"], environment: environment),
+                spoolDirectory: options.spoolDirectory,
+                lockWait: lockWait
             )
-            try await options.withExport(atCheckpoints: true) { export in
+            let readUntil = deadline - Self.flushShare
+            options.flushTimeout = min(options.flushTimeout, max(deadline - .now, .zero))
+            try await options.withExport(atCheckpoints: true) { [options] export in
                 let reader = CursorReader(
                     cursor: cursor,
+                    roots: [sessions],
                     prices: prices,
                     export: export,
-                    spoolDirectory: options.spoolDirectory
+                    spoolDirectory: options.spoolDirectory,
+                    lockWait: lockWait,
+                    isStopping: { stop.stopped || ContinuousClock.now >= readUntil }
                 ) {
                     export?.record($0)
                 }
@@ -117,6 +149,9 @@ struct HookCommand {
                     try reader.read(path)
                     // The session is over: what still runs in it never ends.
                     if input.event == "SessionEnd" { try reader.closeOpenTurns(path) }
+                }
+                if ContinuousClock.now >= readUntil {
+                    printError("codex-telemetry hook: out of time; the rest of the session is left to the next run")
                 }
             }
         } catch let usage as UsageError {
@@ -127,28 +162,39 @@ struct HookCommand {
         return ExitStatus.success
     }
 
+    /// The first JSON value on stdin: read as it comes, up to 1 MiB, and taken as soon as it is whole, so a Codex
+    /// that leaves the hook's input open is not waited on.
     private func readInput() throws -> HookInput {
-        let bytes = try readAll(STDIN_FILENO, atMost: 1 << 20, what: "the hook's input")
-        guard let input = try? JSONValue(parsing: bytes), let path = input["transcript_path"]?.string,
-            let event = input["hook_event_name"]?.string
-        else { throw HookError("the hook's input names no transcript_path and hook_event_name") }
-        return HookInput(transcriptPath: path, event: event)
+        let deadline = ContinuousClock.now + Self.inputTimeLimit
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            if let end = firstValueEnd(bytes) {
+                guard let input = try? JSONValue(parsing: bytes[..<end]), let path = input["transcript_path"]?.string,
+                    let event = input["hook_event_name"]?.string
+                else { throw HookError("the hook's input names no transcript_path and hook_event_name") }
+                return HookInput(transcriptPath: path, event: event)
+            }
+            let left = deadline - .now
+            guard left > .zero, bytes.count < 1 << 20 else { throw HookError("the hook's input did not come whole") }
+            var ready = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, Int32(clamping: left.wholeMilliseconds)) > 0 else { continue }
+            let count = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { throw HookError("the hook's input ended before a whole JSON object") }
+            bytes += chunk[..<count]
+        }
     }
 
     /// The rollout file `transcript` names, resolved, if it is one: a regular `rollout-*.jsonl` under Codex's
-    /// sessions folder. The path comes from outside, and is not followed anywhere else.
-    private func sessionFile(_ transcript: String) -> String? {
-        let sessions = absolutePath(codexHome + "/sessions") + "/"
+    /// sessions folder. The path comes from outside: it is opened from that folder down, following no link.
+    private func sessionFile(_ transcript: String, under sessions: String) -> String? {
         let resolved = absolutePath(transcript)
         let name = resolved.split(separator: "/").last.map(String.init) ?? ""
-        guard resolved.hasPrefix(sessions), name.hasPrefix("rollout-"), name.hasSuffix(".jsonl"),
-            fileStatus(atPath: resolved)?.kind == .regular
-        else { return nil }
+        guard resolved.hasPrefix(sessions + "/"), name.hasPrefix("rollout-"), name.hasSuffix(".jsonl") else {
+            return nil
+        }
         return resolved
-    }
-
-    private var codexHome: String {
-        environment["CODEX_HOME"] ?? (environment["HOME"] ?? "") + "/.codex"
     }
 
     // MARK: - Install and uninstall
@@ -165,10 +211,8 @@ struct HookCommand {
             if let value = parsed[option] { command += [option, value] }
         }
         let line = command.map(Self.shellQuoted).joined(separator: " ")
-        let hooksFile = codexHome + "/hooks.json"
-        var hooks = try readHooks(hooksFile)
-        let before = hooks
-        removeOurs(from: &hooks)
+        let file = try HooksFile(codexHome(environment: environment) + "/hooks.json")
+        var hooks = Self.withoutOurs(file.hooks)
         var all = hooks["hooks"]?.object ?? JSONObject()
         for event in Self.events {
             let handler: JSONValue = [
@@ -177,15 +221,14 @@ struct HookCommand {
             all[event] = .array((all[event]?.array ?? []) + [["hooks": [handler]]])
         }
         hooks["hooks"] = .object(all)
-        let existed = fileStatus(atPath: hooksFile) != nil
-        let changed = hooks != before
+        let changed = hooks != file.hooks
+        // The user's file, kept once: what uninstall gives back.
+        let backedUp = changed ? try file.backUp() : false
         if changed {
-            try writeHooks(hooks, to: hooksFile)
-            printError(
-                "codex-telemetry: added the hook to \(hooksFile) (the previous file: \(hooksFile)\(Self.backup))"
-            )
+            try file.write(hooks)
+            printError("codex-telemetry: added the hook to \(file.path) (yours as it was: \(file.backupPath))")
         } else {
-            printError("codex-telemetry: the hook was already in \(hooksFile)")
+            printError("codex-telemetry: the hook was already in \(file.path)")
         }
         let events: Set<String>
         do {
@@ -193,8 +236,9 @@ struct HookCommand {
         } catch {
             // A Codex that cannot run the hook gets its hooks.json back as it was.
             if changed {
-                if existed { rename(hooksFile + Self.backup, hooksFile) } else { unlink(hooksFile) }
-                printError("codex-telemetry: \(hooksFile) is as it was")
+                try file.restore()
+                if backedUp { unlink(file.backupPath) }
+                printError("codex-telemetry: \(file.path) is as it was")
             }
             throw error
         }
@@ -208,19 +252,25 @@ struct HookCommand {
     }
 
     private func uninstall() -> Int32 {
-        let hooksFile = codexHome + "/hooks.json"
         do {
-            var hooks = try readHooks(hooksFile)
-            let before = hooks
-            removeOurs(from: &hooks)
-            guard hooks != before else {
-                printError("codex-telemetry: the hook was not in \(hooksFile)")
+            let file = try HooksFile(codexHome(environment: environment) + "/hooks.json")
+            let hooks = Self.withoutOurs(file.hooks)
+            guard hooks != file.hooks else {
+                printError("codex-telemetry: the hook was not in \(file.path)")
                 return ExitStatus.success
             }
-            try writeHooks(hooks, to: hooksFile)
-            printError(
-                "codex-telemetry: took the hook out of \(hooksFile) (the previous file: \(hooksFile)\(Self.backup))"
-            )
+            // Nothing but the hook changed since install: the user's file comes back byte for byte (or goes, if
+            // install made it).
+            let original = try HooksFile(file.backupPath)
+            if hooks == original.hooks {
+                guard (original.bytes == nil ? unlink(file.path) : rename(original.path, file.path)) == 0 else {
+                    throw HookError("cannot put back \(file.path): \(String(cString: strerror(errno)))")
+                }
+                printError("codex-telemetry: took the hook out of \(file.path): it is as it was before install")
+            } else {
+                try file.write(hooks)
+                printError("codex-telemetry: took the hook out of \(file.path), keeping everything else in it")
+            }
             return ExitStatus.success
         } catch {
             printError("codex-telemetry: \(error)")
@@ -231,6 +281,7 @@ struct HookCommand {
     /// Has Codex trust the handlers that run `command` (a hook runs only once trusted), and returns the events Codex
     /// runs them on: `stop`, and `sessionEnd` in the releases that have it.
     private func trustHook(command: String, codex: String?) async throws -> Set<String> {
+        let codexHome = codexHome(environment: environment)
         var configuration = AppServerConfiguration().applying(environment: environment)
         if let codex { configuration.executable = codex }
         configuration.workingDirectory = codexHome
@@ -244,8 +295,12 @@ struct HookCommand {
             }
             let untrusted = ours.filter { $0.trustStatus != "trusted" }
             if !untrusted.isEmpty {
-                if let bytes = try? readFile(configFile, atMost: 16 << 20, what: "config.toml") {
-                    try write(bytes, to: configFile + Self.backup)
+                // The user's config.toml, kept once.
+                var status = stat()
+                if stat(configFile + Self.backup, &status) != 0, stat(configFile, &status) == 0,
+                    let bytes = try? readFile(configFile, atMost: 16 << 20, what: "config.toml")
+                {
+                    try Self.write(bytes, to: configFile + Self.backup, permissions: UInt32(status.st_mode) & 0o7777)
                 }
                 try await client.trust(untrusted)
             }
@@ -262,9 +317,9 @@ struct HookCommand {
 
     private static let backup = ".codex-telemetry-backup"
 
-    /// Removes every handler that runs a `codex-telemetry hook`, and the groups and events left empty.
-    private func removeOurs(from hooks: inout JSONObject) {
-        guard var all = hooks["hooks"]?.object else { return }
+    /// `hooks` without any handler that runs a `codex-telemetry hook`, nor the groups and events that leaves empty.
+    private static func withoutOurs(_ hooks: JSONObject) -> JSONObject {
+        guard var all = hooks["hooks"]?.object else { return hooks }
         for event in Self.events {
             guard let groups = all[event]?.array else { continue }
             let kept = groups.compactMap { group -> JSONValue? in
@@ -276,7 +331,9 @@ struct HookCommand {
             }
             all[event] = kept.isEmpty ? nil : .array(kept)
         }
-        hooks["hooks"] = .object(all)
+        var without = hooks
+        without["hooks"] = .object(all)
+        return without
     }
 
     private static func isOurs(_ command: String?) -> Bool {
@@ -284,25 +341,60 @@ struct HookCommand {
         return first.trimmed { $0 == "'" }.hasSuffix("/codex-telemetry") && command.contains(" hook")
     }
 
-    private func readHooks(_ path: String) throws -> JSONObject {
-        guard fileStatus(atPath: path) != nil else { return ["hooks": .object(JSONObject())] }
-        let bytes = try readFile(path, atMost: 1 << 20, what: "hooks.json")
-        guard let hooks = (try? JSONValue(parsing: bytes))?.object else {
-            throw HookError("\(path) is not a JSON object: fix it or move it away, then install again")
+    /// `hooks.json`, or another file of Codex's (its backup), as the user has it: its bytes and mode, kept to be
+    /// given back as they were, and what it says.
+    private struct HooksFile {
+        var path: String
+        /// `nil` when there is no such file.
+        var bytes: [UInt8]?
+        var permissions: UInt32
+        var hooks: JSONObject
+
+        var backupPath: String { path + HookCommand.backup }
+
+        init(_ path: String) throws {
+            self.path = path
+            var status = stat()
+            guard stat(path, &status) == 0 else {
+                bytes = nil
+                permissions = 0o600
+                hooks = ["hooks": .object(JSONObject())]
+                return
+            }
+            let bytes = try readFile(path, atMost: 1 << 20, what: "hooks.json")
+            guard let hooks = (try? JSONValue(parsing: bytes))?.object else {
+                throw HookError("\(path) is not a JSON object: fix it or move it away, then try again")
+            }
+            self.bytes = bytes
+            self.hooks = hooks
+            permissions = UInt32(status.st_mode) & 0o7777
         }
-        return hooks
+
+        /// Writes `hooks` in its place, laid out for a person (members in their order), with the file's mode.
+        func write(_ hooks: JSONObject) throws {
+            try HookCommand.write(JSONValue.object(hooks).indented() + [0x0A], to: path, permissions: permissions)
+        }
+
+        /// Copies the file, byte for byte and with its mode, to its backup, unless one was made already (that is the
+        /// user's own). Returns whether it made one.
+        func backUp() throws -> Bool {
+            guard let bytes, fileStatus(atPath: backupPath) == nil else { return false }
+            try HookCommand.write(bytes, to: backupPath, permissions: permissions)
+            return true
+        }
+
+        /// Puts the file back as it was read (or removes it, if there was none).
+        func restore() throws {
+            guard let bytes else {
+                unlink(path)
+                return
+            }
+            try HookCommand.write(bytes, to: path, permissions: permissions)
+        }
     }
 
-    /// Writes the hooks, after a copy of the previous file: aside, then renamed over it.
-    private func writeHooks(_ hooks: JSONObject, to path: String) throws {
-        if let previous = try? readFile(path, atMost: 1 << 20, what: "hooks.json") {
-            try write(previous, to: path + Self.backup)
-        }
-        try write(JSONValue.object(hooks).serialized() + [0x0A], to: path)
-    }
-
-    private func write(_ bytes: [UInt8], to path: String) throws {
-        guard replaceFile(atPath: path, with: bytes) else {
+    private static func write(_ bytes: [UInt8], to path: String, permissions: UInt32 = 0o600) throws {
+        guard replaceFile(atPath: path, with: bytes, permissions: permissions) else {
             throw HookError("cannot write \(path): \(String(cString: strerror(errno)))")
         }
     }
@@ -322,4 +414,34 @@ struct HookCommand {
 struct HookError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Where the first JSON object or array in `bytes` ends (past its closing bracket), or `nil` while it has not; a
+/// first value of another kind ends where it starts, for the parser to refuse.
+private func firstValueEnd(_ bytes: [UInt8]) -> Int? {
+    var depth = 0
+    var inString = false
+    var escaped = false
+    for (index, byte) in bytes.enumerated() {
+        if inString {
+            if escaped {
+                escaped = false
+            } else if byte == UInt8(ascii: "\\") {
+                escaped = true
+            } else if byte == UInt8(ascii: "\"") {
+                inString = false
+            }
+            continue
+        }
+        switch byte {
+        case UInt8(ascii: "\""): inString = true
+        case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+        case UInt8(ascii: "}"), UInt8(ascii: "]"):
+            depth -= 1
+            if depth <= 0 { return index + 1 }
+        case UInt8(ascii: " "), 0x09, 0x0A, 0x0D: continue
+        default: if depth == 0 { return index + 1 }
+        }
+    }
+    return nil
 }

@@ -87,7 +87,8 @@ struct ReplayCommand {
     }
 
     func run() async throws -> Int32 {
-        let found = SessionFiles(paths)
+        // A cursor knows files by absolute path, and opens those under a folder named from that folder down.
+        let found = SessionFiles(statePath == nil ? paths : paths.map(absolutePath))
         var unreadable = found.unreadable
         let output = BufferedOutput(fileDescriptor: STDOUT_FILENO)
         var summary = UsageSummary(groupingBy: grouping)
@@ -107,7 +108,13 @@ struct ReplayCommand {
                 }
             }
             if let statePath {
-                unreadable += readFromCursor(statePath, files, export: export, output: output, emit: emit)
+                let roots =
+                    found.files.isEmpty
+                    ? []
+                    : paths.map(absolutePath).filter {
+                        fileStatus(atPath: $0)?.kind == .directory
+                    }
+                unreadable += readFromCursor(statePath, files, roots: roots, export: export, output: output, emit: emit)
             } else {
                 ReplayPipeline.run(files, into: &replay) { output in
                     switch output {
@@ -146,10 +153,13 @@ struct ReplayCommand {
     private func readFromCursor(
         _ path: String,
         _ files: [SessionFiles.File],
+        roots: [String],
         export: TelemetryExport?,
         output: BufferedOutput,
         emit: (TelemetryEvent) -> Void
     ) -> [String] {
+        // Stopped, it commits what it read: the next run goes on from there.
+        let stop = StopSignal()
         do {
             let spool = export == nil ? nil : self.export.spoolDirectory
             let cursor = try CursorReader.openCursor(path, spoolDirectory: spool)
@@ -157,21 +167,21 @@ struct ReplayCommand {
             try withoutActuallyEscaping(emit) { emit throws in
                 let reader = CursorReader(
                     cursor: cursor,
+                    roots: roots,
                     prices: prices,
                     export: export,
                     spoolDirectory: spool,
+                    isStopping: { stop.stopped },
                     beforeCommit: output.flush,
                     emit: emit
                 )
                 try reader.transaction {
-                    for file in files { try reader.read(absolutePath(file.path)) }
+                    for file in files where !stop.stopped { try reader.read(file.path) }
                 }
-                try reader.closeSessionsThatAreOver(quietFor: WatchCommand.defaultIdle)
-                let counts = reader.counts
+                if !stop.stopped { try reader.closeSessionsThatAreOver(quietFor: WatchCommand.defaultIdle) }
                 printError(
                     "read what \(files.count) file\(files.count == 1 ? "" : "s") gained since the cursor: "
-                        + "\(counts.replaced) replaced and \(counts.truncated) truncated (read from their start), "
-                        + "\(counts.closedTurns) turns closed as incomplete"
+                        + reader.counts.text([]) + (stop.stopped ? "; stopped, the rest left to the next run" : "")
                 )
             }
             return []

@@ -8,15 +8,18 @@ import Glibc
 /// files under it, in name order (rollouts sort by time).
 ///
 /// A walk follows no symbolic link and opens nothing that is not a regular file: a FIFO, a socket or a device named
-/// `*.jsonl` would hang a reader or feed it forever, and a link could lead anywhere. Such entries are skipped and
+/// `*.jsonl` would hang a reader or feed it forever, and a link could lead anywhere. Each folder is opened from the
+/// one above it, so a folder swapped for a link during the walk is not entered. Such entries are skipped and
 /// counted; a directory that cannot be read is reported and the walk goes on.
 struct SessionFiles {
     /// A file to replay, and whether it was named on the command line (and may be a pipe, as `/dev/stdin` is).
     struct File {
         var path: String
         var named: Bool
-        /// What the listing found: its size, and when it was last modified (Unix nanoseconds), for a regular file.
+        /// What the listing found of a regular file: its size, identity, and when it was last modified (Unix
+        /// nanoseconds).
         var size: Int = 0
+        var identity: FileIdentity?
         var modified: Int64?
     }
 
@@ -25,6 +28,9 @@ struct SessionFiles {
     private(set) var skippedEntries = 0
     /// Directories that could not be read, with why.
     private(set) var unreadable: [String] = []
+    /// The directories named whose every folder was read (those missing, or with a folder that could not be, are
+    /// not): what is not found under these is not there.
+    private(set) var completeDirectories: [String] = []
 
     /// Deeper folders than this are not entered: no session store nests so deep.
     private static let maximumDepth = 32
@@ -33,43 +39,61 @@ struct SessionFiles {
         for path in paths {
             let status = fileStatus(atPath: path)
             if status?.kind == .directory {
+                let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                 var found: [(path: String, status: FileStatus)] = []
-                walk(path, relative: "", depth: 0, into: &found)
+                let unreadableBefore = unreadable.count
+                walk(descriptor, named: path, relative: "", depth: 0, into: &found)
+                if unreadable.count == unreadableBefore { completeDirectories.append(path) }
                 files += found.sorted { $0.path < $1.path }.map { found in
                     let full = path.hasSuffix("/") ? path + found.path : path + "/" + found.path
-                    return File(path: full, named: false, size: found.status.size, modified: found.status.modified)
+                    return File(
+                        path: full,
+                        named: false,
+                        size: found.status.size,
+                        identity: found.status.identity,
+                        modified: found.status.modified
+                    )
                 }
             } else {
                 let regular = status.flatMap { $0.kind == .regular ? $0 : nil }
-                files.append(File(path: path, named: true, size: regular?.size ?? 0, modified: regular?.modified))
+                files.append(
+                    File(
+                        path: path,
+                        named: true,
+                        size: regular?.size ?? 0,
+                        identity: regular?.identity,
+                        modified: regular?.modified
+                    )
+                )
             }
         }
     }
 
+    /// Lists the directory open as `descriptor` (which it closes), named `name` for what it reports.
     private mutating func walk(
-        _ root: String,
+        _ descriptor: Int32,
+        named name: String,
         relative: String,
         depth: Int,
         into found: inout [(path: String, status: FileStatus)]
     ) {
-        let directory = relative.isEmpty ? root : root + "/" + relative
-        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0, let names = entryNames(ofDirectory: descriptor) else {
-            unreadable.append("cannot read the directory \(directory): \(String(cString: strerror(errno)))")
+            unreadable.append("cannot read the directory \(name): \(String(cString: strerror(errno)))")
             if descriptor >= 0 { close(descriptor) }
             return
         }
         defer { close(descriptor) }
-        for name in names {
-            guard let status = fileStatus(of: name, in: descriptor) else { continue }
-            let path = relative.isEmpty ? name : relative + "/" + name
+        for entry in names {
+            guard let status = fileStatus(of: entry, in: descriptor) else { continue }
+            let path = relative.isEmpty ? entry : relative + "/" + entry
             switch status.kind {
             case .directory where depth < Self.maximumDepth:
-                walk(root, relative: path, depth: depth + 1, into: &found)
-            case .regular where name.hasSuffix(".jsonl"):
+                let folder = openat(descriptor, entry, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                walk(folder, named: name + "/" + entry, relative: path, depth: depth + 1, into: &found)
+            case .regular where entry.hasSuffix(".jsonl"):
                 found.append((path, status))
             default:
-                if name.hasSuffix(".jsonl") { skippedEntries += 1 }
+                if entry.hasSuffix(".jsonl") { skippedEntries += 1 }
             }
         }
     }

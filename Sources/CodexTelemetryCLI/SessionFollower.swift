@@ -12,26 +12,13 @@ import Glibc
 /// far a file was read and exported is its `Cursor.Position`; a file read again from the cursor alone (after a
 /// restart, or by another process) is read from its start with its events up to that position dropped, so the
 /// session's state (model, usage baseline, the running turn) is what it was, and what follows gives the very
-/// events a replay of the whole file would. A few files are kept open between reads, in memory; the others are
-/// read again from their start when they grow. One tree of agents is handed from file to file, so a sub-agent's
-/// turns carry the lineage its parent's file gives, as in a replay of all the files.
+/// events a replay of the whole file would. A few files are kept open between reads, in memory, by identity (a
+/// file renamed is the same file); the others are read again from their start when they grow. One tree of agents
+/// is handed from file to file, so a sub-agent's turns carry the lineage its parent's file gives, as in a replay
+/// of all the files.
 struct SessionFollower {
-    /// What was found changed under a name since the cursor.
-    struct Counts {
-        /// Files that were replaced (another file under the same name): read from their start.
-        var replaced = 0
-        /// Files found shorter than where they were left: read from their start.
-        var truncated = 0
-        /// Files that could not be opened or read.
-        var unreadable = 0
-        /// Turns closed as `incomplete`, their session judged over.
-        var closedTurns = 0
-    }
-
     /// A file being followed: its session so far, and the line it is in the middle of.
     private struct FollowedFile {
-        var device: UInt64
-        var inode: UInt64
         var replay: SessionReplay
         var framer = LineFramer(maximumLineLength: SessionFollower.maximumLineLength)
         /// How far the file has been read, into the framer.
@@ -42,127 +29,128 @@ struct SessionFollower {
         var lineEnd: Int { readOffset - framer.unterminatedLength }
     }
 
-    private(set) var counts = Counts()
-    /// Who spawned whom, as the files read so far say: kept with the cursor.
-    var agents = AgentTree()
-    private let prices: PriceTable
-    private var followed: [String: FollowedFile] = [:]
-    private var uses = 0
+    /// A session file, open.
+    struct OpenFile {
+        var descriptor: Int32
+        var status: FileStatus
+        var path: String
+    }
 
+    /// Lines longer than this are skipped, and counted, as replay skips them.
+    static let maximumLineLength = 64 << 20
     /// Files kept in memory between reads; past it, the least recently read is let go.
     static let maximumFollowedFiles = 64
-    /// How much of a file one `follow` reads past its position, so that its caller commits as it goes.
+    /// How much of a file one `follow` reads, so that its caller commits as it goes.
     static let readBudget = 32 << 20
-    private static let maximumLineLength = 64 << 20
+
+    /// Who spawned whom, as the files read so far say: kept with the cursor.
+    var agents = AgentTree()
+    /// New lines (past the cursor) skipped: longer than the line limit, or not readable.
+    private(set) var oversizedLines = 0
+    private(set) var malformedLines = 0
+    private let prices: PriceTable
+    private var followed: [FileIdentity: FollowedFile] = [:]
+    private var uses = 0
 
     init(prices: PriceTable) {
         self.prices = prices
     }
 
-    /// Reads what `path` gained since `position` (all of it, up to the read budget, when `position` is `nil`),
-    /// calls `emit` with each new event in order, and returns the new position; `nil` if the file cannot be read.
-    /// `done` says whether the file was read to its end (else call again after committing).
+    /// Reads what `file` gained since `position` (from its start when `position` is `nil`), up to the read budget
+    /// or the end of a line that runs past it, calls `emit` with each new event in order, and returns the new
+    /// position. `done` says whether the file was read to its end (else call again, after committing); `failed`
+    /// whether reading it failed.
     mutating func follow(
-        _ path: String,
+        _ file: OpenFile,
         from position: Cursor.Position?,
         emit: (TelemetryEvent) -> Void
-    ) -> (position: Cursor.Position, done: Bool)? {
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            if errno != ENOENT { counts.unreadable += 1 }
-            followed[path] = nil
-            return nil
-        }
-        defer { close(descriptor) }
-        guard let status = fileStatus(descriptor), status.kind == .regular else {
-            counts.unreadable += 1
-            return nil
-        }
-        var position = position
-        if let known = position, known.device != status.device || known.inode != status.inode {
-            counts.replaced += 1
-            position = nil
-        } else if let known = position, known.offset > status.size {
-            counts.truncated += 1
-            position = nil
-        }
+    ) -> (position: Cursor.Position, done: Bool, failed: Bool) {
+        let identity = file.status.identity
         let exported = position?.offset ?? 0
         let closings = position?.closings ?? []
-        var file = followed.removeValue(forKey: path) ?? newFile(status)
-        // Kept only if it is where the cursor says: another process may have read on meanwhile.
-        if file.device != status.device || file.inode != status.inode || file.lineEnd != exported
-            || file.readOffset < exported
-        {
-            file = newFile(status)
+        var state = followed.removeValue(forKey: identity) ?? newFile()
+        // Kept only if it is where the cursor says: another process may have read on meanwhile, or the file was
+        // cut short under it.
+        if state.lineEnd != exported || state.readOffset < exported || state.readOffset > file.status.size {
+            state = newFile()
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
         defer { buffer.deallocate() }
-        lendAgents(to: &file)
-        let end = min(status.size, exported.addingReportingOverflow(Self.readBudget).partialValue)
+        lendAgents(to: &state)
+        // The budget counts from where this read starts, so that a line longer than it is read on the next call.
+        let start = max(state.readOffset, exported)
+        let end = min(file.status.size, start.addingReportingOverflow(Self.readBudget).partialValue)
         var failed = false
-        while file.readOffset < end {
+        // What was skipped before the cursor was counted when it was read first.
+        var skippedBefore: (oversized: Int, malformed: Int)?
+        while state.readOffset < end {
             // Up to the cursor, the lines only rebuild the session: their events went out before. At each closing,
             // the turns then running are closed again, as they were.
-            let emitting = file.readOffset >= exported
-            let boundary = ([exported, end] + closings).filter { $0 > file.readOffset }.min() ?? end
+            let emitting = state.readOffset >= exported
+            if emitting, skippedBefore == nil {
+                skippedBefore = (state.framer.oversizedLineCount, state.replay.counts.malformed)
+            }
+            let boundary = ([exported, end] + closings).filter { $0 > state.readOffset }.min() ?? end
             let count = pread(
-                descriptor,
+                file.descriptor,
                 buffer.baseAddress,
-                min(buffer.count, boundary - file.readOffset),
-                off_t(file.readOffset)
+                min(buffer.count, boundary - state.readOffset),
+                off_t(state.readOffset)
             )
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else {
                 failed = count < 0
                 break
             }
-            file.framer.append(UnsafeRawBufferPointer(rebasing: buffer[..<count])) { line in
-                let events = file.replay.apply(SessionReplay.read(line))
+            state.framer.append(UnsafeRawBufferPointer(rebasing: buffer[..<count])) { line in
+                let events = state.replay.apply(SessionReplay.read(line))
                 if emitting { events.forEach(emit) }
             }
-            file.readOffset += count
-            if !emitting, closings.contains(file.readOffset) { _ = file.replay.closeOpenTurns() }
+            state.readOffset += count
+            if !emitting, closings.contains(state.readOffset) { _ = state.replay.closeOpenTurns() }
         }
-        takeAgentsBack(from: &file)
-        if failed { counts.unreadable += 1 }
+        takeAgentsBack(from: &state)
+        if let skippedBefore {
+            oversizedLines += state.framer.oversizedLineCount - skippedBefore.oversized
+            malformedLines += state.replay.counts.malformed - skippedBefore.malformed
+        }
         uses += 1
-        file.lastUse = uses
+        state.lastUse = uses
+        let offset = max(state.lineEnd, exported)
         let reached = Cursor.Position(
-            device: status.device,
-            inode: status.inode,
-            offset: max(file.lineEnd, exported),
-            openTurns: file.replay.hasOpenTurns,
-            closings: closings
+            identity: identity,
+            path: file.path,
+            offset: offset,
+            openTurns: state.replay.hasOpenTurns,
+            closings: closings,
+            session: position?.session,
+            check: (offset == exported ? position?.check : nil) ?? ContentCheck.of(file.descriptor, upTo: offset)
         )
-        keep(file, as: path)
-        return (reached, failed || file.readOffset >= status.size)
+        keep(state, as: identity)
+        return (reached, failed || state.readOffset >= file.status.size, failed)
     }
 
-    /// Closes the turns still running in `path` as `incomplete` (its session is over), emitting their events, and
-    /// returns the position that records it. The file must have been followed to `position` just before.
-    mutating func closeOpenTurns(
-        _ path: String,
-        at position: Cursor.Position,
-        emit: (TelemetryEvent) -> Void
-    ) -> Cursor.Position {
-        guard var file = followed.removeValue(forKey: path), file.lineEnd == position.offset,
+    /// Closes the turns still running in `identity` as `incomplete` (its session is over), emitting their events,
+    /// and returns the position that records it. The file must have been followed to `position` just before.
+    mutating func closeOpenTurns(at position: Cursor.Position, emit: (TelemetryEvent) -> Void) -> (Cursor.Position, Int)
+    {
+        guard var state = followed.removeValue(forKey: position.identity), state.lineEnd == position.offset,
             position.closings.count < Cursor.maximumClosings
-        else { return position }
-        lendAgents(to: &file)
-        let events = file.replay.closeOpenTurns()
-        takeAgentsBack(from: &file)
-        counts.closedTurns += events.count { $0.name == .turn }
+        else { return (position, 0) }
+        lendAgents(to: &state)
+        let events = state.replay.closeOpenTurns()
+        takeAgentsBack(from: &state)
         events.forEach(emit)
         var closed = position
         closed.openTurns = false
         closed.closings.append(position.offset)
-        keep(file, as: path)
-        return closed
+        keep(state, as: position.identity)
+        return (closed, events.count { $0.name == .turn })
     }
 
-    /// Lets go of a file that is gone or done with.
-    mutating func forget(_ path: String) {
-        followed[path] = nil
+    /// Lets go of a file that is gone, or whose bytes are not the ones read.
+    mutating func forget(_ identity: FileIdentity) {
+        followed[identity] = nil
     }
 
     /// Moves the tree into the file's replay for a read, and back out after it: one tree, never copied.
@@ -176,12 +164,12 @@ struct SessionFollower {
         file.replay.agents = AgentTree()
     }
 
-    private func newFile(_ status: FileStatus) -> FollowedFile {
-        FollowedFile(device: status.device, inode: status.inode, replay: SessionReplay(prices: prices))
+    private func newFile() -> FollowedFile {
+        FollowedFile(replay: SessionReplay(prices: prices, maximumLineLength: Self.maximumLineLength))
     }
 
-    private mutating func keep(_ file: FollowedFile, as path: String) {
-        followed[path] = file
+    private mutating func keep(_ file: FollowedFile, as identity: FileIdentity) {
+        followed[identity] = file
         guard followed.count > Self.maximumFollowedFiles,
             let oldest = followed.min(by: { $0.value.lastUse < $1.value.lastUse })?.key
         else { return }

@@ -11,19 +11,21 @@ import Synchronization
 import Glibc
 #endif
 
-/// `codex-telemetry watch [DIR]`: every Codex session on the machine, exported as its rollout file grows.
+/// `codex-telemetry watch [DIR…]`: every Codex session on the machine, exported as its rollout file grows.
 struct WatchCommand {
     static let usage = """
-        USAGE: codex-telemetry watch [DIR] [--idle SECONDS] [--poll SECONDS] [--state FILE] [--format none|json]
+        USAGE: codex-telemetry watch [DIR…] [--idle SECONDS] [--poll SECONDS] [--state FILE] [--format none|json]
                                      [--prices FILE] [export options]
 
-        Follows the rollout files Codex writes under DIR (default: $CODEX_HOME/sessions, else ~/.codex/sessions)
-        and exports each turn, model call and tool call as its lines are written: files that grow, new files and
-        new date folders, through inotify (or by looking every --poll seconds where it cannot be used). How far
-        each file was read and exported is kept in a cursor, committed with the export: stopped, killed or
-        restarted at any moment, watch exports every event once. Files present at the first start are read
-        whole: the first start is also a backfill. As the cursor moves on with what is read, watch needs somewhere
-        to export to: an OTLP endpoint, or --format json.
+        Follows the rollout files Codex writes under each DIR (default: $CODEX_HOME/sessions and
+        $CODEX_HOME/archived_sessions, CODEX_HOME being ~/.codex unless set) and exports each turn, model call and
+        tool call as its lines are written: files that grow, new files and new date folders, through inotify (or
+        by looking every --poll seconds where it cannot be used). How far each file was read and exported is kept
+        in a cursor, committed with the export: stopped, killed or restarted at any moment, watch exports every
+        event once. A file is known by what it is, not by its name: renamed, moved to another folder, archived or
+        unarchived, it is read on from where it was; copied, its session is known by its id. Files present at the
+        first start are read whole: the first start is also a backfill. As the cursor moves on with what is read,
+        watch needs somewhere to export to: an OTLP endpoint, or --format json.
 
         A turn still running when its file goes quiet is left running until its session is over: the file has
         not been written for --idle seconds and no process holds it open (Codex holds a live session's rollout
@@ -55,7 +57,7 @@ struct WatchCommand {
     /// How long a file with a running turn must be quiet before its session can be judged over, unless told.
     static let defaultIdle = Duration.seconds(600)
 
-    var directory: String
+    var directories: [String]
     var idle: Duration
     var pollInterval: Duration?
     var cursorPath: String
@@ -71,20 +73,16 @@ struct WatchCommand {
             options: ExportOptions.names.union(["--idle", "--poll", "--state", "--format", "--prices"]),
             usage: Self.usage
         )
-        guard parsed.positionals.count <= 1 else { throw UsageError("watch takes one DIR", usage: Self.usage) }
         guard let format = Format(rawValue: parsed["--format"] ?? "none") else {
             throw UsageError("--format must be none or json", usage: Self.usage)
         }
         self.format = format
-        directory =
-            parsed.positionals.first
-            ?? environment["CODEX_HOME"].map { $0 + "/sessions" }
-            ?? (environment["HOME"] ?? "") + "/.codex/sessions"
+        let home = codexHome(environment: environment)
+        directories =
+            parsed.positionals.isEmpty ? [home + "/sessions", home + "/archived_sessions"] : parsed.positionals
         idle = try parsed["--idle"].map { try Self.seconds($0, flag: "--idle") } ?? Self.defaultIdle
         pollInterval = try parsed["--poll"].map { try Self.seconds($0, flag: "--poll") }
-        cursorPath =
-            parsed["--state"] ?? environment["CODEX_TELEMETRY_STATE"]
-            ?? CursorFile.defaultPath(environment: environment)
+        cursorPath = CursorFile.path(parsed["--state"], environment: environment)
         prices = try PriceTable.from(parsed, environment: environment, usage: Self.usage)
         export = try ExportOptions(parsed, environment: environment, usage: Self.usage)
         // The cursor moves on as lines are read: read for nothing, they would never be exported.
@@ -117,22 +115,22 @@ struct WatchCommand {
         let lost = try await export.withExport(atCheckpoints: true) { export in
             failure = await onThreadOfItsOwn {
                 let output = BufferedOutput(fileDescriptor: STDOUT_FILENO)
+                var roots = FollowedFolders(directories)
                 let reader = CursorReader(
                     cursor: cursor,
+                    roots: roots.paths,
                     prices: prices,
                     export: export,
                     spoolDirectory: spool,
+                    isStopping: { stop.stopped },
                     beforeCommit: output.flush
                 ) { event in
                     export?.record(event)
                     if format == .json { output.write { event.writeJSON(to: &$0) } }
                 }
-                let failure = watch(reader, output: output, stop: stop)
-                let counts = reader.counts
+                let failure = watch(reader, roots: &roots, output: output, stop: stop)
                 printError(
-                    "codex-telemetry: watched \(reader.positions.count) files; \(counts.replaced) replaced and "
-                        + "\(counts.truncated) truncated (read again from their start), \(counts.unreadable) "
-                        + "unreadable, \(counts.closedTurns) turns closed as incomplete"
+                    "codex-telemetry: watched \(reader.knownFiles) files; " + reader.counts.text(roots.unreadable)
                 )
                 return failure
             }
@@ -145,33 +143,46 @@ struct WatchCommand {
     }
 
     /// The loop: read what changed, commit, wait. Returns why it stopped, if not because it was asked to.
-    private func watch(_ reader: CursorReader, output: BufferedOutput, stop: StopSignal) -> String? {
-        while fileStatus(atPath: directory)?.kind != .directory {
-            if stop.wait(descriptor: nil, upTo: pollInterval ?? .seconds(5)) { return nil }
-        }
-        // The cursor knows files by absolute path, whatever the directory it was started in.
-        let directory = absolutePath(directory)
-        let changes = pollInterval == nil ? DirectoryWatch(directory) : nil
+    private func watch(
+        _ reader: CursorReader,
+        roots: inout FollowedFolders,
+        output: BufferedOutput,
+        stop: StopSignal
+    ) -> String? {
+        let changes = pollInterval == nil ? DirectoryWatch() : nil
         let interval = pollInterval ?? .seconds(2)
         // Sessions are judged over at a fraction of the idle time, so none waits much past it.
         let idleCheck = min(max(idle / 4, .milliseconds(100)), .seconds(30))
         var pending: Set<String> = []
+        var scan: SessionFiles?
         var rescan = true
         var lastIdleCheck = ContinuousClock.now
-        var lastRescan = ContinuousClock.now
-        while true {
+        var lastLook = ContinuousClock.now
+        while !stop.stopped {
             do {
                 if rescan {
-                    pending.formUnion(changedFiles(reader, under: directory))
+                    // Folders that appeared, came back or were replaced are watched anew, and all are looked at.
+                    for folder in roots.refresh() { changes?.add(folder) }
+                    reader.roots = roots.paths
+                    let found = SessionFiles(roots.present)
+                    roots.report(found.unreadable)
+                    pending.formUnion(found.files.filter { !reader.hasRead($0) }.map(\.path))
+                    scan = found
                     rescan = false
-                    lastRescan = .now
                 }
-                if !pending.isEmpty {
+                if !pending.isEmpty || scan != nil {
                     try reader.transaction {
-                        for path in pending.sorted() { try reader.read(path) }
-                        reader.forgetMissing(under: directory)
+                        for path in pending.sorted() where !stop.stopped { try reader.read(path) }
+                        if let scan, !stop.stopped {
+                            let identities = scan.files.compactMap { file in file.identity.map { ($0, file.path) } }
+                            reader.take(
+                                Dictionary(identities) { first, _ in first },
+                                lookingUnder: scan.completeDirectories
+                            )
+                        }
                     }
                     pending = []
+                    scan = nil
                     output.flush()
                 }
                 if ContinuousClock.now - lastIdleCheck >= idleCheck {
@@ -185,14 +196,9 @@ struct WatchCommand {
                 rescan = true
             }
             let polling = changes == nil || changes?.complete == false
-            let wait = polling ? min(interval, idleCheck) : idleCheck
-            if stop.wait(descriptor: changes?.pollDescriptor, upTo: wait) {
-                do {
-                    try reader.transaction {}
-                } catch {
-                    return "\(error)"
-                }
-                return nil
+            let waiting = polling || roots.anyMissing
+            if stop.wait(descriptor: changes?.pollDescriptor, upTo: waiting ? min(interval, idleCheck) : idleCheck) {
+                break
             }
             for change in changes?.changes() ?? [] {
                 switch change {
@@ -200,31 +206,116 @@ struct WatchCommand {
                 case .rescan: rescan = true
                 }
             }
-            if polling && ContinuousClock.now - lastRescan >= interval { rescan = true }
+            if ContinuousClock.now - lastLook >= interval {
+                // A missing folder is looked for, and a tree inotify does not cover is looked at whole.
+                if polling || roots.changed() { rescan = true }
+                lastLook = .now
+            }
         }
-    }
-
-    /// The session files under `directory` that are new or not where the cursor left them.
-    private func changedFiles(_ reader: CursorReader, under directory: String) -> [String] {
-        let positions = reader.positions
-        return SessionFiles([directory]).files.filter { file in
-            guard let position = positions[file.path] else { return true }
-            return position.offset != file.size
-        }.map(\.path)
+        // What was read before the stop is committed.
+        do {
+            try reader.transaction {}
+        } catch {
+            return "\(error)"
+        }
+        return nil
     }
 }
 
-/// `path` made absolute, its links and `..` resolved; as it is if it cannot be.
+/// The folders `watch` follows, as they stand: each may be missing, appear later, go, come back or be replaced by
+/// another folder, and each is followed again when it does.
+struct FollowedFolders {
+    private struct Folder {
+        var named: String
+        /// Where it is, links resolved, and which folder it is: `nil` while it is missing.
+        var path: String?
+        var identity: FileIdentity?
+    }
+
+    private var folders: [Folder]
+    /// Folders under them found unreadable, each reported once.
+    private(set) var unreadable: Set<String> = []
+
+    init(_ named: [String]) {
+        folders = named.map { Folder(named: $0) }
+    }
+
+    /// Where the folders are (or, missing, will be), links resolved: the roots the cursor reader opens files from.
+    var paths: [String] { folders.map { $0.path ?? absolutePath($0.named) } }
+
+    /// The folders that are there.
+    var present: [String] { folders.compactMap { $0.identity == nil ? nil : $0.path } }
+
+    var anyMissing: Bool { folders.contains { $0.identity == nil } }
+
+    /// Looks at each folder again; returns those that appeared, or are another folder than before.
+    mutating func refresh() -> [String] {
+        var renewed: [String] = []
+        for index in folders.indices {
+            let status = fileStatus(atPath: folders[index].named)
+            let identity = status?.kind == .directory ? status?.identity : nil
+            if let identity, identity != folders[index].identity {
+                folders[index].path = absolutePath(folders[index].named)
+                renewed.append(folders[index].path!)
+            }
+            folders[index].identity = identity
+        }
+        return renewed
+    }
+
+    /// Whether a folder appeared, went or was replaced since the last look.
+    func changed() -> Bool {
+        folders.contains { folder in
+            let status = fileStatus(atPath: folder.named)
+            return (status?.kind == .directory ? status?.identity : nil) != folder.identity
+        }
+    }
+
+    /// Says on stderr, once each, which folders could not be read: their sessions are not followed until they can.
+    mutating func report(_ problems: [String]) {
+        for problem in problems where unreadable.insert(problem).inserted {
+            printError("codex-telemetry: \(problem); its sessions are not read until it can be")
+        }
+    }
+}
+
+extension CursorReader.Counts {
+    /// What a summary line says of the files read, after their number.
+    func text(_ unreadableFolders: Set<String>) -> String {
+        var parts = [
+            "\(moved) moved and \(recognised) recognised (read on from where they were)",
+            "\(replaced) replaced, \(truncated) truncated and \(rewritten) rewritten (read as new from their start)",
+            "\(unreadable) unreadable",
+        ]
+        if !unreadableFolders.isEmpty { parts.append("\(unreadableFolders.count) folders unreadable") }
+        if oversizedLines + malformedLines > 0 {
+            parts.append("\(oversizedLines) lines over the line limit and \(malformedLines) unreadable skipped")
+        }
+        parts.append("\(closedTurns) turns closed as incomplete")
+        return parts.joined(separator: ", ")
+    }
+}
+
+/// `path` made absolute, its links and `..` resolved; made absolute only, if it cannot be (it is not there).
 func absolutePath(_ path: String) -> String {
-    guard let resolved = realpath(path, nil) else { return path }
+    guard let resolved = realpath(path, nil) else {
+        guard !path.hasPrefix("/"), let directory = getcwd(nil, 0) else { return path }
+        defer { free(directory) }
+        return String(cString: directory) + "/" + path
+    }
     defer { free(resolved) }
     return String(cString: resolved)
+}
+
+/// The Codex home: `CODEX_HOME`, else `~/.codex`.
+func codexHome(environment: [String: String]) -> String {
+    environment["CODEX_HOME"] ?? (environment["HOME"] ?? "") + "/.codex"
 }
 
 /// SIGINT and SIGTERM, as a flag and a descriptor that a `poll(2)` wakes on.
 final class StopSignal: Sendable {
     private let wake: Int32
-    private let stopped = Mutex(false)
+    private let received = Mutex(false)
     /// Kept for as long as this is, which is as long as the signals are handled; set once, as it is made.
     nonisolated(unsafe) private var signals: StopSignals?
 
@@ -238,18 +329,21 @@ final class StopSignal: Sendable {
         wake = ends[0]
         let ring = ends[1]
         signals = StopSignals { [weak self] _ in
-            self?.stopped.withLock { $0 = true }
+            self?.received.withLock { $0 = true }
             var one: UInt8 = 1
             _ = Glibc.write(ring, &one, 1)
         }
     }
+
+    /// Whether a stop signal came.
+    var stopped: Bool { received.withLock { $0 } }
 
     /// Waits until `descriptor` is readable, `limit` has passed, or a stop signal came; returns whether one did.
     func wait(descriptor: Int32?, upTo limit: Duration) -> Bool {
         var descriptors = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
         if let descriptor { descriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)) }
         _ = poll(&descriptors, nfds_t(descriptors.count), Int32(clamping: limit.wholeMilliseconds))
-        return stopped.withLock { $0 }
+        return stopped
     }
 }
 

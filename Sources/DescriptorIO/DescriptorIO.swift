@@ -28,16 +28,19 @@ package func writeAll(_ bytes: UnsafeRawBufferPointer, to fileDescriptor: Int32)
     return true
 }
 
-/// Replaces the file at `path` with `bytes`, whole: written aside (`path.new`, 0600, never through a link), synced,
-/// then renamed over it, so that a reader finds the old file or the new one, never a mix.
+/// Replaces the file at `path` with `bytes`, whole: written aside (`path.new`, never through a link), synced, then
+/// renamed over it, so that a reader finds the old file or the new one, never a mix. The new file has
+/// `permissions`, whatever the umask: 0600 unless told.
 ///
 /// - Returns: `false` if it could not be; `errno` then says why, and the file is as it was.
-package func replaceFile(atPath path: String, with bytes: [UInt8]) -> Bool {
+package func replaceFile(atPath path: String, with bytes: [UInt8], permissions: UInt32 = 0o600) -> Bool {
     let temporary = path + ".new"
     unlink(temporary)
     let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard descriptor >= 0 else { return false }
-    var replaced = bytes.withUnsafeBytes { writeAll($0, to: descriptor) } && fsync(descriptor) == 0
+    var replaced =
+        fchmod(descriptor, permissions & 0o7777) == 0 && bytes.withUnsafeBytes { writeAll($0, to: descriptor) }
+        && fsync(descriptor) == 0
     var failure = errno
     if close(descriptor) != 0, replaced { (replaced, failure) = (false, errno) }
     if replaced, rename(temporary, path) != 0 { (replaced, failure) = (false, errno) }
@@ -106,6 +109,47 @@ package func entryNames(ofDirectory directory: Int32) -> [String]? {
     return names
 }
 
+/// A file, whatever its name: what stays the same when it is renamed or moved within its file system.
+package struct FileIdentity: Hashable, Sendable {
+    package var device: UInt64
+    package var inode: UInt64
+
+    package init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+}
+
+/// Whether a file or directory of our own state (a spool, a cursor) can be trusted: `nil` if it is the user's and
+/// no one else may write it, else why not (another user could have planted it, or could change it).
+package func ownershipProblem(owner: UInt32, mode: UInt32) -> String? {
+    if owner != geteuid() { return "belongs to another user" }
+    if mode & 0o022 != 0 { return "is writable by others" }
+    return nil
+}
+
+/// Opens `relative` (names separated by `/`) beneath the open directory `directory`, following no symbolic link on
+/// the way or at its end, and never leaving `directory` (`.` and `..` are refused): a folder replaced by a link
+/// after it was listed leads nowhere. `flags` are for the last name (`O_NOFOLLOW` and `O_CLOEXEC` are added).
+///
+/// - Returns: the descriptor, or -1 with `errno` set (`ELOOP` or `ENOTDIR` for a link on the way).
+package func openBeneath(_ directory: Int32, _ relative: some StringProtocol, flags: Int32) -> Int32 {
+    let names = relative.split(separator: "/")
+    guard let last = names.last, !names.contains(where: { $0 == "." || $0 == ".." }) else {
+        errno = EINVAL
+        return -1
+    }
+    var current = directory
+    defer { if current != directory { close(current) } }
+    for name in names.dropLast() {
+        let next = openat(current, String(name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard next >= 0 else { return -1 }
+        if current != directory { close(current) }
+        current = next
+    }
+    return openat(current, String(last), flags | O_NOFOLLOW | O_CLOEXEC)
+}
+
 /// What `stat` tells of a file, in the few words its readers need.
 package struct FileStatus: Sendable, Equatable {
     package enum Kind: Sendable { case regular, directory, other }
@@ -117,6 +161,8 @@ package struct FileStatus: Sendable, Equatable {
     package var inode: UInt64
     /// When it was last modified, in Unix nanoseconds (saturated).
     package var modified: Int64
+
+    package var identity: FileIdentity { FileIdentity(device: device, inode: inode) }
 
     init(_ status: stat) {
         switch status.st_mode & S_IFMT {

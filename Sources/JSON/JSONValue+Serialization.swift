@@ -36,6 +36,43 @@ extension JSONValue {
         }
     }
 
+    /// This value written as a person writes a configuration file: members in the order they came, each member
+    /// and element on a line of its own, indented by two spaces a level.
+    package func indented() -> [UInt8] {
+        var output: [UInt8] = []
+        writeIndented(to: &output, depth: 0)
+        return output
+    }
+
+    private func writeIndented(to output: inout [UInt8], depth: Int) {
+        let children: [(key: String?, value: JSONValue)]
+        let brackets: (open: String, close: String)
+        switch self {
+        case .array(let elements) where !elements.isEmpty:
+            children = elements.map { (nil, $0) }
+            brackets = ("[", "]")
+        case .object(let members) where !members.isEmpty:
+            children = members.map { ($0.key, $0.value) }
+            brackets = ("{", "}")
+        default:
+            write(to: &output)
+            return
+        }
+        output.append(contentsOf: brackets.open.utf8)
+        for (position, child) in children.enumerated() {
+            output.append(contentsOf: (position > 0 ? ",\n" : "\n").utf8)
+            output.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * (depth + 1)))
+            if let key = child.key {
+                Self.writeString(key, to: &output)
+                output.append(contentsOf: ": ".utf8)
+            }
+            child.value.writeIndented(to: &output, depth: depth + 1)
+        }
+        output.append(UInt8(ascii: "\n"))
+        output.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * depth))
+        output.append(contentsOf: brackets.close.utf8)
+    }
+
     /// Appends the digits of an integer, written in place: no `String` for each of the many counts and times a
     /// writer of telemetry puts out.
     package static func writeInteger(_ value: Int64, to output: inout [UInt8]) {

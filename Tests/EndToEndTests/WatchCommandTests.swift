@@ -86,9 +86,8 @@ struct WatchCommandTests {
         #expect(replaced.stderr.contains("1 replaced"))
         #expect(replaced.lines.sorted() == (try await Self.replayed([file.path])))
 
-        let cursor = try JSONValue(parsing: String(contentsOfFile: state, encoding: .utf8))
         #expect(
-            cursor["files"]?[file.resolvingSymlinksInPath().path]?["offset"]?.int
+            SessionFilesOnDisk.offsets(in: URL(fileURLWithPath: state))[file.resolvingSymlinksInPath().path]
                 == Int64(Self.captureLines.joined().count)
         )
         var status = stat()

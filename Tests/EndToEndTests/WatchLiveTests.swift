@@ -245,14 +245,26 @@ struct SessionFilesOnDisk {
     init(_ root: URL) { self.root = root }
 
     func allRead(by cursor: URL) -> Bool {
-        guard let text = try? String(contentsOf: cursor, encoding: .utf8), let state = try? JSONValue(parsing: text),
-            let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
-        else { return false }
+        guard let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else {
+            return false
+        }
         let files = enumerator.compactMap { $0 as? URL }.filter { $0.pathExtension == "jsonl" }
+        let offsets = Self.offsets(in: cursor)
         return !files.isEmpty
             && files.allSatisfy { file in
                 let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? -1
-                return state["files"]?[file.resolvingSymlinksInPath().path]?["offset"]?.int == Int64(size)
+                return offsets[file.resolvingSymlinksInPath().path] == Int64(size)
             }
+    }
+
+    /// How far the cursor at `cursor` has read each file, by the path it last saw it at.
+    static func offsets(in cursor: URL) -> [String: Int64] {
+        guard let text = try? String(contentsOf: cursor, encoding: .utf8), let state = try? JSONValue(parsing: text)
+        else { return [:] }
+        let entries = (state["files"]?.array ?? []).compactMap { entry -> (String, Int64)? in
+            guard let path = entry["path"]?.string, let offset = entry["offset"]?.int else { return nil }
+            return (path, offset)
+        }
+        return Dictionary(entries) { first, _ in first }
     }
 }

@@ -135,6 +135,15 @@ public struct SessionReplay: Sendable {
         return .passedOver
     }
 
+    /// The session a file holds, as its first line (without its newline) names it: a rollout's `session_meta` id,
+    /// or `""` when the line names none (a capture, a recording) or an id longer than any Codex writes.
+    package static func session(namedBy firstLine: UnsafeRawBufferPointer) -> String {
+        guard let record = RolloutRecord(parsing: firstLine), record.type == "session_meta", let id = record.id,
+            (1...SessionLimits.maximumNameLength).contains(id.utf8.count)
+        else { return "" }
+        return id
+    }
+
     /// Reads the last line of a file, which had no newline: a line if it is a whole document, else `truncated`.
     package static func readUnterminated(_ line: UnsafeRawBufferPointer, everyLine: Bool = false) -> Line {
         // Whether it is a whole document: checked, nothing of it built.

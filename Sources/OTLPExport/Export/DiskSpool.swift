@@ -92,15 +92,11 @@ public final class DiskSpool: Sendable {
         }
         var status = stat()
         fstat(descriptor, &status)
-        guard status.st_uid == geteuid() else {
-            close(descriptor)
-            throw SpoolError(.insecure, "the spool directory \(path) belongs to another user")
-        }
-        guard status.st_mode & 0o022 == 0 else {
+        if let problem = ownershipProblem(owner: status.st_uid, mode: status.st_mode) {
             close(descriptor)
             throw SpoolError(
                 .insecure,
-                "the spool directory \(path) is writable by others: make it 0700 (chmod 700) or choose another"
+                "the spool directory \(path) \(problem): make it yours, 0700, or choose another"
             )
         }
         self.descriptor = descriptor
