@@ -15,7 +15,7 @@ import Glibc
 /// `archived_sessions` keeps them), and its session (the id its first line gives, for a copy or a move to another
 /// file system). Its position holds a check of the bytes it stands on, so a file rewritten in place is told apart
 /// from one that grew.
-struct Cursor: Equatable {
+struct Cursor {
     /// Where a file was left.
     struct Position: Equatable {
         var identity: FileIdentity
@@ -36,8 +36,9 @@ struct Cursor: Equatable {
     }
 
     private(set) var positions: [FileIdentity: Position] = [:]
-    /// The files of each session, to know a session found in another file.
-    private var filesOfSession: [String: Set<FileIdentity>] = [:]
+    /// The file of each session that was read furthest, to know the session when it is found in another file (a
+    /// copy, a move to another file system).
+    private var furthestFileOfSession: [String: FileIdentity] = [:]
     /// Which file each path held when last seen.
     private var filesByPath: [String: FileIdentity] = [:]
     /// Who spawned whom, as the files read say: a sub-agent's file read later, by this process or the next, gets
@@ -53,9 +54,16 @@ struct Cursor: Equatable {
 
     subscript(identity: FileIdentity) -> Position? { positions[identity] }
 
-    /// The positions of `session`'s files.
-    func positions(ofSession session: String) -> [Position] {
-        (filesOfSession[session] ?? []).compactMap { positions[$0] }
+    /// Makes room for `count` files at once, rather than doubling as they come.
+    mutating func reserveCapacity(_ count: Int) {
+        positions.reserveCapacity(count)
+        filesByPath.reserveCapacity(count)
+        furthestFileOfSession.reserveCapacity(count)
+    }
+
+    /// The position of the file of `session` read furthest.
+    func furthestPosition(ofSession session: String) -> Position? {
+        furthestFileOfSession[session].flatMap { positions[$0] }
     }
 
     /// The file last seen at `path`.
@@ -65,17 +73,18 @@ struct Cursor: Equatable {
         forget(position.identity)
         positions[position.identity] = position
         filesByPath[position.path] = position.identity
-        if let session = position.session, !session.isEmpty {
-            filesOfSession[session, default: []].insert(position.identity)
+        if let session = position.session, !session.isEmpty,
+            furthestPosition(ofSession: session).map({ $0.offset <= position.offset }) ?? true
+        {
+            furthestFileOfSession[session] = position.identity
         }
     }
 
     mutating func forget(_ identity: FileIdentity) {
         guard let old = positions.removeValue(forKey: identity) else { return }
         if filesByPath[old.path] == identity { filesByPath[old.path] = nil }
-        if let session = old.session, !session.isEmpty {
-            filesOfSession[session]?.remove(identity)
-            if filesOfSession[session]?.isEmpty == true { filesOfSession[session] = nil }
+        if let session = old.session, furthestFileOfSession[session] == identity {
+            furthestFileOfSession[session] = nil
         }
     }
 
@@ -190,7 +199,7 @@ final class CursorFile: Sendable {
             throw CursorError("the cursor \(path) \(problem): it is not obeyed; move it away to read every file again")
         }
         guard let bytes = try? DescriptorIO.readAll(descriptor, atMost: Self.maximumBytes),
-            let cursor = (try? JSONValue(parsing: bytes)).flatMap(Cursor.init(json:))
+            let cursor = Cursor(reading: bytes)
         else {
             throw CursorError(
                 "the cursor \(path) is not one codex-telemetry wrote; move it away to read every file again"
@@ -201,7 +210,7 @@ final class CursorFile: Sendable {
 
     /// Replaces the file with `cursor`, durably: a reader sees the old one or the new one, never a mix.
     func save(_ cursor: Cursor) throws(CursorError) {
-        guard replaceFile(atPath: path, with: cursor.json.serialized()) else {
+        guard replaceFile(atPath: path, writing: cursor.write) else {
             throw CursorError("cannot write the cursor \(path): \(Self.errorText)")
         }
     }
@@ -230,74 +239,134 @@ struct CursorError: Error, CustomStringConvertible {
 }
 
 extension Cursor {
-    private static let version: JSONValue = 2
-
-    var json: JSONValue {
-        let files = positions.values.sorted { $0.path < $1.path }.map { position -> JSONValue in
-            var entry: JSONObject = [
-                "path": .string(position.path),
-                "device": .int(Int64(bitPattern: position.identity.device)),
-                "inode": .int(Int64(bitPattern: position.identity.inode)),
-                "offset": .int(Int64(position.offset)),
-                "openTurns": .bool(position.openTurns),
-                "closings": .array(position.closings.map { .int(Int64($0)) }),
-            ]
-            if let session = position.session { entry["session"] = .string(session) }
-            if let check = position.check { entry["check"] = .int(Int64(bitPattern: check)) }
-            return .object(entry)
+    /// Writes the cursor as it is saved, a piece at a time, through `sink` (which says whether a piece was written):
+    /// one JSON document, each file on a line of its own, written straight into bytes, never built as values or held
+    /// whole, so a cursor of many files costs little memory to save. Returns whether every piece was written.
+    func write(to sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        var output: [UInt8] = []
+        output.reserveCapacity(Self.savedPiece + 4096)
+        var written = true
+        func flush(past size: Int) {
+            guard output.count > size else { return }
+            written = written && output.withUnsafeBytes(sink)
+            output.removeAll(keepingCapacity: true)
         }
+        output += #"{"codexTelemetryCursor":2,"#.utf8
+        if let spool {
+            output += #""spool":"#.utf8
+            JSONValue.writeString(spool, to: &output)
+            output += ",".utf8
+        }
+        output += #""staged":"#.utf8
+        JSONValue.array(staged.map(JSONValue.string)).write(to: &output)
+        output += #","agents":"#.utf8
         let spawns = agents.entries.map { entry -> JSONValue in
             [
                 .string(entry.child), .string(entry.spawn.parentThreadID),
                 entry.spawn.turnID.map(JSONValue.string) ?? .null, entry.spawn.callID.map(JSONValue.string) ?? .null,
             ]
         }
-        var object: JSONObject = [
-            "codexTelemetryCursor": Self.version, "files": .array(files),
-            "staged": .array(staged.map(JSONValue.string)), "agents": .array(spawns),
-        ]
-        if let spool { object["spool"] = .string(spool) }
-        return .object(object)
+        JSONValue.array(spawns).write(to: &output)
+        output += #","files":["#.utf8
+        for (index, position) in positions.values.enumerated() {
+            flush(past: Self.savedPiece)
+            output += (index == 0 ? "\n" : ",\n").utf8
+            output += #"{"path":"#.utf8
+            JSONValue.writeString(position.path, to: &output)
+            for (name, value) in [
+                ("device", Int64(bitPattern: position.identity.device)),
+                ("inode", Int64(bitPattern: position.identity.inode)), ("offset", Int64(position.offset)),
+            ] {
+                output += ",\"\(name)\":".utf8
+                JSONValue.writeInteger(value, to: &output)
+            }
+            output += #","openTurns":"#.utf8
+            output += (position.openTurns ? "true" : "false").utf8
+            output += #","closings":"#.utf8
+            JSONValue.array(position.closings.map { .int(Int64($0)) }).write(to: &output)
+            if let session = position.session {
+                output += #","session":"#.utf8
+                JSONValue.writeString(session, to: &output)
+            }
+            if let check = position.check {
+                output += #","check":"#.utf8
+                JSONValue.writeInteger(Int64(bitPattern: check), to: &output)
+            }
+            output += "}".utf8
+        }
+        output += "\n]}\n".utf8
+        flush(past: 0)
+        return written
     }
+
+    /// How much of a cursor is written at a time.
+    private static let savedPiece = 64 << 10
 
     /// A thread, turn or call id as a cursor holds it: a string of at most 256 bytes.
     private static func id(_ value: JSONValue) -> String? {
         value.string.flatMap { (1...256).contains($0.utf8.count) ? $0 : nil }
     }
 
-    /// A cursor read back, every value checked; `nil` if anything is not as `json` writes it. A cursor of the first
-    /// version (files by path, without sessions or checks) is read too: its files are known by their inodes.
-    init?(json: JSONValue) {
-        guard let version = json["codexTelemetryCursor"]?.int, let staged = json["staged"]?.array else { return nil }
-        switch version {
-        case 1:
-            guard let files = json["files"]?.object else { return nil }
-            for (path, entry) in files {
-                guard let position = Self.position(entry, path: path) else { return nil }
-                record(position)
+    /// A cursor read back, every value checked; `nil` if anything is not as `write(to:)` writes it. Read file by
+    /// file, never built whole. A cursor of the first version (files by path, without sessions or checks) is read
+    /// too: its files are known by their inodes.
+    init?(reading bytes: [UInt8]) {
+        var version: Int64?
+        var filesVersion: Int64?
+        var staged: JSONValue?
+        do {
+            try bytes.withUnsafeBufferPointer { buffer in
+                // One file's values are built at a time; every value is a byte at least, and the bytes are bounded.
+                var reader = JSONMemberReader(buffer, maximumValues: buffer.count)
+                reserveCapacity(Self.fileCount(in: buffer))
+                try reader.forEachMember { reader, name throws(JSONParseError) in
+                    switch String(decoding: name, as: UTF8.self) {
+                    case "codexTelemetryCursor": version = try reader.value().int
+                    case "staged": staged = try reader.value()
+                    case "spool": spool = try reader.value().string
+                    case "agents":
+                        guard let tree = Self.agents(try reader.value()) else {
+                            throw JSONParseError(offset: 0, reason: "not a cursor's agents")
+                        }
+                        agents = tree
+                    case "files" where reader.peek() == UInt8(ascii: "["):
+                        filesVersion = 2
+                        try reader.forEachElement { reader throws(JSONParseError) in
+                            let entry = try reader.value()
+                            guard let path = entry["path"]?.string, let position = Self.position(entry, path: path)
+                            else { throw JSONParseError(offset: 0, reason: "not a cursor's file") }
+                            record(position)
+                        }
+                    case "files":
+                        filesVersion = 1
+                        for (path, entry) in try reader.value().object ?? [:] {
+                            guard let position = Self.position(entry, path: path, withCheck: false) else {
+                                throw JSONParseError(offset: 0, reason: "not a cursor's file")
+                            }
+                            record(position)
+                        }
+                    default: try reader.skipValue()
+                    }
+                }
+                try reader.finish()
             }
-        case 2:
-            guard let files = json["files"]?.array else { return nil }
-            for entry in files {
-                guard let path = entry["path"]?.string, var position = Self.position(entry, path: path) else {
-                    return nil
-                }
-                if let session = entry["session"] {
-                    guard let text = session.string, text.isEmpty || Self.id(session) != nil else { return nil }
-                    position.session = text
-                }
-                if let check = entry["check"] {
-                    guard let value = check.int else { return nil }
-                    position.check = UInt64(bitPattern: value)
-                }
-                record(position)
-            }
-        default:
+        } catch {
             return nil
         }
+        guard let version, version == filesVersion, let staged = staged?.array else { return nil }
         self.staged = staged.compactMap(\.string)
         guard self.staged.count == staged.count else { return nil }
-        for spawn in json["agents"]?.array ?? [] {
+    }
+
+    /// About how many files a saved cursor lists, each on a line of its own: room is made for them at once.
+    private static func fileCount(in bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        bytes.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
+    }
+
+    /// Who spawned whom, as a cursor lists it: `[child, parent, turn or null, call or null]` each; `nil` if one is not.
+    private static func agents(_ value: JSONValue) -> AgentTree? {
+        var agents = AgentTree()
+        for spawn in value.array ?? [] {
             guard let ids = spawn.array, ids.count == 4, let child = Self.id(ids[0]), let parent = Self.id(ids[1]),
                 ids[2] == .null || Self.id(ids[2]) != nil, ids[3] == .null || Self.id(ids[3]) != nil
             else { return nil }
@@ -306,23 +375,34 @@ extension Cursor {
                 AgentTree.Spawn(parentThreadID: parent, turnID: Self.id(ids[2]), callID: Self.id(ids[3]))
             )
         }
-        spool = json["spool"]?.string
+        return agents
     }
 
-    /// The members both versions write for a file.
-    private static func position(_ entry: JSONValue, path: String) -> Position? {
+    /// A file as a cursor lists it; `nil` if any of its values is not as `write(to:)` writes it. A cursor of the
+    /// first version has no sessions or checks.
+    private static func position(_ entry: JSONValue, path: String, withCheck: Bool = true) -> Position? {
         guard let device = entry["device"]?.int, let inode = entry["inode"]?.int,
             let offset = entry["offset"]?.int, offset >= 0, let openTurns = entry["openTurns"]?.bool,
             let closings = entry["closings"]?.array, closings.count <= Self.maximumClosings
         else { return nil }
         let offsets = closings.compactMap { $0.int.flatMap { (0...offset).contains($0) ? Int($0) : nil } }
         guard offsets.count == closings.count else { return nil }
-        return Position(
+        var position = Position(
             identity: FileIdentity(device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode)),
             path: path,
             offset: Int(offset),
             openTurns: openTurns,
             closings: offsets
         )
+        guard withCheck else { return position }
+        if let session = entry["session"] {
+            guard let text = session.string, text.isEmpty || Self.id(session) != nil else { return nil }
+            position.session = text
+        }
+        if let check = entry["check"] {
+            guard let value = check.int else { return nil }
+            position.check = UInt64(bitPattern: value)
+        }
+        return position
     }
 }

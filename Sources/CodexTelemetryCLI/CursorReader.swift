@@ -59,9 +59,14 @@ final class CursorReader {
     private let isStopping: () -> Bool
     private let lockWait: Duration?
     private var follower: SessionFollower
-    private var cursor = Cursor()
-    /// The cursor as saved last, and its file's status then: loaded again only if someone else saved since.
-    private var saved: (cursor: Cursor, status: FileStatus?)?
+    private var cursor = Cursor() {
+        didSet { unsaved = true }
+    }
+    /// Whether the cursor changed since it was saved or loaded.
+    private var unsaved = false
+    /// The cursor file's status when this reader last saved or loaded it: loaded again only if someone else saved
+    /// since.
+    private var savedStatus: FileStatus?
     private var eventsSinceCommit = 0
     private var bytesSinceCommit = 0
     private var found = Counts()
@@ -131,8 +136,12 @@ final class CursorReader {
     /// Runs `body` with the cursor locked and up to date, then commits what it read.
     func transaction(_ body: () throws -> Void) throws {
         try file.withLock(waitingAtMost: lockWait) {
-            if saved == nil || fileStatus(atPath: file.path) != saved?.status {
+            let status = fileStatus(atPath: file.path)
+            if savedStatus == nil || status != savedStatus {
+                // Its status before it is read: another reader saving meanwhile makes it read again next time.
                 cursor = try file.load()
+                savedStatus = status
+                unsaved = false
                 eventsSinceCommit = 0
                 // What another reader learned of the agents, added to what this one knows.
                 for (child, spawn) in cursor.agents.entries { follower.agents.record(child: child, spawn) }
@@ -144,15 +153,31 @@ final class CursorReader {
 
     /// Reads what `path` gained since the cursor, committing as it goes; stops early when asked to.
     func read(_ path: String) throws {
+        try read(path, restoringSession: false)
+    }
+
+    /// `read(_:)`; with `restoringSession`, a file read to its end is read again all the same, for what its session
+    /// holds in memory (the turns it left running), which a file that has not grown needs nothing of.
+    private func read(_ path: String, restoringSession: Bool) throws {
         guard let opened = open(path) else { return }
         defer { close(opened.descriptor) }
-        var position = resolve(opened)
+        var position: Cursor.Position?
+        switch resolve(opened) {
+        case .later: return
+        case .beginning: position = nil
+        case .at(let known): position = known
+        }
+        if !restoringSession, let known = position, known.offset == opened.status.size {
+            // Found under another name, or as a copy: where it is now is all that is new.
+            if cursor[known.identity] != known { cursor.record(known) }
+            return
+        }
         while !isStopping() {
             var (reached, done, failed) = follower.follow(opened, from: position, emit: record)
             if failed { found.unreadable += 1 }
             if reached.session == nil, reached.offset > 0 { reached.session = Self.session(of: opened) }
             bytesSinceCommit += reached.offset - (position?.offset ?? 0)
-            cursor.record(reached)
+            if cursor[reached.identity] != reached { cursor.record(reached) }
             position = reached
             if eventsSinceCommit >= Self.commitEvery.events || bytesSinceCommit >= Self.commitEvery.bytes {
                 try commit()
@@ -163,7 +188,7 @@ final class CursorReader {
 
     /// Closes the running turns of `path` as `incomplete`, once it has been read to its end.
     func closeOpenTurns(_ path: String) throws {
-        try read(path)
+        try read(path, restoringSession: true)
         guard
             let identity = open(path).map({ opened in
                 close(opened.descriptor)
@@ -193,12 +218,14 @@ final class CursorReader {
         }
     }
 
-    /// Takes in what a look at every file under `roots` found, `files` by identity: known files found under
-    /// another name are noted there, and known files under those roots found nowhere are forgotten (deleted, or
-    /// moved out of what is followed). `complete` roots only: under a root that is missing or could not be read
-    /// whole, what was not found may still be there.
-    func take(_ files: [FileIdentity: String], lookingUnder roots: [String]) {
-        let prefixes = roots.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
+    /// Takes in what a look at every file under some folders found: known files found under another name are noted
+    /// there, and known files under the folders it could read whole found nowhere are forgotten (deleted, or moved
+    /// out of what is followed). Under a folder that is missing or could not be read whole, what was not found may
+    /// still be there.
+    func take(_ scan: SessionFiles) {
+        let found = scan.files.compactMap { file in file.identity.map { ($0, file.path) } }
+        let files = Dictionary(found) { first, _ in first }
+        let prefixes = scan.completeDirectories.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
         for position in cursor.positions.values {
             if let path = files[position.identity] {
                 if path != position.path { cursor.relocate(position.identity, to: path) }
@@ -240,11 +267,23 @@ final class CursorReader {
         return SessionFollower.OpenFile(descriptor: descriptor, status: status, path: path)
     }
 
+    /// Where reading a file starts.
+    private enum Start {
+        /// From a position: where the file was left, or where its session was left in another file.
+        case at(Cursor.Position)
+        /// From its start: a new file, or a new session in a known one.
+        case beginning
+        /// Not now: its first line is not whole yet, so its session is not known; or it holds a session read further
+        /// in another file, so it is a copy being written (or an older one, which holds nothing new).
+        case later
+    }
+
     /// Where to go on from in `file`: its own position, if the bytes it stands on are still there; else the position
-    /// of its session in another file whose bytes these are (a copy, a move to another file system); else none,
-    /// and it is read from its start, as the new file or session it is.
-    private func resolve(_ file: SessionFollower.OpenFile) -> Cursor.Position? {
+    /// of its session in another file whose bytes these are (a copy, a move to another file system); else its start,
+    /// as the new file or session it is.
+    private func resolve(_ file: SessionFollower.OpenFile) -> Start {
         let identity = file.status.identity
+        var replaced = false
         if var known = cursor[identity] {
             if file.status.size < known.offset {
                 found.truncated += 1
@@ -253,27 +292,32 @@ final class CursorReader {
                     found.moved += 1
                     known.path = file.path
                 }
-                return known
+                return .at(known)
             } else {
                 found.rewritten += 1
             }
-            // What was read there is gone: a new session in the same file.
+            // What was read there is gone: a new session in the same file. A turn it left running ends here, if
+            // the session is still in memory (its bytes cannot be read again).
+            if known.openTurns { found.closedTurns += follower.closeOpenTurns(at: known, emit: record).1 }
             cursor.forget(identity)
             follower.forget(identity)
         } else if let other = cursor.identity(at: file.path), other != identity {
-            found.replaced += 1
+            replaced = true
         }
-        guard let session = Self.session(of: file), !session.isEmpty else { return nil }
-        let others = cursor.positions(ofSession: session).filter { $0.offset <= file.status.size }
-        for other in others.sorted(by: { $0.offset > $1.offset })
-        where other.check != nil && ContentCheck.of(file.descriptor, upTo: other.offset) == other.check {
-            found.recognised += 1
-            var position = other
-            position.identity = identity
-            position.path = file.path
-            return position
+        guard let session = Self.session(of: file) else { return .later }
+        guard !session.isEmpty, var position = cursor.furthestPosition(ofSession: session) else {
+            if replaced { found.replaced += 1 }
+            return .beginning
         }
-        return nil
+        guard position.offset <= file.status.size else { return .later }
+        guard position.check != nil, ContentCheck.of(file.descriptor, upTo: position.offset) == position.check else {
+            if replaced { found.replaced += 1 }
+            return .beginning
+        }
+        found.recognised += 1
+        position.identity = identity
+        position.path = file.path
+        return .at(position)
     }
 
     /// The session the file's first line names; `nil` while that line is not whole.
@@ -303,12 +347,12 @@ final class CursorReader {
     }
 
     private func commit() throws {
-        cursor.agents = follower.agents
-        if saved?.cursor == cursor && eventsSinceCommit == 0 { return }
+        if cursor.agents != follower.agents { cursor.agents = follower.agents }
+        if !unsaved && eventsSinceCommit == 0 { return }
         beforeCommit()
         // Until the save succeeds, the cursor on disk is the truth: read again, and what the staged requests held
         // (never published) is read again with it.
-        saved = nil
+        savedStatus = nil
         if let export, eventsSinceCommit > 0 {
             try export.checkpoint { staged in
                 var staging = cursor
@@ -321,6 +365,7 @@ final class CursorReader {
         }
         eventsSinceCommit = 0
         bytesSinceCommit = 0
-        saved = (cursor, fileStatus(atPath: file.path))
+        unsaved = false
+        savedStatus = fileStatus(atPath: file.path)
     }
 }

@@ -114,7 +114,15 @@ struct ReplayCommand {
                     : paths.map(absolutePath).filter {
                         fileStatus(atPath: $0)?.kind == .directory
                     }
-                unreadable += readFromCursor(statePath, files, roots: roots, export: export, output: output, emit: emit)
+                unreadable += readFromCursor(
+                    statePath,
+                    files,
+                    of: found,
+                    roots: roots,
+                    export: export,
+                    output: output,
+                    emit: emit
+                )
             } else {
                 ReplayPipeline.run(files, into: &replay) { output in
                     switch output {
@@ -149,10 +157,12 @@ struct ReplayCommand {
         return unreadable.isEmpty ? ExitStatus.success : ExitStatus.failure
     }
 
-    /// Reads `files` from the cursor at `path`, committing it with the export; returns what could not be read.
+    /// Reads `files` (of those `found`) from the cursor at `path`, committing it with the export; returns what could
+    /// not be read.
     private func readFromCursor(
         _ path: String,
         _ files: [SessionFiles.File],
+        of found: SessionFiles,
         roots: [String],
         export: TelemetryExport?,
         output: BufferedOutput,
@@ -177,6 +187,8 @@ struct ReplayCommand {
                 )
                 try reader.transaction {
                     for file in files where !stop.stopped { try reader.read(file.path) }
+                    // What is no longer under the folders read whole is forgotten, as watch forgets it.
+                    if !stop.stopped { reader.take(found) }
                 }
                 if !stop.stopped { try reader.closeSessionsThatAreOver(quietFor: WatchCommand.defaultIdle) }
                 printError(

@@ -173,13 +173,7 @@ struct WatchCommand {
                 if !pending.isEmpty || scan != nil {
                     try reader.transaction {
                         for path in pending.sorted() where !stop.stopped { try reader.read(path) }
-                        if let scan, !stop.stopped {
-                            let identities = scan.files.compactMap { file in file.identity.map { ($0, file.path) } }
-                            reader.take(
-                                Dictionary(identities) { first, _ in first },
-                                lookingUnder: scan.completeDirectories
-                            )
-                        }
+                        if let scan, !stop.stopped { reader.take(scan) }
                     }
                     pending = []
                     scan = nil

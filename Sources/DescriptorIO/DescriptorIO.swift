@@ -34,12 +34,23 @@ package func writeAll(_ bytes: UnsafeRawBufferPointer, to fileDescriptor: Int32)
 ///
 /// - Returns: `false` if it could not be; `errno` then says why, and the file is as it was.
 package func replaceFile(atPath path: String, with bytes: [UInt8], permissions: UInt32 = 0o600) -> Bool {
+    replaceFile(atPath: path, permissions: permissions) { write in bytes.withUnsafeBytes(write) }
+}
+
+/// Replaces the file at `path`, as `replaceFile(atPath:with:permissions:)` does, with what `produce` writes, a piece
+/// at a time, through the function it is given (which says whether the piece was written): for a file too large
+/// to be held whole beside what it is made of.
+package func replaceFile(
+    atPath path: String,
+    permissions: UInt32 = 0o600,
+    writing produce: ((UnsafeRawBufferPointer) -> Bool) -> Bool
+) -> Bool {
     let temporary = path + ".new"
     unlink(temporary)
     let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard descriptor >= 0 else { return false }
     var replaced =
-        fchmod(descriptor, permissions & 0o7777) == 0 && bytes.withUnsafeBytes { writeAll($0, to: descriptor) }
+        fchmod(descriptor, permissions & 0o7777) == 0 && produce { writeAll($0, to: descriptor) }
         && fsync(descriptor) == 0
     var failure = errno
     if close(descriptor) != 0, replaced { (replaced, failure) = (false, errno) }
@@ -75,6 +86,10 @@ package enum ReadAllFailure: Error, Equatable {
 /// never ends, and memory must not follow it.
 package func readAll(_ fileDescriptor: Int32, atMost limit: Int) throws(ReadAllFailure) -> [UInt8] {
     var bytes: [UInt8] = []
+    // A regular file's size is known: room for it is made once, not doubled as it is read.
+    if let status = fileStatus(fileDescriptor), status.kind == .regular {
+        bytes.reserveCapacity(min(status.size, limit))
+    }
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
         let count = chunk.withUnsafeMutableBytes { read(fileDescriptor, $0.baseAddress, $0.count) }

@@ -84,6 +84,18 @@ package struct JSONMemberReader {
         }
     }
 
+    /// Walks the array here, calling `element` at the start of each element, which it must read or skip.
+    package mutating func forEachElement(
+        _ element: (inout JSONMemberReader) throws(JSONParseError) -> Void
+    ) throws(JSONParseError) {
+        guard peek() == UInt8(ascii: "[") else { throw parser.error("expected an array") }
+        try parser.forEachElement { parser throws(JSONParseError) in
+            var reader = JSONMemberReader(parser: parser)
+            defer { parser = reader.parser }
+            try element(&reader)
+        }
+    }
+
     /// The value here, built as `selection` says.
     package mutating func value(_ selection: JSONSelection = .everything) throws(JSONParseError) -> JSONValue {
         try parser.parseValue(selection)
@@ -252,7 +264,7 @@ private struct JSONParser {
     }
 
     /// Walks the elements of an array, calling `element` with the parser at the start of each.
-    private mutating func forEachElement(
+    fileprivate mutating func forEachElement(
         _ element: (inout JSONParser) throws(JSONParseError) -> Void
     ) throws(JSONParseError) {
         try enterContainer()

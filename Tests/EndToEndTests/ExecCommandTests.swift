@@ -14,6 +14,22 @@ struct ExecCommandTests {
         var environment: [String: String]
         var spool: URL
 
+        /// Waits until Codex has started a turn in `count` sessions: their rollouts say so (however long a loaded
+        /// machine takes to start Codex).
+        func waitForATurnToStart(inSessions count: Int = 1) async throws {
+            let sessions = URL(fileURLWithPath: environment["CODEX_HOME"]!).appendingPathComponent("sessions")
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                let files = FileManager.default.enumerator(at: sessions, includingPropertiesForKeys: nil)?
+                    .compactMap { $0 as? URL } ?? []
+                let started = files.filter {
+                    ((try? String(contentsOf: $0, encoding: .utf8)) ?? "").contains(#""type":"task_started""#)
+                }
+                if started.count >= count { return }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+
         func arguments(_ extra: [String]) -> [String] {
             [
                 "exec", "--sandbox", "danger-full-access", "--cwd", work.path, "--otlp-endpoint",
@@ -119,7 +135,7 @@ struct ExecCommandTests {
         let setup = try await setUp()
         defer { Task { await setup.stop() } }
         let running = try TestTools.startCLI(setup.arguments(["scenario:hang"]), environment: setup.environment)
-        try await Task.sleep(for: .seconds(2))
+        try await setup.waitForATurnToStart()
         kill(running.process.pid, SIGINT)
         let outcome = await running.finish()
         #expect(outcome.status == .exited(130))
@@ -156,7 +172,7 @@ struct ExecCommandTests {
             setup.arguments(["--codex", wrapper.path, "scenario:hang"]),
             environment: setup.environment
         )
-        try await Task.sleep(for: .seconds(2))
+        try await setup.waitForATurnToStart()
         let pid = Int32(
             try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         )!
@@ -222,7 +238,7 @@ struct ExecCommandTests {
         let setup = try await setUp()
         defer { Task { await setup.stop() } }
         let graceful = try TestTools.startCLI(setup.arguments(["scenario:hang"]), environment: setup.environment)
-        try await Task.sleep(for: .seconds(2))
+        try await setup.waitForATurnToStart()
         kill(graceful.process.pid, SIGTERM)
         #expect(await graceful.finish().status == .exited(130))
 
@@ -232,7 +248,7 @@ struct ExecCommandTests {
             setup.arguments(["--codex", wrapper.path, "scenario:hang"]),
             environment: setup.environment
         )
-        try await Task.sleep(for: .seconds(2))
+        try await setup.waitForATurnToStart(inSessions: 2)
         let codex = Int32(
             try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         )!

@@ -117,6 +117,36 @@ struct WatchCommandTests {
         #expect(!FileManager.default.fileExists(atPath: state.path))
     }
 
+    /// A cursor an earlier release wrote (version 1: files by path, no sessions or checks) is read on: only what
+    /// the file gained since goes out, and the cursor is written anew in the present version.
+    @Test func aCursorOfTheFirstVersionIsReadOn() async throws {
+        let folder = try TestTools.makeTemporaryDirectory("first-version")
+        let file = folder.appendingPathComponent("capture.jsonl")
+        try Self.append(Self.captureLines[..<Self.midTurn], to: file)
+        let first = try await TestTools.runCLI(["replay", file.path, "--format", "json"])
+        var status = stat()
+        #expect(stat(file.path, &status) == 0)
+        let path = file.resolvingSymlinksInPath().path
+        let offset = Self.captureLines[..<Self.midTurn].joined().count
+        let old = """
+            {"agents":[],"codexTelemetryCursor":1,"files":{"\(path)":{"closings":[],"device":\(status.st_dev),\
+            "inode":\(status.st_ino),"offset":\(offset),"openTurns":true}},"staged":[]}
+            """
+        let state = folder.appendingPathComponent("cursor.json")
+        try Data(old.utf8).write(to: state)
+        chmod(state.path, 0o600)
+        try Self.append(Self.captureLines[Self.midTurn...], to: file)
+        let rest = try await TestTools.runCLI(["replay", file.path, "--state", state.path, "--format", "json"])
+        #expect(rest.status == .exited(0), "\(rest.stderr)")
+        // The turn running at the cursor ends in the rest, as the whole file's replay has it: nothing twice.
+        let whole = try await Self.replayed([file.path])
+        let firstLines = first.stdout.split(separator: "\n").map(String.init).filter {
+            !$0.contains(#""codex.turn.status":"incomplete""#)
+        }
+        #expect((firstLines + rest.stdout.split(separator: "\n").map(String.init)).sorted() == whole)
+        #expect(try String(contentsOf: state, encoding: .utf8).hasPrefix(#"{"codexTelemetryCursor":2,"#))
+    }
+
     @Test func aCursorThatIsNotOneOfOursIsRefusedNotOverwritten() async throws {
         let folder = try TestTools.makeTemporaryDirectory("bad-cursor")
         let state = folder.appendingPathComponent("cursor.json")

@@ -1,3 +1,4 @@
+import CodexAppServer
 import Foundation
 import JSON
 import JSONRPC
@@ -33,9 +34,9 @@ struct WatchLiveTests {
         ([log.name, log.fields["Timestamp"] ?? ""] + facts.map { log.attributes[$0] ?? "" }).joined(separator: "|")
     }
 
-    /// The events of a replay of the finished files under `sessions`, as keys, sorted.
-    static func replayedKeys(_ sessions: URL) async throws -> [String] {
-        let replay = try await TestTools.runCLI(["replay", sessions.path, "--format", "json"])
+    /// The events of a replay of the finished files under `folders`, as keys, sorted.
+    static func replayedKeys(_ folders: URL...) async throws -> [String] {
+        let replay = try await TestTools.runCLI(["replay"] + folders.map(\.path) + ["--format", "json"])
         #expect(replay.status == .exited(0))
         return try replay.stdout.split(separator: "\n").map { try key(JSONValue(parsing: String($0))) }.sorted()
     }
@@ -130,6 +131,91 @@ struct WatchLiveTests {
         #expect(!printed.joined().contains(TestTools.contentMarker))
     }
 
+    /// Codex writing its sessions while a machine moves them: a rollout renamed, then moved to another day's folder,
+    /// while Codex goes on appending to it; another archived by Codex itself while watch is stopped, then
+    /// unarchived, resumed and written again. watch follows `archived_sessions` by default, each turn reaches the
+    /// collector while watch runs, and every event reaches it once: the replay of the finished files, key for key.
+    @Test func sessionsMovedArchivedAndUnarchivedWhileWrittenAreExportedOnce() async throws {
+        let codex = try TestTools.codex()
+        let server = try await StandInModelServer.start()
+        let rotel = try await Rotel()
+        defer {
+            Task {
+                await server.stop()
+                await rotel.stop()
+            }
+        }
+        let session = try ScenarioSession()
+        let sessions = session.codexHome.appendingPathComponent("sessions")
+        let archived = session.codexHome.appendingPathComponent("archived_sessions")
+        let state = try TestTools.makeTemporaryDirectory("moved-state")
+        let cursor = state.appendingPathComponent("codex-telemetry/cursor.json")
+        // watch's own defaults: the Codex home's sessions and archived sessions, the cursor and spool in the state.
+        let environment = ["CODEX_HOME": session.codexHome.path, "XDG_STATE_HOME": state.path]
+        let arguments = ["watch", "--otlp-endpoint", "http://127.0.0.1:\(rotel.port)"]
+        var watch = try TestTools.startCLI(arguments, environment: environment)
+        func rollout(of thread: String) -> URL? {
+            FileManager.default.enumerator(at: session.codexHome, includingPropertiesForKeys: nil)?
+                .compactMap { $0 as? URL }.first { $0.lastPathComponent.hasSuffix(thread + ".jsonl") }
+        }
+        func waitUntilAllRead() async throws {
+            let files = SessionFilesOnDisk(sessions, archived)
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !files.allRead(by: cursor), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(files.allRead(by: cursor))
+        }
+        func stop(_ watch: RunningCLI) async -> String {
+            kill(watch.process.pid, SIGTERM)
+            let outcome = await watch.finish()
+            #expect(outcome.status == .exited(0), "\(outcome.stderr)")
+            return outcome.stderr
+        }
+        // Time to install its signal handlers: a SIGTERM before them ends it as it would any program.
+        try await Task.sleep(for: .milliseconds(500))
+
+        var stderr = ""
+        try await session.run(codex: codex, server: server) { client in
+            let moved = try await session.startThread(client)
+            try await session.runTurn(client, thread: moved, scenario: "command")
+            let written = try #require(rollout(of: moved))
+            let renamed = written.deletingLastPathComponent().appendingPathComponent(
+                "renamed-" + written.lastPathComponent
+            )
+            #expect(rename(written.path, renamed.path) == 0)
+            try await session.runTurn(client, thread: moved, scenario: "two-tools")
+            let otherDay = sessions.appendingPathComponent("2026/01/01")
+            try FileManager.default.createDirectory(at: otherDay, withIntermediateDirectories: true)
+            #expect(rename(renamed.path, otherDay.appendingPathComponent(renamed.lastPathComponent).path) == 0)
+            try await session.runTurn(client, thread: moved, scenario: "patch")
+
+            let archivedThread = try await session.startThread(client)
+            try await session.runTurn(client, thread: archivedThread, scenario: "plain")
+            try await waitUntilAllRead()
+            stderr += await stop(watch)
+            try await client.archiveThread(archivedThread)
+            #expect(rollout(of: archivedThread)?.path.hasPrefix(archived.path) == true)
+            watch = try TestTools.startCLI(arguments, environment: environment)
+            try await Task.sleep(for: .milliseconds(500))
+            try await waitUntilAllRead()
+            try await client.unarchiveThread(archivedThread)
+            _ = try await client.resumeThread(archivedThread)
+            try await session.runTurn(client, thread: archivedThread, scenario: "search")
+        }
+        try await waitUntilAllRead()
+        let expected = try await Self.replayedKeys(sessions, archived)
+        #expect(expected.count > 15)
+        // While watch still runs: each record left within the batch delay.
+        let arrived = try await rotel.items(within: .seconds(5)) {
+            $0.filter { $0.kind == "log" }.count >= expected.count
+        }
+        #expect(arrived.filter { $0.kind == "log" }.count == expected.count, "at the collector while watch runs")
+        stderr += await stop(watch)
+        #expect(stderr.contains("2 moved") || stderr.contains("1 moved"), "\(stderr)")
+        #expect(try await Self.logKeys(rotel, count: expected.count) == expected)
+    }
+
     /// With the pinned Codex, which runs the hook at `Stop` and `SessionEnd`, the hook alone exports every event;
     /// with 0.133, which runs it at `Stop` only, what a session's end leaves goes out with a `replay --state` on the
     /// same cursor, as the README says, and still once.
@@ -208,6 +294,65 @@ struct WatchLiveTests {
         #expect(after.contains("true mine") && !after.contains("codex-telemetry"))
     }
 
+    /// `hook install` keeps the user's `hooks.json` as they wrote it (members in their order, its mode) and backs it
+    /// up once; `uninstall` gives it back byte for byte when nothing else changed it, takes out only the hook when
+    /// something did, and removes the file when install had made it.
+    @Test func hookUninstallGivesBackTheUsersHooksFile() async throws {
+        let home = try TestTools.makeTemporaryDirectory("hooks-file")
+        let hooksFile = home.appendingPathComponent("hooks.json")
+        let backup = home.appendingPathComponent("hooks.json.codex-telemetry-backup")
+        let environment = ["CODEX_HOME": home.path]
+        let original = """
+            {
+                "hooks": {
+                    "UserPromptSubmit": [{"hooks": [{"type": "command", "command": "true mine"}]}],
+                    "PreToolUse": [{"matcher": "Bash", "hooks": [{"command": "true other", "type": "command"}]}]
+                }
+            }
+
+            """
+        try Data(original.utf8).write(to: hooksFile)
+        chmod(hooksFile.path, 0o644)
+        func mode(_ file: URL) -> mode_t {
+            var status = stat()
+            return stat(file.path, &status) == 0 ? status.st_mode & 0o7777 : 0
+        }
+        func run(_ arguments: [String]) async throws {
+            let outcome = try await TestTools.runCLI(["hook"] + arguments, environment: environment)
+            #expect(outcome.status == .exited(0), "\(outcome.stderr)")
+        }
+        let install = ["install", "--codex", try TestTools.codex()]
+
+        try await run(install)
+        let installed = try String(contentsOf: hooksFile, encoding: .utf8)
+        #expect(installed.contains("codex-telemetry") && mode(hooksFile) == 0o644)
+        let order = ["UserPromptSubmit", "PreToolUse", "Stop", "SessionEnd"].map { installed.range(of: $0)?.lowerBound }
+        #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted() && !order.contains(nil), "\(installed)")
+        try await run(install)
+        #expect(try String(contentsOf: backup, encoding: .utf8) == original, "the backup is the user's file, once")
+        try await run(["uninstall"])
+        #expect(try String(contentsOf: hooksFile, encoding: .utf8) == original, "byte for byte")
+        #expect(mode(hooksFile) == 0o644 && !FileManager.default.fileExists(atPath: backup.path))
+
+        // Changed since install: only the hook is taken out, the change kept.
+        try await run(install)
+        let edited = try String(contentsOf: hooksFile, encoding: .utf8).replacing(
+            "\"true mine\"",
+            with: "\"true mine, edited\""
+        )
+        try Data(edited.utf8).write(to: hooksFile)
+        try await run(["uninstall"])
+        let kept = try String(contentsOf: hooksFile, encoding: .utf8)
+        #expect(kept.contains("true mine, edited") && kept.contains("true other") && !kept.contains("codex-telemetry"))
+
+        // No file before install: none after uninstall.
+        try FileManager.default.removeItem(at: hooksFile)
+        try? FileManager.default.removeItem(at: backup)
+        try await run(install)
+        try await run(["uninstall"])
+        #expect(!FileManager.default.fileExists(atPath: hooksFile.path))
+    }
+
     /// Installed for a release that runs hooks at `Stop` only, the hook is trusted and the user told what a session's
     /// end then needs; for one without hooks, `hooks.json` is left as it was, or not made at all.
     @Test func hookInstallFitsTheReleaseItIsFor() async throws {
@@ -238,17 +383,17 @@ struct WatchLiveTests {
     }
 }
 
-/// The session files under a folder, to tell when a cursor has read them all.
+/// The session files under some folders, to tell when a cursor has read them all.
 struct SessionFilesOnDisk {
-    let root: URL
+    let roots: [URL]
 
-    init(_ root: URL) { self.root = root }
+    init(_ roots: URL...) { self.roots = roots }
 
     func allRead(by cursor: URL) -> Bool {
-        guard let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else {
-            return false
+        let files = roots.flatMap { root in
+            (FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? [])
+                .filter { $0.pathExtension == "jsonl" }
         }
-        let files = enumerator.compactMap { $0 as? URL }.filter { $0.pathExtension == "jsonl" }
         let offsets = Self.offsets(in: cursor)
         return !files.isEmpty
             && files.allSatisfy { file in
@@ -257,12 +402,21 @@ struct SessionFilesOnDisk {
             }
     }
 
-    /// How far the cursor at `cursor` has read each file, by the path it last saw it at.
+    /// `allRead(by:)` for many files, off the tests' shared threads.
+    func allReadBlocking(by cursor: URL) async throws -> Bool {
+        try await TestTools.blocking { allRead(by: cursor) }
+    }
+
+    /// How far the cursor at `cursor` has read each file, by where the file is: the entry of the file now at that
+    /// path (an entry may still name a path another file has taken since).
     static func offsets(in cursor: URL) -> [String: Int64] {
         guard let text = try? String(contentsOf: cursor, encoding: .utf8), let state = try? JSONValue(parsing: text)
         else { return [:] }
         let entries = (state["files"]?.array ?? []).compactMap { entry -> (String, Int64)? in
-            guard let path = entry["path"]?.string, let offset = entry["offset"]?.int else { return nil }
+            var status = stat()
+            guard let path = entry["path"]?.string, let offset = entry["offset"]?.int, stat(path, &status) == 0,
+                entry["inode"]?.int == Int64(bitPattern: UInt64(status.st_ino))
+            else { return nil }
             return (path, offset)
         }
         return Dictionary(entries) { first, _ in first }

@@ -337,6 +337,17 @@ public struct RunningCLI: Sendable {
     public let process: ChildProcess
     let stderrFile: URL
 
+    /// `finish()`, for a run that must end by itself within `limit`: past it, it is killed (and ends `signalled(9)`,
+    /// which no test expects), so a run that hangs fails its test rather than hanging it.
+    public func finish(within limit: Duration) async -> CommandOutcome {
+        let killer = Task { [process] in
+            try await Task.sleep(for: limit)
+            kill(process.pid, SIGKILL)
+        }
+        defer { killer.cancel() }
+        return await finish()
+    }
+
     public func finish() async -> CommandOutcome {
         var stdout: [String] = []
         for await line in process.lines { stdout.append(String(decoding: line, as: UTF8.self)) }

@@ -1,3 +1,4 @@
+import Dispatch
 public import Foundation
 public import JSONRPC
 
@@ -98,6 +99,18 @@ public enum TestTools {
             .appendingPathComponent("\(contentMarker)_\(purpose)_\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
+    }
+}
+
+extension TestTools {
+    /// Runs `body`, which blocks (many files written or listed, a large file built), on a thread of Dispatch's, not
+    /// on one of the two the tests' tasks share: held there, it would starve every other test of its timers.
+    public static func blocking<Result: Sendable>(
+        _ body: @escaping @Sendable () throws -> Result
+    ) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Swift.Result { try body() }) }
+        }
     }
 }
 

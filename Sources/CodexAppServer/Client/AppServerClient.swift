@@ -148,6 +148,20 @@ public final class AppServerClient: Sendable {
         _ = try await call(AppServerMethod.threadCompactStart, ["threadId": .string(threadID)])
     }
 
+    /// Archives a thread: Codex moves its rollout file to `archived_sessions/`, where `unarchiveThread` finds it.
+    ///
+    /// - Throws: `AppServerError` when Codex refuses (a thread it cannot find) or has exited.
+    public func archiveThread(_ threadID: String) async throws {
+        _ = try await call(AppServerMethod.threadArchive, ["threadId": .string(threadID)])
+    }
+
+    /// Unarchives a thread: Codex moves its rollout file back under `sessions/`; resume it to run turns again.
+    ///
+    /// - Throws: `AppServerError` when Codex refuses (a thread not archived) or has exited.
+    public func unarchiveThread(_ threadID: String) async throws {
+        _ = try await call(AppServerMethod.threadUnarchive, ["threadId": .string(threadID)])
+    }
+
     /// The hook handlers Codex has configured for a working directory, as `hooks/list` gives them (Codex 0.133 and
     /// later): what a tool that installed one needs to have it trusted.
     ///

@@ -6,6 +6,8 @@ public enum AppServerMethod {
     public static let threadResume = "thread/resume"
     public static let threadFork = "thread/fork"
     public static let threadCompactStart = "thread/compact/start"
+    public static let threadArchive = "thread/archive"
+    public static let threadUnarchive = "thread/unarchive"
     public static let turnStart = "turn/start"
     public static let turnInterrupt = "turn/interrupt"
     public static let hooksList = "hooks/list"

@@ -122,6 +122,8 @@ public final class OTLPExporter: Sendable {
         var redirected: Set<OTLPSignal> = []
         /// How long the flush may last at most once asked to be quick (`limitFlush`).
         var flushLimit: Duration?
+        /// Full batches staged in the spool since the last checkpoint, which names them to its commit.
+        var stagedSinceCheckpoint: [String] = []
     }
 
     /// A batch held in memory because the spool would not take it.
@@ -307,19 +309,23 @@ public final class OTLPExporter: Sendable {
         workWaiting.ring()
     }
 
-    /// Spools every record enqueued so far, with `metrics`, as requests that cannot be sent yet; calls `commit`
-    /// with their names; then makes them sendable. A caller that records, in `commit`, how far it has read and
+    /// Spools every record enqueued so far, with `metrics`, as requests that cannot be sent yet (those of full batches
+    /// were staged as they filled); calls `commit` with their names; then makes them sendable. A caller that records, in `commit`, how far it has read and
     /// the names (to `DiskSpool.publish` them after a crash) neither loses nor repeats a record, wherever its
     /// process is killed. When `commit` throws, the requests stay staged (removed an hour later), and the error
     /// is rethrown. With no spool, or one that will not take them, the records are held in memory as always:
     /// exactly once then holds only while the process lives.
     public func checkpoint(including metrics: [OTLPMetric], _ commit: ([String]) throws -> Void) rethrows {
-        var batches = state.withLock { state in
-            state.logs.take(in: batching.maximumSize, as: OTLPBatch.logs)
-                + state.spans.take(in: batching.maximumSize, as: OTLPBatch.traces)
+        var (batches, stagedBefore) = state.withLock { state in
+            defer { state.stagedSinceCheckpoint = [] }
+            return (
+                state.logs.take(in: batching.maximumSize, as: OTLPBatch.logs)
+                    + state.spans.take(in: batching.maximumSize, as: OTLPBatch.traces),
+                state.stagedSinceCheckpoint
+            )
         }
         if !metrics.isEmpty { batches.append(.metrics(metrics)) }
-        let staged = batches.compactMap { keep($0, staged: true) }
+        let staged = stagedBefore + batches.compactMap { keep($0, staged: true) }
         try commit(staged)
         spool?.publish(staged)
         workWaiting.ring()
@@ -331,7 +337,20 @@ public final class OTLPExporter: Sendable {
             // The batcher sleeps until a batch is due: the first record of a quiet spell sets when that is.
             let logsStarted = state.logs.markStart()
             let started = state.spans.markStart() || logsStarted
-            if batching.atCheckpointsOnly { return (false, []) }
+            if batching.atCheckpointsOnly {
+                // Not sendable before the checkpoint, but not held in memory until then either: a full batch is
+                // staged in the spool as it fills.
+                var full: [OTLPBatch] = []
+                if state.logs.records.count >= batching.maximumSize {
+                    full.append(.logs(state.logs.records))
+                    state.logs = Waiting()
+                }
+                if state.spans.records.count >= batching.maximumSize {
+                    full.append(.traces(state.spans.records))
+                    state.spans = Waiting()
+                }
+                return (false, full)
+            }
             // A producer far faster than the batcher (a replay, never a live session) spools a batch itself, so
             // memory stays bounded.
             let limit = 4 * batching.maximumSize
@@ -347,6 +366,11 @@ public final class OTLPExporter: Sendable {
             let full =
                 state.logs.records.count >= batching.maximumSize || state.spans.records.count >= batching.maximumSize
             return (full || started, overflow)
+        }
+        guard !batching.atCheckpointsOnly else {
+            let names = overflow.compactMap { keep($0, staged: true) }
+            if !names.isEmpty { state.withLock { $0.stagedSinceCheckpoint += names } }
+            return
         }
         for batch in overflow { keep(batch) }
         if !overflow.isEmpty { workWaiting.ring() }
