@@ -157,20 +157,22 @@ final class CursorReader {
     }
 
     /// `read(_:)`; with `restoringSession`, a file read to its end is read again all the same, for what its session
-    /// holds in memory (the turns it left running), which a file that has not grown needs nothing of.
-    private func read(_ path: String, restoringSession: Bool) throws {
-        guard let opened = open(path) else { return }
+    /// holds in memory (the turns it left running), which a file that has not grown needs nothing of. Returns which
+    /// file it read, if it read one.
+    @discardableResult
+    private func read(_ path: String, restoringSession: Bool) throws -> FileIdentity? {
+        guard let opened = open(path) else { return nil }
         defer { close(opened.descriptor) }
         var position: Cursor.Position?
         switch resolve(opened) {
-        case .later: return
+        case .later: return nil
         case .beginning: position = nil
         case .at(let known): position = known
         }
         if !restoringSession, let known = position, known.offset == opened.status.size {
             // Found under another name, or as a copy: where it is now is all that is new.
             if cursor[known.identity] != known { cursor.record(known) }
-            return
+            return known.identity
         }
         while !isStopping() {
             var (reached, done, failed) = follower.follow(opened, from: position, emit: record)
@@ -182,18 +184,15 @@ final class CursorReader {
             if eventsSinceCommit >= Self.commitEvery.events || bytesSinceCommit >= Self.commitEvery.bytes {
                 try commit()
             }
-            if done { return }
+            if done { break }
         }
+        return opened.status.identity
     }
 
     /// Closes the running turns of `path` as `incomplete`, once it has been read to its end.
     func closeOpenTurns(_ path: String) throws {
-        try read(path, restoringSession: true)
-        guard
-            let identity = open(path).map({ opened in
-                close(opened.descriptor)
-                return opened.status.identity
-            }), let position = cursor[identity], position.openTurns, !isStopping()
+        guard let identity = try read(path, restoringSession: true), let position = cursor[identity],
+            position.openTurns, !isStopping()
         else { return }
         let (closed, turns) = follower.closeOpenTurns(at: position, emit: record)
         found.closedTurns += turns
@@ -206,8 +205,9 @@ final class CursorReader {
         try transaction {
             var candidates: [FileIdentity: String] = [:]
             for position in cursor.positions.values where position.openTurns {
-                // Where the file is, as it is now: opened as any read opens it.
-                guard let opened = open(position.path) else { continue }
+                // Where the file is, as it is now: opened as any read opens it (one that cannot be is not counted
+                // at every look; a read counts it).
+                guard let opened = open(position.path, counting: false) else { continue }
                 let status = opened.status
                 close(opened.descriptor)
                 guard status.identity == position.identity, status.modified < quietSince else { continue }
@@ -245,7 +245,7 @@ final class CursorReader {
 
     /// Opens `path` for reading: beneath its root when it has one (`nil` for a link on the way), else as named; a
     /// regular file only. `nil` when it cannot be, counted unless it is simply gone.
-    private func open(_ path: String) -> SessionFollower.OpenFile? {
+    private func open(_ path: String, counting: Bool = true) -> SessionFollower.OpenFile? {
         let descriptor: Int32
         if let root = roots.first(where: { path.hasPrefix($0 + "/") }) {
             let directory = Glibc.open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -256,12 +256,12 @@ final class CursorReader {
             descriptor = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         }
         guard descriptor >= 0 else {
-            if errno != ENOENT { found.unreadable += 1 }
+            if errno != ENOENT, counting { found.unreadable += 1 }
             return nil
         }
         guard let status = fileStatus(descriptor), status.kind == .regular else {
             close(descriptor)
-            found.unreadable += 1
+            if counting { found.unreadable += 1 }
             return nil
         }
         return SessionFollower.OpenFile(descriptor: descriptor, status: status, path: path)

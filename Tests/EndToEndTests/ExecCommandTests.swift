@@ -20,7 +20,8 @@ struct ExecCommandTests {
             let sessions = URL(fileURLWithPath: environment["CODEX_HOME"]!).appendingPathComponent("sessions")
             let deadline = ContinuousClock.now + .seconds(30)
             while ContinuousClock.now < deadline {
-                let files = FileManager.default.enumerator(at: sessions, includingPropertiesForKeys: nil)?
+                let files =
+                    FileManager.default.enumerator(at: sessions, includingPropertiesForKeys: nil)?
                     .compactMap { $0 as? URL } ?? []
                 let started = files.filter {
                     ((try? String(contentsOf: $0, encoding: .utf8)) ?? "").contains(#""type":"task_started""#)
