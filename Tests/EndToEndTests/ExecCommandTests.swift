@@ -14,20 +14,19 @@ struct ExecCommandTests {
         var environment: [String: String]
         var spool: URL
 
-        /// Waits until Codex has started a turn in `count` sessions: their rollouts say so (however long a loaded
-        /// machine takes to start Codex).
-        func waitForATurnToStart(inSessions count: Int = 1) async throws {
-            let sessions = URL(fileURLWithPath: environment["CODEX_HOME"]!).appendingPathComponent("sessions")
+        /// A recording for one run: `exec --record` writes each message as it comes.
+        func recording() throws -> URL {
+            try TestTools.makeTemporaryDirectory("recording").appendingPathComponent("session.jsonl")
+        }
+
+        /// Waits until the run recording into `recording` has received its turn's start, however long a loaded
+        /// machine takes to start Codex: from then on, the turn is exec's to report.
+        func waitForTheTurnToStart(recordedIn recording: URL) async throws {
             let deadline = ContinuousClock.now + .seconds(30)
             while ContinuousClock.now < deadline {
-                let files =
-                    FileManager.default.enumerator(at: sessions, includingPropertiesForKeys: nil)?
-                    .compactMap { $0 as? URL } ?? []
-                let started = files.filter {
-                    ((try? String(contentsOf: $0, encoding: .utf8)) ?? "").contains(#""type":"task_started""#)
-                }
-                if started.count >= count { return }
-                try await Task.sleep(for: .milliseconds(100))
+                let recorded = (try? String(contentsOf: recording, encoding: .utf8)) ?? ""
+                if recorded.contains(#""method":"turn/started""#) { return }
+                try await Task.sleep(for: .milliseconds(50))
             }
         }
 
@@ -135,8 +134,12 @@ struct ExecCommandTests {
     @Test func ctrlCInterruptsTheTurnReportsItAndExits130() async throws {
         let setup = try await setUp()
         defer { Task { await setup.stop() } }
-        let running = try TestTools.startCLI(setup.arguments(["scenario:hang"]), environment: setup.environment)
-        try await setup.waitForATurnToStart()
+        let recording = try setup.recording()
+        let running = try TestTools.startCLI(
+            setup.arguments(["--record", recording.path, "scenario:hang"]),
+            environment: setup.environment
+        )
+        try await setup.waitForTheTurnToStart(recordedIn: recording)
         kill(running.process.pid, SIGINT)
         let outcome = await running.finish()
         #expect(outcome.status == .exited(130))
@@ -169,11 +172,12 @@ struct ExecCommandTests {
         let setup = try await setUp()
         defer { Task { await setup.stop() } }
         let (wrapper, pidFile) = try codexWrapper()
+        let recording = try setup.recording()
         let running = try TestTools.startCLI(
-            setup.arguments(["--codex", wrapper.path, "scenario:hang"]),
+            setup.arguments(["--codex", wrapper.path, "--record", recording.path, "scenario:hang"]),
             environment: setup.environment
         )
-        try await setup.waitForATurnToStart()
+        try await setup.waitForTheTurnToStart(recordedIn: recording)
         let pid = Int32(
             try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         )!
@@ -181,7 +185,10 @@ struct ExecCommandTests {
         let outcome = await running.finish()
         #expect(outcome.status == .exited(3))
         #expect(outcome.stderr.contains("killed by signal 9, before the turn ended"))
-        #expect(try await turns(setup.rotel).map { $0.attributes["codex.turn.status"] } == ["incomplete"])
+        #expect(
+            try await turns(setup.rotel).map { $0.attributes["codex.turn.status"] } == ["incomplete"],
+            "\(outcome.stderr)"
+        )
     }
 
     @Test func anApprovalIsDeclinedAndReportedNeverAHang() async throws {
@@ -238,18 +245,23 @@ struct ExecCommandTests {
     @Test func sigtermInterruptsLikeCtrlCAndASecondSignalStopsAtOnce() async throws {
         let setup = try await setUp()
         defer { Task { await setup.stop() } }
-        let graceful = try TestTools.startCLI(setup.arguments(["scenario:hang"]), environment: setup.environment)
-        try await setup.waitForATurnToStart()
+        let gracefulRecording = try setup.recording()
+        let graceful = try TestTools.startCLI(
+            setup.arguments(["--record", gracefulRecording.path, "scenario:hang"]),
+            environment: setup.environment
+        )
+        try await setup.waitForTheTurnToStart(recordedIn: gracefulRecording)
         kill(graceful.process.pid, SIGTERM)
         #expect(await graceful.finish().status == .exited(130))
 
         // A Codex that cannot answer the interrupt (stopped), so only the second Ctrl-C can end the run.
         let (wrapper, pidFile) = try codexWrapper()
+        let impatientRecording = try setup.recording()
         let impatient = try TestTools.startCLI(
-            setup.arguments(["--codex", wrapper.path, "scenario:hang"]),
+            setup.arguments(["--codex", wrapper.path, "--record", impatientRecording.path, "scenario:hang"]),
             environment: setup.environment
         )
-        try await setup.waitForATurnToStart(inSessions: 2)
+        try await setup.waitForTheTurnToStart(recordedIn: impatientRecording)
         let codex = Int32(
             try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         )!
