@@ -48,10 +48,20 @@ final class CursorReader {
     static let commitEvery = (bytes: 128 << 20, events: 32_768)
 
     private let file: CursorFile
-    /// The folders whose files are opened from the folder down: absolute paths, links resolved.
-    var roots: [String] {
-        didSet { roots = roots.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } }
+    /// A folder whose files are opened from the folder down: the path its files' paths begin with, and the folder,
+    /// open, while it is there. Nothing under a folder that is missing is opened.
+    struct Root {
+        var path: String
+        var folder: SessionRoot?
+
+        /// Whether `file` is a path beneath this folder.
+        func holds(_ file: String) -> Bool {
+            file.hasPrefix(path) && file.dropFirst(path.count).first == "/"
+        }
     }
+
+    /// The folders whose files are opened from the folder down.
+    var roots: [Root]
     private let export: TelemetryExport?
     private let spoolDirectory: URL?
     private let emit: (TelemetryEvent) -> Void
@@ -82,7 +92,7 @@ final class CursorReader {
     var knownFiles: Int { cursor.positions.count }
 
     /// - Parameters:
-    ///   - roots: the folders whose files are opened from the folder down (absolute paths, resolved).
+    ///   - roots: the folders whose files are opened from the folder down.
     ///   - lockWait: how long to wait for a cursor another process holds; `nil`: as long as it takes.
     ///   - isStopping: asked between reads: once it says so, reading stops where it is, to be committed.
     ///   - emit: called with every event, in order: it records it for `export`, which the reader commits.
@@ -90,7 +100,7 @@ final class CursorReader {
     ///     has printed all it committed.
     init(
         cursor file: CursorFile,
-        roots: [String],
+        roots: [Root],
         prices: PriceTable,
         export: TelemetryExport?,
         spoolDirectory: URL?,
@@ -100,7 +110,7 @@ final class CursorReader {
         emit: @escaping (TelemetryEvent) -> Void
     ) {
         self.file = file
-        self.roots = roots.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        self.roots = roots
         self.export = export
         self.spoolDirectory = spoolDirectory
         self.lockWait = lockWait
@@ -247,11 +257,9 @@ final class CursorReader {
     /// regular file only. `nil` when it cannot be, counted unless it is simply gone.
     private func open(_ path: String, counting: Bool = true) -> SessionFollower.OpenFile? {
         let descriptor: Int32
-        if let root = roots.first(where: { path.hasPrefix($0 + "/") }) {
-            let directory = Glibc.open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard directory >= 0 else { return nil }
-            defer { close(directory) }
-            descriptor = openBeneath(directory, path.dropFirst(root.count + 1), flags: O_RDONLY | O_NONBLOCK)
+        if let root = roots.first(where: { $0.holds(path) }) {
+            guard let folder = root.folder else { return nil }
+            descriptor = folder.open(path)
         } else {
             descriptor = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         }

@@ -136,7 +136,7 @@ struct HookCommand {
             try await options.withExport(atCheckpoints: true) { [options] export in
                 let reader = CursorReader(
                     cursor: cursor,
-                    roots: [sessions],
+                    roots: [CursorReader.Root(path: sessions, folder: SessionRoot(sessions))],
                     prices: prices,
                     export: export,
                     spoolDirectory: options.spoolDirectory,

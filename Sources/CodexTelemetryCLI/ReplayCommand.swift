@@ -108,12 +108,10 @@ struct ReplayCommand {
                 }
             }
             if let statePath {
-                let roots =
-                    found.files.isEmpty
-                    ? []
-                    : paths.map(absolutePath).filter {
-                        fileStatus(atPath: $0)?.kind == .directory
-                    }
+                // The folders named, held open as they are walked: their files are opened from them down.
+                let roots = paths.filter { fileStatus(atPath: $0)?.kind == .directory }.compactMap {
+                    SessionRoot($0).map { CursorReader.Root(path: $0.path, folder: $0) }
+                }
                 unreadable += readFromCursor(
                     statePath,
                     files,
@@ -163,7 +161,7 @@ struct ReplayCommand {
         _ path: String,
         _ files: [SessionFiles.File],
         of found: SessionFiles,
-        roots: [String],
+        roots: [CursorReader.Root],
         export: TelemetryExport?,
         output: BufferedOutput,
         emit: (TelemetryEvent) -> Void

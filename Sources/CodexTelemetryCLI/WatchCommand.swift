@@ -118,7 +118,7 @@ struct WatchCommand {
                 var roots = FollowedFolders(directories)
                 let reader = CursorReader(
                     cursor: cursor,
-                    roots: roots.paths,
+                    roots: roots.roots,
                     prices: prices,
                     export: export,
                     spoolDirectory: spool,
@@ -163,7 +163,7 @@ struct WatchCommand {
                 if rescan {
                     // Folders that appeared, came back or were replaced are watched anew, and all are looked at.
                     for folder in roots.refresh() { changes?.add(folder) }
-                    reader.roots = roots.paths
+                    reader.roots = roots.roots
                     let found = SessionFiles(roots.present)
                     roots.report(found.unreadable)
                     pending.formUnion(found.files.filter { !reader.hasRead($0) }.map(\.path))
@@ -217,42 +217,57 @@ struct WatchCommand {
 }
 
 /// The folders `watch` follows, as they stand: each may be missing, appear later, go, come back or be replaced by
-/// another folder, and each is followed again when it does.
+/// another folder, and each is followed again when it does. Each is held open while it is there (`SessionRoot`); a
+/// folder that was not a link when first seen and is one now is not followed through it.
 struct FollowedFolders {
     private struct Folder {
         var named: String
-        /// Where it is, links resolved, and which folder it is: `nil` while it is missing.
-        var path: String?
-        var identity: FileIdentity?
+        /// The folder as it was last opened: `nil` while it is missing.
+        var root: SessionRoot?
+        /// Whether it was a link when first seen, which the user's own setup may be.
+        var namedLink: Bool?
     }
 
     private var folders: [Folder]
-    /// Folders under them found unreadable, each reported once.
+    /// Folders under them found unreadable, and folders swapped for links, each reported once.
     private(set) var unreadable: Set<String> = []
 
     init(_ named: [String]) {
         folders = named.map { Folder(named: $0) }
     }
 
-    /// Where the folders are (or, missing, will be), links resolved: the roots the cursor reader opens files from.
-    var paths: [String] { folders.map { $0.path ?? absolutePath($0.named) } }
+    /// Each folder, by the path its files' paths begin with (made absolute while it is missing), open if it is there:
+    /// what the cursor reader opens files from.
+    var roots: [CursorReader.Root] {
+        folders.map { CursorReader.Root(path: $0.root?.path ?? absolutePath($0.named), folder: $0.root) }
+    }
 
     /// The folders that are there.
-    var present: [String] { folders.compactMap { $0.identity == nil ? nil : $0.path } }
+    var present: [String] { folders.compactMap { $0.root?.path } }
 
-    var anyMissing: Bool { folders.contains { $0.identity == nil } }
+    var anyMissing: Bool { folders.contains { $0.root == nil } }
 
-    /// Looks at each folder again; returns those that appeared, or are another folder than before.
+    /// Looks at each folder again, opening those that appeared or are another folder than before; returns them.
     mutating func refresh() -> [String] {
         var renewed: [String] = []
         for index in folders.indices {
-            let status = fileStatus(atPath: folders[index].named)
-            let identity = status?.kind == .directory ? status?.identity : nil
-            if let identity, identity != folders[index].identity {
-                folders[index].path = absolutePath(folders[index].named)
-                renewed.append(folders[index].path!)
+            let named = folders[index].named
+            var link = stat()
+            let isLink = lstat(named, &link) == 0 && link.st_mode & S_IFMT == S_IFLNK
+            if folders[index].namedLink == nil, lstat(named, &link) == 0 { folders[index].namedLink = isLink }
+            let status = fileStatus(atPath: named)
+            guard status?.kind == .directory, let identity = status?.identity else {
+                folders[index].root = nil
+                continue
             }
-            folders[index].identity = identity
+            guard identity != folders[index].root?.identity else { continue }
+            if isLink, folders[index].namedLink == false {
+                report(["\(named) was replaced by a symbolic link, which is not followed"])
+                folders[index].root = nil
+                continue
+            }
+            folders[index].root = SessionRoot(named, followingLink: folders[index].namedLink == true)
+            if let root = folders[index].root { renewed.append(root.path) }
         }
         return renewed
     }
@@ -261,7 +276,7 @@ struct FollowedFolders {
     func changed() -> Bool {
         folders.contains { folder in
             let status = fileStatus(atPath: folder.named)
-            return (status?.kind == .directory ? status?.identity : nil) != folder.identity
+            return (status?.kind == .directory ? status?.identity : nil) != folder.root?.identity
         }
     }
 
@@ -288,17 +303,6 @@ extension CursorReader.Counts {
         parts.append("\(closedTurns) turns closed as incomplete")
         return parts.joined(separator: ", ")
     }
-}
-
-/// `path` made absolute, its links and `..` resolved; made absolute only, if it cannot be (it is not there).
-func absolutePath(_ path: String) -> String {
-    guard let resolved = realpath(path, nil) else {
-        guard !path.hasPrefix("/"), let directory = getcwd(nil, 0) else { return path }
-        defer { free(directory) }
-        return String(cString: directory) + "/" + path
-    }
-    defer { free(resolved) }
-    return String(cString: resolved)
 }
 
 /// The Codex home: `CODEX_HOME`, else `~/.codex`.

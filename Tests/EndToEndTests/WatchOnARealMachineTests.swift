@@ -219,11 +219,18 @@ struct WatchOnARealMachineTests {
         try await Task.sleep(for: .seconds(2))
         try Self.write(Self.lines(Self.rollouts[3]), to: elsewhere.appendingPathComponent(name))
         try await Task.sleep(for: .seconds(2))
-        _ = await watch.stop()
+        // The followed folder itself swapped for a link to a folder of sessions elsewhere: not followed.
+        try Self.write(Self.lines(Self.rollouts[4]), to: elsewhere.appendingPathComponent("2026/12/06/" + name))
+        #expect(rename(root.path, folder.appendingPathComponent("sessions-away").path) == 0)
+        #expect(symlink(elsewhere.path, root.path) == 0)
+        try await Task.sleep(for: .seconds(3))
+        let stderr = await watch.stop()
         let read = watch.events.joined()
-        #expect(!read.contains(Self.thread(of: Self.rollouts[2])), "the file through the link was read")
-        #expect(!read.contains(Self.thread(of: Self.rollouts[3])), "the file through the link was read")
+        for rollout in Self.rollouts[2...4] {
+            #expect(!read.contains(Self.thread(of: rollout)), "a file through a link was read")
+        }
         #expect(read.contains(Self.thread(of: Self.rollouts[1])))
+        #expect(stderr.contains("\(root.path) was replaced by a symbolic link, which is not followed"), "\(stderr)")
     }
 
     /// A day's folder that cannot be read is said on stderr, once, and counted; the others are read, and so is it
