@@ -169,7 +169,13 @@ struct HookCommand {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         while true {
-            if let end = firstValueEnd(bytes) {
+            let end: Int?
+            do {
+                end = try firstValueEnd(bytes)
+            } catch {
+                throw HookError("the hook's input is not JSON")
+            }
+            if let end {
                 guard let input = try? JSONValue(parsing: bytes[..<end]), let path = input["transcript_path"]?.string,
                     let event = input["hook_event_name"]?.string
                 else { throw HookError("the hook's input names no transcript_path and hook_event_name") }
@@ -416,32 +422,17 @@ struct HookError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Where the first JSON object or array in `bytes` ends (past its closing bracket), or `nil` while it has not; a
-/// first value of another kind ends where it starts, for the parser to refuse.
-private func firstValueEnd(_ bytes: [UInt8]) -> Int? {
-    var depth = 0
-    var inString = false
-    var escaped = false
-    for (index, byte) in bytes.enumerated() {
-        if inString {
-            if escaped {
-                escaped = false
-            } else if byte == UInt8(ascii: "\\") {
-                escaped = true
-            } else if byte == UInt8(ascii: "\"") {
-                inString = false
-            }
-            continue
+/// Where the first JSON value in `bytes` ends; `nil` while it has not (the bytes end inside it).
+///
+/// - Throws: `JSONParseError` when the bytes are not JSON, however many more come.
+private func firstValueEnd(_ bytes: [UInt8]) throws(JSONParseError) -> Int? {
+    do {
+        return try bytes.withUnsafeBufferPointer { buffer throws(JSONParseError) in
+            var reader = JSONMemberReader(buffer)
+            try reader.skipValue()
+            return reader.offset
         }
-        switch byte {
-        case UInt8(ascii: "\""): inString = true
-        case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
-        case UInt8(ascii: "}"), UInt8(ascii: "]"):
-            depth -= 1
-            if depth <= 0 { return index + 1 }
-        case UInt8(ascii: " "), 0x09, 0x0A, 0x0D: continue
-        default: if depth == 0 { return index + 1 }
-        }
+    } catch  where error.offset >= bytes.count {
+        return nil
     }
-    return nil
 }

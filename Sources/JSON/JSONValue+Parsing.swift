@@ -125,6 +125,9 @@ package struct JSONMemberReader {
         try parser.skipValue()
     }
 
+    /// How far into the document the reader is: past the value it last read or skipped.
+    package var offset: Int { parser.index }
+
     /// Checks that nothing but white space follows.
     package mutating func finish() throws(JSONParseError) {
         guard peek() == nil else { throw parser.error("unexpected data after the value") }
