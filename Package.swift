@@ -54,7 +54,7 @@ let package = Package(
             dependencies: ["CodexAppServer", "CodexTelemetry", "JSON", "JSONRPC"],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "JSONRPCTests", dependencies: ["JSON", "JSONRPC", "TestSupport"]),
+        .testTarget(name: "JSONRPCTests", dependencies: ["DescriptorIO", "JSON", "JSONRPC", "TestSupport"]),
         .testTarget(name: "CodexAppServerTests", dependencies: ["CodexAppServer", "JSON", "JSONRPC", "TestSupport"]),
         .testTarget(
             name: "CodexTelemetryTests",
