@@ -253,8 +253,9 @@ struct FollowedFolders {
         for index in folders.indices {
             let named = folders[index].named
             var link = stat()
-            let isLink = lstat(named, &link) == 0 && link.st_mode & S_IFMT == S_IFLNK
-            if folders[index].namedLink == nil, lstat(named, &link) == 0 { folders[index].namedLink = isLink }
+            let exists = lstat(named, &link) == 0
+            let isLink = exists && link.st_mode & S_IFMT == S_IFLNK
+            if folders[index].namedLink == nil, exists { folders[index].namedLink = isLink }
             let status = fileStatus(atPath: named)
             guard status?.kind == .directory, let identity = status?.identity else {
                 folders[index].root = nil

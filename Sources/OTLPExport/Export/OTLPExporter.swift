@@ -309,10 +309,10 @@ public final class OTLPExporter: Sendable {
         workWaiting.ring()
     }
 
-    /// Spools every record enqueued so far, with `metrics`, as requests that cannot be sent yet (those of full batches
-    /// were staged as they filled); calls `commit` with their names; then makes them sendable. A caller that records, in `commit`, how far it has read and
-    /// the names (to `DiskSpool.publish` them after a crash) neither loses nor repeats a record, wherever its
-    /// process is killed. When `commit` throws, the requests stay staged (removed an hour later), and the error
+    /// Spools every record enqueued so far, with `metrics`, as requests that cannot be sent yet (those of full
+    /// batches were staged as they filled); calls `commit` with their names; then makes them sendable. A caller that
+    /// records, in `commit`, how far it has read and the names (to `DiskSpool.publish` them after a crash) neither
+    /// loses nor repeats a record, wherever its process is killed. When `commit` throws, the requests stay staged (removed an hour later), and the error
     /// is rethrown. With no spool, or one that will not take them, the records are held in memory as always:
     /// exactly once then holds only while the process lives.
     public func checkpoint(including metrics: [OTLPMetric], _ commit: ([String]) throws -> Void) rethrows {
@@ -342,12 +342,10 @@ public final class OTLPExporter: Sendable {
                 // staged in the spool as it fills.
                 var full: [OTLPBatch] = []
                 if state.logs.records.count >= batching.maximumSize {
-                    full.append(.logs(state.logs.records))
-                    state.logs = Waiting()
+                    full += state.logs.take(in: batching.maximumSize, as: OTLPBatch.logs)
                 }
                 if state.spans.records.count >= batching.maximumSize {
-                    full.append(.traces(state.spans.records))
-                    state.spans = Waiting()
+                    full += state.spans.take(in: batching.maximumSize, as: OTLPBatch.traces)
                 }
                 return (false, full)
             }
