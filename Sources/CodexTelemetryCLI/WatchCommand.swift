@@ -190,10 +190,9 @@ struct WatchCommand {
                 rescan = true
             }
             let polling = changes == nil || changes?.complete == false
-            let waiting = polling || roots.anyMissing
-            if stop.wait(descriptor: changes?.pollDescriptor, upTo: waiting ? min(interval, idleCheck) : idleCheck) {
-                break
-            }
+            // The followed folders are looked at every interval, inotify or not: a folder held open that is deleted
+            // raises no event of its own until it is let go, and its parent is not watched.
+            if stop.wait(descriptor: changes?.pollDescriptor, upTo: min(interval, idleCheck)) { break }
             for change in changes?.changes() ?? [] {
                 switch change {
                 case .file(let path): pending.insert(path)
@@ -201,7 +200,7 @@ struct WatchCommand {
                 }
             }
             if ContinuousClock.now - lastLook >= interval {
-                // A missing folder is looked for, and a tree inotify does not cover is looked at whole.
+                // A folder gone, back or replaced is looked at anew, and a tree inotify does not cover is looked at whole.
                 if polling || roots.changed() { rescan = true }
                 lastLook = .now
             }
@@ -244,8 +243,6 @@ struct FollowedFolders {
 
     /// The folders that are there.
     var present: [String] { folders.compactMap { $0.root?.path } }
-
-    var anyMissing: Bool { folders.contains { $0.root == nil } }
 
     /// Looks at each folder again, opening those that appeared or are another folder than before; returns them.
     mutating func refresh() -> [String] {

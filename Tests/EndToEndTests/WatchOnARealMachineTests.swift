@@ -179,7 +179,10 @@ struct WatchOnARealMachineTests {
         let watch = try await Watch(root, state: state, poll.map { ["--poll", $0] } ?? [])
         try await Self.eventually { watch.events.count >= expected.count }
 
-        try FileManager.default.removeItem(at: root)
+        // Deleted as `rm -r` does, what it holds first, then itself: seen in between, it is still there.
+        try FileManager.default.removeItem(at: root.appendingPathComponent("2026"))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(rmdir(root.path) == 0)
         try await Task.sleep(for: .milliseconds(300))
         try await written(Self.rollouts[1], to: "2026/12/06/rollout-b.jsonl")
         try await Self.eventually { watch.events.count >= expected.count }
