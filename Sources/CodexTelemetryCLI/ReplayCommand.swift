@@ -234,6 +234,9 @@ extension SessionReplay.Counts {
             let reasons = [(malformed, "malformed"), (oversized, "over the line limit"), (truncated, "truncated")]
             text += " (" + reasons.filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")"
         }
+        if unknownKinds > 0 {
+            text += "; \(unknownKinds) of kinds codex-telemetry does not know, passed over (see CONTRIBUTING.md)"
+        }
         if datedByFile > 0 {
             text +=
                 "; \(datedByFile) message\(datedByFile == 1 ? "" : "s") carried no time: dated at the file's "

@@ -16,6 +16,47 @@ struct OTLPExporterConfigurationTests {
         #expect(configuration.endpoints[.traces]?.absoluteString == "https://traces.example/custom/path")
     }
 
+    /// Every form of base a user may give: the signal's path goes after its own path, before its query.
+    @Test(arguments: [
+        ("http://collector:4318", "http://collector:4318/v1/traces"),
+        ("http://collector:4318/", "http://collector:4318/v1/traces"),
+        ("http://collector", "http://collector/v1/traces"),
+        ("https://gateway.example/otlp", "https://gateway.example/otlp/v1/traces"),
+        ("https://gateway.example/otlp/", "https://gateway.example/otlp/v1/traces"),
+        ("https://gateway.example/otlp?tenant=a%20b", "https://gateway.example/otlp/v1/traces?tenant=a%20b"),
+        ("http://[::1]:4318", "http://[::1]:4318/v1/traces"),
+        ("http://[fe80::1]/", "http://[fe80::1]/v1/traces"),
+    ])
+    func aBaseEndpointOfAnyFormGetsTheSignalsPath(base: String, traces: String) throws {
+        let configuration = try defaults.applying(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": base])
+        #expect(configuration.endpoints[.traces]?.absoluteString == traces)
+        #expect(
+            configuration.endpoints[.logs]?.absoluteString == traces.replacingOccurrences(of: "traces", with: "logs")
+        )
+    }
+
+    /// A signal's own setting beats the general one, for every setting that has both.
+    @Test func aSignalsOwnSettingBeatsTheGeneralOne() throws {
+        let configuration = try defaults.applying(environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://general:4318",
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "http://logs:4318/v1/logs",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+            "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http/protobuf",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "2000",
+            "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT": "3000",
+            "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+            "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION": "none",
+        ])
+        #expect(configuration.endpoints[.logs]?.host == "logs")
+        #expect(configuration.endpoints[.traces]?.host == "general")
+        #expect(configuration.wireProtocol(for: .logs) == .protobuf)
+        #expect(configuration.wireProtocol(for: .traces) == .json)
+        #expect(configuration.timeout(for: .logs) == .seconds(3))
+        #expect(configuration.timeout(for: .traces) == .seconds(2))
+        #expect(configuration.compression(for: .logs) == OTLPExporterConfiguration.Compression.none)
+        #expect(configuration.compression(for: .traces) == .gzip)
+    }
+
     @Test func headersArePercentDecodedAndPerSignalHeadersAddToThem() throws {
         let configuration = try defaults.applying(environment: [
             "OTEL_EXPORTER_OTLP_HEADERS": "api-key=a%20b, team=x",

@@ -517,9 +517,9 @@ public struct ItemInfo: Sendable, Hashable {
             durationMilliseconds: item["durationMs"]?.int
         )
         switch type {
-        case "collabAgentToolCall" where toolName == "spawnAgent":
+        case CodexVocabulary.collabAgentToolCall where toolName == CodexVocabulary.spawnAgent:
             spawnedThreadIDs = item["receiverThreadIds"]?.array?.compactMap(\.string) ?? []
-        case "subAgentActivity" where item["kind"]?.string == "started":
+        case CodexVocabulary.subAgentActivity where item["kind"]?.string == "started":
             spawnedThreadIDs = item["agentThreadId"]?.string.map { [$0] } ?? []
         default:
             break

@@ -147,14 +147,7 @@ package struct RolloutRecord: Equatable, Sendable {
 
     /// Whether the scanner takes a record of this kind.
     private static func isScanned(type: String, payloadType: String?) -> Bool {
-        switch (type, payloadType) {
-        case ("turn_context", _): true
-        case ("event_msg", "token_count"), ("event_msg", "task_started"), ("event_msg", "task_complete"),
-            ("event_msg", "turn_aborted"):
-            true
-        case ("response_item", let payloadType?): RolloutTranslator.readConversationRecordNames.contains(payloadType)
-        default: false
-        }
+        CodexVocabulary.reading(type: type, payloadType: payloadType) == .scanned
     }
 
     /// How the scanner gives up a line, for the parser to read.

@@ -44,17 +44,28 @@ struct RolloutTranslator: Sendable {
     /// The time of the last record read, at which an unmarked turn ends.
     private var lastTime: Int64 = 0
 
-    /// The events (`event_msg` payload types) and conversation records (`response_item` payload types) translation
-    /// reads; every other one stands for nothing.
-    static let readEvents: Set<String> = [
-        "user_message", "task_started", "token_count", "item_completed", "task_complete", "turn_aborted",
-    ]
-    static let readConversationRecords: Set<String> = [
-        "function_call", "custom_tool_call", "local_shell_call", "function_call_output", "custom_tool_call_output",
-        "web_search_call",
-    ]
-    private static let readEventNames = NameTable(readEvents)
-    static let readConversationRecordNames = NameTable(readConversationRecords)
+    /// The payloads passed over by their first bytes: those the vocabulary declares not read, never one it does
+    /// not know (which the parser reads, and the replay counts).
+    private static let eventsNotRead = NameTable(CodexVocabulary.payloadTypesNotRead(of: CodexVocabulary.eventMessage))
+    private static let conversationRecordsNotRead = NameTable(
+        CodexVocabulary.payloadTypesNotRead(of: CodexVocabulary.responseItem)
+    )
+
+    private static let recordTypesNotRead = NameTable(CodexVocabulary.recordTypesNotRead)
+
+    /// What follows a record's time (from its closing quote), from the comma before its type: past the
+    /// `"ordinal":N` that Codex 0.163 and later write between the two. As laid out otherwise, it is left as it is,
+    /// and the type is not found there.
+    private static func pastOrdinal(_ rest: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        let ordinal: StaticString = #"","ordinal":"#
+        guard LeadingBytes.startsWith(rest, ordinal) else { return UnsafeRawBufferPointer(rebasing: rest.dropFirst()) }
+        let digits = rest.dropFirst(ordinal.utf8CodeUnitCount).prefix { (48...57).contains($0) }
+        // As many digits as an unsigned 64-bit number has, at most: the parser takes such a number whole.
+        guard (1...19).contains(digits.count), digits.first != 48 || digits.count == 1 else {
+            return UnsafeRawBufferPointer(start: nil, count: 0)
+        }
+        return UnsafeRawBufferPointer(rebasing: rest[digits.endIndex...])
+    }
 
     /// A record passed over unparsed (see `unreadRecordTime`) still dates the end of a turn in a file that marks
     /// none.
@@ -63,22 +74,26 @@ struct RolloutTranslator: Sendable {
     }
 
     /// The timestamp of a record that can be passed over unparsed, told from its first bytes: only an `event_msg`
-    /// or `response_item` whose payload begins with a type not read (messages, reasoning, an agent's words), which
-    /// hold most of a rollout's bytes; `nil` for any other. Whatever is laid out otherwise is left to the parser.
+    /// or `response_item` whose payload begins with a type declared not read (messages, reasoning, an agent's
+    /// words), which hold most of a rollout's bytes; `nil` for any other. Whatever is laid out otherwise is left to
+    /// the parser.
     static func unreadRecordTime(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         guard let stamp = LeadingBytes.string(after: #"{"timestamp":""#, in: line),
-            let type = LeadingBytes.string(after: #"","type":""#, in: stamp.rest),
-            let payloadType = LeadingBytes.string(after: #"","payload":{"type":""#, in: type.rest)
+            let type = LeadingBytes.string(after: #","type":""#, in: pastOrdinal(stamp.rest))
         else { return nil }
-        let read: NameTable
+        if recordTypesNotRead.contains(type.text) { return stamp.text }
+        guard let payloadType = LeadingBytes.string(after: #"","payload":{"type":""#, in: type.rest) else {
+            return nil
+        }
+        let notRead: NameTable
         if LeadingBytes.equals(type.text, "event_msg") {
-            read = readEventNames
+            notRead = eventsNotRead
         } else if LeadingBytes.equals(type.text, "response_item") {
-            read = readConversationRecordNames
+            notRead = conversationRecordsNotRead
         } else {
             return nil
         }
-        return read.contains(payloadType.text) ? nil : stamp.text
+        return notRead.contains(payloadType.text) ? stamp.text : nil
     }
 
     init() {}
@@ -100,7 +115,8 @@ struct RolloutTranslator: Sendable {
     /// the caller checks its range). Handed over one by one, not gathered: most records stand for one message.
     mutating func translate(_ record: RolloutRecord, _ emit: (AppServerMessage, Int64) -> Void) {
         // An unmarked turn ends with the last record before the next one's prompt.
-        if !marksTurns, record.type == "event_msg", record.payloadType == "user_message",
+        if !marksTurns, record.type == CodexVocabulary.eventMessage,
+            record.payloadType == CodexVocabulary.Event.userMessage.rawValue,
             let ending = endUnmarkedTurn()
         {
             emit(ending, lastTime)
@@ -137,7 +153,7 @@ struct RolloutTranslator: Sendable {
 
     private mutating func messages(_ record: RolloutRecord, _ emit: (AppServerMessage) -> Void) {
         switch record.type {
-        case "session_meta":
+        case CodexVocabulary.sessionMeta:
             guard let payload = record.payload, let id = record.id else { return }
             guard threadID.isEmpty else {
                 // Another session's header in this file: the history a fork copied from its parent follows.
@@ -156,7 +172,7 @@ struct RolloutTranslator: Sendable {
                 agentDepth: spawn?["depth"]?.int
             )
             emit(.threadOpened(thread))
-        case "turn_context":
+        case CodexVocabulary.turnContext:
             // The model and effort of the turn under way: the model announced the way a reroute is, which sets
             // the turn's and the thread's model.
             guard let turn = record.turnID ?? currentTurn, turn != skippingTurn else { return }
@@ -166,9 +182,9 @@ struct RolloutTranslator: Sendable {
             if let model = record.model {
                 emit(.modelRerouted(threadID: threadID, turnID: turn, model: model))
             }
-        case "event_msg":
+        case CodexVocabulary.eventMessage:
             event(record, emit)
-        case "response_item":
+        case CodexVocabulary.responseItem:
             toolCall(record, emit)
         default:
             break
@@ -177,8 +193,8 @@ struct RolloutTranslator: Sendable {
 
     private mutating func event(_ record: RolloutRecord, _ emit: (AppServerMessage) -> Void) {
         let turnID = record.turnID ?? currentTurn
-        switch record.payloadType {
-        case "user_message" where !marksTurns:
+        switch record.payloadType.flatMap(CodexVocabulary.Event.init(rawValue:)) {
+        case .userMessage where !marksTurns:
             let turnID = String(unmarkedTurns)
             unmarkedTurns += 1
             currentTurn = turnID
@@ -189,7 +205,7 @@ struct RolloutTranslator: Sendable {
                 return
             }
             emit(.turnStarted(threadID: threadID, turn: TurnInfo(id: turnID, status: .inProgress)))
-        case "task_started":
+        case .taskStarted:
             guard let turnID else { return }
             marksTurns = true
             currentTurn = turnID
@@ -206,7 +222,7 @@ struct RolloutTranslator: Sendable {
             }
             let turn = TurnInfo(id: turnID, status: .inProgress, rootTurnID: record.rootTurnID)
             emit(.turnStarted(threadID: threadID, turn: turn))
-        case "token_count":
+        case .tokenCount:
             if let total = record.totalUsage, let last = record.lastUsage, let turnID = currentTurn {
                 let context = record.contextTokens.map { ContextUsage(tokens: $0, window: record.contextWindow) }
                 // During a copied turn the turn is not open, so this only sets the baseline.
@@ -215,7 +231,7 @@ struct RolloutTranslator: Sendable {
             if let limits = record.rateLimits {
                 emit(.rateLimitsUpdated(Self.rateLimits(limits)))
             }
-        case "item_completed":
+        case .itemCompleted:
             guard let turnID, turnID != skippingTurn, let payload = record.payload, let item = payload["item"],
                 let id = item["id"]?.string, let type = item["type"]?.string
             else { return }
@@ -224,18 +240,18 @@ struct RolloutTranslator: Sendable {
                     .addingSaturated((duration["nanos"]?.int ?? 0) / 1_000_000)
             }
             let kind = type.prefix(1).lowercased() + type.dropFirst()
-            let isCollaboration = kind == "collabAgentToolCall"
+            let isCollaboration = kind == CodexVocabulary.collabAgentToolCall
             // Collaboration tools are named in snake case here (`spawn_agent`), in camel case by the app-server.
-            let toolName = item["tool"]?.string.map { isCollaboration ? Self.camelCase($0) : $0 }
+            let toolName = item["tool"]?.string.map { isCollaboration ? CodexVocabulary.camelCase($0) : $0 }
             let info = ItemInfo(
                 id: id,
                 type: kind,
                 toolName: toolName,
                 toolServer: item["server"]?.string,
-                status: item["status"]?.string.map { ItemStatus(rawValue: Self.camelCase($0)) },
+                status: item["status"]?.string.map { ItemStatus(rawValue: CodexVocabulary.camelCase($0)) },
                 exitCode: item["exit_code"]?.int,
                 durationMilliseconds: duration,
-                spawnedThreadIDs: isCollaboration && toolName == "spawnAgent"
+                spawnedThreadIDs: isCollaboration && toolName == CodexVocabulary.spawnAgent
                     ? item["receiver_thread_ids"]?.array?.compactMap(\.string) ?? [] : []
             )
             let completed = AppServerMessage.itemCompleted(
@@ -245,11 +261,11 @@ struct RolloutTranslator: Sendable {
                 completedAtMilliseconds: payload["completed_at_ms"]?.int
             )
             // A compaction is reported whole: its start is what gives it a length.
-            if kind == "contextCompaction", let startedAt = payload["started_at_ms"]?.int {
+            if kind == CodexVocabulary.contextCompaction, let startedAt = payload["started_at_ms"]?.int {
                 emit(.itemStarted(threadID: threadID, turnID: turnID, item: info, startedAtMilliseconds: startedAt))
             }
             emit(completed)
-        case "task_complete", "turn_aborted":
+        case .taskComplete, .turnAborted:
             guard let turnID else { return }
             defer {
                 completedTurns.insert(completionKey(turnID))
@@ -257,7 +273,7 @@ struct RolloutTranslator: Sendable {
                 currentTurn = nil
             }
             guard turnID != skippingTurn else { return }
-            let aborted = record.payloadType == "turn_aborted"
+            let aborted = record.payloadType == CodexVocabulary.Event.turnAborted.rawValue
             let errorClass = record.error?["codex_error_info"].flatMap(Self.errorClass)
             let status: TurnStatus =
                 aborted ? .interrupted : record.error.map { $0 == .null ? .completed : .failed } ?? .completed
@@ -275,61 +291,34 @@ struct RolloutTranslator: Sendable {
 
     /// A tool call or its output, as the item it stands for.
     private mutating func toolCall(_ record: RolloutRecord, _ emit: (AppServerMessage) -> Void) {
-        guard let turnID = currentTurn, turnID != skippingTurn, let type = record.payloadType else { return }
+        guard let turnID = currentTurn, turnID != skippingTurn,
+            let type = record.payloadType.flatMap(CodexVocabulary.ConversationRecord.init(rawValue:))
+        else { return }
         switch type {
-        case "function_call", "custom_tool_call", "local_shell_call":
+        case .functionCall, .customToolCall, .localShellCall:
+            // A local shell call names no function: it is the local shell.
             guard let id = record.callID ?? record.id,
-                let item = Self.item(id: id, name: record.name ?? "local_shell"),
+                let tool = CodexVocabulary.tool(calledAs: record.name ?? "local_shell"),
                 openCalls.count < SessionLimits.maximumTrackedItems
             else { return }
+            let item = ItemInfo(id: id, type: tool.kind, toolName: tool.toolName, toolServer: tool.server)
             openCalls[id] = item
             emit(.itemStarted(threadID: threadID, turnID: turnID, item: item, startedAtMilliseconds: nil))
-        case "function_call_output", "custom_tool_call_output":
+        case .functionCallOutput, .customToolCallOutput:
             guard let id = record.callID, var item = openCalls.removeValue(forKey: id) else { return }
             let outcome = record.output.map(ToolOutcome.init(output:)) ?? ToolOutcome()
             item.status = outcome.status
             // Only a command has an exit code of its own; a patch's is the tool's.
-            item.exitCode = item.type == "commandExecution" ? outcome.exitCode : nil
+            item.exitCode = item.type == CodexVocabulary.commandExecution ? outcome.exitCode : nil
             item.durationMilliseconds = outcome.durationMilliseconds
             emit(.itemCompleted(threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: nil))
-        case "web_search_call":
+        case .webSearchCall:
             anonymousSearches += 1
             let id = record.id ?? "web_search_call-\(anonymousSearches)"
-            let status = record.status.map { ItemStatus(rawValue: Self.camelCase($0)) }
-            let item = ItemInfo(id: id, type: "webSearch", status: status)
+            let status = record.status.map { ItemStatus(rawValue: CodexVocabulary.camelCase($0)) }
+            let item = ItemInfo(id: id, type: CodexVocabulary.webSearch, status: status)
             emit(.itemCompleted(threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: nil))
-        default:
-            break
         }
-    }
-
-    /// The item a function call by this name stands for, as the app-server reports it; `nil` for the functions it
-    /// does not report as tool calls (a plan update, input to a running command).
-    private static func item(id: String, name: String) -> ItemInfo? {
-        let kind: String
-        var toolName: String?
-        var server: String?
-        switch name {
-        case "exec_command", "shell", "shell_command", "container.exec", "local_shell": kind = "commandExecution"
-        case "apply_patch": kind = "fileChange"
-        case "view_image": kind = "imageView"
-        case "update_plan", "write_stdin", "request_user_input": return nil
-        case "spawn_agent", "send_input", "wait", "wait_agent", "close_agent", "resume_agent":
-            kind = "collabAgentToolCall"
-            toolName = camelCase(name)
-        default:
-            // MCP tools are offered to the model as `mcp__SERVER__TOOL`.
-            let parts = name.split(separator: "__", maxSplits: 2, omittingEmptySubsequences: false)
-            if parts.count == 3, parts[0] == "mcp" {
-                kind = "mcpToolCall"
-                server = String(parts[1])
-                toolName = String(parts[2])
-            } else {
-                kind = "dynamicToolCall"
-                toolName = name
-            }
-        }
-        return ItemInfo(id: id, type: kind, toolName: toolName, toolServer: server)
     }
 
     private static func rateLimits(_ value: JSONValue) -> RateLimits {
@@ -371,13 +360,7 @@ struct RolloutTranslator: Sendable {
             case .object(let variant): variant.keys.sorted().first
             default: nil
             }
-        return name.map { ErrorClass(rawValue: camelCase($0)) }
-    }
-
-    private static func camelCase(_ snake: String) -> String {
-        let words = snake.split(separator: "_")
-        return (words.first.map(String.init) ?? "")
-            + words.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+        return name.map { ErrorClass(rawValue: CodexVocabulary.camelCase($0)) }
     }
 }
 

@@ -19,6 +19,9 @@ public struct SessionReplay: Sendable {
         public var followed = 0
         /// Well-formed messages the telemetry does not follow: deltas, other notifications, requests, responses.
         public var passedOver = 0
+        /// Rollout records of a kind the vocabulary does not declare (a kind a newer Codex added): read whole, and
+        /// standing for nothing until it is declared. Counted among those passed over too.
+        public var unknownKinds = 0
         /// Lines that are not JSON or not a JSON-RPC message, or a followed message missing what we need.
         public var malformed = 0
         /// Lines longer than the line limit.
@@ -195,6 +198,9 @@ public struct SessionReplay: Sendable {
             lineCounts.passedOver += 1
             rollout.passedOver(at: time)
         case .rolloutRecord(let record):
+            if CodexVocabulary.reading(type: record.type, payloadType: record.payloadType) == nil {
+                lineCounts.unknownKinds += 1
+            }
             // Gathered in a list kept from record to record (no list is made for each), and taken out of it in
             // order, each moved rather than copied: reversed, then popped.
             var messages = translated
@@ -291,6 +297,7 @@ public struct SessionReplay: Sendable {
         lineCounts.lines += counts.lines
         lineCounts.followed += counts.followed
         lineCounts.passedOver += counts.passedOver
+        lineCounts.unknownKinds += counts.unknownKinds
         lineCounts.malformed += counts.malformed
         lineCounts.oversized += counts.oversized
         lineCounts.truncated += counts.truncated

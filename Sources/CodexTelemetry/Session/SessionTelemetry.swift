@@ -23,10 +23,7 @@ import SaturatingArithmetic
 ///   state is bounded (see `Discards`).
 public struct SessionTelemetry: Sendable {
     /// The item types reported as tool calls.
-    public static let toolKinds: Set<String> = [
-        "commandExecution", "fileChange", "mcpToolCall", "dynamicToolCall", "webSearch", "imageView",
-        "imageGeneration", "collabAgentToolCall",
-    ]
+    public static let toolKinds: Set<String> = CodexVocabulary.toolItemNames
     private static let toolKindNames = NameTable(toolKinds)
 
     /// What the session sent that was not believed, and the state given up to stay bounded.
@@ -165,7 +162,7 @@ public struct SessionTelemetry: Sendable {
         case .itemStarted(let threadID, let turnID, let item, let startedAt):
             let key = turnKey(threadID, turnID)
             recordSpawns(by: item, in: key)
-            if item.type == "contextCompaction", let key = openTurn(key, at: time),
+            if item.type == CodexVocabulary.contextCompaction, let key = openTurn(key, at: time),
                 let open = openTurns[key]?.openCompactions.count, open < SessionLimits.maximumOpenCompactions
             {
                 let start = payloadTime(startedAt) ?? time
@@ -185,7 +182,7 @@ public struct SessionTelemetry: Sendable {
         case .itemCompleted(let threadID, let turnID, let item, let completedAt):
             let key = turnKey(threadID, turnID)
             recordSpawns(by: item, in: key)
-            if item.type == "contextCompaction", let key = openTurn(key, at: time) {
+            if item.type == CodexVocabulary.contextCompaction, let key = openTurn(key, at: time) {
                 return completeCompaction(item.id, in: key, at: payloadTime(completedAt) ?? time)
             }
             guard Self.toolKindNames.contains(item.type), let key = openTurn(key, at: time) else { break }
@@ -625,7 +622,7 @@ public struct SessionTelemetry: Sendable {
         if let exitCode = item.exitCode {
             attributes.append(TelemetryAttribute(key: .processExitCode, value: .int(exitCode)))
         }
-        if item.type == "mcpToolCall", let server = item.toolServer {
+        if item.type == CodexVocabulary.mcpToolCall, let server = item.toolServer {
             attributes.append(TelemetryAttribute(key: .mcpServer, value: .dimension(server)))
         }
         if let approvalWait {
@@ -732,15 +729,7 @@ public struct SessionTelemetry: Sendable {
     /// A tool's name, never its arguments: the MCP, dynamic or collaboration tool's own name, or a fixed name for
     /// the built-in kinds.
     static func toolName(of item: ItemInfo) -> String {
-        switch item.type {
-        case "mcpToolCall", "dynamicToolCall", "collabAgentToolCall": item.toolName ?? item.type
-        case "commandExecution": "shell"
-        case "fileChange": "apply_patch"
-        case "webSearch": "web_search"
-        case "imageView": "view_image"
-        case "imageGeneration": "image_generation"
-        default: item.type
-        }
+        CodexVocabulary.toolName(kind: item.type, named: item.toolName)
     }
 
     // MARK: - Model calls

@@ -103,9 +103,18 @@ public struct OTLPExporterConfiguration: Sendable {
     ///
     /// - Throws: `OTLPConfigurationError` when `base` is not an http or https URL.
     public mutating func setBaseEndpoint(_ base: String, source: String = "the endpoint") throws {
+        let url = try Self.url(base, source: source)
         for signal in OTLPSignal.allCases {
-            let full = base.hasSuffix("/") ? String(base.dropLast()) + signal.path : base + signal.path
-            endpoints[signal] = try Self.url(full, source: source)
+            // The signal's path goes after the base's own (its trailing slash dropped), before its query.
+            guard var components = URLComponents(url: url, resolvingAgainstBaseURL: false) else {
+                throw OTLPConfigurationError("\(source) is not an http or https URL")
+            }
+            let path = components.percentEncodedPath
+            components.percentEncodedPath = (path.hasSuffix("/") ? String(path.dropLast()) : path) + signal.path
+            guard let full = components.url else {
+                throw OTLPConfigurationError("\(source) is not an http or https URL")
+            }
+            endpoints[signal] = full
         }
     }
 
@@ -132,6 +141,11 @@ public struct OTLPExporterConfiguration: Sendable {
             let parsed = try Self.milliseconds(text, variable: "OTEL_EXPORTER_OTLP_TIMEOUT")
             for signal in OTLPSignal.allCases { configuration.timeouts[signal] = parsed }
         }
+        if let name = value("OTEL_EXPORTER_OTLP_COMPRESSION") {
+            let parsed = try Self.compression(name, variable: "OTEL_EXPORTER_OTLP_COMPRESSION")
+            for signal in OTLPSignal.allCases { configuration.compressions[signal] = parsed }
+        }
+        // A signal's own value beats the general one, whatever the order of the variables.
         for signal in OTLPSignal.allCases {
             let prefix = "OTEL_EXPORTER_OTLP_\(signal.rawValue.uppercased())_"
             if let url = value(prefix + "ENDPOINT") {
@@ -151,10 +165,6 @@ public struct OTLPExporterConfiguration: Sendable {
             if let text = value(prefix + "TIMEOUT") {
                 configuration.timeouts[signal] = try Self.milliseconds(text, variable: prefix + "TIMEOUT")
             }
-        }
-        if let name = value("OTEL_EXPORTER_OTLP_COMPRESSION") {
-            let parsed = try Self.compression(name, variable: "OTEL_EXPORTER_OTLP_COMPRESSION")
-            for signal in OTLPSignal.allCases { configuration.compressions[signal] = parsed }
         }
         if let path = value("OTEL_EXPORTER_OTLP_CERTIFICATE") {
             guard access(path, R_OK) == 0 else {
