@@ -195,33 +195,9 @@ struct RolloutTranslator: Sendable {
         let turnID = record.turnID ?? currentTurn
         switch record.payloadType.flatMap(CodexVocabulary.Event.init(rawValue:)) {
         case .userMessage where !marksTurns:
-            let turnID = String(unmarkedTurns)
-            unmarkedTurns += 1
-            currentTurn = turnID
-            openCalls = [:]
-            anonymousSearches = 0
-            if completedTurns.contains(completionKey(turnID)) {
-                skippingTurn = turnID
-                return
-            }
-            emit(.turnStarted(threadID: threadID, turn: TurnInfo(id: turnID, status: .inProgress)))
+            startUnmarkedTurn(emit)
         case .taskStarted:
-            guard let turnID else { return }
-            marksTurns = true
-            currentTurn = turnID
-            openCalls = [:]
-            anonymousSearches = 0
-            if copyingHistory, !Self.isCreated(turnID, notBefore: threadID) {
-                skippingTurn = turnID
-                return
-            }
-            copyingHistory = false
-            if completedTurns.contains(completionKey(turnID)) {
-                skippingTurn = turnID
-                return
-            }
-            let turn = TurnInfo(id: turnID, status: .inProgress, rootTurnID: record.rootTurnID)
-            emit(.turnStarted(threadID: threadID, turn: turn))
+            if let turnID { startTurn(turnID, root: record.rootTurnID, emit) }
         case .tokenCount:
             if let total = record.totalUsage, let last = record.lastUsage, let turnID = currentTurn {
                 let context = record.contextTokens.map { ContextUsage(tokens: $0, window: record.contextWindow) }
@@ -232,61 +208,96 @@ struct RolloutTranslator: Sendable {
                 emit(.rateLimitsUpdated(Self.rateLimits(limits)))
             }
         case .itemCompleted:
-            guard let turnID, turnID != skippingTurn, let payload = record.payload, let item = payload["item"],
-                let id = item["id"]?.string, let type = item["type"]?.string
-            else { return }
-            let duration = item["duration"].map { duration in
-                (duration["secs"]?.int ?? 0).multipliedSaturated(by: 1000)
-                    .addingSaturated((duration["nanos"]?.int ?? 0) / 1_000_000)
-            }
-            let kind = type.prefix(1).lowercased() + type.dropFirst()
-            let isCollaboration = kind == CodexVocabulary.collabAgentToolCall
-            // Collaboration tools are named in snake case here (`spawn_agent`), in camel case by the app-server.
-            let toolName = item["tool"]?.string.map { isCollaboration ? CodexVocabulary.camelCase($0) : $0 }
-            let info = ItemInfo(
-                id: id,
-                type: kind,
-                toolName: toolName,
-                toolServer: item["server"]?.string,
-                status: item["status"]?.string.map { ItemStatus(rawValue: CodexVocabulary.camelCase($0)) },
-                exitCode: item["exit_code"]?.int,
-                durationMilliseconds: duration,
-                spawnedThreadIDs: isCollaboration && toolName == CodexVocabulary.spawnAgent
-                    ? item["receiver_thread_ids"]?.array?.compactMap(\.string) ?? [] : []
-            )
-            let completed = AppServerMessage.itemCompleted(
-                threadID: threadID,
-                turnID: turnID,
-                item: info,
-                completedAtMilliseconds: payload["completed_at_ms"]?.int
-            )
-            // A compaction is reported whole: its start is what gives it a length.
-            if kind == CodexVocabulary.contextCompaction, let startedAt = payload["started_at_ms"]?.int {
-                emit(.itemStarted(threadID: threadID, turnID: turnID, item: info, startedAtMilliseconds: startedAt))
-            }
-            emit(completed)
+            guard let turnID, turnID != skippingTurn, let payload = record.payload else { return }
+            itemCompleted(payload, in: turnID, emit)
         case .taskComplete, .turnAborted:
-            guard let turnID else { return }
-            defer {
-                completedTurns.insert(completionKey(turnID))
-                if skippingTurn == turnID { skippingTurn = nil }
-                currentTurn = nil
-            }
-            guard turnID != skippingTurn else { return }
-            let aborted = record.payloadType == CodexVocabulary.Event.turnAborted.rawValue
-            let errorClass = record.error?["codex_error_info"].flatMap(Self.errorClass)
-            let status: TurnStatus =
-                aborted ? .interrupted : record.error.map { $0 == .null ? .completed : .failed } ?? .completed
-            let turn = TurnInfo(
-                id: turnID,
-                status: status,
-                errorClass: errorClass,
-                durationMilliseconds: record.durationMilliseconds
-            )
-            emit(.turnCompleted(threadID: threadID, turn: turn))
+            if let turnID { endTurn(turnID, record, emit) }
         default:
             break
         }
+    }
+
+    /// A prompt in a file that marks no turns: the next turn, numbered.
+    private mutating func startUnmarkedTurn(_ emit: (AppServerMessage) -> Void) {
+        let turnID = String(unmarkedTurns)
+        unmarkedTurns += 1
+        currentTurn = turnID
+        openCalls = [:]
+        anonymousSearches = 0
+        if completedTurns.contains(completionKey(turnID)) {
+            skippingTurn = turnID
+            return
+        }
+        emit(.turnStarted(threadID: threadID, turn: TurnInfo(id: turnID, status: .inProgress)))
+    }
+
+    /// A marked turn's start: skipped when it is history a fork copied, or a turn an earlier file completed.
+    private mutating func startTurn(_ turnID: String, root: String?, _ emit: (AppServerMessage) -> Void) {
+        marksTurns = true
+        currentTurn = turnID
+        openCalls = [:]
+        anonymousSearches = 0
+        if copyingHistory, !Self.isCreated(turnID, notBefore: threadID) {
+            skippingTurn = turnID
+            return
+        }
+        copyingHistory = false
+        if completedTurns.contains(completionKey(turnID)) {
+            skippingTurn = turnID
+            return
+        }
+        emit(.turnStarted(threadID: threadID, turn: TurnInfo(id: turnID, status: .inProgress, rootTurnID: root)))
+    }
+
+    /// An `item_completed`: the whole item, as the app-server would report its completion.
+    private mutating func itemCompleted(_ payload: JSONValue, in turnID: String, _ emit: (AppServerMessage) -> Void) {
+        guard let item = payload["item"], let id = item["id"]?.string, let type = item["type"]?.string else { return }
+        let duration = item["duration"].map { duration in
+            (duration["secs"]?.int ?? 0).multipliedSaturated(by: 1000)
+                .addingSaturated((duration["nanos"]?.int ?? 0) / 1_000_000)
+        }
+        let kind = type.prefix(1).lowercased() + type.dropFirst()
+        let isCollaboration = kind == CodexVocabulary.collabAgentToolCall
+        // Collaboration tools are named in snake case here (`spawn_agent`), in camel case by the app-server.
+        let toolName = item["tool"]?.string.map { isCollaboration ? CodexVocabulary.camelCase($0) : $0 }
+        let info = ItemInfo(
+            id: id,
+            type: kind,
+            toolName: toolName,
+            toolServer: item["server"]?.string,
+            status: item["status"]?.string.map { ItemStatus(rawValue: CodexVocabulary.camelCase($0)) },
+            exitCode: item["exit_code"]?.int,
+            durationMilliseconds: duration,
+            spawnedThreadIDs: isCollaboration && toolName == CodexVocabulary.spawnAgent
+                ? item["receiver_thread_ids"]?.array?.compactMap(\.string) ?? [] : []
+        )
+        // A compaction is reported whole: its start is what gives it a length.
+        if kind == CodexVocabulary.contextCompaction, let startedAt = payload["started_at_ms"]?.int {
+            emit(.itemStarted(threadID: threadID, turnID: turnID, item: info, startedAtMilliseconds: startedAt))
+        }
+        let completedAt = payload["completed_at_ms"]?.int
+        emit(.itemCompleted(threadID: threadID, turnID: turnID, item: info, completedAtMilliseconds: completedAt))
+    }
+
+    /// A turn's end (`task_complete`, or `turn_aborted`): its status, and the class of its error.
+    private mutating func endTurn(_ turnID: String, _ record: RolloutRecord, _ emit: (AppServerMessage) -> Void) {
+        defer {
+            completedTurns.insert(completionKey(turnID))
+            if skippingTurn == turnID { skippingTurn = nil }
+            currentTurn = nil
+        }
+        guard turnID != skippingTurn else { return }
+        let aborted = record.payloadType == CodexVocabulary.Event.turnAborted.rawValue
+        let errorClass = record.error?["codex_error_info"].flatMap(Self.errorClass)
+        let status: TurnStatus =
+            aborted ? .interrupted : record.error.map { $0 == .null ? .completed : .failed } ?? .completed
+        let turn = TurnInfo(
+            id: turnID,
+            status: status,
+            errorClass: errorClass,
+            durationMilliseconds: record.durationMilliseconds
+        )
+        emit(.turnCompleted(threadID: threadID, turn: turn))
     }
 
     /// A tool call or its output, as the item it stands for.
