@@ -49,6 +49,8 @@ let package = Package(
             dependencies: ["CodexAppServer", "CodexHarness", "CodexTelemetry", "OTLP", "OTLPExport"],
             path: "Examples/HarnessExample"
         ),
+        // The differential fuzz target: `scripts/fuzz` builds it for libFuzzer.
+        .executableTarget(name: "ReplayFuzz", dependencies: ["CodexTelemetry", "JSON"], path: "Tests/Fuzz"),
         .target(
             name: "TestSupport",
             dependencies: ["CodexAppServer", "CodexTelemetry", "JSON", "JSONRPC"],

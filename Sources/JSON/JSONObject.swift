@@ -1,5 +1,6 @@
-/// The members of a JSON object: each name once (a later member of the same name replaces the earlier one), kept
-/// in the order they came, and equal to another object with the same members in any order.
+/// The members of a JSON object: each name once (setting a name again replaces its value; the parser keeps the
+/// first of a name given twice), kept in the order they came, and equal to another object with the same members in
+/// any order.
 ///
 /// Objects read from the wire hold a handful of members; a list searched in order finds one faster than hashing
 /// its name would. Past `indexedFrom` members a dictionary index is kept as well, so a hostile object of millions

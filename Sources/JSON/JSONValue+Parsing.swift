@@ -24,7 +24,8 @@ extension JSONValue {
 
     /// Parses one complete JSON document (RFC 8259) from UTF-8 bytes, building only what `selection` wants.
     ///
-    /// What is not selected is still checked, so a document that is not JSON is refused whatever is selected.
+    /// What is not selected is still checked, so a document that is not JSON is refused whatever is selected. Of a
+    /// name given twice in an object, the first member is kept.
     /// - Parameters:
     ///   - bytes: the document.
     ///   - selection: the parts to build; the rest is skipped without being built.
@@ -291,10 +292,17 @@ private struct JSONParser {
         }
     }
 
+    /// An object's members, each name's first: a later member of the same name is checked and passed over, as
+    /// every reader that goes by a line's first bytes takes the first.
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
         var members = JSONObject()
         try forEachMember { parser, name throws(JSONParseError) in
-            members[try parser.decodeName(name)] = try parser.parseValue(.everything)
+            let name = try parser.decodeName(name)
+            if members[name] == nil {
+                members[name] = try parser.parseValue(.everything)
+            } else {
+                try parser.skipValue()
+            }
         }
         return .object(members)
     }
@@ -308,7 +316,7 @@ private struct JSONParser {
                 rawName.contains(UInt8(ascii: "\\"))
                 ? Array(try parser.decodeName(rawName).utf8).withUnsafeBufferPointer(wanted.names.position)
                 : wanted.names.position(of: rawName)
-            if let position {
+            if let position, members[wanted.keys[position]] == nil {
                 let value = try wanted.selections.withUnsafeBufferPointer { selections throws(JSONParseError) in
                     try parser.parseValue(selections[position])
                 }
@@ -533,6 +541,9 @@ private struct JSONParser {
         let digitsStart = index
         skipDigits()
         guard index > digitsStart else { throw error("expected a digit") }
+        guard bytes[digitsStart] != UInt8(ascii: "0") || index == digitsStart + 1 else {
+            throw error("a number with a leading zero")
+        }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             isIntegral = false
             index += 1

@@ -165,14 +165,13 @@ package struct RolloutRecord: Equatable, Sendable {
         do {
             let bytes = line.assumingMemoryBound(to: UInt8.self)
             var reader = JSONMemberReader(bytes, maximumValues: Self.maximumScannedValues)
+            var seen = SeenMembers()
             try reader.forEachMember { reader, name throws(JSONParseError) in
-                switch try Member.named(name) {
+                switch try seen.first(name) {
                 case .timestamp:
                     time = try reader.withString { unixNanoseconds(iso8601: UnsafeRawBufferPointer($0)) } ?? nil
                 case .type: type = try reader.plainValue().string
                 case .payload:
-                    // A later payload replaces an earlier one, as in the parser's tree.
-                    if sawPayload { self = RolloutRecord(type: "", time: 0) }
                     sawPayload = true
                     try scanPayload(&reader)
                 default: try reader.skipValue()
@@ -188,8 +187,9 @@ package struct RolloutRecord: Equatable, Sendable {
     }
 
     private mutating func scanPayload(_ reader: inout JSONMemberReader) throws(JSONParseError) {
+        var seen = SeenMembers()
         try reader.forEachMember { reader, member throws(JSONParseError) in
-            switch try Member.named(member) {
+            switch try seen.first(member) {
             case .type: payloadType = try reader.plainValue().string
             case .turnID: turnID = try reader.plainValue().string
             case .rootTurnID: rootTurnID = try reader.plainValue().string
@@ -219,8 +219,9 @@ package struct RolloutRecord: Equatable, Sendable {
             _ = try reader.plainValue()
             return
         }
+        var seen = SeenMembers()
         try reader.forEachMember { reader, name throws(JSONParseError) in
-            switch try Member.named(name) {
+            switch try seen.first(name) {
             case .totalUsage: totalUsage = try Self.scanUsage(&reader).usage
             case .lastUsage: (lastUsage, contextTokens) = try Self.scanUsage(&reader)
             case .contextWindow: contextWindow = try reader.plainValue().int
@@ -242,8 +243,9 @@ package struct RolloutRecord: Equatable, Sendable {
         var output: Int64?
         var reasoningOutput: Int64?
         var total: Int64?
+        var seen = SeenMembers()
         try reader.forEachMember { reader, name throws(JSONParseError) in
-            switch try Member.named(name) {
+            switch try seen.first(name) {
             case .inputTokens: input = try reader.plainValue().int
             case .cachedInputTokens: cachedInput = try reader.plainValue().int
             case .cacheWriteInputTokens: cacheWriteInput = try reader.plainValue().int
@@ -297,11 +299,27 @@ package struct RolloutRecord: Equatable, Sendable {
         private static let all = allCases
         private static let names = NameTable(all.map(\.rawValue))
 
-        /// The member a raw name is; `nil` for a name the scanner passes over. An escaped name is left to the parser.
-        static func named(_ raw: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> Member? {
-            if let position = names.position(of: raw) { return all[position] }
+        /// The member a raw name is, and its position among them; `nil` for a name the scanner passes over. An
+        /// escaped name is left to the parser.
+        static func named(_ raw: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> (Member, position: Int)? {
+            if let position = names.position(of: raw) { return (all[position], position) }
             guard !raw.contains(UInt8(ascii: "\\")) else { throw RolloutRecord.declined }
             return nil
+        }
+    }
+
+    /// The members of one object met so far: a name given twice is read the first time only, as the parser keeps
+    /// it.
+    private struct SeenMembers {
+        private var met: UInt64 = 0
+
+        /// The member a name is, the first time it comes; `nil` for a name passed over, or met before.
+        mutating func first(_ raw: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> Member? {
+            guard let (member, position) = try Member.named(raw) else { return nil }
+            let bit: UInt64 = 1 << UInt64(position)
+            guard met & bit == 0 else { return nil }
+            met |= bit
+            return member
         }
     }
 }

@@ -69,8 +69,8 @@ struct RolloutTranslator: Sendable {
 
     /// A record passed over unparsed (see `unreadRecordTime`) still dates the end of a turn in a file that marks
     /// none.
-    mutating func passedOver(at time: Int64?) {
-        if !marksTurns, let time { lastTime = time }
+    mutating func passedOver(at time: Int64) {
+        if !marksTurns { lastTime = time }
     }
 
     /// The timestamp of a record that can be passed over unparsed, told from its first bytes: only an `event_msg`
@@ -391,6 +391,8 @@ package func unixNanoseconds(iso8601 bytes: UnsafeRawBufferPointer) -> Int64? {
         let ones = bytes[offset + 1] &- 48
         return tens < 10 && ones < 10 ? Int(tens) * 10 + Int(ones) : nil
     }
+    // A time is ASCII: one with any other byte is not read, whether a reader sees its bytes or their decoding.
+    guard !bytes.contains(where: { $0 >= 0x80 }) else { return nil }
     guard bytes.count >= 20, let century = pair(0), let yearOfCentury = pair(2), let month = pair(5),
         let day = pair(8), let hour = pair(11), let minute = pair(14), let second = pair(17)
     else { return nil }

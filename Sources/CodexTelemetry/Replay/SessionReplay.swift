@@ -101,7 +101,7 @@ public struct SessionReplay: Sendable {
         /// these, and a box would be made and freed for each.
         case rolloutRecord(RolloutRecord)
         /// A rollout record passed over by its first bytes, with its time.
-        case rolloutRecordPassedOver(time: Int64?)
+        case rolloutRecordPassedOver(time: Int64)
     }
 
     /// Reads one line (without its newline). With `everyLine`, no line is passed over by its first bytes: every one
@@ -110,12 +110,13 @@ public struct SessionReplay: Sendable {
         if LeadingBytes.startsWith(line, SessionRecording.entryPrefix) { return readRecordingEntry(line) }
         if LeadingBytes.startsWith(line, Self.rolloutPrefix) {
             if !everyLine {
-                if let stamp = RolloutTranslator.unreadRecordTime(line) {
-                    return .rolloutRecordPassedOver(time: unixNanoseconds(iso8601: stamp))
-                }
+                if let passedOver = passedOverRolloutRecord(line) { return passedOver }
                 if let record = RolloutRecord(scanning: line) { return .rolloutRecord(record) }
             }
-            return RolloutRecord(parsing: line).map(Line.rolloutRecord) ?? .malformed
+            if let record = RolloutRecord(parsing: line) { return .rolloutRecord(record) }
+            // A record whose first bytes name a kind not read is passed over whatever follows them, as the fast
+            // path passes it over without looking further.
+            return passedOverRolloutRecord(line) ?? .malformed
         }
         if LeadingBytes.startsWith(line, SessionRecording.headerPrefix) { return .passedOver }
         if !everyLine, !AppServerMessage.mayBeFollowed(line) { return .passedOver }
@@ -136,6 +137,15 @@ public struct SessionReplay: Sendable {
         // A followed method that does not decode lacks what we need.
         if let method = message.method, AppServerMessage.followedMethods.contains(method) { return .malformed }
         return .passedOver
+    }
+
+    /// A rollout record passed over by its first bytes, with the time they give; `nil` for any other, and for one
+    /// whose time cannot be read there (the parser says what it is).
+    private static func passedOverRolloutRecord(_ line: UnsafeRawBufferPointer) -> Line? {
+        guard let stamp = RolloutTranslator.unreadRecordTime(line), let time = unixNanoseconds(iso8601: stamp) else {
+            return nil
+        }
+        return .rolloutRecordPassedOver(time: time)
     }
 
     /// The session a file holds, as its first line (without its newline) names it: a rollout's `session_meta` id,
