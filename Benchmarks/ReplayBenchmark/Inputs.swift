@@ -57,101 +57,106 @@ enum Inputs {
         return bytes
     }
 
-    /// One rollout file of `turns` turns, as Codex 0.163 writes them: the conversation (prompts, answers,
-    /// reasoning, tool calls and their outputs of a few kilobytes) between the records the telemetry reads.
-    static func rollout(session: Int, turns: Int) -> [UInt8] {
-        var bytes: [UInt8] = []
-        func record(_ seconds: Int, _ type: String, _ payload: String) {
-            let stamp = String(
-                format: "2026-11-%02dT%02d:%02d:%02d.000Z",
-                1 + session % 28,
-                seconds / 3600 % 24,
-                seconds / 60 % 60,
-                seconds % 60
-            )
-            bytes.append(contentsOf: #"{"timestamp":"\#(stamp)","type":"\#(type)","payload":\#(payload)}"#.utf8)
-            bytes.append(0x0A)
-        }
-        let id = String(format: "01a1fd2b-%04x-7031-a39d-9a260bc6174e", session % 65536)
-        let text = String(repeating: "words of a prompt, an answer or a summary of reasoning; ", count: 24)
-        let output = String(repeating: "output line of a command, as long as some real ones are\\n", count: 48)
-        record(
-            0,
-            "session_meta",
-            #"{"id":"\#(id)","cwd":"/work","originator":"codex_cli_rs","model_provider":"openai","base_instructions":{"text":"\#(text)\#(text)"}}"#
-        )
-        var total = 0
-        for turn in 0..<turns {
-            let turnID = String(
-                format: "01a1fd2c-%04x-7%03x-a%03x-9a260bc6174e",
-                session % 65536,
-                turn % 4096,
-                turn / 4096 % 4096
-            )
-            let start = 60 * turn
-            record(start, "event_msg", #"{"type":"task_started","turn_id":"\#(turnID)","model_context_window":258400}"#)
-            record(
-                start,
-                "turn_context",
-                #"{"turn_id":"\#(turnID)","cwd":"/work","model":"gpt-5.5","effort":"medium","summary":"auto"}"#
-            )
-            record(
-                start,
-                "response_item",
-                #"{"type":"message","role":"user","content":[{"type":"input_text","text":"\#(text)"}]}"#
-            )
-            record(start, "event_msg", #"{"type":"user_message","message":"\#(text)","images":[]}"#)
-            for call in 0..<3 {
-                let callID = "call_\(turn)_\(call)"
-                record(
-                    start + call * 10,
-                    "response_item",
-                    #"{"type":"reasoning","summary":[{"type":"summary_text","text":"\#(text)"}],"encrypted_content":null}"#
-                )
-                record(
-                    start + call * 10,
-                    "response_item",
-                    #"{"type":"function_call","name":"exec_command","arguments":"{\"cmd\":\"make test\"}","call_id":"\#(callID)"}"#
-                )
-                total += 1000
-                record(
-                    start + call * 10 + 1,
-                    "event_msg",
-                    #"{"type":"token_count","info":{"total_token_usage":{"input_tokens":\#(total),"cached_input_tokens":\#(total / 2),"output_tokens":\#(total / 10),"reasoning_output_tokens":\#(total / 20),"total_tokens":\#(total + total / 10)},"last_token_usage":{"input_tokens":1000,"cached_input_tokens":500,"output_tokens":100,"reasoning_output_tokens":50,"total_tokens":1100},"model_context_window":258400},"rate_limits":null}"#
-                )
-                record(
-                    start + call * 10 + 5,
-                    "response_item",
-                    #"{"type":"function_call_output","call_id":"\#(callID)","output":"Chunk ID: 1\nWall time: 0.0515 seconds\nProcess exited with code 0\nOutput:\n\#(output)"}"#
-                )
-            }
-            record(start + 40, "event_msg", #"{"type":"agent_message","message":"\#(text)"}"#)
-            record(
-                start + 40,
-                "response_item",
-                #"{"type":"message","role":"assistant","content":[{"type":"output_text","text":"\#(text)"}]}"#
-            )
-            record(
-                start + 41,
-                "event_msg",
-                #"{"type":"task_complete","turn_id":"\#(turnID)","last_agent_message":"\#(text)"}"#
-            )
-        }
-        return bytes
-    }
+    /// Rollouts as the real Codex 0.163 writes them, derived from the files it wrote in the live tests
+    /// (`protocol/rollouts/codex-0.163.0`): each file's header (`session_meta`), then its turns repeated, every line
+    /// as Codex laid it out (numbered records, `world_state`, `token_usage_record`, `thread_settings_applied`,
+    /// `item_completed` with whole items). Only the content grows: each content marker of a prompt, an answer, a
+    /// command or its output carries a few kilobytes more, so that `item_completed` records hold about a quarter of
+    /// the bytes, as they do in real use. Ids are made unique per copy and per repeated turn.
+    struct RealRollouts {
+        private var templates: [(head: [UInt8], body: [UInt8])] = []
+        private static let contentGrowth = 4000
+        private static let turnRepeats = 25
 
-    /// A tree of `files` rollouts under `root/2026/11/DD/`, of about `megabytes` in all.
-    static func writeRolloutTree(at root: URL, files: Int, megabytes: Int) throws -> Int {
-        let perFile = rollout(session: 0, turns: 1).count
-        let turns = max(1, (megabytes << 20) / max(1, files) / perFile)
-        var written = 0
-        for session in 0..<files {
-            let day = root.appendingPathComponent(String(format: "2026/11/%02d", 1 + session % 28))
-            try FileManager.default.createDirectory(at: day, withIntermediateDirectories: true)
-            let bytes = rollout(session: session, turns: turns)
-            try Data(bytes).write(to: day.appendingPathComponent("rollout-\(session).jsonl"))
-            written += bytes.count
+        init(root: URL) throws {
+            let folder = root.appendingPathComponent("protocol/rollouts/codex-0.163.0")
+            for name in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+            where name.hasSuffix(".jsonl") {
+                let lines = try [UInt8](Data(contentsOf: folder.appendingPathComponent(name))).split(separator: 0x0A)
+                let firstTurn =
+                    lines.firstIndex { Self.contains(Array($0), #""type":"task_started""#) } ?? lines.endIndex
+                let join = { (part: ArraySlice<ArraySlice<UInt8>>) -> [UInt8] in
+                    part.flatMap { line -> [UInt8] in Array(line) + [0x0A] }
+                }
+                templates.append((join(lines[..<firstTurn]), Self.grown(join(lines[firstTurn...]))))
+            }
         }
-        return written
+
+        /// Copy `copy` of a template, its turns repeated `repeats` times.
+        func file(_ copy: Int, repeats: Int = Self.turnRepeats) -> [UInt8] {
+            let template = templates[copy % templates.count]
+            var bytes = Self.renamed(template.head, prefix: 0x1000_0000 + copy)
+            for turn in 0..<repeats {
+                bytes += Self.renamed(template.body, prefix: 0x2000_0000 + copy * 4096 + turn)
+            }
+            return bytes
+        }
+
+        /// A tree of such files under `tree/2026/12/DD/`, of about `megabytes` in all; returns its size.
+        func writeTree(at tree: URL, megabytes: Int) throws -> Int {
+            var written = 0
+            var copy = 0
+            while written < megabytes << 20 {
+                let day = tree.appendingPathComponent(String(format: "2026/12/%02d", 1 + copy % 28))
+                try FileManager.default.createDirectory(at: day, withIntermediateDirectories: true)
+                let bytes = file(copy)
+                try Data(bytes).write(to: day.appendingPathComponent("rollout-\(copy).jsonl"))
+                written += bytes.count
+                copy += 1
+            }
+            return written
+        }
+
+        /// The share of `bytes` in `item_completed` records.
+        static func itemCompletedShare(of bytes: [UInt8]) -> Double {
+            let lines = bytes.split(separator: 0x0A)
+            let items = lines.filter { contains(Array($0), #""payload":{"type":"item_completed""#) }
+            return Double(items.reduce(0) { $0 + $1.count + 1 }) / Double(max(bytes.count, 1))
+        }
+
+        /// Every content marker but the working folder's grown by `contentGrowth` bytes of words.
+        private static func grown(_ bytes: [UInt8]) -> [UInt8] {
+            let words = Array(String(repeating: "words of content as a session writes them ", count: 100).utf8)
+            let filler = Array(words.prefix(contentGrowth))
+            return replacing(Array("ZQXMARK_".utf8), in: bytes) { rest in
+                rest.starts(with: "work".utf8) ? nil : Array("ZQXMARK_".utf8) + filler
+            }
+        }
+
+        /// Every id of the live run begins `01a24448-`: given another first eight digits.
+        private static func renamed(_ bytes: [UInt8], prefix: Int) -> [UInt8] {
+            let replacement = Array(String(format: "%08x-", prefix).utf8)
+            return replacing(Array("01a24448-".utf8), in: bytes) { _ in replacement }
+        }
+
+        /// `bytes` with each occurrence of `pattern` replaced by what `replacement` makes of the bytes after it
+        /// (`nil`: left as it is).
+        private static func replacing(
+            _ pattern: [UInt8],
+            in bytes: [UInt8],
+            with replacement: (ArraySlice<UInt8>) -> [UInt8]?
+        ) -> [UInt8] {
+            var result: [UInt8] = []
+            result.reserveCapacity(bytes.count)
+            var index = 0
+            while index < bytes.count {
+                if bytes[index] == pattern[0], bytes[index...].starts(with: pattern),
+                    let replaced = replacement(bytes[(index + pattern.count)...])
+                {
+                    result += replaced
+                    index += pattern.count
+                } else {
+                    result.append(bytes[index])
+                    index += 1
+                }
+            }
+            return result
+        }
+
+        private static func contains(_ line: [UInt8], _ text: String) -> Bool {
+            let needle = Array(text.utf8)
+            guard line.count >= needle.count else { return false }
+            return (0...(line.count - needle.count)).contains { line[$0..<$0 + needle.count].elementsEqual(needle) }
+        }
     }
 }

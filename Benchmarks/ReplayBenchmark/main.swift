@@ -1,4 +1,5 @@
-// Backfill speed, in one run on generated inputs: `.build/release/ReplayBenchmark [MB]` after
+// Backfill speed, in one run on inputs shaped as Codex writes them (the rollouts derived from the real 0.163's, see
+// `Inputs.RealRollouts`): `.build/release/ReplayBenchmark [MB]` after
 // `swift build -c release --static-swift-stdlib --product codex-telemetry` and the same for `--product ReplayBenchmark`
 // (or `swift build -c release`, for the dynamically linked build).
 // Prints figures; asserts nothing. For a capture, a tree of rollout files and a single rollout twice as large, it
@@ -27,7 +28,10 @@ defer { if !writeOnly { try? FileManager.default.removeItem(at: scratch) } }
 
 if writeOnly {
     try Data(Inputs.capture(megabytes: megabytes)).write(to: scratch.appendingPathComponent("capture.jsonl"))
-    _ = try Inputs.writeRolloutTree(at: scratch.appendingPathComponent("sessions"), files: 2000, megabytes: megabytes)
+    _ = try Inputs.RealRollouts(root: root).writeTree(
+        at: scratch.appendingPathComponent("sessions"),
+        megabytes: megabytes
+    )
     exit(0)
 }
 
@@ -62,9 +66,16 @@ report(
     floor: best(of: 3, ["/usr/bin/wc", "-l", captureFile.path])
 )
 
-// A tree of 2,000 rollout files.
+// A tree of rollout files as Codex 0.163 writes them.
+let realRollouts = try Inputs.RealRollouts(root: root)
 let tree = scratch.appendingPathComponent("sessions")
-let treeBytes = try Inputs.writeRolloutTree(at: tree, files: 2000, megabytes: megabytes)
+let treeBytes = try realRollouts.writeTree(at: tree, megabytes: megabytes)
+print(
+    String(
+        format: "rollouts: derived from the real Codex 0.163's; item_completed records are %.0f%% of their bytes",
+        100 * Inputs.RealRollouts.itemCompletedShare(of: realRollouts.file(0))
+    )
+)
 let files =
     FileManager.default.enumerator(atPath: tree.path)?.compactMap { $0 as? String }
     .filter { $0.hasSuffix(".jsonl") }.map { tree.appendingPathComponent($0).path } ?? []
@@ -78,10 +89,10 @@ report(
 )
 
 // One long session in a single rollout file, twice the size: memory must not grow with a file.
-let turnBytes = Inputs.rollout(session: 0, turns: 2).count - Inputs.rollout(session: 0, turns: 1).count
+let turnBytes = realRollouts.file(0, repeats: 2).count - realRollouts.file(0, repeats: 1).count
 let single = scratch.appendingPathComponent("single-rollout.jsonl")
 let singleBytes = try {
-    let bytes = Inputs.rollout(session: 0, turns: max(1, (2 * megabytes << 20) / turnBytes))
+    let bytes = realRollouts.file(0, repeats: max(1, (2 * megabytes << 20) / turnBytes))
     try Data(bytes).write(to: single)
     return bytes.count
 }()

@@ -111,8 +111,12 @@ enum ContentCheck {
         for (start, end) in [(0, min(offset, window)), (tail, offset)] where end > start {
             var read = 0
             while read < end - start {
-                let count = pread(descriptor, buffer.baseAddress! + read, end - start - read, off_t(start + read))
-                if count < 0 && errno == EINTR { continue }
+                let count = readSome(
+                    descriptor,
+                    into: buffer.baseAddress! + read,
+                    count: end - start - read,
+                    at: start + read
+                )
                 guard count > 0 else { return nil }
                 read += count
             }
@@ -219,16 +223,7 @@ final class CursorFile: Sendable {
 
     /// The cursor of every command that keeps one: `--state`, else `CODEX_TELEMETRY_STATE`, else the default.
     static func path(_ option: String?, environment: [String: String]) -> String {
-        option ?? environment["CODEX_TELEMETRY_STATE"] ?? defaultPath(environment: environment)
-    }
-
-    /// `$XDG_STATE_HOME/codex-telemetry/cursor.json`, else `~/.local/state/codex-telemetry/cursor.json`: next to
-    /// the spool.
-    private static func defaultPath(environment: [String: String]) -> String {
-        let state =
-            environment["XDG_STATE_HOME"] ?? (environment["HOME"] ?? FileManager.default.temporaryDirectory.path)
-            + "/.local/state"
-        return state + "/codex-telemetry/cursor.json"
+        option ?? environment["CODEX_TELEMETRY_STATE"] ?? LocalPaths.state(environment: environment) + "/cursor.json"
     }
 }
 

@@ -334,9 +334,8 @@ final class CursorReader {
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         while line.count < SessionFollower.maximumLineLength {
             let count = chunk.withUnsafeMutableBytes {
-                pread(file.descriptor, $0.baseAddress, $0.count, off_t(line.count))
+                readSome(file.descriptor, into: $0.baseAddress, count: $0.count, at: line.count)
             }
-            if count < 0 && errno == EINTR { continue }
             guard count > 0 else { return nil }
             if let newline = chunk[..<count].firstIndex(of: 0x0A) {
                 line += chunk[..<newline]

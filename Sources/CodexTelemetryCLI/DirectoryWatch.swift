@@ -60,8 +60,7 @@ final class DirectoryWatch {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 8)
         defer { buffer.deallocate() }
         while true {
-            let count = read(descriptor, buffer.baseAddress, buffer.count)
-            if count < 0 && errno == EINTR { continue }
+            let count = readSome(descriptor, into: buffer.baseAddress, count: buffer.count)
             guard count > 0 else { return changes }
             var offset = 0
             // struct inotify_event: wd, mask, cookie, len, then the name, NUL-padded to len.

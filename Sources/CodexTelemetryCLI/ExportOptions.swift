@@ -84,13 +84,7 @@ struct ExportOptions {
         if let directory = arguments["--spool-dir"] ?? environment["CODEX_TELEMETRY_SPOOL_DIR"] {
             spoolDirectory = URL(fileURLWithPath: directory)
         } else {
-            let state =
-                environment["XDG_STATE_HOME"].map { URL(fileURLWithPath: $0) }
-                ?? URL(fileURLWithPath: environment["HOME"] ?? FileManager.default.temporaryDirectory.path)
-                .appendingPathComponent(
-                    ".local/state"
-                )
-            spoolDirectory = state.appendingPathComponent("codex-telemetry/spool")
+            spoolDirectory = URL(fileURLWithPath: LocalPaths.state(environment: environment) + "/spool")
         }
     }
 

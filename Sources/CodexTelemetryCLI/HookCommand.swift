@@ -113,7 +113,7 @@ struct HookCommand {
         do {
             let input = try readInput()
             let deadline = ContinuousClock.now + Self.timeLimit
-            let sessions = absolutePath(codexHome(environment: environment) + "/sessions")
+            let sessions = absolutePath(LocalPaths.codexHome(environment: environment) + "/sessions")
             guard let path = sessionFile(input.transcriptPath, under: sessions) else {
                 printError("codex-telemetry hook: the transcript is not a rollout file under Codex's sessions; ignored")
                 return ExitStatus.success
@@ -185,8 +185,7 @@ struct HookCommand {
             guard left > .zero, bytes.count < 1 << 20 else { throw HookError("the hook's input did not come whole") }
             var ready = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
             guard poll(&ready, 1, Int32(clamping: left.wholeMilliseconds)) > 0 else { continue }
-            let count = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
+            let count = chunk.withUnsafeMutableBytes { readSome(STDIN_FILENO, into: $0.baseAddress, count: $0.count) }
             guard count > 0 else { throw HookError("the hook's input ended before a whole JSON object") }
             bytes += chunk[..<count]
         }
@@ -217,7 +216,7 @@ struct HookCommand {
             if let value = parsed[option] { command += [option, value] }
         }
         let line = command.map(Self.shellQuoted).joined(separator: " ")
-        let file = try HooksFile(codexHome(environment: environment) + "/hooks.json")
+        let file = try HooksFile(LocalPaths.codexHome(environment: environment) + "/hooks.json")
         var hooks = Self.withoutOurs(file.hooks)
         var all = hooks["hooks"]?.object ?? JSONObject()
         for event in Self.events {
@@ -259,7 +258,7 @@ struct HookCommand {
 
     private func uninstall() -> Int32 {
         do {
-            let file = try HooksFile(codexHome(environment: environment) + "/hooks.json")
+            let file = try HooksFile(LocalPaths.codexHome(environment: environment) + "/hooks.json")
             let hooks = Self.withoutOurs(file.hooks)
             guard hooks != file.hooks else {
                 printError("codex-telemetry: the hook was not in \(file.path)")
@@ -287,7 +286,7 @@ struct HookCommand {
     /// Has Codex trust the handlers that run `command` (a hook runs only once trusted), and returns the events Codex
     /// runs them on: `stop`, and `sessionEnd` in the releases that have it.
     private func trustHook(command: String, codex: String?) async throws -> Set<String> {
-        let codexHome = codexHome(environment: environment)
+        let codexHome = LocalPaths.codexHome(environment: environment)
         var configuration = AppServerConfiguration().applying(environment: environment)
         if let codex { configuration.executable = codex }
         configuration.workingDirectory = codexHome

@@ -128,8 +128,7 @@ struct ProxyCommand {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
             defer { buffer.deallocate() }
             while true {
-                let count = read(STDIN_FILENO, buffer.baseAddress, buffer.count)
-                if count < 0 && errno == EINTR { continue }
+                let count = readSome(STDIN_FILENO, into: buffer.baseAddress, count: buffer.count)
                 guard count > 0 else { break }
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
                 server.write(bytes: Array(chunk))

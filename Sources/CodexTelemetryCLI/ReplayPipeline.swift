@@ -2,6 +2,7 @@ import CodexTelemetry
 import DescriptorIO
 import Dispatch
 import FoundationEssentials
+import JSONRPC
 import SaturatingArithmetic
 import Synchronization
 
@@ -50,7 +51,7 @@ enum ReplayPipeline {
     }
 
     /// Lines longer than this are skipped and counted, as `SessionReplay` does by default.
-    private static let maximumLineLength = 64 << 20
+    private static let maximumLineLength = LineFramer.defaultMaximumLineLength
     /// How much is read at a time, and so the size of most chunks.
     fileprivate static let readSize = 1 << 17
     /// Chunks or files read ahead of the one being applied: enough to keep both cores busy, few enough to keep
@@ -192,8 +193,7 @@ enum ReplayPipeline {
         var bytesRead = 0
         var failure: ReplayError?
         while true {
-            let count = Glibc.read(opened.descriptor, buffer.base, readSize)
-            if count < 0 && errno == EINTR { continue }
+            let count = readSome(opened.descriptor, into: buffer.base, count: readSize)
             guard count >= 0 else {
                 failure = ReplayError("cannot read \(file.path): \(String(cString: strerror(errno)))")
                 break
@@ -251,8 +251,7 @@ enum ReplayPipeline {
         var failure: ReplayError?
         while true {
             chunk.reserve(readSize)
-            let count = Glibc.read(descriptor, chunk.end, readSize)
-            if count < 0 && errno == EINTR { continue }
+            let count = readSome(descriptor, into: chunk.end, count: readSize)
             guard count >= 0 else {
                 failure = ReplayError("cannot read \(file.path): \(String(cString: strerror(errno)))")
                 break

@@ -37,7 +37,7 @@ struct SessionFollower {
     }
 
     /// Lines longer than this are skipped, and counted, as replay skips them.
-    static let maximumLineLength = 64 << 20
+    static let maximumLineLength = LineFramer.defaultMaximumLineLength
     /// Files kept in memory between reads; past it, the least recently read is let go.
     static let maximumFollowedFiles = 64
     /// How much of a file one `follow` reads, so that its caller commits as it goes.
@@ -91,13 +91,12 @@ struct SessionFollower {
                 skippedBefore = (state.framer.oversizedLineCount, state.replay.counts.malformed)
             }
             let boundary = ([exported, end] + closings).filter { $0 > state.readOffset }.min() ?? end
-            let count = pread(
+            let count = readSome(
                 file.descriptor,
-                buffer.baseAddress,
-                min(buffer.count, boundary - state.readOffset),
-                off_t(state.readOffset)
+                into: buffer.baseAddress,
+                count: min(buffer.count, boundary - state.readOffset),
+                at: state.readOffset
             )
-            if count < 0 && errno == EINTR { continue }
             guard count > 0 else {
                 failed = count < 0
                 break

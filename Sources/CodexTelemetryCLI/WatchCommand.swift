@@ -77,7 +77,7 @@ struct WatchCommand {
             throw UsageError("--format must be none or json", usage: Self.usage)
         }
         self.format = format
-        let home = codexHome(environment: environment)
+        let home = LocalPaths.codexHome(environment: environment)
         directories =
             parsed.positionals.isEmpty ? [home + "/sessions", home + "/archived_sessions"] : parsed.positionals
         idle = try parsed["--idle"].map { try Self.seconds($0, flag: "--idle") } ?? Self.defaultIdle
@@ -300,52 +300,5 @@ extension CursorReader.Counts {
         }
         parts.append("\(closedTurns) turns closed as incomplete")
         return parts.joined(separator: ", ")
-    }
-}
-
-/// The Codex home: `CODEX_HOME`, else `~/.codex`.
-func codexHome(environment: [String: String]) -> String {
-    environment["CODEX_HOME"] ?? (environment["HOME"] ?? "") + "/.codex"
-}
-
-/// SIGINT and SIGTERM, as a flag and a descriptor that a `poll(2)` wakes on.
-final class StopSignal: Sendable {
-    private let wake: Int32
-    private let received = Mutex(false)
-    /// Kept for as long as this is, which is as long as the signals are handled; set once, as it is made.
-    nonisolated(unsafe) private var signals: StopSignals?
-
-    init() {
-        var ends: [Int32] = [-1, -1]
-        pipe(&ends)
-        for end in ends {
-            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(end, F_SETFL, O_NONBLOCK)
-        }
-        wake = ends[0]
-        let ring = ends[1]
-        signals = StopSignals { [weak self] _ in
-            self?.received.withLock { $0 = true }
-            var one: UInt8 = 1
-            _ = Glibc.write(ring, &one, 1)
-        }
-    }
-
-    /// Whether a stop signal came.
-    var stopped: Bool { received.withLock { $0 } }
-
-    /// Waits until `descriptor` is readable, `limit` has passed, or a stop signal came; returns whether one did.
-    func wait(descriptor: Int32?, upTo limit: Duration) -> Bool {
-        var descriptors = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
-        if let descriptor { descriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)) }
-        _ = poll(&descriptors, nfds_t(descriptors.count), Int32(clamping: limit.wholeMilliseconds))
-        return stopped
-    }
-}
-
-/// Runs blocking work on a thread of its own, so the exporter's tasks keep the cooperative pool.
-func onThreadOfItsOwn<Result: Sendable>(_ body: @escaping @Sendable () -> Result) async -> Result {
-    await withCheckedContinuation { continuation in
-        detachThread { continuation.resume(returning: body()) }
     }
 }

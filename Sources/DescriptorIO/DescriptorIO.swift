@@ -82,6 +82,23 @@ package enum ReadAllFailure: Error, Equatable {
     case tooLarge
 }
 
+/// Reads up to `count` bytes into `buffer`, at `offset` in the file when one is given, again when a signal
+/// interrupts the call: the read every reader of a descriptor goes through. The count read, 0 at the end, or -1 with
+/// `errno` saying why.
+package func readSome(
+    _ descriptor: Int32,
+    into buffer: UnsafeMutableRawPointer?,
+    count: Int,
+    at offset: Int? = nil
+)
+    -> Int
+{
+    while true {
+        let read = offset.map { pread(descriptor, buffer, count, off_t($0)) } ?? Glibc.read(descriptor, buffer, count)
+        if read >= 0 || errno != EINTR { return read }
+    }
+}
+
 /// Reads `fileDescriptor` to its end, refusing more than `limit` bytes: a path may name a device or a pipe that
 /// never ends, and memory must not follow it.
 package func readAll(_ fileDescriptor: Int32, atMost limit: Int) throws(ReadAllFailure) -> [UInt8] {
@@ -92,8 +109,7 @@ package func readAll(_ fileDescriptor: Int32, atMost limit: Int) throws(ReadAllF
     }
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
-        let count = chunk.withUnsafeMutableBytes { read(fileDescriptor, $0.baseAddress, $0.count) }
-        if count < 0 && errno == EINTR { continue }
+        let count = chunk.withUnsafeMutableBytes { readSome(fileDescriptor, into: $0.baseAddress, count: $0.count) }
         guard count >= 0 else { throw .failed(errno) }
         if count == 0 { return bytes }
         guard bytes.count + count <= limit else { throw .tooLarge }

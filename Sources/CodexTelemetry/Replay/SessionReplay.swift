@@ -57,10 +57,10 @@ public struct SessionReplay: Sendable {
     package var readsEveryLine = false
 
     /// Creates a replay that prices model calls with `prices` and skips (and counts) lines longer than
-    /// `maximumLineLength` bytes.
-    public init(prices: PriceTable = .bundled, maximumLineLength: Int = 64 << 20) {
+    /// `maximumLineLength` bytes (by default 64 MiB, the limit of every mode).
+    public init(prices: PriceTable = .bundled, maximumLineLength: Int? = nil) {
         telemetry = SessionTelemetry(prices: prices)
-        framer = LineFramer(maximumLineLength: maximumLineLength)
+        framer = LineFramer(maximumLineLength: maximumLineLength ?? LineFramer.defaultMaximumLineLength)
     }
 
     /// Starts a file last modified at `modifiedAt` (Unix nanoseconds): the time given to its messages if it has

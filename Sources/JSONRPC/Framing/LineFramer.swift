@@ -18,8 +18,12 @@ public struct LineFramer: Sendable {
     private var pending: [UInt8] = []
     private var skippingOversizedLine = false
 
+    /// The longest line read unless told otherwise, in every mode: 64 MiB, far past any line Codex writes (a
+    /// tool's whole output included), and a bound on memory whatever a file holds.
+    public static let defaultMaximumLineLength = 64 << 20
+
     /// Creates a framer that delivers lines up to `maximumLineLength` bytes.
-    public init(maximumLineLength: Int = 64 << 20) {
+    public init(maximumLineLength: Int = defaultMaximumLineLength) {
         self.maximumLineLength = maximumLineLength
     }
 

@@ -38,7 +38,7 @@ public final class ChildProcess: Sendable {
             arguments: [String] = [],
             environment: [String: String] = ProcessInfo.processInfo.environment,
             workingDirectory: String? = nil,
-            maximumLineLength: Int = 64 << 20,
+            maximumLineLength: Int = LineFramer.defaultMaximumLineLength,
             stderrTailLength: Int = 64 << 10
         ) {
             self.executable = executable
