@@ -4,13 +4,12 @@ import PackageDescription
 let package = Package(
     name: "codex-telemetry",
     products: [
-        .library(name: "JSON", targets: ["JSON"]),
-        .library(name: "JSONRPC", targets: ["JSONRPC"]),
-        .library(name: "CodexAppServer", targets: ["CodexAppServer"]),
-        .library(name: "CodexTelemetry", targets: ["CodexTelemetry"]),
-        .library(name: "OTLP", targets: ["OTLP"]),
-        .library(name: "OTLPExport", targets: ["OTLPExport"]),
-        .library(name: "CodexHarness", targets: ["CodexHarness"]),
+        // One product for embedders: the harness and the layers under it, each a module of its own (see the
+        // "Embedding" article of CodexHarness's documentation).
+        .library(
+            name: "CodexTelemetry",
+            targets: ["CodexHarness", "CodexTelemetry", "CodexAppServer", "OTLP", "OTLPExport", "JSONRPC", "JSON"]
+        ),
         .executable(name: "codex-telemetry", targets: ["CodexTelemetryCLI"]),
     ],
     targets: [

@@ -45,6 +45,12 @@ public final class OTLPExporter: Sendable {
             self.initial = initial
             self.maximum = maximum
         }
+
+        /// The wait after `failures` failures in a row: `fraction` (the jitter, drawn by the caller) of
+        /// `initial × 2^(failures-1)`, capped at `maximum`.
+        package func delay(afterFailures failures: Int, fraction: Double) -> Duration {
+            min(maximum, initial * (1 << min(max(failures, 1) - 1, 20))) * fraction
+        }
     }
 
     /// The most held in memory for batches the spool would not take.
@@ -73,44 +79,9 @@ public final class OTLPExporter: Sendable {
         case unlimited
     }
 
-    /// Records of one signal waiting for their batch, and since when the oldest has waited.
-    private struct Waiting<Record> {
-        var records: [Record] = []
-        var since: ContinuousClock.Instant?
-
-        /// Notes that the oldest record starts waiting now, if it is the first; returns whether it is.
-        mutating func markStart() -> Bool {
-            guard since == nil, !records.isEmpty else { return false }
-            since = .now
-            return true
-        }
-
-        /// Takes every record, in batches of `size`, if they fill a batch, have waited `delay`, or `all` must go;
-        /// otherwise takes none, and shortens `wait` to when they will be due.
-        mutating func takeIfDue(
-            after delay: Duration,
-            size: Int,
-            all: Bool,
-            wait: inout Duration?,
-            as batch: ([Record]) -> OTLPBatch
-        ) -> [OTLPBatch] {
-            guard let since else { return [] }
-            let left = delay - (ContinuousClock.now - since)
-            if all || left <= .zero || records.count >= size { return take(in: size, as: batch) }
-            wait = min(wait ?? left, left)
-            return []
-        }
-
-        /// Takes every record, in batches of `size`.
-        mutating func take(in size: Int, as batch: ([Record]) -> OTLPBatch) -> [OTLPBatch] {
-            defer { self = Waiting() }
-            return records.chunked(size).map(batch)
-        }
-    }
-
     private struct State {
-        var logs = Waiting<OTLPLogRecord>()
-        var spans = Waiting<OTLPSpan>()
+        var logs = BatchQueue<OTLPLogRecord>()
+        var spans = BatchQueue<OTLPSpan>()
         var finishing = false
         var batcherDone = false
         var report = ExportReport()
@@ -293,12 +264,12 @@ public final class OTLPExporter: Sendable {
 
     /// Adds a log record; it leaves in the next logs batch.
     public func enqueue(_ record: OTLPLogRecord) {
-        add { $0.logs.records.append(record) }
+        add { $0.logs.append(record) }
     }
 
     /// Adds a span; it leaves in the next traces batch.
     public func enqueue(_ span: OTLPSpan) {
-        add { $0.spans.records.append(span) }
+        add { $0.spans.append(span) }
     }
 
     /// Sends a collection of metrics as a request of its own: collections are few and small, and each is a
@@ -319,8 +290,8 @@ public final class OTLPExporter: Sendable {
         var (batches, stagedBefore) = state.withLock { state in
             defer { state.stagedSinceCheckpoint = [] }
             return (
-                state.logs.take(in: batching.maximumSize, as: OTLPBatch.logs)
-                    + state.spans.take(in: batching.maximumSize, as: OTLPBatch.traces),
+                state.logs.take(in: batching.maximumSize).map(OTLPBatch.logs)
+                    + state.spans.take(in: batching.maximumSize).map(OTLPBatch.traces),
                 state.stagedSinceCheckpoint
             )
         }
@@ -335,35 +306,29 @@ public final class OTLPExporter: Sendable {
         let (wake, overflow) = state.withLock { state -> (Bool, [OTLPBatch]) in
             change(&state)
             // The batcher sleeps until a batch is due: the first record of a quiet spell sets when that is.
-            let logsStarted = state.logs.markStart()
-            let started = state.spans.markStart() || logsStarted
+            let now = ContinuousClock.now
+            let logsStarted = state.logs.markStart(at: now)
+            let started = state.spans.markStart(at: now) || logsStarted
             if batching.atCheckpointsOnly {
                 // Not sendable before the checkpoint, but not held in memory until then either: a full batch is
                 // staged in the spool as it fills.
                 var full: [OTLPBatch] = []
-                if state.logs.records.count >= batching.maximumSize {
-                    full += state.logs.take(in: batching.maximumSize, as: OTLPBatch.logs)
+                if state.logs.count >= batching.maximumSize {
+                    full += state.logs.take(in: batching.maximumSize).map(OTLPBatch.logs)
                 }
-                if state.spans.records.count >= batching.maximumSize {
-                    full += state.spans.take(in: batching.maximumSize, as: OTLPBatch.traces)
+                if state.spans.count >= batching.maximumSize {
+                    full += state.spans.take(in: batching.maximumSize).map(OTLPBatch.traces)
                 }
                 return (false, full)
             }
             // A producer far faster than the batcher (a replay, never a live session) spools a batch itself, so
             // memory stays bounded.
-            let limit = 4 * batching.maximumSize
-            var overflow: [OTLPBatch] = []
-            if state.logs.records.count >= limit {
-                overflow.append(.logs(Array(state.logs.records.prefix(batching.maximumSize))))
-                state.logs.records.removeFirst(batching.maximumSize)
-            }
-            if state.spans.records.count >= limit {
-                overflow.append(.traces(Array(state.spans.records.prefix(batching.maximumSize))))
-                state.spans.records.removeFirst(batching.maximumSize)
-            }
-            let full =
-                state.logs.records.count >= batching.maximumSize || state.spans.records.count >= batching.maximumSize
-            return (full || started, overflow)
+            let (limit, size) = (4 * batching.maximumSize, batching.maximumSize)
+            let overflow =
+                [state.logs.takeOverflow(beyond: limit, size: size).map(OTLPBatch.logs)]
+                + [state.spans.takeOverflow(beyond: limit, size: size).map(OTLPBatch.traces)]
+            let full = state.logs.count >= size || state.spans.count >= size
+            return (full || started, overflow.compactMap { $0 })
         }
         guard !batching.atCheckpointsOnly else {
             let names = overflow.compactMap { keep($0, staged: true) }
@@ -386,9 +351,11 @@ public final class OTLPExporter: Sendable {
                 let (size, all) = (batching.maximumSize, state.finishing)
                 let logs = configuration.scheduleDelay(for: .logs)
                 let spans = configuration.scheduleDelay(for: .traces)
+                let now = ContinuousClock.now
                 let batches =
-                    state.logs.takeIfDue(after: logs, size: size, all: all, wait: &wait, as: OTLPBatch.logs)
-                    + state.spans.takeIfDue(after: spans, size: size, all: all, wait: &wait, as: OTLPBatch.traces)
+                    state.logs.takeIfDue(at: now, after: logs, size: size, all: all, wait: &wait).map(OTLPBatch.logs)
+                    + state.spans.takeIfDue(at: now, after: spans, size: size, all: all, wait: &wait)
+                    .map(OTLPBatch.traces)
                 return (batches, state.finishing, wait)
             }
             for batch in batches { keep(batch) }
@@ -577,10 +544,9 @@ public final class OTLPExporter: Sendable {
         return delivery
     }
 
-    /// Exponential backoff with full jitter: a random wait up to `initial × 2^(failures-1)`, capped.
+    /// Exponential backoff with jitter: a random wait between half and all of `initial × 2^(failures-1)`, capped.
     private func delay(afterFailures failures: Int) -> Duration {
-        let ceiling = min(backoff.maximum, backoff.initial * (1 << min(failures - 1, 20)))
-        return ceiling * Double.random(in: 0.5...1.0)
+        backoff.delay(afterFailures: failures, fraction: Double.random(in: 0.5...1.0))
     }
 
     private func finalReport() -> ExportReport {
@@ -664,11 +630,5 @@ final class Doorbell: Sendable {
                 return state.waiter
             }?.resume()
         }
-    }
-}
-
-extension Array {
-    fileprivate func chunked(_ size: Int) -> [[Element]] {
-        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }
