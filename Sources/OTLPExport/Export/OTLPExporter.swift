@@ -66,7 +66,7 @@ public final class OTLPExporter: Sendable {
     private let spool: DiskSpool?
     private let batching: Batching
     private let backoff: Backoff
-    private let transport: any HTTPTransport
+    private let sender: any OTLPSender
     private let clock: any ExportClock
     private let state = Mutex(State())
     private let batchReady = Doorbell()
@@ -141,7 +141,7 @@ public final class OTLPExporter: Sendable {
         self.spool = spool
         self.batching = batching
         self.backoff = backoff
-        self.transport = transport
+        sender = HTTPSender(configuration: configuration, transport: transport, clock: clock)
         self.clock = clock
     }
 
@@ -487,35 +487,15 @@ public final class OTLPExporter: Sendable {
         return work.filter { !redirected.contains($0.signal) }
     }
 
-    /// Posts one request and records what became of it.
+    /// Sends one request and records what became of it.
     private func send(
         _ body: [UInt8],
         _ signal: OTLPSignal,
         _ wireProtocol: OTLPExporterConfiguration.WireProtocol,
         itemCount: Int
     ) async -> Delivery {
-        var headers: [(name: String, value: String)] = [("Content-Type", wireProtocol.contentType)]
-        var payload = body
-        if configuration.compression(for: signal) == .gzip {
-            payload = Gzip.compress(body)
-            headers.append(("Content-Encoding", "gzip"))
-        }
-        let configured = (configuration.headers[signal] ?? [:]).sorted { $0.key < $1.key }
-        if !configured.contains(where: { $0.key.lowercased() == "user-agent" }) {
-            headers.append(("User-Agent", "codex-telemetry"))
-        }
-        headers += configured.map { ($0.key, $0.value) }
-        let request = HTTPRequest(
-            url: configuration.endpoints[signal]!,
-            headers: headers,
-            body: payload,
-            timeout: configuration.timeout(for: signal)
-        )
-        let delivery = Delivery(
-            await transport.post(request),
-            itemCount: itemCount,
-            wireProtocol: wireProtocol,
-            now: clock.date
+        let delivery = await sender.send(
+            ExportRequest(body: body, signal: signal, wireProtocol: wireProtocol, itemCount: itemCount)
         )
         // Cut off by the flush deadline: that says nothing of the collector, and the batch stays where it was.
         if Task.isCancelled { return .retryable(reason: "cancelled", retryAfter: nil) }
