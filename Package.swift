@@ -24,6 +24,14 @@ let package = Package(
             name: "CodexTelemetry",
             dependencies: ["CodexAppServer", "JSON", "JSONRPC", "OTLP", "SaturatingArithmetic"]
         ),
+        // Session files replayed and followed: both cores for a replay, a cursor for resuming, what crosses files.
+        .target(
+            name: "CodexReplay",
+            dependencies: [
+                "CodexHarness", "CodexTelemetry", "DescriptorIO", "JSON", "JSONRPC", "OTLPExport",
+                "SaturatingArithmetic",
+            ]
+        ),
         .target(
             name: "CodexHarness",
             dependencies: [
@@ -34,8 +42,8 @@ let package = Package(
         .executableTarget(
             name: "CodexTelemetryCLI",
             dependencies: [
-                "CodexHarness", "CodexTelemetry", "CodexAppServer", "DescriptorIO", "JSON", "JSONRPC", "OTLP",
-                "OTLPExport", "SaturatingArithmetic",
+                "CodexHarness", "CodexReplay", "CodexTelemetry", "CodexAppServer", "DescriptorIO", "JSON", "JSONRPC",
+                "OTLP", "OTLPExport", "SaturatingArithmetic",
             ]
         ),
         .executableTarget(

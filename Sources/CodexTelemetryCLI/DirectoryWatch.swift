@@ -93,26 +93,3 @@ final class DirectoryWatch {
         }
     }
 }
-
-/// Which of `files` a process holds open, through `/proc/PID/fd`: a session whose rollout Codex still holds is not
-/// over, however quiet. Only processes this user may look into are seen, which include every Codex of theirs.
-func filesHeldOpen(among files: Set<FileIdentity>) -> Set<FileIdentity> {
-    guard !files.isEmpty else { return [] }
-    let proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard proc >= 0 else { return [] }
-    defer { close(proc) }
-    var held: Set<FileIdentity> = []
-    for process in entryNames(ofDirectory: proc) ?? [] where process.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
-        let descriptors = openat(proc, process + "/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptors >= 0 else { continue }
-        defer { close(descriptors) }
-        for name in entryNames(ofDirectory: descriptors) ?? [] {
-            var status = stat()
-            // Followed: each entry is the open file itself.
-            guard fstatat(descriptors, name, &status, 0) == 0 else { continue }
-            let identity = FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
-            if files.contains(identity) { held.insert(identity) }
-        }
-    }
-    return held
-}

@@ -1,3 +1,4 @@
+import CodexReplay
 import FoundationEssentials
 import OTLP
 import OTLPExport

@@ -1,5 +1,6 @@
 import CodexAppServer
 import CodexHarness
+import CodexReplay
 import CodexTelemetry
 import DescriptorIO
 import FoundationEssentials

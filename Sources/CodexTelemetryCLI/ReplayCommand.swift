@@ -1,4 +1,5 @@
 import CodexHarness
+import CodexReplay
 import CodexTelemetry
 import DescriptorIO
 import FoundationEssentials
@@ -206,11 +207,6 @@ struct ReplayCommand {
         if unreadable > 0 { text += "; \(unreadable) could not be read" }
         return text
     }
-}
-
-struct ReplayError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 extension SessionTelemetry.Discards {

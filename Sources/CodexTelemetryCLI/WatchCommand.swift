@@ -1,4 +1,5 @@
 import CodexHarness
+import CodexReplay
 import CodexTelemetry
 import DescriptorIO
 import Dispatch

@@ -1,7 +1,7 @@
-import CodexTelemetry
-import DescriptorIO
-import FoundationEssentials
-import JSON
+package import CodexTelemetry
+package import DescriptorIO
+package import FoundationEssentials
+package import JSON
 
 #if canImport(Glibc)
 import Glibc
@@ -15,9 +15,9 @@ import Glibc
 /// `archived_sessions` keeps them), and its session (the id its first line gives, for a copy or a move to another
 /// file system). Its position holds a check of the bytes it stands on, so a file rewritten in place is told apart
 /// from one that grew.
-struct Cursor {
+package struct Cursor {
     /// Where a file was left.
-    struct Position: Equatable {
+    package struct Position: Equatable {
         var identity: FileIdentity
         /// Where it was last seen.
         var path: String
@@ -35,7 +35,7 @@ struct Cursor {
         var check: UInt64?
     }
 
-    private(set) var positions: [FileIdentity: Position] = [:]
+    package private(set) var positions: [FileIdentity: Position] = [:]
     /// The file of each session that was read furthest, to know the session when it is found in another file (a
     /// copy, a move to another file system).
     private var furthestFileOfSession: [String: FileIdentity] = [:]
@@ -43,33 +43,33 @@ struct Cursor {
     private var filesByPath: [String: FileIdentity] = [:]
     /// Who spawned whom, as the files read say: a sub-agent's file read later, by this process or the next, gets
     /// the lineage its parent's file gave.
-    var agents = AgentTree()
+    package var agents = AgentTree()
     /// The spool requests staged with the last commit, and the spool: published on the next start if this
     /// process died before it published them.
-    var staged: [String] = []
-    var spool: String?
+    package var staged: [String] = []
+    package var spool: String?
 
     /// The most closings kept for a file: past it, its open turns are left open.
-    static let maximumClosings = 256
+    package static let maximumClosings = 256
 
-    subscript(identity: FileIdentity) -> Position? { positions[identity] }
+    package subscript(identity: FileIdentity) -> Position? { positions[identity] }
 
     /// Makes room for `count` files at once, rather than doubling as they come.
-    mutating func reserveCapacity(_ count: Int) {
+    package mutating func reserveCapacity(_ count: Int) {
         positions.reserveCapacity(count)
         filesByPath.reserveCapacity(count)
         furthestFileOfSession.reserveCapacity(count)
     }
 
     /// The position of the file of `session` read furthest.
-    func furthestPosition(ofSession session: String) -> Position? {
+    package func furthestPosition(ofSession session: String) -> Position? {
         furthestFileOfSession[session].flatMap { positions[$0] }
     }
 
     /// The file last seen at `path`.
-    func identity(at path: String) -> FileIdentity? { filesByPath[path] }
+    package func identity(at path: String) -> FileIdentity? { filesByPath[path] }
 
-    mutating func record(_ position: Position) {
+    package mutating func record(_ position: Position) {
         forget(position.identity)
         positions[position.identity] = position
         filesByPath[position.path] = position.identity
@@ -80,7 +80,7 @@ struct Cursor {
         }
     }
 
-    mutating func forget(_ identity: FileIdentity) {
+    package mutating func forget(_ identity: FileIdentity) {
         guard let old = positions.removeValue(forKey: identity) else { return }
         if filesByPath[old.path] == identity { filesByPath[old.path] = nil }
         if let session = old.session, furthestFileOfSession[session] == identity {
@@ -89,7 +89,7 @@ struct Cursor {
     }
 
     /// Notes that a known file is now at `path`.
-    mutating func relocate(_ identity: FileIdentity, to path: String) {
+    package mutating func relocate(_ identity: FileIdentity, to path: String) {
         guard var position = positions[identity] else { return }
         position.path = path
         record(position)
@@ -99,11 +99,11 @@ struct Cursor {
 /// A check of the bytes a position stands on: FNV-1a over the file's first 4 KiB and the 4 KiB before the offset
 /// (or all of it, when it is shorter). The head holds the session's id and start, the tail the last lines read:
 /// a file truncated and written again, by Codex or anyone, does not have the same.
-enum ContentCheck {
-    static let window = 4096
+package enum ContentCheck {
+    package static let window = 4096
 
     /// The check of `descriptor`'s bytes up to `offset`; `nil` when they cannot all be read (the file is shorter).
-    static func of(_ descriptor: Int32, upTo offset: Int) -> UInt64? {
+    package static func of(_ descriptor: Int32, upTo offset: Int) -> UInt64? {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: window, alignment: 1)
         defer { buffer.deallocate() }
@@ -132,8 +132,8 @@ enum ContentCheck {
 /// aside, synced, renamed), and locked while a reader holds it, so that a `watch` and a hook never read the same
 /// lines. Like the spool, it must be the user's: a cursor or lock another user could have planted or could write
 /// is refused, since it decides what is exported.
-final class CursorFile: Sendable {
-    let path: String
+package final class CursorFile: Sendable {
+    package let path: String
     private let lockDescriptor: Int32
 
     /// The largest cursor file read: about 400,000 files' positions.
@@ -143,7 +143,7 @@ final class CursorFile: Sendable {
     ///
     /// - Throws: `CursorError` when the directory cannot be made or the lock file opened, or when the directory, the
     ///   cursor or its lock is a link, someone else's, or writable by others.
-    init(path: String) throws(CursorError) {
+    package init(path: String) throws(CursorError) {
         self.path = path
         let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         guard makeDirectories(directory) else {
@@ -170,7 +170,7 @@ final class CursorFile: Sendable {
     /// however long it takes).
     ///
     /// - Throws: `CursorError` when the lock was not free in time.
-    func withLock<Result>(waitingAtMost wait: Duration? = nil, _ body: () throws -> Result) throws -> Result {
+    package func withLock<Result>(waitingAtMost wait: Duration? = nil, _ body: () throws -> Result) throws -> Result {
         if let wait {
             let deadline = ContinuousClock.now + wait
             while flock(lockDescriptor, LOCK_EX | LOCK_NB) != 0 {
@@ -190,7 +190,7 @@ final class CursorFile: Sendable {
     ///
     /// - Throws: `CursorError` when the file cannot be read, is not a cursor, or is not the user's own: it is not
     ///   replaced, since that would export everything again.
-    func load() throws(CursorError) -> Cursor {
+    package func load() throws(CursorError) -> Cursor {
         let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0 else {
             if errno == ENOENT { return Cursor() }
@@ -213,7 +213,7 @@ final class CursorFile: Sendable {
     }
 
     /// Replaces the file with `cursor`, durably: a reader sees the old one or the new one, never a mix.
-    func save(_ cursor: Cursor) throws(CursorError) {
+    package func save(_ cursor: Cursor) throws(CursorError) {
         guard replaceFile(atPath: path, writing: cursor.write) else {
             throw CursorError("cannot write the cursor \(path): \(Self.errorText)")
         }
@@ -222,22 +222,22 @@ final class CursorFile: Sendable {
     private static var errorText: String { String(cString: strerror(errno)) }
 
     /// The cursor of every command that keeps one: `--state`, else `CODEX_TELEMETRY_STATE`, else the default.
-    static func path(_ option: String?, environment: [String: String]) -> String {
+    package static func path(_ option: String?, environment: [String: String]) -> String {
         option ?? environment["CODEX_TELEMETRY_STATE"] ?? LocalPaths.state(environment: environment) + "/cursor.json"
     }
 }
 
 /// A cursor that cannot be read or written.
-struct CursorError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+package struct CursorError: Error, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }
 
 extension Cursor {
     /// Writes the cursor as it is saved, a piece at a time, through `sink` (which says whether a piece was written):
     /// one JSON document, each file on a line of its own, written straight into bytes, never built as values or held
     /// whole, so a cursor of many files costs little memory to save. Returns whether every piece was written.
-    func write(to sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+    package func write(to sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
         var output: [UInt8] = []
         output.reserveCapacity(Self.savedPiece + 4096)
         var written = true
@@ -305,7 +305,7 @@ extension Cursor {
     /// A cursor read back, every value checked; `nil` if anything is not as `write(to:)` writes it. Read file by
     /// file, never built whole. A cursor of the first version (files by path, without sessions or checks) is read
     /// too: its files are known by their inodes.
-    init?(reading bytes: [UInt8]) {
+    package init?(reading bytes: [UInt8]) {
         var version: Int64?
         var filesVersion: Int64?
         var staged: JSONValue?

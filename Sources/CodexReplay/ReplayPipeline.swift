@@ -1,9 +1,9 @@
-import CodexTelemetry
-import DescriptorIO
+package import CodexTelemetry
+package import DescriptorIO
 import Dispatch
-import FoundationEssentials
-import JSONRPC
-import SaturatingArithmetic
+package import FoundationEssentials
+package import JSONRPC
+package import SaturatingArithmetic
 import Synchronization
 
 #if canImport(Glibc)
@@ -20,9 +20,9 @@ import Glibc
 /// (`SessionReplay.read`), which needs nothing of the lines before it, on the workers, a chunk of whole lines at a
 /// time; and taking the lines, in order, through the session (`SessionReplay.apply`) on this thread. So a single
 /// large file runs on both cores too (a capture, whose lines are mostly passed over, is nearly all reading).
-enum ReplayPipeline {
+package enum ReplayPipeline {
     /// What the replay gives, in order.
-    enum Output {
+    package enum Output {
         case event(TelemetryEvent)
         /// Bytes of the current file read, for the progress line.
         case read(bytes: Int)
@@ -72,7 +72,8 @@ enum ReplayPipeline {
     private static let filesReadAhead = 8
 
     /// Replays `files` into `replay`, calling `output` on this thread with what it gives, in order.
-    static func run(_ files: [SessionFiles.File], into replay: inout SessionReplay, _ output: (Output) -> Void) {
+    package static func run(_ files: [SessionFiles.File], into replay: inout SessionReplay, _ output: (Output) -> Void)
+    {
         let detached = replay.detached()
         let take = { (step: Step) in apply(step, to: &replay, output) }
         withoutActuallyEscaping(take) { take in
@@ -326,23 +327,23 @@ enum ReplayPipeline {
 
 /// Bytes read from a file: whole lines once handed to a worker. Owned by one thread at a time.
 private struct Chunk: @unchecked Sendable {
-    private(set) var base: UnsafeMutableRawPointer
-    private(set) var capacity: Int
-    var count = 0
+    package private(set) var base: UnsafeMutableRawPointer
+    package private(set) var capacity: Int
+    package var count = 0
     /// How many bytes of the file were read into it, for the progress line.
-    var bytesRead = 0
+    package var bytesRead = 0
 
-    init() {
+    package init() {
         // A read, and what is left of the line before it, mostly without growing.
         capacity = 2 * ReplayPipeline.readSize
         // The C allocator's, as `reserve` grows it with `realloc`.
         base = malloc(capacity)!
     }
 
-    var end: UnsafeMutableRawPointer { base + count }
+    package var end: UnsafeMutableRawPointer { base + count }
 
     /// Where the last whole line ends, after its newline; `nil` when there is none at or after `start`.
-    func endOfLastLine(searchingFrom start: Int) -> Int? {
+    package func endOfLastLine(searchingFrom start: Int) -> Int? {
         // Searched from the end, where a newline almost always is near.
         let bytes = base.assumingMemoryBound(to: UInt8.self)
         var index = count
@@ -354,39 +355,39 @@ private struct Chunk: @unchecked Sendable {
     }
 
     /// Makes room for `more` bytes after `count`.
-    mutating func reserve(_ more: Int) {
+    package mutating func reserve(_ more: Int) {
         guard count + more > capacity else { return }
         capacity = max(capacity * 2, count + more)
         base = realloc(base, capacity)!
     }
 
-    mutating func append(_ bytes: UnsafeRawPointer, count length: Int) {
+    package mutating func append(_ bytes: UnsafeRawPointer, count length: Int) {
         reserve(length)
         memcpy(end, bytes, length)
         count += length
     }
 
-    mutating func removeFirst(_ length: Int) {
+    package mutating func removeFirst(_ length: Int) {
         memmove(base, base + length, count - length)
         count -= length
     }
 
-    func deallocate() { free(base) }
+    package func deallocate() { free(base) }
 }
 
 /// Whether a worker has read from the disk: the kernel counts the blocks a thread had read for it, none when the
 /// page cache held all it read. (How long a read took says less: a worker preempted mid-read looks as slow.)
 private final class DiskWait: Sendable {
-    let seen = Atomic(false)
+    package let seen = Atomic(false)
 
     /// Blocks read from a disk for this thread so far (`RUSAGE_THREAD`, which Glibc's module does not name).
-    static func blocksRead() -> Int {
+    package static func blocksRead() -> Int {
         var usage = rusage()
         getrusage(1, &usage)
         return usage.ru_inblock
     }
 
-    func note(blocksSince before: Int) {
+    package func note(blocksSince before: Int) {
         if Self.blocksRead() > before { seen.store(true, ordering: .relaxed) }
     }
 }
@@ -420,19 +421,19 @@ private struct OrderedWork {
     private let take: (ReplayPipeline.Step) -> Void
     private let diskWait = DiskWait()
     /// Whether a worker has read a file slower than the page cache gives it.
-    var hasWaitedForDisk: Bool { diskWait.seen.load(ordering: .relaxed) }
+    package var hasWaitedForDisk: Bool { diskWait.seen.load(ordering: .relaxed) }
     private var pending: [Pending] = []
     /// Chunks given back, to be read into again: no allocation per chunk.
     private var spare: [Chunk] = []
     /// Lines too long to read that workers found in the current file, told with its end.
     private var oversizedInFile = 0
 
-    init(depth: Int, take: @escaping (ReplayPipeline.Step) -> Void) {
+    package init(depth: Int, take: @escaping (ReplayPipeline.Step) -> Void) {
         self.depth = depth
         self.take = take
     }
 
-    mutating func emptyChunk() -> Chunk {
+    package mutating func emptyChunk() -> Chunk {
         var chunk = spare.popLast() ?? Chunk()
         chunk.count = 0
         chunk.bytesRead = 0
@@ -440,14 +441,14 @@ private struct OrderedWork {
     }
 
     /// Keeps a chunk to read into again, unless a long line grew it: memory stays flat after one.
-    mutating func recycle(_ chunk: Chunk) {
+    package mutating func recycle(_ chunk: Chunk) {
         if chunk.capacity > 1 << 20 { chunk.deallocate() } else { spare.append(chunk) }
     }
 
-    mutating func add(_ step: ReplayPipeline.Step) { enqueue(Pending(step)) }
+    package mutating func add(_ step: ReplayPipeline.Step) { enqueue(Pending(step)) }
 
     /// Has a worker replay whole files, one after the other, each on its own.
-    mutating func replay(_ files: [SessionFiles.File], _ detached: SessionReplay) {
+    package mutating func replay(_ files: [SessionFiles.File], _ detached: SessionReplay) {
         let diskWait = diskWait
         let pending = Pending()
         let chunk = emptyChunk()
@@ -459,7 +460,7 @@ private struct OrderedWork {
         enqueue(pending)
     }
 
-    mutating func readLines(of chunk: Chunk) {
+    package mutating func readLines(of chunk: Chunk) {
         let pending = Pending()
         DispatchQueue.global(qos: .userInitiated).async {
             let (step, oversized) = ReplayPipeline.readLines(of: chunk)
@@ -468,7 +469,7 @@ private struct OrderedWork {
         enqueue(pending)
     }
 
-    mutating func finish() {
+    package mutating func finish() {
         while !pending.isEmpty { takeOldest() }
         for chunk in spare { chunk.deallocate() }
         spare = []
@@ -491,4 +492,9 @@ private struct OrderedWork {
             take(step)
         }
     }
+}
+
+package struct ReplayError: Error, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -1,17 +1,17 @@
-import FoundationEssentials
+package import FoundationEssentials
 
 /// Where things are on this machine unless a flag or a variable says otherwise, worked out here for every command,
 /// so that the commands that share a cursor or a spool find the same one. A variable set empty counts as unset, as
 /// the XDG Base Directory specification says.
-enum LocalPaths {
+package enum LocalPaths {
     /// `$XDG_STATE_HOME/codex-telemetry`, else `~/.local/state/codex-telemetry`: the cursor and the spool.
-    static func state(environment: [String: String]) -> String {
+    package static func state(environment: [String: String]) -> String {
         let home = value("HOME", environment) ?? FileManager.default.temporaryDirectory.path
         return (value("XDG_STATE_HOME", environment) ?? home + "/.local/state") + "/codex-telemetry"
     }
 
     /// `CODEX_HOME`, else `~/.codex`.
-    static func codexHome(environment: [String: String]) -> String {
+    package static func codexHome(environment: [String: String]) -> String {
         value("CODEX_HOME", environment) ?? (value("HOME", environment) ?? "") + "/.codex"
     }
 

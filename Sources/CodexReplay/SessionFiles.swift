@@ -1,4 +1,4 @@
-import DescriptorIO
+package import DescriptorIO
 
 #if canImport(Glibc)
 import Glibc
@@ -11,31 +11,31 @@ import Glibc
 /// `*.jsonl` would hang a reader or feed it forever, and a link could lead anywhere. Each folder is opened from the
 /// one above it, so a folder swapped for a link during the walk is not entered. Such entries are skipped and
 /// counted; a directory that cannot be read is reported and the walk goes on.
-struct SessionFiles {
+package struct SessionFiles {
     /// A file to replay, and whether it was named on the command line (and may be a pipe, as `/dev/stdin` is).
-    struct File {
-        var path: String
-        var named: Bool
+    package struct File {
+        package var path: String
+        package var named: Bool
         /// What the listing found of a regular file: its size, identity, and when it was last modified (Unix
         /// nanoseconds).
-        var size: Int = 0
-        var identity: FileIdentity?
-        var modified: Int64?
+        package var size: Int = 0
+        package var identity: FileIdentity?
+        package var modified: Int64?
     }
 
-    private(set) var files: [File] = []
+    package private(set) var files: [File] = []
     /// Entries named `*.jsonl` that are not regular files (links included), passed over.
-    private(set) var skippedEntries = 0
+    package private(set) var skippedEntries = 0
     /// Directories that could not be read, with why.
-    private(set) var unreadable: [String] = []
+    package private(set) var unreadable: [String] = []
     /// The directories named whose every folder was read (those missing, or with a folder that could not be, are
     /// not): what is not found under these is not there.
-    private(set) var completeDirectories: [String] = []
+    package private(set) var completeDirectories: [String] = []
 
     /// Deeper folders than this are not entered: no session store nests so deep.
     private static let maximumDepth = 32
 
-    init(_ paths: [String]) {
+    package init(_ paths: [String]) {
         for path in paths {
             let status = fileStatus(atPath: path)
             if status?.kind == .directory {

@@ -1,9 +1,9 @@
-import CodexHarness
-import CodexTelemetry
-import DescriptorIO
-import FoundationEssentials
-import OTLPExport
-import SaturatingArithmetic
+package import CodexHarness
+package import CodexTelemetry
+package import DescriptorIO
+package import FoundationEssentials
+package import OTLPExport
+package import SaturatingArithmetic
 
 #if canImport(Glibc)
 import Glibc
@@ -21,47 +21,52 @@ import Glibc
 /// A file is found by its identity and its session wherever it is (see `Cursor`). Paths under one of the `roots`
 /// (the folders followed) are opened from the root down, following no link: a folder swapped for a link after it
 /// was listed leads nowhere. Other paths are files named by the user, opened as named.
-final class CursorReader {
+package final class CursorReader {
     /// What was found about the files read, beyond their lines.
-    struct Counts {
+    package struct Counts {
         /// Known files found under another name (renamed, moved to another folder): read on from where they were.
-        var moved = 0
+        package var moved = 0
         /// Sessions found in another file (a copy, a move to another file system): read on from where they were.
-        var recognised = 0
+        package var recognised = 0
         /// Names that now hold another file than the one read there.
-        var replaced = 0
+        package var replaced = 0
         /// Files found shorter than where they were left: read as new from their start.
-        var truncated = 0
+        package var truncated = 0
         /// Files whose bytes before where they were left are not the ones read: read as new from their start.
-        var rewritten = 0
+        package var rewritten = 0
         /// Files that could not be opened or read, or that a link stood in the way of.
-        var unreadable = 0
+        package var unreadable = 0
         /// Turns closed as `incomplete`, their session judged over.
-        var closedTurns = 0
+        package var closedTurns = 0
         /// New lines skipped: longer than the line limit, or not readable.
-        var oversizedLines = 0
-        var malformedLines = 0
+        package var oversizedLines = 0
+        package var malformedLines = 0
     }
 
     /// Commit after this much read, or this many events, whichever comes first: what a process killed before it
     /// commits reads again. What waits for the commit is staged in the spool as it comes, not held in memory.
-    static let commitEvery = (bytes: 128 << 20, events: 32_768)
+    package static let commitEvery = (bytes: 128 << 20, events: 32_768)
 
     private let file: CursorFile
     /// A folder whose files are opened from the folder down: the path its files' paths begin with, and the folder,
     /// open, while it is there. Nothing under a folder that is missing is opened.
-    struct Root {
-        var path: String
-        var folder: SessionRoot?
+    package struct Root {
+        package var path: String
+        package var folder: SessionRoot?
+
+        package init(path: String, folder: SessionRoot?) {
+            self.path = path
+            self.folder = folder
+        }
 
         /// Whether `file` is a path beneath this folder.
-        func holds(_ file: String) -> Bool {
+        package func holds(_ file: String) -> Bool {
             file.hasPrefix(path) && file.dropFirst(path.count).first == "/"
         }
     }
 
     /// The folders whose files are opened from the folder down.
-    var roots: [Root]
+    package var roots: [Root]
     private let export: TelemetryExport?
     private let spoolDirectory: URL?
     private let emit: (TelemetryEvent) -> Void
@@ -81,7 +86,7 @@ final class CursorReader {
     private var bytesSinceCommit = 0
     private var found = Counts()
 
-    var counts: Counts {
+    package var counts: Counts {
         var counts = found
         counts.oversizedLines = follower.oversizedLines
         counts.malformedLines = follower.malformedLines
@@ -89,7 +94,7 @@ final class CursorReader {
     }
 
     /// How many files the cursor knows.
-    var knownFiles: Int { cursor.positions.count }
+    package var knownFiles: Int { cursor.positions.count }
 
     /// - Parameters:
     ///   - roots: the folders whose files are opened from the folder down.
@@ -98,7 +103,7 @@ final class CursorReader {
     ///   - emit: called with every event, in order: it records it for `export`, which the reader commits.
     ///   - beforeCommit: called before each commit, to flush what `emit` printed: a process killed after a commit
     ///     has printed all it committed.
-    init(
+    package init(
         cursor file: CursorFile,
         roots: [Root],
         prices: PriceTable,
@@ -125,7 +130,8 @@ final class CursorReader {
     ///
     /// - Throws: `CursorError` when the cursor cannot be read or written, is not the user's, or (within `lockWait`)
     ///   is held by another process.
-    static func openCursor(_ path: String, spoolDirectory: URL?, lockWait: Duration? = nil) throws -> CursorFile {
+    package static func openCursor(_ path: String, spoolDirectory: URL?, lockWait: Duration? = nil) throws -> CursorFile
+    {
         let file = try CursorFile(path: path)
         let spool = spoolDirectory.flatMap {
             try? DiskSpool(directory: $0, maximumBytes: DiskSpool.standardMaximumBytes)
@@ -144,7 +150,7 @@ final class CursorReader {
     }
 
     /// Runs `body` with the cursor locked and up to date, then commits what it read.
-    func transaction(_ body: () throws -> Void) throws {
+    package func transaction(_ body: () throws -> Void) throws {
         try file.withLock(waitingAtMost: lockWait) {
             let status = fileStatus(atPath: file.path)
             if savedStatus == nil || status != savedStatus {
@@ -162,7 +168,7 @@ final class CursorReader {
     }
 
     /// Reads what `path` gained since the cursor, committing as it goes; stops early when asked to.
-    func read(_ path: String) throws {
+    package func read(_ path: String) throws {
         try read(path, restoringSession: false)
     }
 
@@ -200,7 +206,7 @@ final class CursorReader {
     }
 
     /// Closes the running turns of `path` as `incomplete`, once it has been read to its end.
-    func closeOpenTurns(_ path: String) throws {
+    package func closeOpenTurns(_ path: String) throws {
         guard let identity = try read(path, restoringSession: true), let position = cursor[identity],
             position.openTurns, !isStopping()
         else { return }
@@ -210,7 +216,7 @@ final class CursorReader {
     }
 
     /// Closes, as `incomplete`, the running turns of files quiet for `quiet` that no process holds open.
-    func closeSessionsThatAreOver(quietFor quiet: Duration) throws {
+    package func closeSessionsThatAreOver(quietFor quiet: Duration) throws {
         let quietSince = Int64(Date().timeIntervalSince1970 * 1e9) - quiet.wholeMilliseconds * 1_000_000
         try transaction {
             var candidates: [FileIdentity: String] = [:]
@@ -232,7 +238,7 @@ final class CursorReader {
     /// there, and known files under the folders it could read whole found nowhere are forgotten (deleted, or moved
     /// out of what is followed). Under a folder that is missing or could not be read whole, what was not found may
     /// still be there.
-    func take(_ scan: SessionFiles) {
+    package func take(_ scan: SessionFiles) {
         let found = scan.files.compactMap { file in file.identity.map { ($0, file.path) } }
         let files = Dictionary(found) { first, _ in first }
         let prefixes = scan.completeDirectories.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
@@ -247,7 +253,7 @@ final class CursorReader {
     }
 
     /// Whether the cursor has read a file a listing found to its end.
-    func hasRead(_ file: SessionFiles.File) -> Bool {
+    package func hasRead(_ file: SessionFiles.File) -> Bool {
         file.identity.map { cursor[$0]?.offset == file.size } ?? false
     }
 
@@ -375,4 +381,27 @@ final class CursorReader {
         unsaved = false
         savedStatus = fileStatus(atPath: file.path)
     }
+}
+
+/// Which of `files` a process holds open, through `/proc/PID/fd`: a session whose rollout Codex still holds is not
+/// over, however quiet. Only processes this user may look into are seen, which include every Codex of theirs.
+func filesHeldOpen(among files: Set<FileIdentity>) -> Set<FileIdentity> {
+    guard !files.isEmpty else { return [] }
+    let proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard proc >= 0 else { return [] }
+    defer { close(proc) }
+    var held: Set<FileIdentity> = []
+    for process in entryNames(ofDirectory: proc) ?? [] where process.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+        let descriptors = openat(proc, process + "/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptors >= 0 else { continue }
+        defer { close(descriptors) }
+        for name in entryNames(ofDirectory: descriptors) ?? [] {
+            var status = stat()
+            // Followed: each entry is the open file itself.
+            guard fstatat(descriptors, name, &status, 0) == 0 else { continue }
+            let identity = FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+            if files.contains(identity) { held.insert(identity) }
+        }
+    }
+    return held
 }

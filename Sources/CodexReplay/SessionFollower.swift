@@ -1,6 +1,6 @@
-import CodexTelemetry
-import DescriptorIO
-import JSONRPC
+package import CodexTelemetry
+package import DescriptorIO
+package import JSONRPC
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +16,7 @@ import Glibc
 /// file renamed is the same file); the others are read again from their start when they grow. One tree of agents
 /// is handed from file to file, so a sub-agent's turns carry the lineage its parent's file gives, as in a replay
 /// of all the files.
-struct SessionFollower {
+package struct SessionFollower {
     /// A file being followed: its session so far, and the line it is in the middle of.
     private struct FollowedFile {
         var replay: SessionReplay
@@ -30,29 +30,29 @@ struct SessionFollower {
     }
 
     /// A session file, open.
-    struct OpenFile {
+    package struct OpenFile {
         var descriptor: Int32
         var status: FileStatus
         var path: String
     }
 
     /// Lines longer than this are skipped, and counted, as replay skips them.
-    static let maximumLineLength = LineFramer.defaultMaximumLineLength
+    package static let maximumLineLength = LineFramer.defaultMaximumLineLength
     /// Files kept in memory between reads; past it, the least recently read is let go.
-    static let maximumFollowedFiles = 64
+    package static let maximumFollowedFiles = 64
     /// How much of a file one `follow` reads, so that its caller commits as it goes.
-    static let readBudget = 32 << 20
+    package static let readBudget = 32 << 20
 
     /// Who spawned whom, as the files read so far say: kept with the cursor.
-    var agents = AgentTree()
+    package var agents = AgentTree()
     /// New lines (past the cursor) skipped: longer than the line limit, or not readable.
-    private(set) var oversizedLines = 0
-    private(set) var malformedLines = 0
+    package private(set) var oversizedLines = 0
+    package private(set) var malformedLines = 0
     private let prices: PriceTable
     private var followed: [FileIdentity: FollowedFile] = [:]
     private var uses = 0
 
-    init(prices: PriceTable) {
+    package init(prices: PriceTable) {
         self.prices = prices
     }
 
@@ -60,7 +60,7 @@ struct SessionFollower {
     /// or the end of a line that runs past it, calls `emit` with each new event in order, and returns the new
     /// position. `done` says whether the file was read to its end (else call again, after committing); `failed`
     /// whether reading it failed.
-    mutating func follow(
+    package mutating func follow(
         _ file: OpenFile,
         from position: Cursor.Position?,
         emit: (TelemetryEvent) -> Void
@@ -131,8 +131,10 @@ struct SessionFollower {
 
     /// Closes the turns still running in `identity` as `incomplete` (its session is over), emitting their events,
     /// and returns the position that records it. The file must have been followed to `position` just before.
-    mutating func closeOpenTurns(at position: Cursor.Position, emit: (TelemetryEvent) -> Void) -> (Cursor.Position, Int)
-    {
+    package mutating func closeOpenTurns(
+        at position: Cursor.Position,
+        emit: (TelemetryEvent) -> Void
+    ) -> (Cursor.Position, Int) {
         guard var state = followed.removeValue(forKey: position.identity), state.lineEnd == position.offset,
             position.closings.count < Cursor.maximumClosings
         else { return (position, 0) }
@@ -148,7 +150,7 @@ struct SessionFollower {
     }
 
     /// Lets go of a file that is gone, or whose bytes are not the ones read.
-    mutating func forget(_ identity: FileIdentity) {
+    package mutating func forget(_ identity: FileIdentity) {
         followed[identity] = nil
     }
 
