@@ -1,9 +1,9 @@
 package import CodexHarness
 package import CodexTelemetry
-package import DescriptorIO
+import DescriptorIO
 package import FoundationEssentials
-package import OTLPExport
-package import SaturatingArithmetic
+import OTLPExport
+import SaturatingArithmetic
 
 #if canImport(Glibc)
 import Glibc

@@ -1,9 +1,9 @@
 package import CodexTelemetry
-package import DescriptorIO
+import DescriptorIO
 import Dispatch
-package import FoundationEssentials
-package import JSONRPC
-package import SaturatingArithmetic
+import FoundationEssentials
+import JSONRPC
+import SaturatingArithmetic
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,6 +1,6 @@
 package import CodexTelemetry
 package import DescriptorIO
-package import JSONRPC
+import JSONRPC
 
 #if canImport(Glibc)
 import Glibc

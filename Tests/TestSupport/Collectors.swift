@@ -1,6 +1,6 @@
 public import Foundation
 import JSON
-public import JSONRPC
+package import JSONRPC
 import Synchronization
 
 #if canImport(Glibc)
@@ -242,7 +242,7 @@ public final class StandInCollector: Sendable {
 
 /// What a run of the built `codex-telemetry` did.
 public struct CommandOutcome: Sendable {
-    public var status: ChildProcess.Termination
+    package var status: ChildProcess.Termination
     public var stdout: String
     public var stderr: String
 }
@@ -334,7 +334,7 @@ extension TestTools {
 
 /// A `codex-telemetry` started by a test.
 public struct RunningCLI: Sendable {
-    public let process: ChildProcess
+    package let process: ChildProcess
     let stderrFile: URL
 
     /// `finish()`, for a run that must end by itself within `limit`: past it, it is killed (and ends `signalled(9)`,

@@ -1,6 +1,6 @@
 import Dispatch
 public import Foundation
-public import JSONRPC
+package import JSONRPC
 
 /// Where the tools the tests run are, as installed by `scripts/install-test-tools`.
 public enum TestTools {
@@ -73,7 +73,7 @@ public enum TestTools {
     }
 
     /// Runs a command to its end and returns its stdout; stderr goes to the test's stderr.
-    public static func output(
+    package static func output(
         of executable: String,
         _ arguments: [String]
     ) async throws -> (status: ChildProcess.Termination, stdout: String) {

@@ -37,7 +37,7 @@ public final class JSONRPCConnection: Sendable {
     /// - Parameters:
     ///   - process: the child to talk to, with its stdin and stdout.
     ///   - sent: sees each line we send (without its newline), in order, as it is queued.
-    public init(process: ChildProcess, sent: (@Sendable ([UInt8]) -> Void)? = nil) {
+    package init(process: ChildProcess, sent: (@Sendable ([UInt8]) -> Void)? = nil) {
         self.process = process
         self.sent = sent
     }

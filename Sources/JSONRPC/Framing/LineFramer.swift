@@ -6,31 +6,31 @@ import Glibc
 ///
 /// Lines of many megabytes are normal for `codex app-server` (a resumed thread's history, a large diff), so there is
 /// no small limit; a line longer than `maximumLineLength` is skipped whole and counted, never buffered without bound.
-public struct LineFramer: Sendable {
+package struct LineFramer: Sendable {
     /// The longest line delivered, in bytes, without its newline. Default: 64 MiB.
-    public let maximumLineLength: Int
+    package let maximumLineLength: Int
     /// How many lines were skipped because they were longer than `maximumLineLength`.
-    public private(set) var oversizedLineCount = 0
+    package private(set) var oversizedLineCount = 0
     /// The bytes after the last newline: a line not yet ended, held or being skipped. A reader's position less
     /// this is where its last whole line ends.
-    public private(set) var unterminatedLength = 0
+    package private(set) var unterminatedLength = 0
 
     private var pending: [UInt8] = []
     private var skippingOversizedLine = false
 
     /// The longest line read unless told otherwise, in every mode: 64 MiB, far past any line Codex writes (a
     /// tool's whole output included), and a bound on memory whatever a file holds.
-    public static let defaultMaximumLineLength = 64 << 20
+    package static let defaultMaximumLineLength = 64 << 20
 
     /// Creates a framer that delivers lines up to `maximumLineLength` bytes.
-    public init(maximumLineLength: Int = defaultMaximumLineLength) {
+    package init(maximumLineLength: Int = defaultMaximumLineLength) {
         self.maximumLineLength = maximumLineLength
     }
 
     /// Feeds a chunk of the stream and calls `onLine` with each line it completes, without the newline.
     ///
     /// The buffer passed to `onLine` is valid only during the call. Empty lines are not delivered.
-    public mutating func append(
+    package mutating func append(
         _ chunk: UnsafeRawBufferPointer,
         onLine: (UnsafeRawBufferPointer) throws -> Void
     ) rethrows {
@@ -67,7 +67,7 @@ public struct LineFramer: Sendable {
     }
 
     /// Ends the stream: the bytes after the last newline, if any, are an unterminated (possibly truncated) line.
-    public mutating func finish() -> [UInt8]? {
+    package mutating func finish() -> [UInt8]? {
         defer {
             pending = []
             skippingOversizedLine = false

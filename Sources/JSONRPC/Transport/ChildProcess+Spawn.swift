@@ -122,22 +122,22 @@ private func withCStrings<Result>(
 }
 
 /// Why a child could not be started.
-public struct ChildProcessError: Error, Sendable, CustomStringConvertible {
+package struct ChildProcessError: Error, Sendable, CustomStringConvertible {
     /// A kind of failure, stable across releases; new kinds may be added.
-    public struct Code: Hashable, Sendable {
+    package struct Code: Hashable, Sendable {
         private let name: String
-        public static let executableNotFound = Code(name: "executableNotFound")
-        public static let launchFailed = Code(name: "launchFailed")
+        package static let executableNotFound = Code(name: "executableNotFound")
+        package static let launchFailed = Code(name: "launchFailed")
     }
 
-    public var code: Code
+    package var code: Code
     /// What happened and what to check.
-    public var message: String
+    package var message: String
 
     init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }

@@ -1,9 +1,9 @@
 import DescriptorIO
-public import FoundationEssentials
+import FoundationEssentials
 import Synchronization
 
 #if canImport(Glibc)
-public import Glibc
+package import Glibc
 #endif
 
 /// A child process whose stdin, stdout and stderr are pipes to us, started without a shell.
@@ -13,27 +13,27 @@ public import Glibc
 /// stdin in order, and one waits for the exit. The writer keeps SIGPIPE blocked, so writing to a dead child fails
 /// quietly instead of killing this process. Memory is bounded both ways: `lines` holds at most 16 MiB (a reader
 /// that falls behind holds the child back), and `write(bytes:)` waits while 4 MiB wait for the child.
-public final class ChildProcess: Sendable {
+package final class ChildProcess: Sendable {
     /// What to run.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// A path, or a name looked up on the `PATH` of `environment`.
-        public var executable: String
-        public var arguments: [String]
+        package var executable: String
+        package var arguments: [String]
         /// The child's whole environment.
-        public var environment: [String: String]
+        package var environment: [String: String]
         /// The child's working directory; `nil` keeps ours.
-        public var workingDirectory: String?
+        package var workingDirectory: String?
         /// The longest stdout line delivered; longer ones are skipped and counted. Default: 64 MiB.
-        public var maximumLineLength: Int
+        package var maximumLineLength: Int
         /// How much of the end of stderr is kept for error messages. Default: 64 KiB.
-        public var stderrTailLength: Int
+        package var stderrTailLength: Int
         /// Gives the child our own stderr instead of a pipe (nothing is then kept for error messages).
-        public var inheritsStderr = false
+        package var inheritsStderr = false
         /// Sees stdout exactly as it arrives, chunk by chunk, before it is framed into lines: for passing it on
         /// unchanged. Called on the reading thread; a slow callback slows the child.
-        public var rawOutput: (@Sendable (UnsafeRawBufferPointer) -> Void)?
+        package var rawOutput: (@Sendable (UnsafeRawBufferPointer) -> Void)?
 
-        public init(
+        package init(
             executable: String,
             arguments: [String] = [],
             environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -51,11 +51,11 @@ public final class ChildProcess: Sendable {
     }
 
     /// How the child ended. A non-zero status is an outcome to report, not an error.
-    public enum Termination: Sendable, Hashable, CustomStringConvertible {
+    package enum Termination: Sendable, Hashable, CustomStringConvertible {
         case exited(Int32)
         case signalled(Int32)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .exited(let status): "exited with status \(status)"
             case .signalled(let signal): "was killed by signal \(signal)"
@@ -64,10 +64,10 @@ public final class ChildProcess: Sendable {
     }
 
     /// The process id.
-    public let pid: pid_t
+    package let pid: pid_t
     /// The child's stdout, one line per element, without newlines. It ends when the child closes its stdout, or
     /// when the task reading it is cancelled. Iterate it once: it has a single consumer.
-    public let lines: LineStream
+    package let lines: LineStream
 
     private let state: Mutex<State>
     private let writer: LineWriter
@@ -85,7 +85,7 @@ public final class ChildProcess: Sendable {
     /// Starts the child.
     ///
     /// - Throws: `ChildProcessError` when the executable cannot be found or started.
-    public init(_ configuration: Configuration) throws(ChildProcessError) {
+    package init(_ configuration: Configuration) throws(ChildProcessError) {
         let path = try Self.resolve(configuration.executable, environment: configuration.environment)
         var stdinPipe: [Int32] = [-1, -1]
         var stdoutPipe: [Int32] = [-1, -1]
@@ -120,39 +120,39 @@ public final class ChildProcess: Sendable {
 
     /// Queues `line` and a newline for the child's stdin. Writes happen in order on the writer thread; a write to a
     /// child that has gone is dropped.
-    public func send(line: [UInt8]) {
+    package func send(line: [UInt8]) {
         writer.enqueue(line + [0x0A])
     }
 
     /// Passes `bytes` to the child's stdin exactly as they are, after what is already queued, waiting on the calling
     /// thread while the child is behind by more than 4 MiB: for a thread that streams into the child (a proxy), so
     /// a child that stops reading stops it too. Call it from a thread of your own, never from a task.
-    public func write(bytes: [UInt8]) {
+    package func write(bytes: [UInt8]) {
         writer.enqueue(bytes, waitingForRoom: true)
     }
 
     /// Closes the child's stdin once the lines already queued are written: the polite way to ask it to finish.
-    public func closeStdin() {
+    package func closeStdin() {
         writer.finish()
     }
 
     /// The end of what the child wrote to stderr, for error messages.
-    public var stderrText: String { stderrTail.text }
+    package var stderrText: String { stderrTail.text }
 
     /// The last few lines of stderr, introduced for appending to an error message, or "" if there were none.
-    public var stderrExcerpt: String {
+    package var stderrExcerpt: String {
         let lastLines = stderrText.split(separator: "\n").suffix(3).joined(separator: "\n")
         return lastLines.isEmpty ? "" : "; the end of its stderr:\n\(lastLines)"
     }
 
     /// How many stdout lines were skipped for being longer than the maximum line length.
-    public var oversizedLineCount: Int { state.withLock { $0.oversizedLineCount } }
+    package var oversizedLineCount: Int { state.withLock { $0.oversizedLineCount } }
 
     /// How the child ended, or `nil` while it runs.
-    public var termination: Termination? { state.withLock { $0.termination } }
+    package var termination: Termination? { state.withLock { $0.termination } }
 
     /// Waits until the child has exited, whether or not the calling task is cancelled.
-    public func waitForExit() async -> Termination {
+    package func waitForExit() async -> Termination {
         await awaitExit(cancellable: false)!
     }
 
@@ -160,7 +160,7 @@ public final class ChildProcess: Sendable {
     /// wait `grace`; send SIGKILL. The steps run to their end even if the calling task is cancelled (a cancelled
     /// wait would otherwise send SIGTERM and SIGKILL back to back).
     @discardableResult
-    public func terminate(grace: Duration = .seconds(3)) async -> Termination {
+    package func terminate(grace: Duration = .seconds(3)) async -> Termination {
         await Task {
             closeStdin()
             if let ended = await waitForExit(within: grace) { return ended }
@@ -172,7 +172,7 @@ public final class ChildProcess: Sendable {
     }
 
     /// Waits until the child has exited, for at most `limit`; `nil` if it has not, or the calling task is cancelled.
-    public func waitForExit(within limit: Duration) async -> Termination? {
+    package func waitForExit(within limit: Duration) async -> Termination? {
         await withTaskGroup(of: Termination?.self) { group in
             group.addTask { await self.awaitExit(cancellable: true) }
             group.addTask {

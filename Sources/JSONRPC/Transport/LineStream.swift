@@ -7,8 +7,8 @@ import Synchronization
 ///
 /// Once its consumer is cancelled (or has gone), the stream ends for good, as `AsyncStream` does: what is buffered
 /// is dropped and the reading thread no longer waits, so it can drain the pipe to its end.
-public final class LineStream: AsyncSequence, Sendable {
-    public typealias Element = [UInt8]
+package final class LineStream: AsyncSequence, Sendable {
+    package typealias Element = [UInt8]
 
     private struct State {
         var lines: [[UInt8]] = []
@@ -116,15 +116,15 @@ public final class LineStream: AsyncSequence, Sendable {
         if wakeProducer { room.signal() }
     }
 
-    public struct AsyncIterator: AsyncIteratorProtocol {
+    package struct AsyncIterator: AsyncIteratorProtocol {
         fileprivate let stream: LineStream
 
-        public mutating func next() async -> [UInt8]? {
+        package mutating func next() async -> [UInt8]? {
             await stream.next()
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator {
+    package func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(stream: self)
     }
 }
