@@ -41,6 +41,8 @@ package final class CursorReader {
         /// New lines skipped: longer than the line limit, or not readable.
         package var oversizedLines = 0
         package var malformedLines = 0
+        /// New rollout records of kinds the vocabulary does not declare, passed over.
+        package var unknownKindLines = 0
     }
 
     /// Commit after this much read, or this many events, whichever comes first: what a process killed before it
@@ -90,6 +92,7 @@ package final class CursorReader {
         var counts = found
         counts.oversizedLines = follower.oversizedLines
         counts.malformedLines = follower.malformedLines
+        counts.unknownKindLines = follower.unknownKindLines
         return counts
     }
 

@@ -48,6 +48,8 @@ package struct SessionFollower {
     /// New lines (past the cursor) skipped: longer than the line limit, or not readable.
     package private(set) var oversizedLines = 0
     package private(set) var malformedLines = 0
+    /// New rollout records of kinds the vocabulary does not declare: read whole, standing for nothing.
+    package private(set) var unknownKindLines = 0
     private let prices: PriceTable
     private var followed: [FileIdentity: FollowedFile] = [:]
     private var uses = 0
@@ -82,13 +84,14 @@ package struct SessionFollower {
         let end = min(file.status.size, start.addingReportingOverflow(Self.readBudget).partialValue)
         var failed = false
         // What was skipped before the cursor was counted when it was read first.
-        var skippedBefore: (oversized: Int, malformed: Int)?
+        var skippedBefore: (oversized: Int, malformed: Int, unknown: Int)?
         while state.readOffset < end {
             // Up to the cursor, the lines only rebuild the session: their events went out before. At each closing,
             // the turns then running are closed again, as they were.
             let emitting = state.readOffset >= exported
             if emitting, skippedBefore == nil {
-                skippedBefore = (state.framer.oversizedLineCount, state.replay.counts.malformed)
+                let counts = state.replay.counts
+                skippedBefore = (state.framer.oversizedLineCount, counts.malformed, counts.unknownKinds)
             }
             let boundary = ([exported, end] + closings).filter { $0 > state.readOffset }.min() ?? end
             let count = readSome(
@@ -112,6 +115,7 @@ package struct SessionFollower {
         if let skippedBefore {
             oversizedLines += state.framer.oversizedLineCount - skippedBefore.oversized
             malformedLines += state.replay.counts.malformed - skippedBefore.malformed
+            unknownKindLines += state.replay.counts.unknownKinds - skippedBefore.unknown
         }
         uses += 1
         state.lastUse = uses

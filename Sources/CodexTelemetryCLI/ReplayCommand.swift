@@ -231,7 +231,7 @@ extension SessionReplay.Counts {
             text += " (" + reasons.filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")"
         }
         if unknownKinds > 0 {
-            text += "; \(unknownKinds) of kinds codex-telemetry does not know, passed over (see CONTRIBUTING.md)"
+            text += "; \(unknownKinds) lines of kinds codex-telemetry does not know, passed over (see CONTRIBUTING.md)"
         }
         if datedByFile > 0 {
             text +=

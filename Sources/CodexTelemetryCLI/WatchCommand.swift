@@ -299,6 +299,11 @@ extension CursorReader.Counts {
         if oversizedLines + malformedLines > 0 {
             parts.append("\(oversizedLines) lines over the line limit and \(malformedLines) unreadable skipped")
         }
+        if unknownKindLines > 0 {
+            parts.append(
+                "\(unknownKindLines) lines of kinds codex-telemetry does not know, passed over (see CONTRIBUTING.md)"
+            )
+        }
         parts.append("\(closedTurns) turns closed as incomplete")
         return parts.joined(separator: ", ")
     }

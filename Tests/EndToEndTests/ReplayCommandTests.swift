@@ -53,6 +53,40 @@ struct ReplayCommandTests {
         #expect(events.allSatisfy { ($0["startTimeUnixNano"]?.int).map { fileTime - $0 < 1_000_000_000 } == true })
     }
 
+    /// Records of kinds a newer Codex adds, that the vocabulary does not know, are counted and said, never passed
+    /// over silently: by `replay`, and by `replay --state` as `watch` and the hook read.
+    @Test func recordsOfKindsNotKnownAreCountedAndSaid() async throws {
+        let folder = try TestTools.makeTemporaryDirectory("unknown-kinds")
+        let rollout = try String(
+            contentsOf: TestTools.packageRoot.appendingPathComponent(
+                "protocol/rollouts/codex-0.163.0/rollout-2026-12-05T03-38-34-01a24448-3e1b-7d33-9d23-afc11b5418f6.jsonl"
+            ),
+            encoding: .utf8
+        )
+        let unknown = [
+            #"{"timestamp":"2026-12-05T03:38:35.100Z","type":"event_msg","payload":{"type":"a_kind_from_the_future","text":"ZQXMARK"}}"#,
+            #"{"timestamp":"2026-12-05T03:38:35.200Z","type":"a_record_from_the_future","payload":{"text":"ZQXMARK"}}"#,
+        ]
+        let file = folder.appendingPathComponent("sessions/rollout.jsonl")
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data((rollout + unknown.joined(separator: "\n") + "\n").utf8).write(to: file)
+        let replayed = try await run(["replay", file.path])
+        #expect(replayed.status == .exited(0))
+        #expect(
+            replayed.stderr.contains("2 lines of kinds codex-telemetry does not know, passed over"),
+            "\(replayed.stderr)"
+        )
+        let state = folder.appendingPathComponent("cursor.json").path
+        let followed = try await run(["replay", file.deletingLastPathComponent().path, "--state", state])
+        #expect(
+            followed.stderr.contains("2 lines of kinds codex-telemetry does not know, passed over"),
+            "\(followed.stderr)"
+        )
+        #expect(
+            !(replayed.stdout + replayed.stderr + followed.stdout + followed.stderr).contains(TestTools.contentMarker)
+        )
+    }
+
     @Test func theSummaryGivesTurnsCallsTokensAndCostPerModel() async throws {
         let outcome = try await run(["replay", Self.sessions[0]])
         #expect(outcome.status == .exited(0))
