@@ -1,3 +1,4 @@
+import OTLP
 import OTLPExport
 import Testing
 
@@ -52,5 +53,24 @@ struct BatchQueueTests {
         #expect(backoff.delay(afterFailures: 3, fraction: 0.5) == .seconds(1))
         #expect(backoff.delay(afterFailures: 5, fraction: 1) == .seconds(5))
         #expect(backoff.delay(afterFailures: 1_000, fraction: 1) == .seconds(5))
+    }
+}
+
+/// Requests held in memory when the spool will not take them: within their bound, the oldest let go first.
+struct MemoryStoreTests {
+    @Test func theOldestGoPastTheBoundNeverTheOneJustHeld() {
+        var store = MemoryStore(maximumBytes: 10)
+        let none = store.hold([1, 2, 3, 4], signal: .logs, wireProtocol: .protobuf, itemCount: 4)
+        _ = store.hold([5, 6, 7, 8], signal: .traces, wireProtocol: .protobuf, itemCount: 2)
+        let lost = store.hold([9, 10, 11, 12], signal: .logs, wireProtocol: .json, itemCount: 3)
+        #expect(none.isEmpty)
+        #expect(lost.map(\.itemCount) == [4])
+        #expect(store.requests.map(\.number) == [1, 2])
+        store.remove(1)
+        store.remove(7)
+        #expect(store.requests.map(\.number) == [2])
+        // One request larger than the bound is still held: it is all there is to send.
+        let alone = store.hold(Array(repeating: 0, count: 64), signal: .metrics, wireProtocol: .protobuf, itemCount: 1)
+        #expect(alone.map(\.number) == [2] && store.requests.map(\.number) == [3])
     }
 }

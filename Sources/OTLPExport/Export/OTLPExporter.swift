@@ -86,9 +86,7 @@ public final class OTLPExporter: Sendable {
         var batcherDone = false
         var report = ExportReport()
         /// Batches the spool would not take, oldest first, sent from here.
-        var unspooled: [HeldBatch] = []
-        var unspooledBytes = 0
-        var nextHeld = 0
+        var unspooled = MemoryStore(maximumBytes: OTLPExporter.maximumUnspooledBytes)
         /// Signals whose endpoint answered with a redirect: not sent again this run.
         var redirected: Set<OTLPSignal> = []
         /// How long the flush may last at most once asked to be quick (`limitFlush`).
@@ -97,18 +95,9 @@ public final class OTLPExporter: Sendable {
         var stagedSinceCheckpoint: [String] = []
     }
 
-    /// A batch held in memory because the spool would not take it.
-    private struct HeldBatch: Sendable {
-        var number: Int
-        var body: [UInt8]
-        var signal: OTLPSignal
-        var wireProtocol: OTLPExporterConfiguration.WireProtocol
-        var itemCount: Int
-    }
-
     /// Something to send: a batch held in memory, or a request in the spool.
     private enum Pending {
-        case held(HeldBatch)
+        case held(MemoryStore.Request)
         case spooled(DiskSpool.Entry)
 
         var signal: OTLPSignal {
@@ -400,23 +389,14 @@ public final class OTLPExporter: Sendable {
             }
         }
         state.withLock { state in
-            state.unspooled.append(
-                HeldBatch(
-                    number: state.nextHeld,
-                    body: body,
-                    signal: batch.signal,
-                    wireProtocol: wireProtocol,
-                    itemCount: batch.itemCount
-                )
+            let lost = state.unspooled.hold(
+                body,
+                signal: batch.signal,
+                wireProtocol: wireProtocol,
+                itemCount: batch.itemCount
             )
-            state.nextHeld += 1
-            state.unspooledBytes += body.count
-            // Past the bound, the oldest held batch goes: lost, and counted as lost.
-            while state.unspooledBytes > Self.maximumUnspooledBytes, state.unspooled.count > 1 {
-                let oldest = state.unspooled.removeFirst()
-                state.unspooledBytes -= oldest.body.count
-                state.report.lostFromMemory[oldest.signal, default: 0] += oldest.itemCount
-            }
+            // Past the bound, the oldest held batches went: lost, and counted as lost.
+            for request in lost { state.report.lostFromMemory[request.signal, default: 0] += request.itemCount }
         }
         return nil
     }
@@ -440,14 +420,7 @@ public final class OTLPExporter: Sendable {
                 case .held(let batch):
                     attempted = true
                     delivery = await send(batch.body, batch.signal, batch.wireProtocol, itemCount: batch.itemCount)
-                    if delivery.isFinal {
-                        state.withLock { state in
-                            guard let index = state.unspooled.firstIndex(where: { $0.number == batch.number }) else {
-                                return
-                            }
-                            state.unspooledBytes -= state.unspooled.remove(at: index).body.count
-                        }
-                    }
+                    if delivery.isFinal { state.withLock { $0.unspooled.remove(batch.number) } }
                 case .spooled(let entry):
                     guard let claim = spool?.claim(entry) else { continue }
                     attempted = true
@@ -478,7 +451,7 @@ public final class OTLPExporter: Sendable {
 
     /// What there is to send, held batches first (they have nowhere else to wait), then the spool oldest first.
     private func pendingWork() -> [Pending] {
-        let (held, redirected) = state.withLock { ($0.unspooled, $0.redirected) }
+        let (held, redirected) = state.withLock { ($0.unspooled.requests, $0.redirected) }
         let spooled = (spool?.list().entries ?? []).filter {
             configuration.endpoints[$0.signal] != nil && configuration.signals.contains($0.signal)
                 && $0.isFor(destinations[$0.signal])
@@ -532,7 +505,9 @@ public final class OTLPExporter: Sendable {
     private func finalReport() -> ExportReport {
         var report = state.withLock { state in
             var report = state.report
-            for batch in state.unspooled { report.lostFromMemory[batch.signal, default: 0] += batch.itemCount }
+            for request in state.unspooled.requests {
+                report.lostFromMemory[request.signal, default: 0] += request.itemCount
+            }
             return report
         }
         if let listing = spool?.list() {
