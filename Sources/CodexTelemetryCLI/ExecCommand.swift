@@ -209,13 +209,28 @@ struct ExecCommand {
         signals.stop()
         let elapsed = ContinuousClock.now - started
         if let report = outcome.exportReport { printError(report.text(spoolDirectory: export.spoolDirectory)) }
-
-        let ending: Ending
         let lost = outcome.exportReport?.lostAnything == true
-        switch outcome.result {
+        let ending = report(outcome.result, interrupted: signals.interrupted, lost: lost, elapsed: elapsed)
+        if !quiet {
+            printError(
+                Self.summary(ending: ending, events: outcome.events, approvals: approvals.text, elapsed: elapsed)
+            )
+        }
+        return Self.exitStatus(ending, lost: lost)
+    }
+
+    /// How the run ended, said on stdout (the last answer, or the JSON result) and, for a failure, on stderr.
+    private func report(
+        _ result: Result<(String, [TurnResult]), any Error>,
+        interrupted: Bool,
+        lost: Bool,
+        elapsed: Duration
+    ) -> Ending {
+        let ending: Ending
+        switch result {
         case .success(let (threadID, results)):
             let last = results.last
-            if signals.interrupted || last?.status == .interrupted && last?.timedOut == false {
+            if interrupted || last?.status == .interrupted && last?.timedOut == false {
                 ending = .interrupted
             } else if last?.timedOut == true {
                 ending = .timedOut
@@ -225,10 +240,11 @@ struct ExecCommand {
                 ending = .failed
             }
             if json {
+                let status = Self.exitStatus(ending, lost: lost)
                 print(
                     Self.json(
                         ending: ending,
-                        exitStatus: Self.exitStatus(ending, lost: lost),
+                        exitStatus: status,
                         threadID: threadID,
                         results: results,
                         elapsed: elapsed
@@ -238,7 +254,7 @@ struct ExecCommand {
                 print(message)
             }
         case .failure(let error):
-            if signals.interrupted {
+            if interrupted {
                 ending = .interrupted
             } else if (error as? AppServerError)?.code == .timedOut {
                 ending = .timedOut
@@ -248,22 +264,11 @@ struct ExecCommand {
             printError("error: \(Self.explain(error))")
             if json {
                 print(
-                    Self.json(
-                        ending: ending,
-                        exitStatus: ending.rawValue,
-                        threadID: nil,
-                        results: [],
-                        elapsed: elapsed
-                    )
+                    Self.json(ending: ending, exitStatus: ending.rawValue, threadID: nil, results: [], elapsed: elapsed)
                 )
             }
         }
-        if !quiet {
-            printError(
-                Self.summary(ending: ending, events: outcome.events, approvals: approvals.text, elapsed: elapsed)
-            )
-        }
-        return Self.exitStatus(ending, lost: lost)
+        return ending
     }
 
     /// How the run ended, as the exit status; a run that completed but lost telemetry exits 74.

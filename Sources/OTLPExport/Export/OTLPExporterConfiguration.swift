@@ -122,68 +122,57 @@ public struct OTLPExporterConfiguration: Sendable {
     ///
     /// - Throws: `OTLPConfigurationError` naming the variable whose value cannot be used.
     public func applying(environment: [String: String]) throws -> OTLPExporterConfiguration {
+        let value = { (name: String) -> String? in environment[name].flatMap { $0.trimmed().isEmpty ? nil : $0 } }
         var configuration = self
-        func value(_ name: String) -> String? {
-            environment[name].flatMap { $0.trimmed().isEmpty ? nil : $0 }
-        }
+        try configuration.applySignalSettings(value)
+        try configuration.applyProcessSettings(value)
+        return configuration
+    }
+
+    /// The settings each signal has: the general variable's value, then the signal's own, which beats it whatever
+    /// the order the variables come in, as the specification says.
+    private mutating func applySignalSettings(_ value: (String) -> String?) throws {
         if let base = value("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            try configuration.setBaseEndpoint(base, source: "OTEL_EXPORTER_OTLP_ENDPOINT")
+            try setBaseEndpoint(base, source: "OTEL_EXPORTER_OTLP_ENDPOINT")
         }
-        if let name = value("OTEL_EXPORTER_OTLP_PROTOCOL") {
-            let parsed = try Self.wireProtocol(name, variable: "OTEL_EXPORTER_OTLP_PROTOCOL")
-            for signal in OTLPSignal.allCases { configuration.protocols[signal] = parsed }
-        }
-        if let text = value("OTEL_EXPORTER_OTLP_HEADERS") {
-            let parsed = try Self.headers(text, variable: "OTEL_EXPORTER_OTLP_HEADERS")
-            for signal in OTLPSignal.allCases { configuration.headers[signal, default: [:]].merge(parsed) { $1 } }
-        }
-        if let text = value("OTEL_EXPORTER_OTLP_TIMEOUT") {
-            let parsed = try Self.milliseconds(text, variable: "OTEL_EXPORTER_OTLP_TIMEOUT")
-            for signal in OTLPSignal.allCases { configuration.timeouts[signal] = parsed }
-        }
-        if let name = value("OTEL_EXPORTER_OTLP_COMPRESSION") {
-            let parsed = try Self.compression(name, variable: "OTEL_EXPORTER_OTLP_COMPRESSION")
-            for signal in OTLPSignal.allCases { configuration.compressions[signal] = parsed }
-        }
-        // A signal's own value beats the general one, whatever the order of the variables.
         for signal in OTLPSignal.allCases {
-            let prefix = "OTEL_EXPORTER_OTLP_\(signal.rawValue.uppercased())_"
-            if let url = value(prefix + "ENDPOINT") {
-                configuration.endpoints[signal] = try Self.url(url, source: prefix + "ENDPOINT")
-            }
-            if let name = value(prefix + "PROTOCOL") {
-                configuration.protocols[signal] = try Self.wireProtocol(name, variable: prefix + "PROTOCOL")
-            }
-            if let text = value(prefix + "HEADERS") {
-                configuration.headers[signal, default: [:]].merge(
-                    try Self.headers(text, variable: prefix + "HEADERS")
-                ) { $1 }
-            }
-            if let name = value(prefix + "COMPRESSION") {
-                configuration.compressions[signal] = try Self.compression(name, variable: prefix + "COMPRESSION")
-            }
-            if let text = value(prefix + "TIMEOUT") {
-                configuration.timeouts[signal] = try Self.milliseconds(text, variable: prefix + "TIMEOUT")
+            let own = "OTEL_EXPORTER_OTLP_\(signal.rawValue.uppercased())_"
+            if let url = value(own + "ENDPOINT") { endpoints[signal] = try Self.url(url, source: own + "ENDPOINT") }
+            for prefix in ["OTEL_EXPORTER_OTLP_", own] {
+                if let name = value(prefix + "PROTOCOL") {
+                    protocols[signal] = try Self.wireProtocol(name, variable: prefix + "PROTOCOL")
+                }
+                if let text = value(prefix + "HEADERS") {
+                    headers[signal, default: [:]].merge(try Self.headers(text, variable: prefix + "HEADERS")) { $1 }
+                }
+                if let name = value(prefix + "COMPRESSION") {
+                    compressions[signal] = try Self.compression(name, variable: prefix + "COMPRESSION")
+                }
+                if let text = value(prefix + "TIMEOUT") {
+                    timeouts[signal] = try Self.milliseconds(text, variable: prefix + "TIMEOUT")
+                }
             }
         }
+    }
+
+    /// The settings of the whole process: trust, batching and metric intervals, temporality, the resource.
+    private mutating func applyProcessSettings(_ value: (String) -> String?) throws {
         if let path = value("OTEL_EXPORTER_OTLP_CERTIFICATE") {
             guard access(path, R_OK) == 0 else {
                 throw OTLPConfigurationError("OTEL_EXPORTER_OTLP_CERTIFICATE names no file that can be read")
             }
-            configuration.trustedCertificates = path
+            trustedCertificates = path
         }
         let scheduleDelayVariables = ["OTEL_BLRP_SCHEDULE_DELAY": OTLPSignal.logs, "OTEL_BSP_SCHEDULE_DELAY": .traces]
         for (variable, signal) in scheduleDelayVariables {
-            if let text = value(variable) {
-                configuration.scheduleDelays[signal] = try Self.milliseconds(text, variable: variable)
-            }
+            if let text = value(variable) { scheduleDelays[signal] = try Self.milliseconds(text, variable: variable) }
         }
         if let text = value("OTEL_METRIC_EXPORT_INTERVAL") {
-            configuration.metricExportInterval = try Self.milliseconds(text, variable: "OTEL_METRIC_EXPORT_INTERVAL")
+            metricExportInterval = try Self.milliseconds(text, variable: "OTEL_METRIC_EXPORT_INTERVAL")
         }
         switch value("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")?.lowercased() {
         case nil, "cumulative": break
-        case "delta", "lowmemory": configuration.temporality = .delta
+        case "delta", "lowmemory": temporality = .delta
         case let other?:
             throw OTLPConfigurationError(
                 "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE is '\(other)': use cumulative, delta or lowmemory"
@@ -191,11 +180,10 @@ public struct OTLPExporterConfiguration: Sendable {
         }
         if let text = value("OTEL_RESOURCE_ATTRIBUTES") {
             var attributes = try Self.keyValues(text, variable: "OTEL_RESOURCE_ATTRIBUTES")
-            if let name = attributes.removeValue(forKey: "service.name") { configuration.serviceName = name }
-            configuration.resourceAttributes.merge(attributes) { $1 }
+            if let name = attributes.removeValue(forKey: "service.name") { serviceName = name }
+            resourceAttributes.merge(attributes) { $1 }
         }
-        if let name = value("OTEL_SERVICE_NAME") { configuration.serviceName = name }
-        return configuration
+        if let name = value("OTEL_SERVICE_NAME") { serviceName = name }
     }
 
     /// Parses a wire protocol name.
