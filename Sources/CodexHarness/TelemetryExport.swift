@@ -13,17 +13,21 @@ public struct ExportSettings: Sendable {
     public var flushTimeout: Duration
     /// A harness's W3C trace context: the `invoke_agent` spans become children of its span.
     public var parent: TraceContext?
+    /// The names the metrics go by: the GenAI conventions' (the default), Codex's own, or both.
+    public var metricNames: MetricNames
 
     public init(
         configuration: OTLPExporterConfiguration,
         spoolDirectory: URL,
         flushTimeout: Duration = .seconds(10),
-        parent: TraceContext? = nil
+        parent: TraceContext? = nil,
+        metricNames: MetricNames = .genai
     ) {
         self.configuration = configuration
         self.spoolDirectory = spoolDirectory
         self.flushTimeout = flushTimeout
         self.parent = parent
+        self.metricNames = metricNames
     }
 }
 
@@ -34,7 +38,10 @@ public final class TelemetryExport: Sendable {
 
     private init(exporter: OTLPExporter, settings: ExportSettings) {
         self.exporter = exporter
-        mapping = Mutex(OpenTelemetryMapping(temporality: settings.configuration.temporality, parent: settings.parent))
+        let temporality = settings.configuration.temporality ?? settings.metricNames.defaultTemporality
+        mapping = Mutex(
+            OpenTelemetryMapping(temporality: temporality, parent: settings.parent, metricNames: settings.metricNames)
+        )
     }
 
     /// Runs `body` with an export, sending the metrics every `metricExportInterval` and once more at the end, then

@@ -10,6 +10,7 @@ import SaturatingArithmetic
 struct ExportOptions {
     static let names: Set<String> = [
         "--otlp-endpoint", "--otlp-protocol", "--otlp-header", "--signals", "--spool-dir", "--flush-timeout",
+        "--metric-names",
     ]
 
     static let help = """
@@ -23,6 +24,10 @@ struct ExportOptions {
           --otlp-header K=V      A request header, for API keys; repeatable. Never printed or written to disk.
                                  Environment: OTEL_EXPORTER_OTLP_HEADERS (K=V,K=V), and per signal.
           --signals LIST         Which of logs,traces,metrics to send. Default: all three.
+          --metric-names N       genai (default): the GenAI semantic conventions' metric names; codex: the ones
+                                 Codex's own [otel] export sends (codex.turn.token_usage, codex.tool.call, …),
+                                 which dashboards built for Codex read, delta by default as Codex sends them;
+                                 both. Environment: CODEX_TELEMETRY_METRIC_NAMES.
           --spool-dir DIR        Where batches wait until the collector takes them; sent, oldest first, by this
                                  run or the next to the same collector. Environment: CODEX_TELEMETRY_SPOOL_DIR.
                                  Default: $XDG_STATE_HOME/codex-telemetry/spool (~/.local/state/…).
@@ -32,7 +37,8 @@ struct ExportOptions {
           codex-telemetry), OTEL_RESOURCE_ATTRIBUTES (K=V,K=V), OTEL_METRIC_EXPORT_INTERVAL (ms between metric
           exports in a long run, default 60000), OTEL_BLRP_SCHEDULE_DELAY and OTEL_BSP_SCHEDULE_DELAY (ms a log
           record or a span waits for its batch to fill, default 1000), and
-          OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE (cumulative by default, or delta).
+          OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE (cumulative by default, delta with --metric-names
+          codex).
           OTEL_EXPORTER_OTLP_COMPRESSION (gzip or none, default none), and per signal.
           OTEL_EXPORTER_OTLP_CERTIFICATE (a PEM file of the certificates an https collector's must chain to,
           in place of the system's). https loads the system's libcurl (libcurl.so.4) when first used.
@@ -42,6 +48,7 @@ struct ExportOptions {
     var configuration: OTLPExporterConfiguration
     var spoolDirectory: URL
     var flushTimeout: Duration
+    var metricNames: MetricNames
 
     /// - Throws: `UsageError` for a flag or variable whose value cannot be used.
     init(_ arguments: ParsedArguments, environment: [String: String], usage: String) throws {
@@ -63,6 +70,11 @@ struct ExportOptions {
         } catch let error as OTLPConfigurationError {
             throw UsageError(error.message, usage: usage)
         }
+        let names = arguments["--metric-names"] ?? environment["CODEX_TELEMETRY_METRIC_NAMES"] ?? "genai"
+        guard let metricNames = MetricNames(rawValue: names) else {
+            throw UsageError("--metric-names must be genai, codex or both", usage: usage)
+        }
+        self.metricNames = metricNames
         if let list = arguments["--signals"] {
             var signals: Set<OTLPSignal> = []
             for name in list.split(separator: ",") {
@@ -96,7 +108,8 @@ struct ExportOptions {
             configuration: configuration,
             spoolDirectory: spoolDirectory,
             flushTimeout: flushTimeout,
-            parent: parent
+            parent: parent,
+            metricNames: metricNames
         )
     }
 

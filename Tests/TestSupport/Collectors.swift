@@ -81,6 +81,10 @@ public final class Rotel: Sendable {
 
     private final class ItemStore: Sendable {
         let items = Mutex<[Item]>([])
+        /// Each metric's descriptor as printed: `Unit`, `DataType`, `AggregationTemporality`, `IsMonotonic`, ….
+        let descriptors = Mutex<[String: [String: String]]>([:])
+        /// Whether the lines read are a resource's attributes, which belong to no item.
+        let inResource = Mutex(false)
 
         /// Reads one line of rotel's detailed debug output; `metric` is the name of the metric being printed.
         func read(_ line: String, metric: inout String) {
@@ -95,6 +99,13 @@ public final class Rotel: Sendable {
                     if !items.isEmpty { change(&items[items.count - 1]) }
                 }
             }
+            if trimmed.hasPrefix("Resource attributes") {
+                inResource.withLock { $0 = true }
+                return
+            }
+            let startsItem = ["LogRecord #", "Span #", "NumberDataPoints #", "HistogramDataPoints #", "-> Name:"]
+            if startsItem.contains(where: trimmed.hasPrefix) { inResource.withLock { $0 = false } }
+            if inResource.withLock({ $0 }) { return }
             if trimmed.hasPrefix("LogRecord #") {
                 items.withLock { $0.append(Item(kind: "log")) }
             } else if trimmed.hasPrefix("Span #") {
@@ -103,6 +114,12 @@ public final class Rotel: Sendable {
                 items.withLock { $0.append(Item(kind: "point", name: metric)) }
             } else if trimmed.hasPrefix("-> Name:") {
                 metric = trimmed.dropFirst("-> Name:".count).trimmingCharacters(in: .whitespaces)
+                descriptors.withLock { [metric] in $0[metric] = [:] }
+            } else if let key = ["Description", "Unit", "DataType", "IsMonotonic", "AggregationTemporality"].first(
+                where: { trimmed.hasPrefix("-> \($0):") }
+            ) {
+                let value = trimmed.dropFirst("-> \(key):".count).trimmingCharacters(in: .whitespaces)
+                descriptors.withLock { [metric] in $0[metric, default: [:]][key] = value }
             } else if trimmed.hasPrefix("-> "), let colon = trimmed.firstIndex(of: ":") {
                 let key = String(trimmed[trimmed.index(trimmed.startIndex, offsetBy: 3)..<colon])
                 var value = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
@@ -145,6 +162,9 @@ public final class Rotel: Sendable {
 
     /// Everything decoded so far.
     public var items: [Item] { store.items.withLock { $0 } }
+
+    /// The descriptor of each metric received, by name: `Unit`, `DataType`, `AggregationTemporality`, ….
+    public var metricDescriptors: [String: [String: String]] { store.descriptors.withLock { $0 } }
 
     /// Waits until `condition` holds for what was decoded, or `limit` passes; returns what was decoded.
     public func items(within limit: Duration = .seconds(20), until condition: ([Item]) -> Bool) async throws -> [Item] {

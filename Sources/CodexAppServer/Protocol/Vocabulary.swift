@@ -187,6 +187,19 @@ package enum CodexVocabulary {
         return namedByItem ? toolName ?? name : name
     }
 
+    /// A tool's name as Codex's own metrics name it (their `tool`): the function the model called. MCP tools are
+    /// offered as `mcp__SERVER__TOOL`, collaboration tools in snake case.
+    package static func codexToolName(kind: String, named toolName: String?, server: String?) -> String {
+        switch kind {
+        case mcpToolCall: return server.map { "mcp__\($0)__\(toolName ?? "")" } ?? toolName ?? kind
+        case collabAgentToolCall: return toolName.map(snakeCase) ?? kind
+        case dynamicToolCall: return toolName ?? kind
+        default:
+            guard let item = itemsByName[kind], case .tool(let name, _) = item.role else { return kind }
+            return item.rolloutFunctions.first ?? name
+        }
+    }
+
     // MARK: - Rollout records
 
     /// A kind of rollout record: its `type`, and for `event_msg` and `response_item` its payload's `type`.
@@ -301,6 +314,16 @@ package enum CodexVocabulary {
 
     /// Rollouts spell in snake case (`spawn_agent`, `internal_server_error`) what the app-server spells in camel
     /// case.
+    /// `spawnAgent` as a rollout spells it: `spawn_agent`.
+    package static func snakeCase(_ camel: String) -> String {
+        var snake = ""
+        for character in camel {
+            if character.isUppercase, !snake.isEmpty { snake.append("_") }
+            snake += character.lowercased()
+        }
+        return snake
+    }
+
     package static func camelCase(_ snake: String) -> String {
         let words = snake.split(separator: "_")
         return (words.first.map(String.init) ?? "")

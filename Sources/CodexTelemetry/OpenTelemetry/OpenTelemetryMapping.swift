@@ -13,6 +13,8 @@ public struct OpenTelemetryMapping: Sendable {
     /// The measurements, aggregated; collect them for export.
     public var metrics: MetricAggregator
     private let parent: TraceContext?
+    private let metricNames: MetricNames
+    private var codexMetrics = CodexMetrics()
 
     /// Creates a mapping whose metrics have `temporality`.
     ///
@@ -20,13 +22,16 @@ public struct OpenTelemetryMapping: Sendable {
     ///   - temporality: cumulative (what Prometheus-style backends need) or delta.
     ///   - parent: a harness's trace position (from its `traceparent`): every turn's root span becomes a child of
     ///     it, in its trace. Without it, each turn is a trace of its own.
-    public init(temporality: AggregationTemporality, parent: TraceContext? = nil) {
+    ///   - metricNames: the GenAI conventions' metric names, Codex's own, or both.
+    public init(temporality: AggregationTemporality, parent: TraceContext? = nil, metricNames: MetricNames = .genai) {
         metrics = MetricAggregator(temporality: temporality)
         self.parent = parent
+        self.metricNames = metricNames
     }
 
     /// The log record and span of an event (none for a quota reading); its measurements go into `metrics`.
     public mutating func map(_ event: TelemetryEvent) -> (log: OTLPLogRecord, span: OTLPSpan?) {
+        if metricNames.includesCodex { codexMetrics.record(event, into: &metrics) }
         var spanAttributes = event.attributes
         var status = OTLPSpan.StatusCode.unset
         let name: String
@@ -170,6 +175,7 @@ public struct OpenTelemetryMapping: Sendable {
     )
 
     private mutating func recordModelCall(_ event: TelemetryEvent) {
+        guard metricNames.includesGenAI else { return }
         let model = event.select([.operationName, .providerName, .requestModel])
         let time = event.endTimeUnixNano
         for (type, key) in [("input", TelemetryAttribute.Key.inputTokens), ("output", .outputTokens)] {
@@ -192,11 +198,13 @@ public struct OpenTelemetryMapping: Sendable {
     }
 
     private mutating func recordCompaction(_ event: TelemetryEvent) {
+        guard metricNames.includesGenAI else { return }
         let attributes = otlp(event.select([.providerName, .requestModel]))
         metrics.record(1, to: Self.compactions, attributes: attributes, at: event.endTimeUnixNano)
     }
 
     private mutating func recordRateLimit(_ event: TelemetryEvent) {
+        guard metricNames.includesGenAI else { return }
         let attributes = otlp(event.select([.rateLimitID, .rateLimitWindow, .planType]))
         let time = event.endTimeUnixNano
         for (key, descriptor) in [
@@ -209,16 +217,19 @@ public struct OpenTelemetryMapping: Sendable {
     }
 
     private mutating func recordHookRun(_ event: TelemetryEvent) {
+        guard metricNames.includesGenAI else { return }
         let attributes = event.select([.hookEvent, .hookHandlerType, .hookStatus])
         metrics.record(1, to: Self.hookRuns, attributes: otlp(attributes), at: event.endTimeUnixNano)
     }
 
     private mutating func recordTurn(_ event: TelemetryEvent) {
+        guard metricNames.includesGenAI else { return }
         let attributes = event.select([.providerName, .requestModel, .turnStatus, .errorType])
         metrics.record(1, to: Self.turns, attributes: otlp(attributes), at: event.endTimeUnixNano)
     }
 
     private mutating func recordToolCall(_ event: TelemetryEvent) {
+        guard metricNames.includesGenAI else { return }
         let attributes = event.select([.toolKind, .toolName, .toolStatus])
         metrics.record(1, to: Self.toolCalls, attributes: otlp(attributes), at: event.endTimeUnixNano)
     }

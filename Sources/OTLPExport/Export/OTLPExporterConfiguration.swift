@@ -34,8 +34,9 @@ public struct OTLPExporterConfiguration: Sendable {
     /// Which signals to export. Default: all three.
     public var signals: Set<OTLPSignal> = Set(OTLPSignal.allCases)
     /// Environment: `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` (`cumulative`, `delta`; `lowmemory` means
-    /// delta here, as every instrument is a counter or histogram). Default: cumulative.
-    public var temporality: AggregationTemporality = .cumulative
+    /// delta here, as every instrument is a counter or histogram). Default (`nil`): the metric names' own,
+    /// cumulative for the GenAI conventions' and delta for Codex's, as Codex sends them.
+    public var temporality: AggregationTemporality?
     /// How long a record may wait for its batch to fill: a quiet session's records still leave within it.
     /// Environment: `OTEL_BLRP_SCHEDULE_DELAY` (log records) and `OTEL_BSP_SCHEDULE_DELAY` (spans), in
     /// milliseconds. Default: 1 second.
@@ -171,7 +172,8 @@ public struct OTLPExporterConfiguration: Sendable {
             metricExportInterval = try Self.milliseconds(text, variable: "OTEL_METRIC_EXPORT_INTERVAL")
         }
         switch value("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")?.lowercased() {
-        case nil, "cumulative": break
+        case nil: break
+        case "cumulative": temporality = .cumulative
         case "delta", "lowmemory": temporality = .delta
         case let other?:
             throw OTLPConfigurationError(

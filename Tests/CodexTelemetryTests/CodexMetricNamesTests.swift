@@ -1,0 +1,72 @@
+import CodexTelemetry
+import OTLP
+import Testing
+
+/// Codex's own metric names, made from the bundled session's events: the instruments, units, attribute keys and
+/// values Codex 0.163's `[otel]` export uses (the live comparison with Codex itself is in `EndToEndTests`).
+struct CodexMetricNamesTests {
+    static func metrics(_ names: MetricNames) throws -> [String: OTLPMetric] {
+        var mapping = OpenTelemetryMapping(temporality: names.defaultTemporality, metricNames: names)
+        for event in try OpenTelemetryMappingTests.events() { _ = mapping.map(event) }
+        return Dictionary(uniqueKeysWithValues: mapping.metrics.collect().map { ($0.name, $0) })
+    }
+
+    static let codexNames: Set<String> = [
+        "codex.thread.started", "codex.conversation.turn.count", "codex.turn.e2e_duration_ms", "codex.turn.tool.call",
+        "codex.turn.token_usage", "codex.tool.call", "codex.tool.call.duration_ms",
+    ]
+
+    @Test func codexNamesAreCodexsOwnAndNoOthers() throws {
+        let metrics = try Self.metrics(.codex)
+        #expect(Set(metrics.keys) == Self.codexNames)
+        #expect(metrics.values.allSatisfy { $0.temporality == .delta }, "delta by default, as Codex sends them")
+        #expect(metrics["codex.turn.e2e_duration_ms"]?.unit == "ms")
+        #expect(metrics["codex.tool.call.duration_ms"]?.unit == "ms")
+        guard case .sum(let turns, true)? = metrics["codex.conversation.turn.count"]?.data,
+            case .sum(let threads, true)? = metrics["codex.thread.started"]?.data,
+            case .histogram(let tokens)? = metrics["codex.turn.token_usage"]?.data,
+            case .sum(let tools, true)? = metrics["codex.tool.call"]?.data,
+            case .histogram? = metrics["codex.turn.tool.call"]?.data
+        else {
+            Issue.record("an instrument of another kind than Codex's")
+            return
+        }
+        #expect(turns.map(\.value).reduce(0, +) == 9)
+        #expect(threads.map(\.value).reduce(0, +) >= 1)
+        func values(_ key: String, _ points: [[OTLPAttribute]]) -> Set<String> {
+            Set(
+                points.flatMap { $0.filter { $0.key == key } }.compactMap { attribute -> String? in
+                    if case .string(let text) = attribute.value { return text }
+                    return nil
+                }
+            )
+        }
+        #expect(
+            values("token_type", tokens.map(\.attributes)) == [
+                "input", "cached_input", "cache_write_input", "output", "reasoning_output", "total",
+            ]
+        )
+        // Input counts the cached tokens and output the reasoning, as Codex's do; total is the two.
+        func tokenSum(_ type: String) -> Double {
+            tokens.filter { $0.attributes.contains(OTLPAttribute("token_type", .string(type))) }.map(\.sum)
+                .reduce(0, +)
+        }
+        #expect(tokenSum("total") == tokenSum("input") + tokenSum("output"))
+        #expect(tokenSum("input") == 11_070 && tokenSum("cached_input") == 3_300)
+        #expect(values("tool", tools.map(\.attributes)) == ["exec_command", "apply_patch", "web_search"])
+        #expect(values("success", tools.map(\.attributes)) == ["true", "false"])
+        let keys = Set((tokens.map(\.attributes) + tools.map(\.attributes)).flatMap { $0.map(\.key) })
+        #expect(keys == ["model", "session_source", "token_type", "tool", "success"])
+    }
+
+    @Test func bothNamesCarryEachSetAndGenAIStaysTheDefault() throws {
+        let both = try Self.metrics(.both)
+        let genai = try Self.metrics(.genai)
+        #expect(Self.codexNames.isSubset(of: Set(both.keys)))
+        #expect(Set(genai.keys).isSubset(of: Set(both.keys)))
+        #expect(Self.codexNames.isDisjoint(with: Set(genai.keys)))
+        #expect(
+            MetricNames.both.defaultTemporality == .cumulative && MetricNames.genai.defaultTemporality == .cumulative
+        )
+    }
+}
