@@ -102,7 +102,12 @@ struct OTLPExporterConfigurationTests {
     @Test func nothingIsConfiguredByDefault() throws {
         let configuration = try defaults.applying(environment: [:])
         #expect(!configuration.hasEndpoint)
-        #expect(configuration.temporality == .cumulative)
+        // Unset: the metric names' own then, cumulative for the GenAI conventions' (`CodexMetricNamesTests`).
+        #expect(configuration.temporality == nil)
+        #expect(
+            try defaults.applying(environment: ["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative"])
+                .temporality == .cumulative
+        )
         #expect(configuration.wireProtocol(for: .logs) == .protobuf)
         #expect(configuration.scheduleDelay(for: .logs) == .seconds(1))
         #expect(configuration.scheduleDelay(for: .traces) == .seconds(1))
