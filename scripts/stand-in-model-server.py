@@ -123,11 +123,18 @@ class Handler(BaseHTTPRequestHandler):
         if not self.path.endswith("/responses"):
             self.send_json(404, {"error": {"message": "not found"}})
             return
+        started = time.time_ns()
         scenario = "plain"
+        latency = 0
         for text in user_texts(body):
             found = re.search(r"scenario:([a-z-]+)", text)
             if found:
                 scenario = found.group(1)
+            slow = re.search(r"latency:([0-9]+)", text)
+            if slow:
+                latency = int(slow.group(1))
+        # A model that takes its time: `latency:MS` in the prompt, before each response.
+        time.sleep(latency / 1000)
         texts = list(user_texts(body))
         if texts and "CONTEXT CHECKPOINT COMPACTION" in texts[-1]:
             self.stream([message(f"{MARK}_compaction_summary")], hold_open=False)
@@ -150,6 +157,10 @@ class Handler(BaseHTTPRequestHandler):
         else:
             items = first_response(scenario)
         self.stream(items, hold_open=(scenario == "hang"))
+        # Each response's own time, from the request to its last event, for tests that hold calls' spans to it.
+        if os.environ.get("STAND_IN_TIMINGS"):
+            with open(os.environ["STAND_IN_TIMINGS"], "a") as timings:
+                timings.write(json.dumps({"start": started, "end": time.time_ns()}) + "\n")
 
     def send_json(self, status, payload):
         data = json.dumps(payload).encode()

@@ -66,7 +66,7 @@ struct VocabularyTests {
                 #expect(SessionTelemetry.toolKinds.contains(kind.name))
             case .compaction:
                 #expect(compactions.count == 1 && tools.isEmpty, "\(kind.name): \(events.map(\.name))")
-            case .subAgent, .notRead:
+            case .subAgent, .notRead, .prompt, .modelOutput:
                 #expect(tools.isEmpty && compactions.isEmpty, "\(kind.name): \(events.map(\.name))")
                 #expect(!SessionTelemetry.toolKinds.contains(kind.name))
             }

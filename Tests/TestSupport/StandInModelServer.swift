@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import JSONRPC
 
 /// `scripts/stand-in-model-server.py` on a free loopback port: a Responses API that answers by scenario.
@@ -11,11 +11,17 @@ public final class StandInModelServer: Sendable {
         self.process = process
     }
 
-    /// Starts the server and waits until it listens.
-    public static func start() async throws -> StandInModelServer {
+    /// Starts the server and waits until it listens; with `timings`, it appends each response's own time there.
+    public static func start(timings: URL? = nil) async throws -> StandInModelServer {
         let script = TestTools.packageRoot.appendingPathComponent("scripts/stand-in-model-server.py").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["STAND_IN_TIMINGS"] = timings?.path
         let process = try ChildProcess(
-            ChildProcess.Configuration(executable: "python3", arguments: [script, "--port", "0"])
+            ChildProcess.Configuration(
+                executable: "python3",
+                arguments: [script, "--port", "0"],
+                environment: environment
+            )
         )
         ProcessReaper.track(process)
         for await line in process.lines {

@@ -88,6 +88,11 @@ package enum CodexVocabulary {
             case compaction
             /// A sub-agent starting: read only for the thread it spawns.
             case subAgent
+            /// The prompt, in: the turn's first model call can begin. Only its time is read.
+            case prompt
+            /// What the model wrote (its words, reasoning, plan): a model call ends where its output did. Only its
+            /// time is read.
+            case modelOutput
             /// Words, plans, reasoning, review marks: nothing of it is reported.
             case notRead
         }
@@ -141,12 +146,12 @@ package enum CodexVocabulary {
         ),
         ItemKind(contextCompaction, .compaction),
         ItemKind(subAgentActivity, .subAgent),
-        ItemKind("userMessage", .notRead),
+        ItemKind("userMessage", .prompt),
         ItemKind("hookPrompt", .notRead),
-        ItemKind("agentMessage", .notRead),
+        ItemKind("agentMessage", .modelOutput),
         ItemKind("functionCallOutput", .notRead),
-        ItemKind("plan", .notRead),
-        ItemKind("reasoning", .notRead),
+        ItemKind("plan", .modelOutput),
+        ItemKind("reasoning", .modelOutput),
         ItemKind("sleep", .notRead),
         ItemKind("enteredReviewMode", .notRead),
         ItemKind("exitedReviewMode", .notRead),
@@ -166,6 +171,9 @@ package enum CodexVocabulary {
 
     /// The item kinds reported as tool calls.
     package static let toolItemNames = Set(items.filter(\.isTool).map(\.name))
+    /// The item kinds whose times bound a model call: the prompt, and what the model wrote.
+    package static let promptItemNames = Set(items.filter { $0.role == .prompt }.map(\.name))
+    package static let modelOutputItemNames = Set(items.filter { $0.role == .modelOutput }.map(\.name))
 
     /// The tool a rollout's function call stands for, as the app-server reports it: its item kind, and the tool and
     /// server it names; `nil` for the functions reported as no tool call.

@@ -26,6 +26,9 @@ enum SessionLimits {
     static let lateToolGrace: UInt64 = 5_000_000_000
     /// Compactions running at once in one turn; past it, a start is ignored (the completion still counts).
     static let maximumOpenCompactions = 16
+    /// Pieces of a model's output timed between two usage reports; past it, the later ones are not (a call then ends
+    /// at the last one kept, or at its first tool).
+    static let maximumModelOutputsPerCall = 256
     /// Threads one item can report it spawned; the rest are not followed.
     static let maximumSpawnsPerItem = 64
     /// The deepest tree of agents followed, and the largest depth believed.

@@ -86,6 +86,10 @@ struct TurnState: Sendable {
     var lastCallEnd: UInt64?
     /// The spans of completed tool calls not yet placed before a model call.
     var toolSpans: [ClosedRange<UInt64>] = []
+    /// When the prompt was in, and when each piece of the model's output since the last call's usage completed: what
+    /// bounds a model call closer than its usage does.
+    var promptIn: UInt64?
+    var modelOutputs: [UInt64] = []
     var openTools: [String: OpenTool] = [:]
     var completedTools: Set<String> = []
     var llmCalls: Int64 = 0
@@ -110,10 +114,20 @@ struct TurnState: Sendable {
     /// When the model call being reported began: after the previous call, and after the tools that call caused
     /// (those started before it ended). Tools started since were caused by this call and ran during it.
     mutating func nextCallStart() -> UInt64 {
-        let previous = lastCallEnd ?? start
+        let previous = lastCallEnd ?? max(start, promptIn ?? start)
         let caused = toolSpans.filter { $0.lowerBound <= previous }
         toolSpans.removeAll { $0.lowerBound <= previous }
         return caused.map(\.upperBound).reduce(previous, max)
+    }
+
+    /// When the model call that began at `start` stopped: where the last of its output completed, or else at the
+    /// start of the first tool it asked for; either comes long before the call's usage (`usageAt`), which the server
+    /// reports once the tools have run. At the usage when the server says neither.
+    func callEnd(startedAt start: UInt64, usageAt usage: UInt64) -> UInt64 {
+        let caused = toolSpans.map(\.lowerBound) + openTools.values.map(\.start)
+        let firstTool = caused.filter { $0 > start && $0 < usage }.min() ?? usage
+        // Where its output ended, when the server says (a tool's start comes after the tool is set up).
+        return modelOutputs.filter { $0 > start && $0 <= firstTool }.max() ?? firstTool
     }
 
     /// The attributes every event of the turn shares.

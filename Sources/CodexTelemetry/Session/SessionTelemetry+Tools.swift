@@ -37,6 +37,12 @@ extension SessionTelemetry {
         if item.type == CodexVocabulary.contextCompaction, let key = openTurn(key, at: time) {
             return completeCompaction(item.id, in: key, at: payloadTime(completedAt) ?? time)
         }
+        if CodexVocabulary.modelOutputItemNames.contains(item.type)
+            || CodexVocabulary.promptItemNames.contains(item.type)
+        {
+            noteModelBound(item, in: key, at: payloadTime(completedAt) ?? time)
+            return []
+        }
         guard Self.toolKindNames.contains(item.type), let key = openTurn(key, at: time) else { return [] }
         var events = completeTool(believable(item), in: key, at: payloadTime(completedAt) ?? time)
         // A late completion may be the last its ended turn was waiting for.
@@ -44,6 +50,17 @@ extension SessionTelemetry {
             events += endTurn(key, ending)
         }
         return events
+    }
+
+    /// The prompt in, or a piece of the model's output completed, in a running turn: a bound of its model calls.
+    private mutating func noteModelBound(_ item: ItemInfo, in key: TurnKey, at time: UInt64) {
+        withOpenTurn(key) { turn in
+            if CodexVocabulary.promptItemNames.contains(item.type) {
+                if turn.promptIn == nil { turn.promptIn = time }
+            } else if turn.modelOutputs.count < SessionLimits.maximumModelOutputsPerCall {
+                turn.modelOutputs.append(time)
+            }
+        }
     }
 
     // MARK: - Approvals

@@ -47,10 +47,11 @@ extension SessionTelemetry {
             return []
         }
         let start = turn.nextCallStart()
+        let end = turn.callEnd(startedAt: start, usageAt: time)
         var attributes = dimensions(key, turn)
         attributes.append(TelemetryAttribute(key: .operationName, value: .string("chat")))
         attributes.append(
-            TelemetryAttribute(key: .durationMilliseconds, value: .int(milliseconds(from: start, to: time)))
+            TelemetryAttribute(key: .durationMilliseconds, value: .int(milliseconds(from: start, to: end)))
         )
         attributes += usageAttributes(usage)
         if let context {
@@ -71,9 +72,11 @@ extension SessionTelemetry {
         turn.cost = turn.llmCalls == 0 ? cost : turn.cost.flatMap { sum in cost.map { sum + $0 } }
         turn.llmCalls += 1
         turn.usage = turn.usage + usage
+        // What the next call's tools are told apart by: they start after this call's usage came.
         turn.lastCallEnd = time
-        turn.include(start...max(start, time))
-        return [TelemetryEvent(name: .llmCall, startTimeUnixNano: start, endTimeUnixNano: time, attributes: attributes)]
+        turn.modelOutputs = []
+        turn.include(start...max(start, end))
+        return [TelemetryEvent(name: .llmCall, startTimeUnixNano: start, endTimeUnixNano: end, attributes: attributes)]
     }
 
     func usageAttributes(_ usage: TokenUsage) -> [TelemetryAttribute] {
