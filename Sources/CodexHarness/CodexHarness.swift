@@ -151,7 +151,10 @@ public final class CodexSession: Sendable {
     /// - Throws: `AppServerError` when Codex refuses the turn or exits during it, or (code `.timedOut`) when a turn
     ///   past its timeout has not ended ten seconds after it was interrupted: the timeout always bounds the wait.
     public func runTurn(threadID: String, prompt: String, timeout: Duration? = nil) async throws -> TurnResult {
-        let turnID = try await client.startTurn(threadID: threadID, text: prompt)
+        // Codex's own spans of the turn (when its tracing is on) go under the turn's span, in its trace.
+        let position = pipeline.export?.positionForNextTurn()
+        let turnID = try await client.startTurn(threadID: threadID, text: prompt, traceparent: position?.traceparent)
+        if let position { pipeline.export?.assign(position, toTurn: turnID, ofThread: threadID) }
         let key = TurnKey(threadID: threadID, turnID: turnID)
         let interruptNow = turns.withLock { turns in
             turns.running.insert(key)
@@ -270,7 +273,7 @@ final class EventPipeline: Sendable {
 
     private let state: Mutex<State>
     private let sinks: [any TelemetrySink]
-    private let export: TelemetryExport?
+    let export: TelemetryExport?
     private let recorder: SessionRecorder?
 
     init(prices: PriceTable, sinks: [any TelemetrySink], export: TelemetryExport?, recorder: SessionRecorder?) {

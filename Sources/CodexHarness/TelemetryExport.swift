@@ -35,9 +35,11 @@ public struct ExportSettings: Sendable {
 public final class TelemetryExport: Sendable {
     private let exporter: OTLPExporter
     private let mapping: Mutex<OpenTelemetryMapping>
+    private let parent: TraceContext?
 
     private init(exporter: OTLPExporter, settings: ExportSettings) {
         self.exporter = exporter
+        parent = settings.parent
         let temporality = settings.configuration.temporality ?? settings.metricNames.defaultTemporality
         mapping = Mutex(
             OpenTelemetryMapping(temporality: temporality, parent: settings.parent, metricNames: settings.metricNames)
@@ -90,6 +92,20 @@ public final class TelemetryExport: Sendable {
     }
 
     /// Exports one event: its log record and span now, its measurements with the metrics at the end.
+    /// A trace position for a turn about to start, to hand to Codex with its `turn/start`: in the harness's trace
+    /// when it gave one, else in a new one. `assign` it to the turn once its id is known.
+    public func positionForNextTurn() -> TraceContext {
+        var random = SystemRandomNumberGenerator()
+        let trace = parent?.traceID ?? TraceID(bytes: (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) })
+        let span = SpanID(bytes: withUnsafeBytes(of: random.next() | 1) { Array($0) })
+        return TraceContext(traceID: trace, parentSpanID: span)
+    }
+
+    /// Gives the turn the position handed to Codex when it was started: its span, and Codex's own under it.
+    public func assign(_ position: TraceContext, toTurn turnID: String, ofThread threadID: String) {
+        mapping.withLock { $0.assign(position, toTurn: turnID, ofThread: threadID) }
+    }
+
     public func record(_ event: TelemetryEvent) {
         let (log, span) = mapping.withLock { $0.map(event) }
         exporter.enqueue(log)

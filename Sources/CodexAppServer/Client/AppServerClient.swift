@@ -186,11 +186,13 @@ public final class AppServerClient: Sendable {
 
     /// Starts a turn with a text prompt and returns its id; the turn runs on, see `waitForTurnEnd(threadID:turnID:)`.
     ///
-    /// A `turn/start` sent while a turn is running returns that turn's id: it is not a new turn.
+    /// A `turn/start` sent while a turn is running returns that turn's id: it is not a new turn. With a
+    /// `traceparent` (W3C), Codex's own spans of the turn join that trace, under that span.
     /// - Throws: `AppServerError` when Codex refuses or has exited.
-    public func startTurn(threadID: String, text: String) async throws -> String {
+    public func startTurn(threadID: String, text: String, traceparent: String? = nil) async throws -> String {
         let params: JSONValue = ["threadId": .string(threadID), "input": [["type": "text", "text": .string(text)]]]
-        let result = try await call(AppServerMethod.turnStart, params)
+        let trace: JSONObject = traceparent.map { ["trace": ["traceparent": .string($0)]] } ?? [:]
+        let result = try await call(AppServerMethod.turnStart, params, otherMembers: trace)
         guard let turnID = result["turn"]?["id"]?.string else {
             throw AppServerError(.unexpectedResponse, "turn/start answered without a turn id")
         }
@@ -251,9 +253,9 @@ public final class AppServerClient: Sendable {
         }
     }
 
-    private func call(_ method: String, _ params: JSONValue) async throws -> JSONValue {
+    private func call(_ method: String, _ params: JSONValue, otherMembers: JSONObject = [:]) async throws -> JSONValue {
         do {
-            return try await connection.request(method, params: params)
+            return try await connection.request(method, params: params, otherMembers: otherMembers)
         } catch let error as JSONRPCConnectionError {
             throw AppServerError(error)
         }

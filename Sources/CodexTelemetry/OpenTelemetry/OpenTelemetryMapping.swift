@@ -15,6 +15,11 @@ public struct OpenTelemetryMapping: Sendable {
     private let parent: TraceContext?
     private let metricNames: MetricNames
     private var codexMetrics = CodexMetrics()
+    /// Trace positions given to turns before they started, by thread and turn: handed to Codex with the turn's
+    /// `turn/start`, so that its own spans sit under the turn's. Few, and forgotten oldest first past a bound.
+    private var assignedTurns: [TurnPosition: TraceContext] = [:]
+    private var assignmentOrder: [TurnPosition] = []
+    private static let maximumAssignedTurns = 4096
 
     /// Creates a mapping whose metrics have `temporality`.
     ///
@@ -27,6 +32,16 @@ public struct OpenTelemetryMapping: Sendable {
         metrics = MetricAggregator(temporality: temporality)
         self.parent = parent
         self.metricNames = metricNames
+    }
+
+    /// Gives a turn the trace and span handed to Codex when the turn was started: its span takes that id, in that
+    /// trace, and so do the turns of the sub-agents it leads to.
+    public mutating func assign(_ position: TraceContext, toTurn turnID: String, ofThread threadID: String) {
+        let key = TurnPosition(thread: threadID, turn: turnID)
+        if assignedTurns.updateValue(position, forKey: key) == nil { assignmentOrder.append(key) }
+        if assignmentOrder.count > Self.maximumAssignedTurns {
+            assignedTurns[assignmentOrder.removeFirst()] = nil
+        }
     }
 
     /// The log record and span of an event (none for a quota reading); its measurements go into `metrics`.
@@ -75,7 +90,7 @@ public struct OpenTelemetryMapping: Sendable {
             recordHookRun(event)
             guard event[.turnID] != nil else { return (logRecord(event, ids: nil), nil) }
         }
-        let ids = SpanIdentity(of: event, parent: parent)
+        let ids = SpanIdentity(of: event, parent: parent, assigned: assignedTurns)
         let span = OTLPSpan(
             traceID: ids.trace,
             spanID: ids.span,
@@ -235,6 +250,12 @@ public struct OpenTelemetryMapping: Sendable {
     }
 }
 
+/// A turn, by its thread.
+struct TurnPosition: Hashable, Sendable {
+    var thread: String
+    var turn: String
+}
+
 /// The trace and span ids of an event: one trace per run of turns (a turn and the sub-agent turns it led to), the
 /// turn's span the parent of its calls.
 struct SpanIdentity {
@@ -242,18 +263,23 @@ struct SpanIdentity {
     var span: SpanID
     var parent: SpanID?
 
-    init(of event: TelemetryEvent, parent context: TraceContext?) {
+    init(of event: TelemetryEvent, parent context: TraceContext?, assigned: [TurnPosition: TraceContext] = [:]) {
         let thread = event[.conversationID]?.text ?? ""
         let turn = event[.turnID]?.text ?? ""
         let traceThread = event[.rootThreadID]?.text ?? thread
         let traceTurn = event[.rootTurnID]?.text ?? turn
         trace =
             context?.traceID
+            ?? assigned[TurnPosition(thread: traceThread, turn: traceTurn)]?.traceID
             ?? TraceID(
                 bytes: stableHash(["trace", traceThread, traceTurn], seed: 1)
                     + stableHash(["trace", traceThread, traceTurn], seed: 2)
             )
-        let root = Self.turnSpan(thread: thread, turn: turn)
+        func turnSpan(thread: String, turn: String) -> SpanID {
+            assigned[TurnPosition(thread: thread, turn: turn)]?.parentSpanID
+                ?? Self.turnSpan(thread: thread, turn: turn)
+        }
+        let root = turnSpan(thread: thread, turn: turn)
         switch event.name {
         // A quota reading has no span: it never gets here.
         case .turn, .rateLimit:
@@ -262,7 +288,7 @@ struct SpanIdentity {
                 parent =
                     event[.parentToolCallID]?.text.map {
                         Self.toolSpan(thread: parentThread, turn: parentTurn, call: $0)
-                    } ?? Self.turnSpan(thread: parentThread, turn: parentTurn)
+                    } ?? turnSpan(thread: parentThread, turn: parentTurn)
             } else {
                 parent = context?.parentSpanID
             }

@@ -55,12 +55,18 @@ public final class JSONRPCConnection: Sendable {
     ///
     /// - Throws: `JSONRPCConnectionError` with code `.serverError` carrying the peer's error object, or
     ///   `.connectionClosed` when the child ends first, or `CancellationError` when the calling task is cancelled.
-    public func request(_ method: String, params: JSONValue? = nil) async throws -> JSONValue {
+    public func request(
+        _ method: String,
+        params: JSONValue? = nil,
+        otherMembers: JSONObject = [:]
+    ) async throws -> JSONValue {
         let id = state.withLock { state -> JSONRPCID in
             defer { state.nextID += 1 }
             return .int(state.nextID)
         }
-        let message = JSONRPCMessage.request(JSONRPCRequest(id: id, method: method, params: params))
+        let message = JSONRPCMessage.request(
+            JSONRPCRequest(id: id, method: method, params: params, otherMembers: otherMembers)
+        )
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let closedReason = state.withLock { state -> String? in

@@ -59,11 +59,14 @@ public struct JSONRPCRequest: Sendable, Hashable {
     public var id: JSONRPCID
     public var method: String
     public var params: JSONValue?
+    /// Top-level members other than the JSON-RPC ones, such as a W3C trace context (`trace`).
+    public var otherMembers: JSONObject
 
-    public init(id: JSONRPCID, method: String, params: JSONValue? = nil) {
+    public init(id: JSONRPCID, method: String, params: JSONValue? = nil, otherMembers: JSONObject = [:]) {
         self.id = id
         self.method = method
         self.params = params
+        self.otherMembers = otherMembers
     }
 }
 
@@ -145,11 +148,11 @@ extension JSONRPCMessage {
         let id = members["id"].flatMap(JSONRPCID.init)
         if let method = members.removeValue(forKey: "method")?.string {
             let params = members.removeValue(forKey: "params")
+            members["id"] = nil
+            members["jsonrpc"] = nil
             if let id {
-                self = .request(JSONRPCRequest(id: id, method: method, params: params))
+                self = .request(JSONRPCRequest(id: id, method: method, params: params, otherMembers: members))
             } else {
-                members["id"] = nil
-                members["jsonrpc"] = nil
                 self = .notification(JSONRPCNotification(method: method, params: params, otherMembers: members))
             }
         } else if let id, let result = members["result"] {
@@ -166,7 +169,9 @@ extension JSONRPCMessage {
     public var json: JSONValue {
         switch self {
         case .request(let request):
-            var members: JSONObject = ["id": request.id.json, "method": .string(request.method)]
+            var members = request.otherMembers
+            members["id"] = request.id.json
+            members["method"] = .string(request.method)
             if let params = request.params { members["params"] = params }
             return .object(members)
         case .notification(let notification):
