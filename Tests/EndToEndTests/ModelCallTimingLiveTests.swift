@@ -40,10 +40,11 @@ struct ModelCallTimingLiveTests {
             }.sorted { $0.lowerBound < $1.lowerBound }
         try #require(ours.count == 2 && model.count == 2, "\(ours) against \(model)")
         for (mine, theirs) in zip(ours, model) {
-            // It ended as the model's response did (a few milliseconds apart; room is left for a loaded machine), and
-            // began no later than its request reached the model (Codex prepares it first).
+            // It ended as the model's response did: 1 or 2 ms apart here, and room is left for a loaded machine, where
+            // Codex reads the stream late; ended where the usage came, the first call would be a tool's run late.
+            // And it began no later than its request reached the model (Codex prepares it first).
             #expect(
-                abs(mine.upperBound - theirs.upperBound) <= 20,
+                abs(mine.upperBound - theirs.upperBound) <= 60,
                 "a call ending \(mine.upperBound - theirs.upperBound) ms from the response"
             )
             #expect(mine.lowerBound <= theirs.lowerBound + 5, "a call starting after its request")
