@@ -561,6 +561,14 @@ private struct JSONParser {
             skipDigits()
             guard index > exponentStart else { throw error("expected a digit in the exponent") }
         }
+        // A number no double can hold (1e400) is refused, built or skipped, as Foundation refuses it: only an
+        // exponent or more digits than a double's range can make one.
+        if !isIntegral && bytes[start..<index].contains(where: { $0 | 0x20 == UInt8(ascii: "e") })
+            || index - digitsStart > 308
+        {
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            guard let number = Double(text), number.isFinite else { throw error("a number out of range") }
+        }
         return (start, isIntegral)
     }
 

@@ -46,6 +46,20 @@ struct JSONValueTests {
         #expect(try JSONValue(parsing: text) == expected)
     }
 
+    /// What RFC 8259 forbids, and a number no double can hold, are refused as Foundation refuses them, whether the
+    /// value is built or passed over (the differential fuzzer found each).
+    @Test(arguments: ["01", "-01", "00.5", "1e400", "-1E+400", "1796441E915123", "[1, 1e400]"])
+    func numbersFoundationRefusesAreRefused(text: String) {
+        #expect(throws: JSONParseError.self) { try JSONValue(parsing: text) }
+        #expect(throws: JSONParseError.self) {
+            try JSONValue(
+                parsing: Array(#"{"kept":1,"skipped":\#(text)}"#.utf8),
+                selecting: .members(["kept": .everything])
+            )
+        }
+        #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)) == nil)
+    }
+
     @Test func deepNestingIsAnErrorNotACrash() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: deep) }
