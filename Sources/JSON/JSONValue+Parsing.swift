@@ -551,7 +551,9 @@ private struct JSONParser {
             skipDigits()
             guard index > fractionStart else { throw error("expected a digit after '.'") }
         }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+        let hasExponent =
+            index < bytes.count && (bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E"))
+        if hasExponent {
             isIntegral = false
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
@@ -563,9 +565,7 @@ private struct JSONParser {
         }
         // A number no double can hold (1e400) is refused, built or skipped, as Foundation refuses it: only an
         // exponent or more digits than a double's range can make one.
-        if !isIntegral && bytes[start..<index].contains(where: { $0 | 0x20 == UInt8(ascii: "e") })
-            || index - digitsStart > 308
-        {
+        if hasExponent || index - digitsStart > 308 {
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             guard let number = Double(text), number.isFinite else { throw error("a number out of range") }
         }

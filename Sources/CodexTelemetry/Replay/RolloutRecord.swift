@@ -36,6 +36,9 @@ package struct RolloutRecord: Equatable, Sendable {
     /// The whole payload as parsed, for the records read member by member in their own way: `session_meta` and an
     /// `item_completed`.
     var payload: JSONValue?
+    /// How the vocabulary says a record of this kind is read; `nil` for a kind it does not declare. Looked up once,
+    /// as the record is read.
+    var reading: CodexVocabulary.RecordKind.Reading?
 
     private init(type: String, time: Int64) {
         self.type = type
@@ -112,7 +115,8 @@ package struct RolloutRecord: Equatable, Sendable {
         contextWindow = info?["model_context_window"]?.int
         rateLimits = payload["rate_limits"]
         error = payload["error"]
-        if !Self.isScanned(type: type, payloadType: payloadType) { self.payload = payload }
+        reading = CodexVocabulary.reading(type: type, payloadType: payloadType)
+        if reading != .scanned { self.payload = payload }
     }
 
     private static func usage(_ value: JSONValue) -> TokenUsage? {
@@ -145,11 +149,6 @@ package struct RolloutRecord: Equatable, Sendable {
 
     // MARK: - From the bytes
 
-    /// Whether the scanner takes a record of this kind.
-    private static func isScanned(type: String, payloadType: String?) -> Bool {
-        CodexVocabulary.reading(type: type, payloadType: payloadType) == .scanned
-    }
-
     /// How the scanner gives up a line, for the parser to read.
     fileprivate static let declined = JSONParseError(offset: 0, reason: "left to the parser")
     /// Few values are kept of a record scanned; a line that would need more is left to the parser, which has the
@@ -181,7 +180,10 @@ package struct RolloutRecord: Equatable, Sendable {
         } catch {
             return nil
         }
-        guard sawPayload, let type, let time, Self.isScanned(type: type, payloadType: payloadType) else { return nil }
+        // The scanner takes only the kinds the vocabulary says it reads.
+        let reading = type.map { CodexVocabulary.reading(type: $0, payloadType: payloadType) } ?? nil
+        guard sawPayload, let type, let time, reading == .scanned else { return nil }
+        self.reading = reading
         self.type = type
         self.time = time
     }

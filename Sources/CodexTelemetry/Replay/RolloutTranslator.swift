@@ -45,11 +45,12 @@ struct RolloutTranslator: Sendable {
     private var lastTime: Int64 = 0
 
     /// The payloads passed over by their first bytes: those the vocabulary declares not read, never one it does
-    /// not know (which the parser reads, and the replay counts).
-    private static let eventsNotRead = NameTable(CodexVocabulary.payloadTypesNotRead(of: CodexVocabulary.eventMessage))
-    private static let conversationRecordsNotRead = NameTable(
-        CodexVocabulary.payloadTypesNotRead(of: CodexVocabulary.responseItem)
-    )
+    /// not know (which the parser reads, and the replay counts), for each record type that has such payloads.
+    private static let typesWithPayloadsNotRead = [CodexVocabulary.eventMessage, CodexVocabulary.responseItem]
+    private static let typesWithPayloadsNotReadNames = NameTable(typesWithPayloadsNotRead)
+    private static let payloadsNotRead = typesWithPayloadsNotRead.map {
+        NameTable(CodexVocabulary.payloadTypesNotRead(of: $0))
+    }
 
     private static let recordTypesNotRead = NameTable(CodexVocabulary.recordTypesNotRead)
 
@@ -85,15 +86,9 @@ struct RolloutTranslator: Sendable {
         guard let payloadType = LeadingBytes.string(after: #"","payload":{"type":""#, in: type.rest) else {
             return nil
         }
-        let notRead: NameTable
-        if LeadingBytes.equals(type.text, "event_msg") {
-            notRead = eventsNotRead
-        } else if LeadingBytes.equals(type.text, "response_item") {
-            notRead = conversationRecordsNotRead
-        } else {
-            return nil
-        }
-        return notRead.contains(payloadType.text) ? stamp.text : nil
+        guard let position = typesWithPayloadsNotReadNames.position(of: type.text.assumingMemoryBound(to: UInt8.self))
+        else { return nil }
+        return payloadsNotRead[position].contains(payloadType.text) ? stamp.text : nil
     }
 
     init() {}

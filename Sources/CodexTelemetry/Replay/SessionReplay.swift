@@ -208,9 +208,7 @@ public struct SessionReplay: Sendable {
             lineCounts.passedOver += 1
             rollout.passedOver(at: time)
         case .rolloutRecord(let record):
-            if CodexVocabulary.reading(type: record.type, payloadType: record.payloadType) == nil {
-                lineCounts.unknownKinds += 1
-            }
+            if record.reading == nil { lineCounts.unknownKinds += 1 }
             // Gathered in a list kept from record to record (no list is made for each), and taken out of it in
             // order, each moved rather than copied: reversed, then popped.
             var messages = translated
