@@ -42,6 +42,32 @@ struct SessionTelemetryTests {
         send(.turnStarted(threadID: thread, turn: TurnInfo(id: turn, status: "inProgress")), at: time)
     }
 
+    /// A model call runs from the prompt (or the previous call's usage) to where the model's output ended, the last
+    /// piece of it before the first tool it asked for, not to its usage, which comes after the tools ran. Output
+    /// at the very start of a call is not that call's: with none after it, the call ends at its usage.
+    @Test mutating func aModelCallEndsWhereItsOutputDid() {
+        startTurn()
+        func completed(_ id: String, _ type: String, at time: UInt64) {
+            let item = ItemInfo(id: id, type: type)
+            send(.itemCompleted(threadID: "t1", turnID: "u1", item: item, completedAtMilliseconds: nil), at: time)
+        }
+        completed("prompt", "userMessage", at: 1010)
+        completed("thinking", "reasoning", at: 1100)
+        completed("words", "agentMessage", at: 1150)
+        let tool = ItemInfo(id: "c1", type: "commandExecution", status: "completed", exitCode: 0)
+        send(.itemStarted(threadID: "t1", turnID: "u1", item: tool, startedAtMilliseconds: nil), at: 1200)
+        completed("late", "agentMessage", at: 1250)
+        send(.itemCompleted(threadID: "t1", turnID: "u1", item: tool, completedAtMilliseconds: nil), at: 1300)
+        sendUsage(Self.usage(100, 0, 10, 0), last: Self.usage(100, 0, 10, 0), at: 1400)
+        completed("edge", "reasoning", at: 1400)
+        sendUsage(Self.usage(200, 0, 20, 0), last: Self.usage(100, 0, 10, 0), at: 1650)
+        let calls = events.filter { $0.name == .llmCall }
+        let epoch = Self.epoch * 1_000_000
+        #expect(calls.map { ($0.startTimeUnixNano - epoch) / 1_000_000 } == [1010, 1400])
+        #expect(calls.map { ($0.endTimeUnixNano - epoch) / 1_000_000 } == [1150, 1650])
+        #expect(calls.map { $0[.durationMilliseconds] } == [.int(140), .int(250)])
+    }
+
     /// A compaction holds the context of the last call before it ends (its own, which reads the history) and
     /// what the server reports after it without a call.
     @Test mutating func aCompactionIsAnEventWithTheContextBeforeAndAfter() {

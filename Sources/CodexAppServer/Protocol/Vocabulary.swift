@@ -93,7 +93,7 @@ package enum CodexVocabulary {
             /// What the model wrote (its words, reasoning, plan): a model call ends where its output did. Only its
             /// time is read.
             case modelOutput
-            /// Words, plans, reasoning, review marks: nothing of it is reported.
+            /// Review marks, hook prompts, outputs shown apart: nothing of it is read.
             case notRead
         }
 
@@ -320,8 +320,6 @@ package enum CodexVocabulary {
     package static let recordTypesNotRead = records.filter { $0.payloadType == nil && $0.reading == .notRead }
         .map(\.type)
 
-    /// Rollouts spell in snake case (`spawn_agent`, `internal_server_error`) what the app-server spells in camel
-    /// case.
     /// `spawnAgent` as a rollout spells it: `spawn_agent`.
     package static func snakeCase(_ camel: String) -> String {
         var snake = ""
@@ -332,6 +330,8 @@ package enum CodexVocabulary {
         return snake
     }
 
+    /// Rollouts spell in snake case (`spawn_agent`, `internal_server_error`) what the app-server spells in camel
+    /// case.
     package static func camelCase(_ snake: String) -> String {
         let words = snake.split(separator: "_")
         return (words.first.map(String.init) ?? "")

@@ -37,10 +37,9 @@ extension SessionTelemetry {
         if item.type == CodexVocabulary.contextCompaction, let key = openTurn(key, at: time) {
             return completeCompaction(item.id, in: key, at: payloadTime(completedAt) ?? time)
         }
-        if CodexVocabulary.modelOutputItemNames.contains(item.type)
-            || CodexVocabulary.promptItemNames.contains(item.type)
-        {
-            noteModelBound(item, in: key, at: payloadTime(completedAt) ?? time)
+        let isPrompt = Self.promptKindNames.contains(item.type)
+        if isPrompt || Self.modelOutputKindNames.contains(item.type) {
+            noteModelBound(isPrompt: isPrompt, in: key, at: payloadTime(completedAt) ?? time)
             return []
         }
         guard Self.toolKindNames.contains(item.type), let key = openTurn(key, at: time) else { return [] }
@@ -53,9 +52,9 @@ extension SessionTelemetry {
     }
 
     /// The prompt in, or a piece of the model's output completed, in a running turn: a bound of its model calls.
-    private mutating func noteModelBound(_ item: ItemInfo, in key: TurnKey, at time: UInt64) {
+    private mutating func noteModelBound(isPrompt: Bool, in key: TurnKey, at time: UInt64) {
         withOpenTurn(key) { turn in
-            if CodexVocabulary.promptItemNames.contains(item.type) {
+            if isPrompt {
                 if turn.promptIn == nil { turn.promptIn = time }
             } else if turn.modelOutputs.count < SessionLimits.maximumModelOutputsPerCall {
                 turn.modelOutputs.append(time)

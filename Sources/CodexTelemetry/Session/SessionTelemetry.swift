@@ -25,6 +25,9 @@ public struct SessionTelemetry: Sendable {
     /// The item types reported as tool calls.
     public static let toolKinds: Set<String> = CodexVocabulary.toolItemNames
     static let toolKindNames = NameTable(toolKinds)
+    /// The item kinds whose times bound a model call: the prompt, and what the model wrote.
+    static let promptKindNames = NameTable(CodexVocabulary.promptItemNames)
+    static let modelOutputKindNames = NameTable(CodexVocabulary.modelOutputItemNames)
 
     /// What the session sent that was not believed, and the state given up to stay bounded.
     public struct Discards: Sendable, Hashable {
