@@ -14,12 +14,12 @@ struct ExportOptions {
     ]
 
     static let help = """
-        EXPORT (OpenTelemetry, OTLP/HTTP):
+        EXPORT (OpenTelemetry, OTLP/HTTP or OTLP/gRPC):
           --otlp-endpoint URL    Base URL of a collector; /v1/logs, /v1/traces, /v1/metrics are appended.
                                  Environment: OTEL_EXPORTER_OTLP_ENDPOINT, or per signal
                                  OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_ENDPOINT (full URLs). Default: none,
                                  and nothing is sent.
-          --otlp-protocol P      http/protobuf (default) or http/json.
+          --otlp-protocol P      http/protobuf (default), http/json or grpc.
                                  Environment: OTEL_EXPORTER_OTLP_PROTOCOL, and per signal.
           --otlp-header K=V      A request header, for API keys; repeatable. Never printed or written to disk.
                                  Environment: OTEL_EXPORTER_OTLP_HEADERS (K=V,K=V), and per signal.

@@ -16,8 +16,9 @@ extension ExportReport {
             "exported \(sent.isEmpty ? "nothing" : counts(sent)) in \(requests) request\(requests == 1 ? "" : "s")"
         ]
         if !refused.isEmpty {
-            let statuses = refusalStatuses.sorted().map { "HTTP \($0)" }.joined(separator: ", ")
-            lines.append("the collector refused \(counts(refused)) (\(statuses)); not retried")
+            lines.append(
+                "the collector refused \(counts(refused)) (\(refusals.sorted().joined(separator: ", "))); not retried"
+            )
         }
         if !partiallyRejected.isEmpty {
             let why = collectorMessages.sorted().joined(separator: "; ")

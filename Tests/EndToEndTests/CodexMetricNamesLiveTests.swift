@@ -3,9 +3,9 @@ import JSONRPC
 import TestSupport
 import Testing
 
-/// One session through `codex-telemetry exec --metric-names codex`, with Codex's own `[otel]` export on: what
-/// Codex 0.163 sends (to one rotel) and what we send (to another) compared name by name, for the metrics Codex
-/// exports for a session.
+/// One session through `codex-telemetry exec --metric-names codex --otlp-protocol grpc`, with Codex's own `[otel]`
+/// export on: what Codex 0.163 sends (to one rotel) and what we send (to another, over gRPC as Codex's dashboards'
+/// collectors often take it) compared name by name, for the metrics Codex exports for a session.
 struct CodexMetricNamesLiveTests {
     static let names = [
         "codex.thread.started", "codex.conversation.turn.count", "codex.turn.e2e_duration_ms", "codex.turn.tool.call",
@@ -31,7 +31,7 @@ struct CodexMetricNamesLiveTests {
         let outcome = try await TestTools.runCLI(
             [
                 "exec", "--sandbox", "danger-full-access", "--cwd", try TestTools.makeTemporaryDirectory("work").path,
-                "--otlp-endpoint", "http://127.0.0.1:\(ours.port)", "--spool-dir",
+                "--otlp-endpoint", "http://127.0.0.1:\(ours.grpcPort)", "--otlp-protocol", "grpc", "--spool-dir",
                 try TestTools.makeTemporaryDirectory("spool").path, "--metric-names", "codex",
             ] + server.codexOverrides.flatMap { ["-c", $0] } + ["scenario:command"],
             environment: ["CODEX_HOME": home.path, "CODEX_BIN": try TestTools.codex()]

@@ -35,11 +35,12 @@ struct OTLPExportTests {
     /// (`noContentMarkerAndNoHeaderValueIsInAnyByteSentOrPrinted`).
     static let histogramPoints = 4
 
-    @Test(arguments: ["http/protobuf", "http/json"])
+    @Test(arguments: ["http/protobuf", "http/json", "grpc"])
     func aRealCollectorDecodesEverySignal(wireProtocol: String) async throws {
         let rotel = try await Rotel()
         defer { Task { await rotel.stop() } }
-        let outcome = try await replay(to: rotel.port, ["--otlp-protocol", wireProtocol])
+        let port = wireProtocol == "grpc" ? rotel.grpcPort : rotel.port
+        let outcome = try await replay(to: port, ["--otlp-protocol", wireProtocol])
         #expect(outcome.status == .exited(0))
         #expect(outcome.stderr.contains("exported 26 log records, 26 spans, 13 metric points in 3 requests"))
         let items = try await rotel.items(until: Self.complete)
@@ -79,7 +80,7 @@ struct OTLPExportTests {
 
         // Metrics: the token histogram sums to the session's tokens; turns counted by status.
         let points = items.filter { $0.kind == "point" }
-        if wireProtocol == "http/protobuf" {
+        if wireProtocol != "http/json" {
             #expect(points.count == Self.expected.points)
             let input = points.first {
                 $0.name == "gen_ai.client.token.usage" && $0.attributes["gen_ai.token.type"] == "input"
@@ -95,15 +96,21 @@ struct OTLPExportTests {
         #expect(points.filter { $0.name == "codex.tool_calls" }.count == 5)
     }
 
-    @Test func gzipCompressedRequestsAreDecodedByARealCollector() async throws {
+    @Test(arguments: ["http/protobuf", "grpc"])
+    func gzipCompressedRequestsAreDecodedByARealCollector(wireProtocol: String) async throws {
         let rotel = try await Rotel()
         defer { Task { await rotel.stop() } }
-        let outcome = try await replay(to: rotel.port, environment: ["OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"])
+        let outcome = try await replay(
+            to: wireProtocol == "grpc" ? rotel.grpcPort : rotel.port,
+            ["--otlp-protocol", wireProtocol],
+            environment: ["OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"]
+        )
         #expect(outcome.status == .exited(0))
         let items = try await rotel.items(until: Self.complete)
         #expect(items.filter { $0.kind == "log" }.count == Self.expected.logs)
         #expect(items.filter { $0.kind == "span" }.count == Self.expected.spans)
         #expect(items.filter { $0.kind == "point" }.count == Self.expected.points)
+        guard wireProtocol != "grpc" else { return }
 
         let collector = try await StandInCollector(respond: "200")
         defer { Task { await collector.stop() } }
@@ -114,6 +121,22 @@ struct OTLPExportTests {
         )
         #expect(collector.requests.allSatisfy { $0.headers.contains("content-encoding") })
         #expect(collector.itemsByPath == ["/v1/logs": 26, "/v1/traces": 26, "/v1/metrics": 13])
+    }
+
+    /// As a dashboard built for Codex would take it: Codex's metric names, over gRPC.
+    @Test func aBundledSessionReachesACollectorWithCodexsMetricNamesOverGRPC() async throws {
+        let rotel = try await Rotel()
+        defer { Task { await rotel.stop() } }
+        let outcome = try await replay(to: rotel.grpcPort, ["--otlp-protocol", "grpc", "--metric-names", "codex"])
+        #expect(outcome.status == .exited(0))
+        let names = Set(CodexMetricNamesLiveTests.names)
+        let items = try await rotel.items { Set($0.map(\.name)).isSuperset(of: names) }
+        #expect(Set(items.map(\.name)).isSuperset(of: names))
+        #expect(!items.contains { $0.name.hasPrefix("gen_ai.") })
+        #expect(
+            rotel.metricDescriptors["codex.turn.token_usage"]?["AggregationTemporality"]
+                == "AGGREGATION_TEMPORALITY_DELTA"
+        )
     }
 
     @Test func aCollectorThatIsDownAtFirstGetsEverythingExactlyOnce() async throws {
@@ -359,9 +382,10 @@ struct OTLPExportTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).isEmpty)
     }
 
-    @Test(arguments: ["http/protobuf", "http/json"])
+    @Test(arguments: ["http/protobuf", "http/json", "grpc"])
     func noContentMarkerAndNoHeaderValueIsInAnyByteSentOrPrinted(wireProtocol: String) async throws {
-        let collector = try await StandInCollector(respond: "200")
+        let grpc = wireProtocol == "grpc"
+        let collector = try await StandInCollector(respond: grpc ? "ok" : "200", grpc: grpc)
         defer { Task { await collector.stop() } }
         let spool = try TestTools.makeTemporaryDirectory("spool")
         let secret = "Bearer sk-not-a-real-key-77"

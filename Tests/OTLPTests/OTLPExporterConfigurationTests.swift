@@ -126,7 +126,7 @@ struct OTLPExporterConfigurationTests {
     }
 
     @Test(arguments: [
-        ["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"],
+        ["OTEL_EXPORTER_OTLP_PROTOCOL": "thrift"],
         ["OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://collector?token=s3cret"],
         ["OTEL_EXPORTER_OTLP_HEADERS": "novalue-s3cret"],
         ["OTEL_EXPORTER_OTLP_TIMEOUT": "soon"],

@@ -76,6 +76,8 @@ public final class Rotel: Sendable {
     }
 
     public let port: Int
+    /// Where its OTLP/gRPC receiver listens.
+    public let grpcPort = freePort()
     private let process: ChildProcess
     private let store = ItemStore()
 
@@ -145,7 +147,7 @@ public final class Rotel: Sendable {
                 executable: try TestTools.rotel(),
                 arguments: [
                     "start", "--otlp-http-endpoint", "127.0.0.1:\(port)", "--otlp-grpc-endpoint",
-                    "127.0.0.1:\(freePort())",
+                    "127.0.0.1:\(grpcPort)",
                     "--exporter", "blackhole", "--debug-log", "logs", "--debug-log", "traces", "--debug-log", "metrics",
                     "--debug-log-verbosity", "detailed", "--batch-timeout", "100ms",
                 ],
@@ -158,6 +160,7 @@ public final class Rotel: Sendable {
             for await bytes in process.lines { store.read(String(decoding: bytes, as: UTF8.self), metric: &metric) }
         }
         try await waitUntilListening(port)
+        try await waitUntilListening(grpcPort)
     }
 
     /// Everything decoded so far.
@@ -185,15 +188,18 @@ public final class Rotel: Sendable {
     }
 }
 
-/// `scripts/stand-in-collector.py`: answers from a script, saves every body, counts items with the official
-/// definitions.
+/// `scripts/stand-in-collector.py` (OTLP/HTTP) or `scripts/stand-in-grpc-collector.py` (OTLP/gRPC): answers from
+/// a script, saves every body, counts items with the official definitions.
 public final class StandInCollector: Sendable {
     public struct Request: Sendable, Decodable {
         public var path: String
+        /// The answer given, as the script names it.
         public var status: String
         public var items: Int
         public var contentType: String
         public var headers: [String]
+        /// When it came, in seconds since 1970 (gRPC only).
+        public var time: Double?
     }
 
     public let port: Int
@@ -203,17 +209,20 @@ public final class StandInCollector: Sendable {
     public let certificate: String?
     private let process: ChildProcess
 
-    /// With `tls`, the collector speaks https only, with a certificate made for it: `certificate`.
+    /// With `tls`, the collector speaks https only, with a certificate made for it: `certificate`. With `grpc`, it
+    /// speaks OTLP/gRPC, and `respond` names gRPC answers (`ok`, `unavailable`, …; see its script).
     public init(
         respond: String,
         retryAfter: Int? = nil,
         location: String? = nil,
         tls: Bool = false,
+        grpc: Bool = false,
         port: Int = freePort()
     ) async throws {
         self.port = port
         bodies = try TestTools.makeTemporaryDirectory("bodies")
-        let script = TestTools.packageRoot.appendingPathComponent("scripts/stand-in-collector.py").path
+        let name = grpc ? "stand-in-grpc-collector.py" : "stand-in-collector.py"
+        let script = TestTools.packageRoot.appendingPathComponent("scripts/\(name)").path
         var arguments = [script, "--port", "\(port)", "--save-dir", bodies.path, "--respond", respond]
         if let retryAfter { arguments += ["--retry-after", "\(retryAfter)"] }
         if let location { arguments += ["--location", location] }

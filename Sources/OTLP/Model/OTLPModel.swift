@@ -250,6 +250,15 @@ public enum OTLPSignal: String, Sendable, Hashable, CaseIterable {
 
     /// The OTLP/HTTP path: `/v1/logs`, `/v1/traces`, `/v1/metrics`.
     public var path: String { "/v1/\(rawValue)" }
+
+    /// The OTLP/gRPC method: `/opentelemetry.proto.collector.logs.v1.LogsService/Export` and its kin.
+    public var grpcMethodPath: String {
+        switch self {
+        case .logs: "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+        case .traces: "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+        case .metrics: "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+        }
+    }
 }
 
 /// One export request's content, for one signal.

@@ -10,8 +10,9 @@ enum Delivery: Equatable, Sendable {
     /// Not taken this time, worth retrying: 429, 502, 503, 504, or no answer (OTLP specification, "Retryable
     /// Response Codes" and "OTLP/HTTP Throttling"). `retryAfter` is the collector's `Retry-After`, if any.
     case retryable(reason: String, retryAfter: Duration?)
-    /// Refused for good (another 4xx, or a 5xx the specification does not retry): the batch is dropped.
-    case refused(status: Int)
+    /// Refused for good (another 4xx, a 5xx or a gRPC status the specification does not retry): the batch is
+    /// dropped. `reason` names the status: `HTTP 400`, `gRPC INVALID_ARGUMENT`.
+    case refused(reason: String)
     /// A redirect, never followed: it would send the batch, and the credentials with it, somewhere not chosen.
     case redirected(status: Int)
 
@@ -36,7 +37,7 @@ enum Delivery: Equatable, Sendable {
                     retryAfter: headers["retry-after"].flatMap { Self.retryAfter($0, now: now) }
                 )
             default:
-                self = .refused(status: status)
+                self = .refused(reason: "HTTP \(status)")
             }
         }
     }
@@ -110,7 +111,7 @@ struct PartialSuccess {
 
     init(body: [UInt8], wireProtocol: OTLPExporterConfiguration.WireProtocol) {
         switch wireProtocol {
-        case .protobuf:
+        case .protobuf, .grpc:
             // Export…ServiceResponse { partial_success = 1 { rejected_… = 1 (int64); error_message = 2 } }
             guard let inner = ProtobufReader.lengthDelimitedField(1, in: body[...]) else { return }
             rejected = ProtobufReader.varintField(1, in: inner).map { Int64(bitPattern: $0) } ?? 0
@@ -146,6 +147,15 @@ enum ProtobufReader {
         var found: ArraySlice<UInt8>?
         walk(bytes) { field, wireType, value in
             if field == wanted, wireType == 2, case .bytes(let slice) = value { found = slice }
+        }
+        return found
+    }
+
+    /// Every occurrence of a repeated field, in order.
+    static func lengthDelimitedFields(_ wanted: Int, in bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+        var found: [ArraySlice<UInt8>] = []
+        walk(bytes) { field, wireType, value in
+            if field == wanted, wireType == 2, case .bytes(let slice) = value { found.append(slice) }
         }
         return found
     }

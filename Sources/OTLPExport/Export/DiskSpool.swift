@@ -129,7 +129,7 @@ public final class DiskSpool: Sendable {
         }
         let name =
             "\(now.zeroPadded(20))-\(getpid())-\((number % 1_000_000).zeroPadded(6))-\(signal.rawValue)-"
-            + "\(destination)-\(itemCount).\(wireProtocol == .protobuf ? "pb" : "json")"
+            + "\(destination)-\(itemCount).\(Self.fileExtension(wireProtocol))"
         let temporary = ".\(name).tmp"
         let file = openat(descriptor, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard file >= 0 else { throw SpoolError(.unavailable, "cannot write to the spool: \(Self.errorText)") }
@@ -220,9 +220,21 @@ public final class DiskSpool: Sendable {
         else { return nil }
         let tail = parts[4].split(separator: ".", omittingEmptySubsequences: false)
         guard tail.count == 2, tail[0].count <= 7, tail[0].allSatisfy(\.isASCIIDigit), let count = Int(tail[0]),
-            count <= maximumItemCount, tail[1] == "pb" || tail[1] == "json"
+            count <= maximumItemCount,
+            let wireProtocol = OTLPExporterConfiguration.WireProtocol.allCases.first(where: {
+                fileExtension($0) == tail[1]
+            })
         else { return nil }
-        return (signal, destination.map(String.init), tail[1] == "pb" ? .protobuf : .json, count)
+        return (signal, destination.map(String.init), wireProtocol, count)
+    }
+
+    /// A request's file extension says how it is sent: its encoding, and for gRPC its wire.
+    private static func fileExtension(_ wireProtocol: OTLPExporterConfiguration.WireProtocol) -> String {
+        switch wireProtocol {
+        case .protobuf: "pb"
+        case .json: "json"
+        case .grpc: "grpc"
+        }
     }
 
     /// A regular file of this user's, with one link (as written here), of a size this spool writes.

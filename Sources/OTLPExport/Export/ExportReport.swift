@@ -8,9 +8,10 @@ import SaturatingArithmetic
 public struct ExportReport: Sendable, Hashable {
     /// Items the collector accepted.
     public var sent: [OTLPSignal: Int] = [:]
-    /// Items the collector refused for good (a 4xx other than 429, or a 5xx not retried): lost.
+    /// Items the collector refused for good (a 4xx other than 429, a 5xx or a gRPC status not retried): lost.
     public var refused: [OTLPSignal: Int] = [:]
-    public var refusalStatuses: Set<Int> = []
+    /// The statuses of those refusals: `HTTP 400`, `gRPC INVALID_ARGUMENT`.
+    public var refusals: Set<String> = []
     /// Items a collector accepted the request of but rejected (partial success): lost.
     public var partiallyRejected: [OTLPSignal: Int] = [:]
     /// What the collector said about rejected items, without control characters.

@@ -66,7 +66,8 @@ public final class OTLPExporter: Sendable {
     private let spool: DiskSpool?
     private let batching: Batching
     private let backoff: Backoff
-    private let sender: any OTLPSender
+    private let http: HTTPSender
+    private let grpc: GRPCSender
     private let clock: any ExportClock
     private let state = Mutex(State())
     private let batchReady = Doorbell()
@@ -130,7 +131,8 @@ public final class OTLPExporter: Sendable {
         self.spool = spool
         self.batching = batching
         self.backoff = backoff
-        sender = HTTPSender(configuration: configuration, transport: transport, clock: clock)
+        http = HTTPSender(configuration: configuration, transport: transport, clock: clock)
+        grpc = GRPCSender(configuration: configuration, transport: transport)
         self.clock = clock
     }
 
@@ -368,8 +370,8 @@ public final class OTLPExporter: Sendable {
         else { return nil }
         let wireProtocol = configuration.wireProtocol(for: batch.signal)
         let body =
-            wireProtocol == .protobuf
-            ? batch.protobuf(resource: resource, scope: scope) : batch.json(resource: resource, scope: scope)
+            wireProtocol == .json
+            ? batch.json(resource: resource, scope: scope) : batch.protobuf(resource: resource, scope: scope)
         if let spool {
             do {
                 let (dropped, name) = try spool.write(
@@ -467,9 +469,8 @@ public final class OTLPExporter: Sendable {
         _ wireProtocol: OTLPExporterConfiguration.WireProtocol,
         itemCount: Int
     ) async -> Delivery {
-        let delivery = await sender.send(
-            ExportRequest(body: body, signal: signal, wireProtocol: wireProtocol, itemCount: itemCount)
-        )
+        let request = ExportRequest(body: body, signal: signal, wireProtocol: wireProtocol, itemCount: itemCount)
+        let delivery = wireProtocol == .grpc ? await grpc.send(request) : await http.send(request)
         // Cut off by the flush deadline: that says nothing of the collector, and the batch stays where it was.
         if Task.isCancelled { return .retryable(reason: "cancelled", retryAfter: nil) }
         state.withLock { state in
@@ -481,10 +482,10 @@ public final class OTLPExporter: Sendable {
                     state.report.partiallyRejected[signal, default: 0] += rejected
                     if let message { state.report.collectorMessages.insert(message) }
                 }
-            case .refused(let status):
+            case .refused(let reason):
                 state.report.requests += 1
                 state.report.refused[signal, default: 0] += itemCount
-                state.report.refusalStatuses.insert(status)
+                state.report.refusals.insert(reason)
             case .redirected(let status):
                 state.report.requests += 1
                 state.report.redirectStatuses.insert(status)

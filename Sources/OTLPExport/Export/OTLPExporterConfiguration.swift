@@ -9,19 +9,20 @@ import Glibc
 ///
 /// Precedence: flags (set on the value by the caller) beat environment (`applying(environment:)`) beat defaults.
 public struct OTLPExporterConfiguration: Sendable {
-    /// The two OTLP/HTTP encodings.
-    public enum WireProtocol: String, Sendable {
+    /// The OTLP transports: the two OTLP/HTTP encodings, and OTLP/gRPC (protobuf over HTTP/2).
+    public enum WireProtocol: String, Sendable, CaseIterable {
         /// `http/protobuf`, the default the OTLP specification gives.
         case protobuf = "http/protobuf"
         /// `http/json`.
         case json = "http/json"
-
-        public var contentType: String { self == .protobuf ? "application/x-protobuf" : "application/json" }
+        /// `grpc`: each signal's `Export` call, over HTTP/2 through libcurl.
+        case grpc
     }
 
     /// The URL each signal is sent to; a signal without one is not exported.
     /// Environment: `OTEL_EXPORTER_OTLP_ENDPOINT` (a base, to which `/v1/logs` etc. are appended) and
-    /// `OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_ENDPOINT` (used as they are). Default: none.
+    /// `OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_ENDPOINT` (used as they are). Default: none. Over gRPC only the
+    /// scheme, host and port count (4317 when none is given), as the specification says; see `grpcURL(for:)`.
     public var endpoints: [OTLPSignal: URL] = [:]
     /// Environment: `OTEL_EXPORTER_OTLP_PROTOCOL` and per signal. Default: `http/protobuf`.
     public var protocols: [OTLPSignal: WireProtocol] = [:]
@@ -79,15 +80,31 @@ public struct OTLPExporterConfiguration: Sendable {
     /// How long a record of `signal` may wait for its batch to fill.
     public func scheduleDelay(for signal: OTLPSignal) -> Duration { scheduleDelays[signal] ?? .seconds(1) }
 
+    /// Where `signal` goes over gRPC: the endpoint's scheme, host and port (4317 when it has none), and the path of
+    /// the signal's `Export` method. `nil` when the signal has no endpoint.
+    package func grpcURL(for signal: OTLPSignal) -> URL? {
+        guard let endpoint = endpoints[signal],
+            var components = URLComponents(url: endpoint, resolvingAgainstBaseURL: false)
+        else { return nil }
+        components.port = components.port ?? 4317
+        components.percentEncodedPath = signal.grpcMethodPath
+        components.percentEncodedQuery = nil
+        components.fragment = nil
+        return components.url
+    }
+
     /// A tag of where `signal` is sent, named in its spooled requests: a request waits for a run that sends to the
-    /// same collector, never goes to another one that shares the spool. The FNV-1a hash of the URL's scheme, host,
-    /// port and path: its query and user info, which may hold a secret, are left out.
+    /// same collector the same way, never goes to another one that shares the spool. The FNV-1a hash of the URL's
+    /// scheme, host, port and path, and of the protocol: its query and user info, which may hold a secret, are left
+    /// out.
     package func destinationTag(for signal: OTLPSignal) -> String {
-        let url = endpoints[signal]
-        let place = [
+        let wire = wireProtocol(for: signal)
+        let url = wire == .grpc ? grpcURL(for: signal) : endpoints[signal]
+        var place = [
             url?.scheme?.lowercased() ?? "", url?.host?.lowercased() ?? "", url?.port.map(String.init) ?? "",
             url?.path ?? "",
         ]
+        if wire == .grpc { place.append("grpc") }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in place.joined(separator: " ").utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
@@ -190,13 +207,12 @@ public struct OTLPExporterConfiguration: Sendable {
 
     /// Parses a wire protocol name.
     ///
-    /// - Throws: `OTLPConfigurationError` for gRPC (not supported) and unknown names.
+    /// - Throws: `OTLPConfigurationError` for an unknown name.
     public static func wireProtocol(_ name: String, variable: String) throws -> WireProtocol {
-        if let parsed = WireProtocol(rawValue: name) { return parsed }
-        if name == "grpc" {
-            throw OTLPConfigurationError("\(variable) is grpc: only http/protobuf and http/json are supported")
+        guard let parsed = WireProtocol(rawValue: name) else {
+            throw OTLPConfigurationError("\(variable) is '\(name)': use http/protobuf, http/json or grpc")
         }
-        throw OTLPConfigurationError("\(variable) is '\(name)': use http/protobuf or http/json")
+        return parsed
     }
 
     /// Parses `key=value,key=value` with percent-encoded values (W3C Baggage format, as the OpenTelemetry

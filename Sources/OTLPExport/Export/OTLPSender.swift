@@ -25,7 +25,8 @@ struct HTTPSender: OTLPSender {
 
     func send(_ request: ExportRequest) async -> Delivery {
         let signal = request.signal
-        var headers: [(name: String, value: String)] = [("Content-Type", request.wireProtocol.contentType)]
+        let contentType = request.wireProtocol == .json ? "application/json" : "application/x-protobuf"
+        var headers: [(name: String, value: String)] = [("Content-Type", contentType)]
         var payload = request.body
         if configuration.compression(for: signal) == .gzip {
             payload = Gzip.compress(request.body)
@@ -37,7 +38,7 @@ struct HTTPSender: OTLPSender {
         }
         headers += configured.map { ($0.key, $0.value) }
         // Only the signals with an endpoint are sent (the exporter looks first); one without is not taken.
-        guard let url = configuration.endpoints[signal] else { return .refused(status: 0) }
+        guard let url = configuration.endpoints[signal] else { return .refused(reason: "no endpoint") }
         let post = HTTPRequest(url: url, headers: headers, body: payload, timeout: configuration.timeout(for: signal))
         return Delivery(
             await transport.post(post),

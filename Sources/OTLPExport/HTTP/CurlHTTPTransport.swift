@@ -7,17 +7,17 @@ import Synchronization
 import Glibc
 #endif
 
-/// HTTPS through the system's libcurl, loaded the first time an https endpoint is used: TLS is the one thing worth
-/// a library here, and a run that exports over http, or not at all, neither loads it nor needs it to be installed.
-/// Only https is spoken, redirects are not followed (the 3xx is the outcome), the response is kept within the
-/// bounds of `HTTPResponseParser`, and a cancelled request ends at once.
+/// HTTPS and HTTP/2 through the system's libcurl, loaded the first time either is needed: TLS and HTTP/2 are the
+/// things worth a library here, and a run that exports over plain HTTP/1.1, or not at all, neither loads it nor
+/// needs it to be installed. Plain http is spoken only as HTTP/2, redirects are not followed (the 3xx is the
+/// outcome), the response is kept within the bounds of `HTTPResponseParser`, and a cancelled request ends at once.
 struct CurlHTTPTransport: HTTPTransport {
     /// A PEM file of the certificates a server's must chain to, in place of the system's.
     let trustedCertificates: String?
 
     func post(_ request: HTTPRequest) async -> HTTPOutcome {
         guard let curl = Libcurl.shared else {
-            return .failed("https needs libcurl (libcurl.so.4), which cannot be loaded")
+            return .failed("https and gRPC need libcurl (libcurl.so.4), which cannot be loaded")
         }
         guard let transfer = Transfer(curl: curl) else { return .failed("libcurl cannot start a transfer") }
         return await withTaskCancellationHandler {
@@ -106,6 +106,7 @@ private struct Libcurl: @unchecked Sendable {
         case headerFunction = 20079
         case post = 47
         case followLocation = 52
+        case httpVersion = 84
         case noSignal = 99
         case protocols = 181
         case timeoutMilliseconds = 155
@@ -180,7 +181,7 @@ private final class Transfer: @unchecked Sendable {
             guard configure(request, body: body, headers: list, trustedCertificates: trustedCertificates) else {
                 return .failed("libcurl refused an option")
             }
-            return perform(handle)
+            return perform(handle, http2: request.version == .http2)
         }
     }
 
@@ -191,8 +192,13 @@ private final class Transfer: @unchecked Sendable {
         trustedCertificates: String?
     ) -> Bool {
         let context = UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque())
+        // HTTP/2 by prior knowledge over http, and as the only protocol ALPN may settle on over https (`perform`
+        // refuses an answer in another version). Plain HTTP/1.1 is never libcurl's to speak.
+        let http2 = request.version == .http2
         let settings = [
-            curl.set(easy, .protocols, 2),  // CURLPROTO_HTTPS
+            curl.set(easy, .protocols, http2 ? 3 : 2),  // CURLPROTO_HTTP | CURLPROTO_HTTPS, or CURLPROTO_HTTPS
+            // CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE for http, CURL_HTTP_VERSION_2TLS for https.
+            http2 ? curl.set(easy, .httpVersion, request.url.scheme?.lowercased() == "http" ? 5 : 4) : true,
             curl.set(easy, .followLocation, 0), curl.set(easy, .noSignal, 1), curl.set(easy, .post, 1),
             curl.set(easy, .postFields, body.baseAddress ?? UnsafeRawPointer(bitPattern: 1)),
             curl.set(easy, .postFieldSize, offset: Int64(body.count)),
@@ -209,7 +215,7 @@ private final class Transfer: @unchecked Sendable {
     }
 
     /// Runs the transfer to its end, waiting in libcurl's poll, which `cancel` wakes.
-    private func perform(_ handle: Libcurl.Handle) -> HTTPOutcome {
+    private func perform(_ handle: Libcurl.Handle, http2: Bool) -> HTTPOutcome {
         guard curl.multiAdd(handle, easy) == 0 else { return .failed("libcurl cannot start a transfer") }
         var running: Int32 = 1
         while true {
@@ -226,6 +232,11 @@ private final class Transfer: @unchecked Sendable {
         var status = 0
         let responseCode: Int32 = 0x20_0002  // CURLINFO_RESPONSE_CODE, a long
         guard curl.easyGetInfo(easy, responseCode, &status) == 0 else { return .failed("libcurl gave no status") }
+        var version = 0
+        let httpVersion: Int32 = 0x20_002E  // CURLINFO_HTTP_VERSION, a long: 3 is HTTP/2
+        if http2, curl.easyGetInfo(easy, httpVersion, &version) != 0 || version != 3 {
+            return .failed("the collector does not speak HTTP/2")
+        }
         return .response(status: status, headers: headers, body: body)
     }
 
@@ -262,7 +273,8 @@ private final class Transfer: @unchecked Sendable {
         return true
     }
 
-    /// Keeps the headers of the last response, names in lower case; a head past the bound ends the transfer.
+    /// Keeps the headers of the last response, and its trailers (HTTP/2 hands them here too), names in lower case; a
+    /// head past the bound ends the transfer.
     private func takeHeaderLine(_ bytes: UnsafeRawBufferPointer) -> Bool {
         headBytes = headBytes.addingSaturated(bytes.count)
         guard headBytes <= HTTPResponseParser.maximumHeadLength else { return false }
