@@ -77,7 +77,7 @@ struct ExecCommand {
         ]
         let parsed = try arguments.parse(
             options: names.union(ExportOptions.names),
-            flags: ["--json", "--quiet"],
+            flags: ExportOptions.flags.union(["--json", "--quiet"]),
             usage: Self.usage
         )
         var first: String

@@ -10,12 +10,15 @@ import SaturatingArithmetic
 struct ExportOptions {
     static let names: Set<String> = [
         "--otlp-endpoint", "--otlp-protocol", "--otlp-header", "--signals", "--spool-dir", "--flush-timeout",
-        "--metric-names",
+        "--metric-names", "--resource-attribute", "--identify-user",
     ]
+    /// The export options that take no value.
+    static let flags: Set<String> = ["--identify-user"]
 
     static let help = """
         EXPORT (OpenTelemetry, OTLP/HTTP or OTLP/gRPC):
-          --otlp-endpoint URL    Base URL of a collector; /v1/logs, /v1/traces, /v1/metrics are appended.
+          --otlp-endpoint URL    Base URL of a collector; /v1/logs, /v1/traces, /v1/metrics are appended (for
+                                 grpc, its scheme, host and port count: 4317 when it has none).
                                  Environment: OTEL_EXPORTER_OTLP_ENDPOINT, or per signal
                                  OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_ENDPOINT (full URLs). Default: none,
                                  and nothing is sent.
@@ -28,6 +31,13 @@ struct ExportOptions {
                                  Codex's own [otel] export sends (codex.turn.token_usage, codex.tool.call, …),
                                  which dashboards built for Codex read, delta by default as Codex sends them;
                                  both. Environment: CODEX_TELEMETRY_METRIC_NAMES.
+          --resource-attribute K=V
+                                 A resource attribute (team, cost centre, …); repeatable, and beats the same
+                                 key in OTEL_RESOURCE_ATTRIBUTES.
+          --identify-user        Add the ChatGPT account Codex is signed in with, as Codex's own export does:
+                                 user.email and user.account_id, from $CODEX_HOME/auth.json (its ID token's
+                                 e-mail claim and its account id; no token is kept or sent). Off by default.
+                                 Environment: CODEX_TELEMETRY_IDENTIFY_USER=1.
           --spool-dir DIR        Where batches wait until the collector takes them; sent, oldest first, by this
                                  run or the next to the same collector. Environment: CODEX_TELEMETRY_SPOOL_DIR.
                                  Default: $XDG_STATE_HOME/codex-telemetry/spool (~/.local/state/…).
@@ -67,6 +77,11 @@ struct ExportOptions {
                 let parsed = try OTLPExporterConfiguration.headers(header, variable: "--otlp-header")
                 for signal in OTLPSignal.allCases { configuration.headers[signal, default: [:]].merge(parsed) { $1 } }
             }
+            for pair in arguments.all("--resource-attribute") {
+                let parsed = try OTLPExporterConfiguration.keyValues(pair, variable: "--resource-attribute")
+                if let name = parsed["service.name"] { configuration.serviceName = name }
+                configuration.resourceAttributes.merge(parsed.filter { $0.key != "service.name" }) { $1 }
+            }
         } catch let error as OTLPConfigurationError {
             throw UsageError(error.message, usage: usage)
         }
@@ -99,6 +114,31 @@ struct ExportOptions {
         } else {
             spoolDirectory = URL(fileURLWithPath: LocalPaths.state(environment: environment) + "/spool")
         }
+        try identifyUser(arguments, environment: environment, usage: usage)
+    }
+
+    /// With `--identify-user`, adds the signed-in account to the resource, or says once that there is none.
+    private mutating func identifyUser(
+        _ arguments: ParsedArguments,
+        environment: [String: String],
+        usage: String
+    )
+        throws
+    {
+        let variable = environment["CODEX_TELEMETRY_IDENTIFY_USER"] ?? ""
+        guard ["", "0", "1", "true", "false"].contains(variable.lowercased()) else {
+            throw UsageError("CODEX_TELEMETRY_IDENTIFY_USER must be 1 or 0", usage: usage)
+        }
+        guard arguments["--identify-user"] != nil || ["1", "true"].contains(variable.lowercased()) else { return }
+        let home = LocalPaths.codexHome(environment: environment)
+        guard let account = SignedInAccount(codexHome: home) else {
+            printError(
+                "note: --identify-user: Codex is not signed in with a ChatGPT account in \(home), so no user is "
+                    + "added to the telemetry"
+            )
+            return
+        }
+        configuration.resourceAttributes.merge(account.resourceAttributes) { $1 }
     }
 
     /// The export settings, or `nil` when no endpoint is configured.

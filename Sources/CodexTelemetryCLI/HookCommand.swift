@@ -76,7 +76,7 @@ struct HookCommand {
             action = .uninstall
         default:
             do {
-                action = .run(try arguments.parse(options: options, usage: Self.usage))
+                action = .run(try arguments.parse(options: options, flags: ExportOptions.flags, usage: Self.usage))
             } catch let mistake as UsageError {
                 action = .runMistaken(mistake.message)
             }

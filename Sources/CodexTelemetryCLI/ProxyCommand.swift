@@ -46,6 +46,7 @@ struct ProxyCommand {
     ) throws {
         let parsed = try arguments.parse(
             options: ExportOptions.names.union(["--record", "--prices"]),
+            flags: ExportOptions.flags,
             usage: Self.usage
         )
         guard let executable = parsed.positionals.first else {

@@ -69,6 +69,7 @@ struct ReplayCommand {
     ) throws {
         let parsed = try arguments.parse(
             options: ExportOptions.names.union(["--format", "--prices", "--since", "--until", "--group-by", "--state"]),
+            flags: ExportOptions.flags,
             usage: Self.usage
         )
         guard !parsed.positionals.isEmpty else { throw UsageError("replay needs at least one PATH", usage: Self.usage) }

@@ -72,6 +72,7 @@ struct WatchCommand {
     ) throws {
         let parsed = try arguments.parse(
             options: ExportOptions.names.union(["--idle", "--poll", "--state", "--format", "--prices"]),
+            flags: ExportOptions.flags,
             usage: Self.usage
         )
         guard let format = Format(rawValue: parsed["--format"] ?? "none") else {
