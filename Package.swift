@@ -32,6 +32,8 @@ let package = Package(
                 "SaturatingArithmetic",
             ]
         ),
+        // Reports for people: totals by period, model, session, source or project, as tables, JSON, CSV and HTML.
+        .target(name: "CodexReport", dependencies: ["CodexTelemetry", "JSON", "OTLP", "SaturatingArithmetic"]),
         .target(
             name: "CodexHarness",
             dependencies: [
@@ -42,8 +44,8 @@ let package = Package(
         .executableTarget(
             name: "CodexTelemetryCLI",
             dependencies: [
-                "CodexHarness", "CodexReplay", "CodexTelemetry", "CodexAppServer", "DescriptorIO", "JSON", "JSONRPC",
-                "OTLP", "OTLPExport", "SaturatingArithmetic",
+                "CodexHarness", "CodexReplay", "CodexReport", "CodexTelemetry", "CodexAppServer", "DescriptorIO",
+                "JSON", "JSONRPC", "OTLP", "OTLPExport", "SaturatingArithmetic",
             ]
         ),
         .executableTarget(
@@ -75,9 +77,11 @@ let package = Package(
             dependencies: ["OTLP", "OTLPExport", "JSON", "JSONRPC", "TestSupport"],
             exclude: ["Golden"]
         ),
+        .testTarget(name: "CodexReportTests", dependencies: ["CodexReport", "CodexTelemetry", "JSON", "TestSupport"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CodexHarness", "CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "TestSupport"]
+            dependencies: ["CodexHarness", "CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "TestSupport"],
+            exclude: ["Screenshots"]
         ),
     ]
 )

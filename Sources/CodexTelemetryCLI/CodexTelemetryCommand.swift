@@ -9,6 +9,7 @@ enum CodexTelemetryCommand {
           exec PROMPT       Run Codex headless on a prompt, with telemetry.
           proxy -- CODEX…   Stand between an app-server client and Codex, passing everything through.
           replay PATH…      Turn recorded app-server sessions into telemetry events.
+          report [PATH…]    What Codex did and cost on this machine: tables, JSON, CSV or an HTML page.
           watch [DIR]       Export every Codex session on this machine as its rollout file grows.
           hook              Export what the current session's rollout gained (run by a Codex hook);
                             `hook install` and `hook uninstall` edit Codex's configuration.
@@ -26,6 +27,8 @@ enum CodexTelemetryCommand {
                 return try await ProxyCommand(parsing: &arguments).run()
             case "replay":
                 return try await ReplayCommand(parsing: &arguments).run()
+            case "report":
+                return try await ReportCommand(parsing: &arguments).run()
             case "hook":
                 return try await HookCommand(parsing: &arguments).run()
             case "watch":

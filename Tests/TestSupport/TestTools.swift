@@ -72,6 +72,13 @@ public enum TestTools {
         throw MissingTool(name: "rotel")
     }
 
+    /// Debian's `chromium`, to look at a page as a person would (installed by `scripts/install-test-tools`).
+    public static func chromium() throws -> String {
+        let path = "/usr/bin/chromium"
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw MissingTool(name: "chromium") }
+        return path
+    }
+
     /// Runs a command to its end and returns its stdout; stderr goes to the test's stderr.
     package static func output(
         of executable: String,

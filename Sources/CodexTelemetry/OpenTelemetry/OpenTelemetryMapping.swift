@@ -354,7 +354,8 @@ extension TelemetryEvent {
 }
 
 extension TelemetryAttribute.Value {
-    var text: String? {
+    /// The string, or `nil` for a number.
+    package var text: String? {
         if case .string(let text) = self { return text }
         return nil
     }

@@ -1,0 +1,165 @@
+import CodexReport
+import CodexTelemetry
+import Foundation
+import JSON
+import Testing
+
+/// The report's sums, periods and formats, over events made here: what a person reading it relies on.
+struct UsageReportTests {
+    /// 2026-12-05T10:00:00Z.
+    static let morning: UInt64 = 1_796_464_800_000_000_000
+
+    static func call(
+        _ model: String,
+        at time: UInt64 = morning,
+        thread: String = "thread-a",
+        root: String? = nil,
+        cost: Double? = 0.5,
+        input: Int64 = 1000,
+        cached: Int64 = 400
+    ) -> TelemetryEvent {
+        var attributes = [
+            TelemetryAttribute(key: .requestModel, value: .string(model)),
+            TelemetryAttribute(key: .conversationID, value: .string(thread)),
+            TelemetryAttribute(key: .inputTokens, value: .int(input)),
+            TelemetryAttribute(key: .cacheReadInputTokens, value: .int(cached)),
+            TelemetryAttribute(key: .outputTokens, value: .int(100)),
+            TelemetryAttribute(key: .reasoningOutputTokens, value: .int(30)),
+            TelemetryAttribute(key: .sessionSource, value: .string("cli")),
+        ]
+        if let cost { attributes.append(TelemetryAttribute(key: .costUSD, value: .double(cost))) }
+        if let root { attributes.append(TelemetryAttribute(key: .rootThreadID, value: .string(root))) }
+        return TelemetryEvent(name: .llmCall, startTimeUnixNano: time, endTimeUnixNano: time, attributes: attributes)
+    }
+
+    static func turn(_ status: String, at time: UInt64 = morning, thread: String = "thread-a") -> TelemetryEvent {
+        TelemetryEvent(
+            name: .turn,
+            startTimeUnixNano: time,
+            endTimeUnixNano: time,
+            attributes: [
+                TelemetryAttribute(key: .turnStatus, value: .string(status)),
+                TelemetryAttribute(key: .conversationID, value: .string(thread)),
+                TelemetryAttribute(key: .requestModel, value: .string("gpt-5.5")),
+            ]
+        )
+    }
+
+    static func report(_ dimensions: [UsageReport.Dimension], _ events: [TelemetryEvent]) -> UsageReport {
+        var report = UsageReport(by: dimensions, calendar: .utc)
+        for event in events { report.add(event) }
+        return report
+    }
+
+    @Test(arguments: [
+        // A Thursday at the end of a year, the Friday after it (the same ISO week), a Monday that starts the next
+        // year's first week, and a Sunday in the first week of 2027.
+        ("2026-12-31T12:00:00Z", "2026-W53"), ("2027-01-01T12:00:00Z", "2026-W53"),
+        ("2024-12-30T12:00:00Z", "2025-W01"),
+        ("2027-01-10T12:00:00Z", "2027-W01"), ("2026-12-05T10:00:00Z", "2026-W49"),
+    ])
+    func weeksAreISOWeeks(time: String, week: String) throws {
+        let seconds = UInt64(try #require(ISO8601DateFormatter().date(from: time)).timeIntervalSince1970)
+        let report = Self.report([.week], [Self.call("gpt-5.5", at: seconds * 1_000_000_000)])
+        #expect(report.rows.map(\.key) == [[week]])
+    }
+
+    @Test func periodsAreToldInTheReportsZone() {
+        // 23:30 UTC is the next day two hours east, and the next month on the last day of one.
+        let lateOnNovember30: UInt64 = 1_796_081_400_000_000_000
+        var report = UsageReport(by: [.day, .month], calendar: ReportCalendar(zoneName: "UTC+2") { _ in 7200 })
+        report.add(Self.call("gpt-5.5", at: lateOnNovember30))
+        #expect(report.rows.map(\.key) == [["2026-12-01", "2026-12"]])
+        #expect(Self.report([.day], [Self.call("gpt-5.5", at: lateOnNovember30)]).rows.map(\.key) == [["2026-11-30"]])
+    }
+
+    @Test func totalsAreTheSumsOfTheRowsAndSubAgentsCountInTheirSession() throws {
+        let report = Self.report(
+            [.session, .model],
+            [
+                Self.call("gpt-5.5", thread: "root"),
+                Self.call("gpt-5.5-mini", thread: "child", root: "root", cost: 0.25),
+                Self.call("gpt-5.5", thread: "other"), Self.turn("completed", thread: "root"),
+                Self.turn("failed", thread: "other"),
+            ]
+        )
+        #expect(report.sessions.keys.sorted() == ["other", "root"])
+        #expect(report.sessions["root"]?.totals.subAgentCostUSD == 0.25)
+        #expect(report.sessions["root"]?.totals.costUSD == 0.75)
+        let json = try JSONValue(parsing: report.json())
+        let groups = try #require(json["groups"].flatMap { if case .array(let items) = $0 { items } else { nil } })
+        for field in ["modelCalls", "inputTokens", "cachedInputTokens", "turns", "failedTurns"] {
+            #expect(groups.compactMap { $0[field]?.int }.reduce(0, +) == json["total"]?[field]?.int, "\(field)")
+        }
+        #expect(json["total"]?["costUsd"]?.double == 1.25)
+        #expect(json["total"]?["cacheHitRatio"]?.double == 0.4)
+    }
+
+    /// A model without a price is named and its calls counted; its cost is never shown as nothing.
+    @Test func aModelWithoutAPriceIsNamedNeverFree() throws {
+        let report = Self.report([.model], [Self.call("gpt-5.5"), Self.call("house-model", cost: nil)])
+        let table = report.table()
+        #expect(table.contains("$0.50*"))
+        #expect(table.contains("1 model call of models without a price: house-model"))
+        let json = try JSONValue(parsing: report.json())
+        #expect(json["total"]?["unpricedModelCalls"]?.int == 1)
+        #expect(json["total"]?["unpricedModels"] == .array([.string("house-model")]))
+    }
+
+    /// Every line of the table has its columns at the same places: the numbers end where their titles end.
+    @Test(arguments: [nil, 80, 200] as [Int?])
+    func theTableIsAlignedAndFitsTheWidth(width: Int?) throws {
+        let events = (0..<5).flatMap { day in
+            [
+                Self.call("gpt-5.5", at: Self.morning + UInt64(day) * 86_400_000_000_000, input: 12_345_678),
+                Self.turn(day == 2 ? "failed" : "completed", at: Self.morning + UInt64(day) * 86_400_000_000_000),
+            ]
+        }
+        let table = Self.report([.day, .model], events).table(width: width)
+        let lines = table.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let header = try #require(lines.firstIndex { $0.hasPrefix("Day") })
+        let body = lines[header...].prefix { !$0.isEmpty }.filter { !$0.hasPrefix("─") }
+        #expect(body.count == 7)  // titles, five days, the total
+        if let width { #expect(body.allSatisfy { $0.count <= width }) }
+        // Where each right-aligned column ends (titles are apart by two spaces or more), in the titles' line, every
+        // row has a digit or a dollar figure.
+        let titles = Array(lines[header])
+        let ends = titles.indices.filter { index in
+            titles[index] != " "
+                && (index + 1 == titles.count || titles[(index + 1)...].prefix(2).allSatisfy { $0 == " " })
+        }.dropFirst(2)
+        #expect(!ends.isEmpty)
+        for line in body.dropFirst() {
+            let characters = Array(line)
+            for end in ends { #expect(end < characters.count && characters[end] != " ", "\(line)") }
+        }
+        #expect(body.last?.hasPrefix("Total") == true)
+        #expect(lines.prefix { !$0.isEmpty }.joined(separator: " ").contains("(time zone UTC)"))
+        if width == 80 {
+            #expect(!lines[header].contains("Cache write"))
+        } else {
+            #expect(lines[header].contains("Cache write"))
+        }
+    }
+
+    @Test func csvQuotesWhatItMustAndNoCellIsAFormula() {
+        let report = Self.report([.model], [Self.call("=HYPERLINK(\"x\",\"y\")"), Self.call("a,b")])
+        let lines = report.csv().split(separator: "\r\n").map(String.init)
+        #expect(lines.count == 3)
+        #expect(lines[0].hasPrefix("model,turns,failedTurns"))
+        #expect(lines.contains { $0.hasPrefix("\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\",") })
+        #expect(lines.contains { $0.hasPrefix("\"a,b\",") })
+    }
+
+    /// A model name is read from a file: on the page it is text, and the page loads nothing and runs nothing.
+    @Test func theHTMLEscapesWhatItIsGivenAndIsSelfContained() {
+        let hostile = "<img src=x onerror=alert(1)>"
+        let html = Self.report([.day, .model], [Self.call(hostile), Self.turn("completed")]).html()
+        #expect(!html.contains(hostile))
+        #expect(html.contains("&lt;img src=x onerror=alert(1)&gt;"))
+        #expect(
+            !html.contains("<script") && !html.contains("http:") && !html.contains("https:") && !html.contains("url(")
+        )
+        #expect(html.contains("default-src 'none'"))
+    }
+}
