@@ -91,7 +91,6 @@ public final class TelemetryExport: Sendable {
         return (result, report)
     }
 
-    /// Exports one event: its log record and span now, its measurements with the metrics at the end.
     /// A trace position for a turn about to start, to hand to Codex with its `turn/start`: in the harness's trace
     /// when it gave one, else in a new one. `assign` it to the turn once its id is known.
     public func positionForNextTurn() -> TraceContext {
@@ -106,6 +105,7 @@ public final class TelemetryExport: Sendable {
         mapping.withLock { $0.assign(position, toTurn: turnID, ofThread: threadID) }
     }
 
+    /// Exports one event: its log record and span now, its measurements with the metrics at the end.
     public func record(_ event: TelemetryEvent) {
         let (log, span) = mapping.withLock { $0.map(event) }
         exporter.enqueue(log)

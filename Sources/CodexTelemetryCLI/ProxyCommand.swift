@@ -72,7 +72,8 @@ struct ProxyCommand {
             printError("error: \(error.message)")
             return 127
         }
-        forwardStandardInput(to: server, recorder: recorder)
+        let handoff = TurnTraceHandoff()
+        forwardStandardInput(to: server, recorder: recorder, handoff: handoff)
         let stopping = Stopping()
         let signals = StopSignals([SIGINT, SIGTERM, SIGHUP]) { signal in
             // Codex ends as its client asked, its output closes, and what was observed is flushed in time.
@@ -83,7 +84,10 @@ struct ProxyCommand {
 
         var telemetry = SessionTelemetry(prices: prices)
         let observe: (TelemetryExport?) async -> Void = { export in
-            if let export { stopping.onStop { export.limitFlush(to: Self.flushGrace) } }
+            if let export {
+                stopping.onStop { export.limitFlush(to: Self.flushGrace) }
+                handoff.start(export)
+            }
             for await line in server.lines {
                 let now = Date()
                 recorder?.record(line, from: .server, at: now)
@@ -94,6 +98,11 @@ struct ProxyCommand {
                         maximumValues: AppServerMessage.maximumSelectedValues
                     )
                 else { continue }
+                if message.method == AppServerMethod.turnStarted,
+                    case .turnStarted(let thread, let turn) = AppServerMessage(message)
+                {
+                    handoff.turnStarted(turn.id, ofThread: thread)
+                }
                 for event in telemetry.receive(message, receivedAt: UInt64(saturating: now.timeIntervalSince1970 * 1e9))
                 {
                     export?.record(event)
@@ -121,22 +130,49 @@ struct ProxyCommand {
     /// official Python SDK, two seconds after SIGTERM). What is not sent by then stays in the spool.
     static let flushGrace = Duration.seconds(1)
 
-    /// Copies our stdin to the server's, chunk by chunk as it arrives, on a thread of its own; records what the
-    /// client sent, line by line; closes the server's stdin when ours ends.
-    private func forwardStandardInput(to server: ChildProcess, recorder: SessionRecorder?) {
+    /// Copies our stdin to the server's, line by line as each one ends, on a thread of its own: each line passes
+    /// through `handoff` (a `turn/start` gains a trace), and one longer than it reads goes on as it comes. Records
+    /// what the client sent, line by line; closes the server's stdin when ours ends.
+    private func forwardStandardInput(to server: ChildProcess, recorder: SessionRecorder?, handoff: TurnTraceHandoff) {
         detachThread {
             var framer = LineFramer()
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
             defer { buffer.deallocate() }
+            // The line begun and not yet passed on, unless it is too long to look at and goes on as it comes.
+            var line: [UInt8] = []
+            var passingThrough = false
             while true {
                 let count = readSome(STDIN_FILENO, into: buffer.baseAddress, count: buffer.count)
                 guard count > 0 else { break }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
-                server.write(bytes: Array(chunk))
+                var rest = UnsafeRawBufferPointer(rebasing: buffer[..<count])[...]
                 if let recorder {
-                    framer.append(chunk) { recorder.record(Array($0), from: .client, at: Date()) }
+                    framer.append(UnsafeRawBufferPointer(rebasing: rest)) {
+                        recorder.record(Array($0), from: .client, at: Date())
+                    }
+                }
+                while let newline = rest.firstIndex(of: 0x0A) {
+                    if passingThrough {
+                        server.write(bytes: Array(rest[...newline]))
+                        passingThrough = false
+                    } else {
+                        line += rest[..<newline]
+                        server.write(bytes: handoff.forward(line[...]) + [0x0A])
+                        line.removeAll(keepingCapacity: true)
+                    }
+                    rest = rest[(newline + 1)...]
+                }
+                if passingThrough {
+                    server.write(bytes: Array(rest))
+                } else {
+                    line += rest
+                    if line.count > TurnTraceHandoff.maximumInspectedLength {
+                        server.write(bytes: line)
+                        line = []
+                        passingThrough = true
+                    }
                 }
             }
+            if !line.isEmpty { server.write(bytes: line) }
             if let recorder, let last = framer.finish() { recorder.record(last, from: .client, at: Date()) }
             server.closeStdin()
         }

@@ -1,0 +1,57 @@
+import CodexHarness
+import JSON
+import OTLP
+import Synchronization
+
+/// Hands each turn's trace position to Codex in the client's own `turn/start`, as `exec` does with its own: with
+/// Codex's tracing on, Codex's spans of the turn sit under the turn span the proxy exports. A request that already
+/// carries a trace is the client's to decide, and is left alone; so is every other line.
+final class TurnTraceHandoff: Sendable {
+    private struct State {
+        var export: TelemetryExport?
+        /// Positions handed to Codex, by thread, for the turns it has yet to announce.
+        var pending: [String: [TraceContext]] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// A `turn/start` is a few kilobytes; a longer line (a prompt with an image) is passed on unread.
+    static let maximumInspectedLength = 1 << 20
+
+    private static let selection = JSONSelection.members([
+        "method": .everything, "id": .everything, "trace": .members([:]), "params": .members(["threadId": .head(256)]),
+    ])
+
+    /// Starts handing positions once there is an export to put the turns in.
+    func start(_ export: TelemetryExport) {
+        state.withLock { $0.export = export }
+    }
+
+    /// The client's line as Codex is to get it: a `turn/start` without a trace gains one, in a new member ahead of
+    /// the others; anything else is returned as it is.
+    func forward(_ line: ArraySlice<UInt8>) -> [UInt8] {
+        guard line.count <= Self.maximumInspectedLength, let brace = line.firstIndex(of: UInt8(ascii: "{")),
+            line[..<brace].allSatisfy({ [0x20, 0x09, 0x0D].contains($0) }),
+            let request = try? JSONValue(parsing: line, selecting: Self.selection, maximumValues: 16),
+            request["method"]?.string == "turn/start", request["id"] != nil, request["trace"] == nil,
+            let thread = request["params"]?["threadId"]?.string
+        else { return Array(line) }
+        let position = state.withLock { state -> TraceContext? in
+            guard let position = state.export?.positionForNextTurn() else { return nil }
+            state.pending[thread, default: []].append(position)
+            return position
+        }
+        guard let position else { return Array(line) }
+        let trace = Array(#""trace":{"traceparent":"\#(position.traceparent)"},"#.utf8)
+        return Array(line[...brace]) + trace + line[(brace + 1)...]
+    }
+
+    /// Codex announced a turn: the position handed with its `turn/start`, if any, becomes its span's.
+    func turnStarted(_ turnID: String, ofThread thread: String) {
+        state.withLock { state in
+            guard let export = state.export, var positions = state.pending[thread], !positions.isEmpty else { return }
+            export.assign(positions.removeFirst(), toTurn: turnID, ofThread: thread)
+            state.pending[thread] = positions.isEmpty ? nil : positions
+        }
+    }
+}
