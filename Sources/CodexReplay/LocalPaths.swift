@@ -16,6 +16,14 @@ package enum LocalPaths {
     }
 
     private static func value(_ name: String, _ environment: [String: String]) -> String? {
-        environment[name].flatMap { $0.isEmpty ? nil : $0 }
+        environment.setting(name)
+    }
+}
+
+extension [String: String] {
+    /// An environment variable's value, or `nil` when it is unset or set empty: set empty, a variable of ours means
+    /// its default, as the XDG Base Directory specification says of its own, so that `VARIABLE= command` restores it.
+    package func setting(_ name: String) -> String? {
+        self[name].flatMap { $0.isEmpty ? nil : $0 }
     }
 }

@@ -1,5 +1,6 @@
 import CodexAppServer
 import CodexHarness
+import CodexReplay
 import CodexTelemetry
 import Dispatch
 import FoundationEssentials
@@ -130,7 +131,7 @@ struct ExecCommand {
         json = parsed["--json"] != nil
         quiet = parsed["--quiet"] != nil
         recordingPath = parsed["--record"]
-        if let value = parsed["--traceparent"] ?? environment["TRACEPARENT"] {
+        if let value = parsed["--traceparent"] ?? environment.setting("TRACEPARENT") {
             guard let context = TraceContext(traceparent: value) else {
                 throw UsageError("--traceparent (or TRACEPARENT) is not a W3C traceparent", usage: Self.usage)
             }

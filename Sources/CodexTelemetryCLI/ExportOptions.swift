@@ -85,7 +85,7 @@ struct ExportOptions {
         } catch let error as OTLPConfigurationError {
             throw UsageError(error.message, usage: usage)
         }
-        let names = arguments["--metric-names"] ?? environment["CODEX_TELEMETRY_METRIC_NAMES"] ?? "genai"
+        let names = arguments["--metric-names"] ?? environment.setting("CODEX_TELEMETRY_METRIC_NAMES") ?? "genai"
         guard let metricNames = MetricNames(rawValue: names) else {
             throw UsageError("--metric-names must be genai, codex or both", usage: usage)
         }
@@ -102,14 +102,14 @@ struct ExportOptions {
         }
         let (source, seconds) =
             arguments["--flush-timeout"].map { ("--flush-timeout", $0) }
-            ?? environment["CODEX_TELEMETRY_FLUSH_TIMEOUT"].map { ("CODEX_TELEMETRY_FLUSH_TIMEOUT", $0) }
+            ?? environment.setting("CODEX_TELEMETRY_FLUSH_TIMEOUT").map { ("CODEX_TELEMETRY_FLUSH_TIMEOUT", $0) }
             ?? ("", "10")
         guard let flush = Double(seconds).flatMap({ Duration(seconds: $0, in: .zero...ExecCommand.longestWait) })
         else {
             throw UsageError("\(source) must be a number of seconds, at most a year", usage: usage)
         }
         flushTimeout = flush
-        if let directory = arguments["--spool-dir"] ?? environment["CODEX_TELEMETRY_SPOOL_DIR"] {
+        if let directory = arguments["--spool-dir"] ?? environment.setting("CODEX_TELEMETRY_SPOOL_DIR") {
             spoolDirectory = URL(fileURLWithPath: directory)
         } else {
             spoolDirectory = URL(fileURLWithPath: LocalPaths.state(environment: environment) + "/spool")
@@ -125,7 +125,7 @@ struct ExportOptions {
     )
         throws
     {
-        let variable = environment["CODEX_TELEMETRY_IDENTIFY_USER"] ?? ""
+        let variable = environment.setting("CODEX_TELEMETRY_IDENTIFY_USER") ?? ""
         guard ["", "0", "1", "true", "false"].contains(variable.lowercased()) else {
             throw UsageError("CODEX_TELEMETRY_IDENTIFY_USER must be 1 or 0", usage: usage)
         }
@@ -196,7 +196,7 @@ extension PriceTable {
     ///
     /// - Throws: `UsageError` when the file cannot be read (or is over 1 MiB) or holds prices that cannot be used.
     static func from(_ arguments: ParsedArguments, environment: [String: String], usage: String) throws -> PriceTable {
-        guard let file = arguments["--prices"] ?? environment["CODEX_TELEMETRY_PRICES"] else { return .bundled }
+        guard let file = arguments["--prices"] ?? environment.setting("CODEX_TELEMETRY_PRICES") else { return .bundled }
         do {
             return try PriceTable.bundled.overlaid(
                 with: try readFile(file, atMost: 1 << 20, what: "the price file"),

@@ -139,6 +139,28 @@ struct OTLPExportTests {
         )
     }
 
+    /// `VARIABLE= command` means the variable's default, for every variable of ours, as for the XDG ones.
+    @Test func aVariableSetEmptyMeansItsDefault() async throws {
+        let collector = try await StandInCollector(respond: "200")
+        defer { Task { await collector.stop() } }
+        let state = try TestTools.makeTemporaryDirectory("state")
+        let empty = [
+            "CODEX_TELEMETRY_SPOOL_DIR", "CODEX_TELEMETRY_FLUSH_TIMEOUT", "CODEX_TELEMETRY_METRIC_NAMES",
+            "CODEX_TELEMETRY_PRICES", "CODEX_TELEMETRY_IDENTIFY_USER", "CODEX_TELEMETRY_STATE",
+        ]
+        let outcome = try await TestTools.runCLI(
+            ["replay", Self.session, "--otlp-endpoint", "http://127.0.0.1:\(collector.port)"],
+            environment: Dictionary(uniqueKeysWithValues: empty.map { ($0, "") }).merging(["XDG_STATE_HOME": state.path]
+            ) {
+                $1
+            }
+        )
+        #expect(outcome.status == .exited(0), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("exported 26 log records, 26 spans, 13 metric points in 3 requests"))
+        // The spool is the default one, not the current folder.
+        #expect(FileManager.default.fileExists(atPath: state.appendingPathComponent("codex-telemetry/spool").path))
+    }
+
     @Test func aCollectorThatIsDownAtFirstGetsEverythingExactlyOnce() async throws {
         let port = freePort()
         let spool = try TestTools.makeTemporaryDirectory("spool")
