@@ -223,7 +223,8 @@ package final class CursorFile: Sendable {
 
     /// The cursor of every command that keeps one: `--state`, else `CODEX_TELEMETRY_STATE`, else the default.
     package static func path(_ option: String?, environment: [String: String]) -> String {
-        option ?? environment.setting("CODEX_TELEMETRY_STATE") ?? LocalPaths.state(environment: environment) + "/cursor.json"
+        option ?? environment.setting("CODEX_TELEMETRY_STATE")
+            ?? LocalPaths.state(environment: environment) + "/cursor.json"
     }
 }
 
