@@ -2,18 +2,18 @@
 ///
 /// The zone is handed in as its offset from UTC at each moment, so that this module needs neither the process's
 /// environment nor a time zone database; the command line looks the offset up in the C library.
-public struct ReportCalendar: Sendable {
+package struct ReportCalendar: Sendable {
     /// The zone's name as the report's header says it: `Europe/Paris`, `UTC`.
-    public var zoneName: String
+    package var zoneName: String
     /// Seconds east of UTC at a Unix time, in seconds.
-    public var offset: @Sendable (_ unixSeconds: Int64) -> Int
+    package var offset: @Sendable (_ unixSeconds: Int64) -> Int
 
-    public init(zoneName: String, offset: @escaping @Sendable (_ unixSeconds: Int64) -> Int) {
+    package init(zoneName: String, offset: @escaping @Sendable (_ unixSeconds: Int64) -> Int) {
         self.zoneName = zoneName
         self.offset = offset
     }
 
-    public static let utc = ReportCalendar(zoneName: "UTC") { _ in 0 }
+    package static let utc = ReportCalendar(zoneName: "UTC") { _ in 0 }
 
     /// A local date and time.
     struct Moment {

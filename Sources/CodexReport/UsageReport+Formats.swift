@@ -49,7 +49,7 @@ extension UsageReport {
 
     /// The report as a table for a person: a header, aligned columns with thousands separators, a `Total` row, and
     /// notes. Given a terminal `width`, it drops the least useful columns until the table fits.
-    public func table(width: Int? = nil) -> String {
+    package func table(width: Int? = nil) -> String {
         var columns = Array(Self.tableFields)
         let keyTitles = dimensions.flatMap { $0 == .session ? ["Session", "Started"] : [$0.title] }
         let keys = rows.map { row in
@@ -123,7 +123,7 @@ extension UsageReport {
 
     /// The report as one JSON document: `by`, `timeZone`, `period`, `sessions`, `groups` (each with its `key` and
     /// its figures) and `total`.
-    public func json() -> [UInt8] {
+    package func json() -> [UInt8] {
         var document = JSONObject()
         document["by"] = .array(dimensions.map { .string($0.rawValue) })
         document["timeZone"] = .string(calendar.zoneName)
@@ -165,7 +165,7 @@ extension UsageReport {
 
     /// The rows as CSV (RFC 4180): one header line, then the same rows as the JSON's `groups`; no total row, so
     /// that a spreadsheet's sums are right.
-    public func csv() -> String {
+    package func csv() -> String {
         let keyNames = dimensions.flatMap { $0 == .session ? ["session", "sessionStart"] : [$0.rawValue] }
         var lines = [(keyNames + Self.fields.map(\.name) + ["unpricedModels"]).joined(separator: ",")]
         for row in rows {

@@ -4,7 +4,7 @@ extension UsageReport {
     /// The report as one self-contained page: inline CSS and SVG, no script, nothing loaded (its content security
     /// policy forbids it), light or dark as the reader's system is. Every string from the session files (a model,
     /// a source, an id) is escaped.
-    public func html() -> String {
+    package func html() -> String {
         let title =
             "Codex usage" + (period.map { ", \(calendar.day($0.lowerBound)) to \(calendar.day($0.upperBound))" } ?? "")
         var page = """

@@ -1,4 +1,4 @@
-public import CodexTelemetry
+package import CodexTelemetry
 import SaturatingArithmetic
 
 /// What one person wants to know of their Codex use, added up from telemetry events: totals by period, model,
@@ -8,44 +8,44 @@ import SaturatingArithmetic
 /// turns, model calls and tool calls are events of those kinds, tokens and cost are the model calls'. Memory is
 /// bounded whatever the input: past `maximumGroups` groups or `maximumSessions` sessions, the rest are added up
 /// under `other`.
-public struct UsageReport: Sendable {
+package struct UsageReport: Sendable {
     /// What rows are keyed by.
-    public enum Dimension: String, Sendable, CaseIterable {
+    package enum Dimension: String, Sendable, CaseIterable {
         case day, week, month, model, session, source, project
 
         /// As a column's title: `Day`.
-        public var title: String { rawValue.prefix(1).uppercased() + rawValue.dropFirst() }
+        package var title: String { rawValue.prefix(1).uppercased() + rawValue.dropFirst() }
     }
 
     /// The totals of one row, or of everything.
-    public struct Totals: Sendable, Hashable {
-        public var turns = 0
+    package struct Totals: Sendable, Hashable {
+        package var turns = 0
         /// Turns by how they ended: `completed`, `failed`, `interrupted`.
-        public var turnsByStatus: [String: Int] = [:]
-        public var modelCalls = 0
-        public var toolCalls = 0
-        public var inputTokens: Int64 = 0
+        package var turnsByStatus: [String: Int] = [:]
+        package var modelCalls = 0
+        package var toolCalls = 0
+        package var inputTokens: Int64 = 0
         /// Input tokens read from the prompt cache: part of `inputTokens`.
-        public var cachedInputTokens: Int64 = 0
-        public var cacheWriteInputTokens: Int64 = 0
-        public var outputTokens: Int64 = 0
+        package var cachedInputTokens: Int64 = 0
+        package var cacheWriteInputTokens: Int64 = 0
+        package var outputTokens: Int64 = 0
         /// Output tokens spent reasoning: part of `outputTokens`.
-        public var reasoningOutputTokens: Int64 = 0
+        package var reasoningOutputTokens: Int64 = 0
         /// The cost of the model calls that could be priced.
-        public var costUSD: Double = 0
+        package var costUSD: Double = 0
         /// Model calls of models without a price: not in `costUSD`, never counted as free.
-        public var unpricedModelCalls = 0
-        public var unpricedModels: Set<String> = []
+        package var unpricedModelCalls = 0
+        package var unpricedModels: Set<String> = []
         /// What sub-agents did, as part of the above.
-        public var subAgentTurns = 0
-        public var subAgentCostUSD: Double = 0
+        package var subAgentTurns = 0
+        package var subAgentCostUSD: Double = 0
 
-        public init() {}
+        package init() {}
 
-        public var failedTurns: Int { turnsByStatus["failed", default: 0] }
-        public var interruptedTurns: Int { turnsByStatus["interrupted", default: 0] }
+        package var failedTurns: Int { turnsByStatus["failed", default: 0] }
+        package var interruptedTurns: Int { turnsByStatus["interrupted", default: 0] }
         /// The share of input tokens read from the cache, from 0 to 1; 0 when there was no input.
-        public var cacheHitRatio: Double { inputTokens > 0 ? Double(cachedInputTokens) / Double(inputTokens) : 0 }
+        package var cacheHitRatio: Double { inputTokens > 0 ? Double(cachedInputTokens) / Double(inputTokens) : 0 }
 
         mutating func add(_ other: Totals) {
             turns += other.turns
@@ -94,45 +94,45 @@ public struct UsageReport: Sendable {
     }
 
     /// A session: a root thread with the sub-agents it spawned, at any depth.
-    public struct Session: Sendable, Hashable {
-        public var totals = Totals()
+    package struct Session: Sendable, Hashable {
+        package var totals = Totals()
         /// When its first event started, Unix nanoseconds.
-        public var start: UInt64 = .max
-        public var source: String?
+        package var start: UInt64 = .max
+        package var source: String?
     }
 
     /// The dimensions rows are keyed by, in order.
-    public let dimensions: [Dimension]
-    public let calendar: ReportCalendar
+    package let dimensions: [Dimension]
+    package let calendar: ReportCalendar
     /// The project of a thread, for `project` rows; `nil` when not known.
     private let project: @Sendable (_ thread: String) -> String?
 
     /// The rows, by their key: one value per dimension.
-    public private(set) var groups: [[String]: Totals] = [:]
-    public private(set) var total = Totals()
+    package private(set) var groups: [[String]: Totals] = [:]
+    package private(set) var total = Totals()
     /// Sessions by their root thread's id.
-    public private(set) var sessions: [String: Session] = [:]
+    package private(set) var sessions: [String: Session] = [:]
     /// Cost by day and model, for the chart of cost per day.
-    public private(set) var costByDayAndModel: [String: [String: Double]] = [:]
+    package private(set) var costByDayAndModel: [String: [String: Double]] = [:]
     /// Tool calls by kind (`commandExecution`, `mcpToolCall`, …) and status.
-    public private(set) var toolCallsByKindAndStatus: [String: [String: Int]] = [:]
+    package private(set) var toolCallsByKindAndStatus: [String: [String: Int]] = [:]
     /// The first and last start of an event counted, Unix nanoseconds.
-    public private(set) var period: ClosedRange<UInt64>?
+    package private(set) var period: ClosedRange<UInt64>?
     private var costCells = 0
     /// The periods of the last quarter hour an event started in: events come in time order, and every zone's offset
     /// and its changes are whole quarter hours, so the quarter hour tells the periods.
     private var lastPeriods: (quarterHour: UInt64, day: String, week: String, month: String)?
 
-    public static let maximumGroups = 4096
-    public static let maximumSessions = 4096
+    package static let maximumGroups = 4096
+    package static let maximumSessions = 4096
     /// What stands for the groups and sessions past the bounds.
-    public static let other = "other"
+    package static let other = "other"
 
     /// - Parameters:
     ///   - dimensions: what rows are keyed by, one or two.
     ///   - calendar: the zone periods are told in.
     ///   - project: the project of a thread, for `project` rows.
-    public init(
+    package init(
         by dimensions: [Dimension],
         calendar: ReportCalendar,
         project: @escaping @Sendable (_ thread: String) -> String? = { _ in nil }
@@ -143,7 +143,7 @@ public struct UsageReport: Sendable {
     }
 
     /// Counts one event; events of other kinds than turns, model calls and tool calls are not counted.
-    public mutating func add(_ event: TelemetryEvent) {
+    package mutating func add(_ event: TelemetryEvent) {
         guard [.turn, .llmCall, .toolCall].contains(event.name) else { return }
         let thread = event[.conversationID]?.text ?? "unknown"
         let root = event[.rootThreadID]?.text ?? thread
@@ -211,7 +211,7 @@ public struct UsageReport: Sendable {
     }
 
     /// The rows in order: periods and sessions by time, anything else by name.
-    public var rows: [(key: [String], totals: Totals)] {
+    package var rows: [(key: [String], totals: Totals)] {
         groups.map { ($0.key, $0.value) }.sorted { left, right in
             for (index, dimension) in dimensions.enumerated() where left.key[index] != right.key[index] {
                 if dimension == .session {
@@ -225,7 +225,7 @@ public struct UsageReport: Sendable {
     }
 
     /// The sessions that cost most, most first.
-    public func costliestSessions(_ count: Int) -> [(id: String, session: Session)] {
+    package func costliestSessions(_ count: Int) -> [(id: String, session: Session)] {
         sessions.map { ($0.key, $0.value) }.sorted {
             ($0.1.totals.costUSD, $0.1.totals.modelCalls, $0.0) > ($1.1.totals.costUSD, $1.1.totals.modelCalls, $1.0)
         }.prefix(count).map { $0 }
