@@ -46,6 +46,15 @@ def count_items(signal, message):
     return total
 
 
+def make_certificate(directory):
+    """A certificate for 127.0.0.1 made for the run, and its key: DIR/certificate.pem, for the client to trust."""
+    certificate, key = os.path.join(directory, "certificate.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", certificate], check=True, capture_output=True)
+    return certificate, key
+
+
 def exit_when_stdin_closes():
     while sys.stdin.buffer.read1(65536):
         pass
@@ -120,11 +129,7 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     if args.tls_dir:
-        certificate = os.path.join(args.tls_dir, "certificate.pem")
-        key = os.path.join(args.tls_dir, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                        "-keyout", key, "-out", certificate], check=True, capture_output=True)
+        certificate, key = make_certificate(args.tls_dir)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certificate, key)
         server.socket = context.wrap_socket(server.socket, server_side=True)

@@ -2,7 +2,7 @@
 """A scriptable OTLP/gRPC collector for fault tests: grpcio's own server, decoding with the official definitions
 (opentelemetry-proto), and for stream resets a bare HTTP/2 server of a few frames.
 
-Usage: stand-in-grpc-collector.py --save-dir DIR [--port N] [--respond LIST] [--retry-after SECONDS]
+Usage: stand-in-grpc-collector.py --save-dir DIR [--port N] [--respond LIST] [--retry-after SECONDS] [--tls-dir DIR]
 
 --respond is a comma-separated list of answers, one per call, the last repeated:
   ok             OK, with an empty response
@@ -16,7 +16,8 @@ Usage: stand-in-grpc-collector.py --save-dir DIR [--port N] [--respond LIST] [--
   reset          reset the stream (RST_STREAM, INTERNAL_ERROR) without any answer; only alone, as the whole list
 Each call is described, before it is answered, in DIR/NNNNN-SIGNAL.request.json: {"path", "status", "items",
 "contentType", "headers" (names only), "time"}, and its message saved as NNNNN-SIGNAL.body. Prints `listening PORT`
-once ready, and exits when its stdin closes, so it never outlives the test that started it.
+once ready, and exits when its stdin closes, so it never outlives the test that started it. With --tls-dir it speaks
+TLS only (HTTP/2 by ALPN, as gRPC does), with a certificate for 127.0.0.1 left in DIR/certificate.pem.
 """
 import argparse
 import json
@@ -86,7 +87,7 @@ class Calls:
         return answer
 
 
-def grpc_server(port, calls, retry_after):
+def grpc_server(port, calls, retry_after, tls_dir):
     def handler(signal):
         service, _, response_type, rejected_field = SERVICES[signal]
 
@@ -119,7 +120,12 @@ def grpc_server(port, calls, retry_after):
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers([handler(signal)[1] for signal in SERVICES])
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    if tls_dir:
+        certificate, key = collector.make_certificate(tls_dir)
+        credentials = grpc.ssl_server_credentials([(open(key, "rb").read(), open(certificate, "rb").read())])
+        server.add_secure_port(f"127.0.0.1:{port}", credentials)
+    else:
+        server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     return server
 
@@ -166,13 +172,14 @@ def main():
     parser.add_argument("--save-dir", required=True)
     parser.add_argument("--respond", default="ok")
     parser.add_argument("--retry-after", type=int, default=2)
+    parser.add_argument("--tls-dir")
     args = parser.parse_args()
     calls = Calls(args.save_dir, args.respond.split(","))
     if args.respond == "reset":
         listener = socket.create_server(("127.0.0.1", args.port))
         threading.Thread(target=resetting_server, args=(listener, calls), daemon=True).start()
     else:
-        server = grpc_server(args.port, calls, args.retry_after)  # noqa: F841 (kept: a server collected stops)
+        server = grpc_server(args.port, calls, args.retry_after, args.tls_dir)  # noqa: F841 (kept: a server collected stops)
     print(f"listening {args.port}", flush=True)
     collector.exit_when_stdin_closes()
 

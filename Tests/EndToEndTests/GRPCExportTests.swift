@@ -105,6 +105,27 @@ struct GRPCExportTests {
         #expect(try ExportFaultTests.files(in: spool).count == 3)
     }
 
+    /// Over TLS, HTTP/2 is agreed by ALPN: delivered to a collector whose certificate is trusted, and to no other.
+    @Test func overHTTPSTheCallsGoByALPNToATrustedCollectorOnly() async throws {
+        let collector = try await StandInCollector(respond: "ok", tls: true, grpc: true)
+        defer { Task { await collector.stop() } }
+        let certificate = try #require(collector.certificate)
+        let arguments = [
+            "replay", Self.session, "--otlp-endpoint", "https://127.0.0.1:\(collector.port)", "--otlp-protocol", "grpc",
+        ]
+        let untrusted = try await TestTools.runCLI(
+            arguments + ["--spool-dir", try TestTools.makeTemporaryDirectory("spool").path, "--flush-timeout", "1"]
+        )
+        #expect(untrusted.stderr.contains("not yet sent"))
+        #expect(collector.requests.isEmpty)
+        let outcome = try await TestTools.runCLI(
+            arguments + ["--spool-dir", try TestTools.makeTemporaryDirectory("spool").path],
+            environment: ["OTEL_EXPORTER_OTLP_CERTIFICATE": certificate]
+        )
+        #expect(outcome.status == .exited(0), "\(outcome.stderr)")
+        #expect(Self.taken(collector) == Self.everything)
+    }
+
     /// What waits in the spool for a gRPC collector goes there, whole, on the next run: the spool and its
     /// accounting are the same as over HTTP.
     @Test func whatWaitedInTheSpoolIsSentByTheNextRun() async throws {
