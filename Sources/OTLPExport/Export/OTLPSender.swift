@@ -32,11 +32,7 @@ struct HTTPSender: OTLPSender {
             payload = Gzip.compress(request.body)
             headers.append(("Content-Encoding", "gzip"))
         }
-        let configured = (configuration.headers[signal] ?? [:]).sorted { $0.key < $1.key }
-        if !configured.contains(where: { $0.key.lowercased() == "user-agent" }) {
-            headers.append(("User-Agent", "codex-telemetry"))
-        }
-        headers += configured.map { ($0.key, $0.value) }
+        headers += configuration.configuredHeaders(for: signal)
         // Only the signals with an endpoint are sent (the exporter looks first); one without is not taken.
         guard let url = configuration.endpoints[signal] else { return .refused(reason: "no endpoint") }
         let post = HTTPRequest(url: url, headers: headers, body: payload, timeout: configuration.timeout(for: signal))
@@ -46,5 +42,17 @@ struct HTTPSender: OTLPSender {
             wireProtocol: request.wireProtocol,
             now: clock.date
         )
+    }
+}
+
+extension OTLPExporterConfiguration {
+    /// The headers configured for `signal` (an API key, say), names in lower case and in order, with our
+    /// `user-agent` unless one of them is it: what every wire sends beside its own framing.
+    func configuredHeaders(for signal: OTLPSignal) -> [(name: String, value: String)] {
+        let configured = (headers[signal] ?? [:]).map { (name: $0.key.lowercased(), value: $0.value) }
+            .sorted { $0.name < $1.name }
+        let agent =
+            configured.contains { $0.name == "user-agent" } ? [] : [(name: "user-agent", value: "codex-telemetry")]
+        return agent + configured
     }
 }

@@ -16,15 +16,11 @@ struct GRPCSender: OTLPSender {
         var headers: [(name: String, value: String)] = [
             ("content-type", "application/grpc"), ("te", "trailers"),
             ("grpc-timeout", "\(timeout.wholeMilliseconds)m"),
-            // Our own answers' partial success is read only when it comes uncompressed.
+            // An answer's partial success is read only when it comes uncompressed: so it is asked for that way.
             ("grpc-accept-encoding", "identity"),
         ]
         if compressed { headers.append(("grpc-encoding", "gzip")) }
-        let configured = (configuration.headers[signal] ?? [:]).sorted { $0.key < $1.key }
-        if !configured.contains(where: { $0.key.lowercased() == "user-agent" }) {
-            headers.append(("user-agent", "codex-telemetry"))
-        }
-        headers += configured.map { ($0.key.lowercased(), $0.value) }
+        headers += configuration.configuredHeaders(for: signal)
         let message = compressed ? Gzip.compress(request.body) : request.body
         let call = HTTPRequest(
             url: url,
@@ -78,13 +74,23 @@ enum GRPCStatus: Int, Sendable {
     /// The name as the gRPC documentation writes it: `UNAVAILABLE`, `RESOURCE_EXHAUSTED`.
     var name: String {
         switch self {
-        case .internalError: return "INTERNAL"
-        default:
-            let words = "\(self)".reduce(into: "") { name, character in
-                if character.isUppercase { name.append("_") }
-                name.append(character)
-            }
-            return words.uppercased()
+        case .ok: "OK"
+        case .cancelled: "CANCELLED"
+        case .unknown: "UNKNOWN"
+        case .invalidArgument: "INVALID_ARGUMENT"
+        case .deadlineExceeded: "DEADLINE_EXCEEDED"
+        case .notFound: "NOT_FOUND"
+        case .alreadyExists: "ALREADY_EXISTS"
+        case .permissionDenied: "PERMISSION_DENIED"
+        case .resourceExhausted: "RESOURCE_EXHAUSTED"
+        case .failedPrecondition: "FAILED_PRECONDITION"
+        case .aborted: "ABORTED"
+        case .outOfRange: "OUT_OF_RANGE"
+        case .unimplemented: "UNIMPLEMENTED"
+        case .internalError: "INTERNAL"
+        case .unavailable: "UNAVAILABLE"
+        case .dataLoss: "DATA_LOSS"
+        case .unauthenticated: "UNAUTHENTICATED"
         }
     }
 
