@@ -16,6 +16,8 @@ extension UsageReport {
     enum Number: Sendable {
         case count(Int64)
         case dollars(Double)
+        /// A share from 0 to 1; `nil` when there is nothing to share.
+        case share(Double?)
     }
 
     static let fields: [Field] = [
@@ -40,6 +42,11 @@ extension UsageReport {
     /// The fields a table shows: the last three are for JSON and CSV, and said in the table's notes instead.
     private static var tableFields: ArraySlice<Field> { fields.dropLast(3) }
 
+    /// For sessions, the share of their cost their sub-agents ran up.
+    private static let subAgentShare = Field(name: "subAgentShare", title: "Sub-agents", priority: 6) { totals in
+        .share(totals.subAgentTurns > 0 && totals.costUSD > 0 ? totals.subAgentCostUSD / totals.costUSD : nil)
+    }
+
     /// A session's first event, in the report's zone, and where it came from: what names a session beside its id.
     func sessionStart(_ id: String) -> String? {
         sessions[id].flatMap { $0.start == .max ? nil : calendar.minute($0.start) }
@@ -50,7 +57,7 @@ extension UsageReport {
     /// The report as a table for a person: a header, aligned columns with thousands separators, a `Total` row, and
     /// notes. Given a terminal `width`, it drops the least useful columns until the table fits.
     package func table(width: Int? = nil) -> String {
-        var columns = Array(Self.tableFields)
+        var columns = Array(Self.tableFields) + (dimensions.contains(.session) ? [Self.subAgentShare] : [])
         let keyTitles = dimensions.flatMap { $0 == .session ? ["Session", "Started"] : [$0.title] }
         let keys = rows.map { row in
             zip(dimensions, row.key).flatMap { dimension, value in
@@ -62,6 +69,7 @@ extension UsageReport {
                 switch column.value(totals) {
                 case .count(let count): return count.grouped
                 case .dollars(let dollars): return "$" + dollars.dollars + (totals.unpricedModelCalls > 0 ? "*" : "")
+                case .share(let share): return share.map { ($0 * 100).decimal(places: 0) + "%" } ?? "-"
                 }
             }
         }
@@ -156,6 +164,7 @@ extension UsageReport {
             switch field.value(totals) {
             case .count(let count): object[field.name] = .int(count)
             case .dollars(let dollars): object[field.name] = .double(dollars.rounded6)
+            case .share(let share): object[field.name] = share.map { .double($0.rounded6) } ?? .null
             }
         }
         object["unpricedModels"] = .array(totals.unpricedModels.sorted().map(JSONValue.string))
@@ -176,6 +185,7 @@ extension UsageReport {
                 switch field.value(row.totals) {
                 case .count(let count): return String(count)
                 case .dollars(let dollars): return dollars.decimal(places: 6)
+                case .share(let share): return share.map { $0.decimal(places: 6) } ?? ""
                 }
             }
             let cells = key + figures + [row.totals.unpricedModels.sorted().joined(separator: ";")]

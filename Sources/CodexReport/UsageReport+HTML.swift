@@ -260,6 +260,8 @@ extension UsageReport {
                 switch column.value(totals) {
                 case .count(let count): return "<td class=\"n\"\(attribute)>\(count.grouped)</td>"
                 case .dollars(let dollars): return "<td class=\"n\"\(attribute)>$\(dollars.dollars)</td>"
+                case .share(let share):
+                    return "<td class=\"n\"\(attribute)>\(share.map { ($0 * 100).decimal(places: 0) + "%" } ?? "")</td>"
                 }
             }.joined()
         }
