@@ -14,12 +14,17 @@ import Glibc
 struct CurlHTTPTransport: HTTPTransport {
     /// A PEM file of the certificates a server's must chain to, in place of the system's.
     let trustedCertificates: String?
+    private let connections = ConnectionCache()
+
+    init(trustedCertificates: String?) {
+        self.trustedCertificates = trustedCertificates
+    }
 
     func post(_ request: HTTPRequest) async -> HTTPOutcome {
         guard let curl = Libcurl.shared else {
             return .failed("https and gRPC need libcurl (libcurl.so.4), which cannot be loaded")
         }
-        guard let transfer = Transfer(curl: curl) else { return .failed("libcurl cannot start a transfer") }
+        let transfer = Transfer(curl: curl, connections: connections)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 detachThread {
@@ -32,12 +37,53 @@ struct CurlHTTPTransport: HTTPTransport {
     }
 }
 
+/// One easy handle and one multi handle for every transfer of a transport, so that the next https request to the
+/// same collector goes over the last one's connection, and its TLS session, rather than a handshake per batch.
+/// Transfers take them one at a time (the exporter sends one request at a time anyway); the multi handle may be
+/// woken from any thread.
+private final class ConnectionCache: @unchecked Sendable {
+    struct Handles {
+        var curl: Libcurl
+        var easy: Libcurl.Handle
+        var multi: Libcurl.Handle
+    }
+
+    private let handles = Mutex<Handles?>(nil)
+    private let turn = Mutex(())
+
+    /// The handles, made at their first use.
+    func handles(_ curl: Libcurl) -> Handles? {
+        handles.withLock { handles in
+            if handles == nil, let easy = curl.easyInit() {
+                if let multi = curl.multiInit() {
+                    handles = Handles(curl: curl, easy: easy, multi: multi)
+                } else {
+                    curl.easyCleanup(easy)
+                }
+            }
+            return handles
+        }
+    }
+
+    /// Runs `body` while no other transfer uses the handles.
+    func oneAtATime<Result>(_ body: () -> Result) -> Result {
+        turn.withLock { _ in body() }
+    }
+
+    deinit {
+        guard let handles = handles.withLock({ $0 }) else { return }
+        _ = handles.curl.multiCleanup(handles.multi)
+        handles.curl.easyCleanup(handles.easy)
+    }
+}
+
 /// The functions of libcurl we call, found in the library at run time.
 private struct Libcurl: @unchecked Sendable {
     typealias Handle = OpaquePointer
 
     let easyInit: @convention(c) () -> Handle?
     let easyCleanup: @convention(c) (Handle?) -> Void
+    let easyReset: @convention(c) (Handle?) -> Void
     let easyGetInfo: @convention(c) (Handle?, Int32, UnsafeMutableRawPointer?) -> Int32
     let easyError: @convention(c) (Int32) -> UnsafePointer<CChar>?
     let multiInit: @convention(c) () -> Handle?
@@ -76,6 +122,7 @@ private struct Libcurl: @unchecked Sendable {
             globalInit = try function("curl_global_init")
             easyInit = try function("curl_easy_init")
             easyCleanup = try function("curl_easy_cleanup")
+            easyReset = try function("curl_easy_reset")
             easyGetInfo = try function("curl_easy_getinfo")
             easyError = try function("curl_easy_strerror")
             multiInit = try function("curl_multi_init")
@@ -107,6 +154,8 @@ private struct Libcurl: @unchecked Sendable {
         case post = 47
         case followLocation = 52
         case httpVersion = 84
+        case freshConnect = 74
+        case forbidReuse = 75
         case noSignal = 99
         case protocols = 181
         case timeoutMilliseconds = 155
@@ -133,59 +182,58 @@ private struct Libcurl: @unchecked Sendable {
     }
 }
 
-/// One POST on its own easy handle, driven by a multi handle so that `cancel` can wake its wait from any thread.
+/// One POST on the transport's handles, driven by its multi handle so that `cancel` can wake its wait from any
+/// thread, and the connection outlives it.
 private final class Transfer: @unchecked Sendable {
     private let curl: Libcurl
-    private let easy: Libcurl.Handle
-    /// The multi handle until `run` is over: `cancel` wakes it under the lock, never after it is cleaned up.
-    private let multi: Mutex<Libcurl.Handle?>
+    private let connections: ConnectionCache
     private let cancelled = Atomic(false)
     /// What the callbacks collect, on the thread of `run` only.
     private var headers: [String: String] = [:]
     private var headBytes = 0
     private var body: [UInt8] = []
 
-    init?(curl: Libcurl) {
-        guard let easy = curl.easyInit() else { return nil }
-        guard let multi = curl.multiInit() else {
-            curl.easyCleanup(easy)
-            return nil
-        }
+    init(curl: Libcurl, connections: ConnectionCache) {
         self.curl = curl
-        self.easy = easy
-        self.multi = Mutex(multi)
+        self.connections = connections
     }
 
     func cancel() {
         cancelled.store(true, ordering: .releasing)
-        multi.withLock { multi in _ = multi.map(curl.multiWakeup) }
+        _ = connections.handles(curl).map { curl.multiWakeup($0.multi) }
     }
 
     func run(_ request: HTTPRequest, trustedCertificates: String?) -> HTTPOutcome {
+        guard let handles = connections.handles(curl) else { return .failed("libcurl cannot start a transfer") }
         var list: OpaquePointer?
         for header in request.headers + [("Expect", "")] {
             list = curl.listAppend(list, "\(header.name): \(header.value)")
         }
-        let handle = multi.withLock { $0! }
-        defer {
-            multi.withLock { multi in
-                _ = curl.multiRemove(multi, easy)
-                _ = curl.multiCleanup(multi)
-                multi = nil
+        defer { curl.listFree(list) }
+        return connections.oneAtATime {
+            // Cancelled while another transfer had the handles: nothing is sent.
+            if cancelled.load(ordering: .acquiring) { return .failed("cancelled") }
+            // Every option is set anew: what the last request set (its body, headers, callbacks) must not carry over.
+            curl.easyReset(handles.easy)
+            // libcurl copies the strings it is given, not the body: that is read in place while the request runs.
+            return request.body.withUnsafeBytes { body in
+                guard
+                    configure(
+                        handles.easy,
+                        request,
+                        body: body,
+                        headers: list,
+                        trustedCertificates: trustedCertificates
+                    )
+                else { return .failed("libcurl refused an option") }
+                defer { _ = curl.multiRemove(handles.multi, handles.easy) }
+                return perform(handles, http2: request.version == .http2)
             }
-            curl.easyCleanup(easy)
-            curl.listFree(list)
-        }
-        // libcurl copies the strings it is given, not the body: that is read in place while the request runs.
-        return request.body.withUnsafeBytes { body in
-            guard configure(request, body: body, headers: list, trustedCertificates: trustedCertificates) else {
-                return .failed("libcurl refused an option")
-            }
-            return perform(handle, http2: request.version == .http2)
         }
     }
 
     private func configure(
+        _ easy: Libcurl.Handle,
         _ request: HTTPRequest,
         body: UnsafeRawBufferPointer,
         headers: OpaquePointer?,
@@ -199,6 +247,9 @@ private final class Transfer: @unchecked Sendable {
             curl.set(easy, .protocols, http2 ? 3 : 2),  // CURLPROTO_HTTP | CURLPROTO_HTTPS, or CURLPROTO_HTTPS
             // CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE for http, CURL_HTTP_VERSION_2TLS for https.
             http2 ? curl.set(easy, .httpVersion, request.url.scheme?.lowercased() == "http" ? 5 : 4) : true,
+            // libcurl 7.88 (Debian 12's) fails the second request on a reused HTTP/2 connection ("Error in the HTTP2
+            // framing layer", the curl tool too): a connection per gRPC call there.
+            http2 ? curl.set(easy, .freshConnect, 1) && curl.set(easy, .forbidReuse, 1) : true,
             curl.set(easy, .followLocation, 0), curl.set(easy, .noSignal, 1), curl.set(easy, .post, 1),
             curl.set(easy, .postFields, body.baseAddress ?? UnsafeRawPointer(bitPattern: 1)),
             curl.set(easy, .postFieldSize, offset: Int64(body.count)),
@@ -215,7 +266,8 @@ private final class Transfer: @unchecked Sendable {
     }
 
     /// Runs the transfer to its end, waiting in libcurl's poll, which `cancel` wakes.
-    private func perform(_ handle: Libcurl.Handle, http2: Bool) -> HTTPOutcome {
+    private func perform(_ handles: ConnectionCache.Handles, http2: Bool) -> HTTPOutcome {
+        let (handle, easy) = (handles.multi, handles.easy)
         guard curl.multiAdd(handle, easy) == 0 else { return .failed("libcurl cannot start a transfer") }
         var running: Int32 = 1
         while true {
