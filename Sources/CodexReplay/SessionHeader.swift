@@ -22,15 +22,17 @@ package struct SessionHeader: Sendable {
     /// The session id a rollout's name ends with (`rollout-2026-12-05T03-38-32-<id>.jsonl`, as Codex names them and
     /// keeps them when it archives one): known without opening the file. `nil` for any other name.
     package static func sessionID(inFileName path: String) -> String? {
-        guard path.hasSuffix(".jsonl"), let name = path.split(separator: "/").last, name.hasPrefix("rollout-") else {
-            return nil
+        // Byte by byte: it runs for every file of a report, thousands of them.
+        let bytes = Array(path.utf8)
+        let name = bytes[((bytes.lastIndex(of: UInt8(ascii: "/")) ?? -1) + 1)...]
+        guard name.starts(with: "rollout-".utf8), name.count >= 8 + 36 + 6, name.suffix(6).elementsEqual(".jsonl".utf8)
+        else { return nil }
+        let id = name.dropLast(6).suffix(36)
+        let dashes = [8, 13, 18, 23].map { id.startIndex + $0 }
+        let isID = id.indices.allSatisfy { index in
+            dashes.contains(index) ? id[index] == UInt8(ascii: "-") : id[index].isHexDigit
         }
-        let id = name.dropLast(".jsonl".count).suffix(36)
-        let groups = id.split(separator: "-", omittingEmptySubsequences: false).map(\.count)
-        guard groups == [8, 4, 4, 4, 12], id.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0.isHexDigit }) else {
-            return nil
-        }
-        return String(id)
+        return isID ? String(decoding: id, as: UTF8.self) : nil
     }
 
     /// The header of the file at `path`; empty for a capture, a recording, or a file that cannot be read.

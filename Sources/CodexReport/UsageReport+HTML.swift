@@ -138,6 +138,7 @@ extension UsageReport {
         return horizontalBars(
             bars,
             colours: ["input": 0, "cached": 1, "cache write": 2, "output": 3, "reasoning": 4],
+            label: "Tokens by type",
             width: 480
         )
             + "<p>Cache hit ratio: <b data-field=\"cacheHitRatio\">\(ratio)%</b> of input tokens read from the cache.</p>"
@@ -151,6 +152,7 @@ extension UsageReport {
         return horizontalBars(
             statuses.map { ($0, [($0, Double(total.turnsByStatus[$0]!))]) },
             colours: colours,
+            label: "Turns by status",
             width: 480
         )
     }
@@ -174,7 +176,7 @@ extension UsageReport {
             )
         }
         guard !bars.isEmpty else { return "<p class=\"muted\">No tool call.</p>" }
-        return horizontalBars(bars, colours: colours) + legend(statuses.map { ($0, colours[$0] ?? 7) })
+        return horizontalBars(bars, colours: colours, label: "Tool calls by kind and outcome") + legend(statuses.map { ($0, colours[$0] ?? 7) })
     }
 
     private static let statusOrder = ["completed": 0, "failed": 1, "interrupted": 2, "declined": 3, "inProgress": 4]
@@ -192,13 +194,15 @@ extension UsageReport {
     private func horizontalBars(
         _ rows: [(label: String, segments: [(name: String, value: Double)])],
         colours: [String: Int],
+        label: String,
         width: Double = 960
     ) -> String {
         let (rowHeight, labelWidth, valueWidth) = (30.0, width < 600 ? 160.0 : 200.0, 90.0)
         let highest = rows.map { $0.segments.map(\.value).reduce(0, +) }.max() ?? 0
         let scale = highest > 0 ? (width - labelWidth - valueWidth) / highest : 0
         let height = rowHeight * Double(rows.count) + 4
-        var svg = "<svg class=\"chart\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\">"
+        var svg = "<svg class=\"chart\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" "
+        svg += "aria-label=\"\(label.escaped)\">"
         for (index, row) in rows.enumerated() {
             let y = Double(index) * rowHeight + 4
             svg += "<text class=\"label\" x=\"0\" y=\"\((y + 16).svg)\">\(row.label.escaped)</text>"
