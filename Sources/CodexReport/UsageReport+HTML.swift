@@ -176,7 +176,8 @@ extension UsageReport {
             )
         }
         guard !bars.isEmpty else { return "<p class=\"muted\">No tool call.</p>" }
-        return horizontalBars(bars, colours: colours, label: "Tool calls by kind and outcome") + legend(statuses.map { ($0, colours[$0] ?? 7) })
+        return horizontalBars(bars, colours: colours, label: "Tool calls by kind and outcome")
+            + legend(statuses.map { ($0, colours[$0] ?? 7) })
     }
 
     private static let statusOrder = ["completed": 0, "failed": 1, "interrupted": 2, "declined": 3, "inProgress": 4]
