@@ -98,11 +98,7 @@ struct ProxyCommand {
                         maximumValues: AppServerMessage.maximumSelectedValues
                     )
                 else { continue }
-                if message.method == AppServerMethod.turnStarted,
-                    case .turnStarted(let thread, let turn) = AppServerMessage(message)
-                {
-                    handoff.turnStarted(turn.id, ofThread: thread)
-                }
+                if case .response(let response) = message { handoff.answered(response) }
                 for event in telemetry.receive(message, receivedAt: UInt64(saturating: now.timeIntervalSince1970 * 1e9))
                 {
                     export?.record(event)

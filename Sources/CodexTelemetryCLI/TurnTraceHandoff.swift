@@ -1,5 +1,6 @@
 import CodexHarness
 import JSON
+import JSONRPC
 import OTLP
 import Synchronization
 
@@ -9,8 +10,11 @@ import Synchronization
 final class TurnTraceHandoff: Sendable {
     private struct State {
         var export: TelemetryExport?
-        /// Positions handed to Codex, by thread, for the turns it has yet to announce.
-        var pending: [String: [TraceContext]] = [:]
+        /// Positions handed to Codex, by the request that carried them, until Codex answers it.
+        var pending: [JSONRPCID: (thread: String, position: TraceContext)] = [:]
+        /// Turns that have their position: a `turn/start` sent while a turn runs is answered with that turn, which
+        /// keeps the position it started with.
+        var placed: Set<String> = []
     }
 
     private let state = Mutex(State())
@@ -33,12 +37,13 @@ final class TurnTraceHandoff: Sendable {
         guard line.count <= Self.maximumInspectedLength, let brace = line.firstIndex(of: UInt8(ascii: "{")),
             line[..<brace].allSatisfy({ [0x20, 0x09, 0x0D].contains($0) }),
             let request = try? JSONValue(parsing: line, selecting: Self.selection, maximumValues: 16),
-            request["method"]?.string == "turn/start", request["id"] != nil, request["trace"] == nil,
-            let thread = request["params"]?["threadId"]?.string
+            request["method"]?.string == "turn/start", let id = request["id"].flatMap(JSONRPCID.init),
+            request["trace"] == nil, let thread = request["params"]?["threadId"]?.string
         else { return Array(line) }
         let position = state.withLock { state -> TraceContext? in
-            guard let position = state.export?.positionForNextTurn() else { return nil }
-            state.pending[thread, default: []].append(position)
+            // Bounded: a client that never reads its answers does not grow this.
+            guard let position = state.export?.positionForNextTurn(), state.pending.count < 1024 else { return nil }
+            state.pending[id] = (thread, position)
             return position
         }
         guard let position else { return Array(line) }
@@ -46,12 +51,18 @@ final class TurnTraceHandoff: Sendable {
         return Array(line[...brace]) + trace + line[(brace + 1)...]
     }
 
-    /// Codex announced a turn: the position handed with its `turn/start`, if any, becomes its span's.
-    func turnStarted(_ turnID: String, ofThread thread: String) {
+    /// Codex answered a request: a `turn/start` that carried a position gives it to the turn it started, unless it
+    /// was refused.
+    func answered(_ response: JSONRPCResponse) {
+        let turnID = try? response.outcome.get()["turn"]?["id"]?.string
         state.withLock { state in
-            guard let export = state.export, var positions = state.pending[thread], !positions.isEmpty else { return }
-            export.assign(positions.removeFirst(), toTurn: turnID, ofThread: thread)
-            state.pending[thread] = positions.isEmpty ? nil : positions
+            guard let (thread, position) = state.pending.removeValue(forKey: response.id), let turnID,
+                let export = state.export,
+                !state.placed.contains(turnID)
+            else { return }
+            if state.placed.count >= 4096 { state.placed = [] }
+            state.placed.insert(turnID)
+            export.assign(position, toTurn: turnID, ofThread: thread)
         }
     }
 }

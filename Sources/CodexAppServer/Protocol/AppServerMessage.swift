@@ -94,7 +94,10 @@ public enum AppServerMessage: Sendable, Hashable {
         ])
         return .members([
             "id": all, "method": all, "emittedAtMs": all, "params": params,
-            "result": .members(["thread": thread, "model": all, "modelProvider": all, "reasoningEffort": all]),
+            "result": .members([
+                "thread": thread, "model": all, "modelProvider": all, "reasoningEffort": all,
+                "turn": .members(["id": all]),
+            ]),
             "error": .members(["code": all]),
         ])
     }()
