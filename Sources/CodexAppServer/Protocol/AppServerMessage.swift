@@ -1,5 +1,5 @@
 public import JSON
-public import JSONRPC
+package import JSONRPC
 import SaturatingArithmetic
 
 /// What an app-server message says about threads, turns, items and usage: ids, enums, counts and names only.
@@ -7,7 +7,7 @@ import SaturatingArithmetic
 /// Decoding reads just these fields, so prompts, messages, commands, outputs, paths and error texts are never copied
 /// out of the JSON they came in. It is lenient: a message that is not one of these, or lacks a field we need, is
 /// `.other`; unknown fields are ignored.
-public enum AppServerMessage: Sendable, Hashable {
+package enum AppServerMessage: Sendable, Hashable {
     /// A thread was opened: by a `thread/start`, `thread/resume` or `thread/fork` result, or `thread/started`.
     case threadOpened(ThreadInfo)
     /// The thread's settings changed (`thread/settings/updated`); they apply to its next turns.
@@ -106,7 +106,7 @@ public enum AppServerMessage: Sendable, Hashable {
     package static let maximumSelectedValues = 4096
 
     /// Reads a decoded JSON-RPC message.
-    public init(_ message: JSONRPCMessage) {
+    package init(_ message: JSONRPCMessage) {
         switch message {
         case .notification(let notification):
             self = Self.decode(method: notification.method, params: notification.params ?? .null) ?? .other

@@ -1,33 +1,33 @@
 /// Method names of the app-server protocol that this package sends, reads or deliberately avoids.
 public enum AppServerMethod {
-    public static let initialize = "initialize"
-    public static let initialized = "initialized"
-    public static let threadStart = "thread/start"
-    public static let threadResume = "thread/resume"
-    public static let threadFork = "thread/fork"
-    public static let threadCompactStart = "thread/compact/start"
-    public static let threadArchive = "thread/archive"
-    public static let threadUnarchive = "thread/unarchive"
-    public static let turnStart = "turn/start"
-    public static let turnInterrupt = "turn/interrupt"
-    public static let hooksList = "hooks/list"
-    public static let configBatchWrite = "config/batchWrite"
+    package static let initialize = "initialize"
+    package static let initialized = "initialized"
+    package static let threadStart = "thread/start"
+    package static let threadResume = "thread/resume"
+    package static let threadFork = "thread/fork"
+    package static let threadCompactStart = "thread/compact/start"
+    package static let threadArchive = "thread/archive"
+    package static let threadUnarchive = "thread/unarchive"
+    package static let turnStart = "turn/start"
+    package static let turnInterrupt = "turn/interrupt"
+    package static let hooksList = "hooks/list"
+    package static let configBatchWrite = "config/batchWrite"
 
-    public static let threadStarted = "thread/started"
-    public static let threadSettingsUpdated = "thread/settings/updated"
-    public static let threadTokenUsageUpdated = "thread/tokenUsage/updated"
-    public static let turnStarted = "turn/started"
-    public static let turnCompleted = "turn/completed"
-    public static let itemStarted = "item/started"
-    public static let itemCompleted = "item/completed"
-    public static let modelRerouted = "model/rerouted"
-    public static let error = "error"
-    public static let accountRateLimitsUpdated = "account/rateLimits/updated"
-    public static let serverRequestResolved = "serverRequest/resolved"
-    public static let hookCompleted = "hook/completed"
+    package static let threadStarted = "thread/started"
+    package static let threadSettingsUpdated = "thread/settings/updated"
+    package static let threadTokenUsageUpdated = "thread/tokenUsage/updated"
+    package static let turnStarted = "turn/started"
+    package static let turnCompleted = "turn/completed"
+    package static let itemStarted = "item/started"
+    package static let itemCompleted = "item/completed"
+    package static let modelRerouted = "model/rerouted"
+    package static let error = "error"
+    package static let accountRateLimitsUpdated = "account/rateLimits/updated"
+    package static let serverRequestResolved = "serverRequest/resolved"
+    package static let hookCompleted = "hook/completed"
 
     /// The server's requests for approval of a tool item, each naming its thread, turn and item.
-    public static let approvalRequests: Set<String> = [
+    package static let approvalRequests: Set<String> = [
         "item/commandExecution/requestApproval", "item/fileChange/requestApproval", "item/permissions/requestApproval",
     ]
 

@@ -94,7 +94,7 @@ public struct SessionTelemetry: Sendable {
 
     /// Takes one message with the Unix time, in nanoseconds, at which it was emitted (or received, when the message
     /// carries no time of its own), and returns the events it completes.
-    public mutating func receive(_ message: AppServerMessage, at time: UInt64) -> [TelemetryEvent] {
+    package mutating func receive(_ message: AppServerMessage, at time: UInt64) -> [TelemetryEvent] {
         latestTime = max(latestTime, time)
         return receiveAtKnownTime(message, at: time)
     }
