@@ -1,3 +1,5 @@
+import CodexTelemetry
+
 /// The calendar a report's periods are told in: days, ISO weeks and months of one time zone.
 ///
 /// The zone is handed in as its offset from UTC at each moment, so that this module needs neither the process's
@@ -26,7 +28,7 @@ package struct ReportCalendar: Sendable {
         let seconds = Int64(clamping: unixNanoseconds / 1_000_000_000)
         let local = seconds.addingReportingOverflow(Int64(offset(seconds))).partialValue
         let (dayNumber, secondOfDay) = local.floorDivided(by: 86_400)
-        let (year, month, day) = Self.civil(dayNumber)
+        let (year, month, day) = civilDate(daysSince1970: dayNumber)
         return Moment(
             year: year,
             month: month,
@@ -55,7 +57,7 @@ package struct ReportCalendar: Sendable {
         // 1970-01-01 was a Thursday: Monday is 0 here.
         let weekday = (dayNumber + 3).floorDivided(by: 7).remainder
         let thursday = dayNumber - weekday + 3
-        let year = Self.civil(thursday).year
+        let year = civilDate(daysSince1970: thursday).year
         let firstOfYear = Self.dayNumber(year: year, month: 1, day: 1)
         let week = (thursday - firstOfYear) / 7 + 1
         return "\(year.padded(4))-W\(week.padded(2))"
@@ -65,19 +67,6 @@ package struct ReportCalendar: Sendable {
     func minute(_ time: UInt64) -> String {
         let moment = moment(unixNanoseconds: time)
         return "\(day(time)) \(moment.hour.padded(2)):\(moment.minute.padded(2))"
-    }
-
-    /// Days since 1970-01-01 to a civil date (Howard Hinnant's `civil_from_days`).
-    static func civil(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
     /// A civil date to days since 1970-01-01 (`days_from_civil`).

@@ -162,20 +162,24 @@ extension TelemetryAttribute.Value {
 
 /// The UTC calendar day of a Unix time, `YYYY-MM-DD` (the proleptic Gregorian calendar, from days since 1970).
 func utcDay(unixNanoseconds: UInt64) -> String {
-    let days = Int64(unixNanoseconds / 86_400_000_000_000)
-    // Days to a civil date (Howard Hinnant's algorithm), for days since 1970-01-01.
+    let (year, month, day) = civilDate(daysSince1970: Int64(unixNanoseconds / 86_400_000_000_000))
+    func padded(_ number: Int64, _ width: Int) -> String {
+        let digits = String(number)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+    return "\(padded(year, 4))-\(padded(month, 2))-\(padded(day, 2))"
+}
+
+/// The date of the proleptic Gregorian calendar that is `days` after 1970-01-01, or before it when negative
+/// (Howard Hinnant's `civil_from_days`).
+package func civilDate(daysSince1970 days: Int64) -> (year: Int64, month: Int64, day: Int64) {
     let shifted = days + 719_468
-    let era = shifted / 146_097
+    let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
     let dayOfEra = shifted - era * 146_097
     let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
     let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
     let monthIndex = (5 * dayOfYear + 2) / 153
     let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
     let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-    func padded(_ number: Int64, _ width: Int) -> String {
-        let digits = String(number)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
-    }
-    return "\(padded(year, 4))-\(padded(month, 2))-\(padded(day, 2))"
+    return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
 }
