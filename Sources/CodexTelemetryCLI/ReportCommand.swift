@@ -52,6 +52,8 @@ struct ReportCommand {
     var format: Format
     var output: String?
     var prices: PriceTable
+    /// The Codex home read by default, when it has no session folder.
+    var emptyCodexHome: String?
 
     init(
         parsing arguments: inout ArgumentList,
@@ -84,6 +86,7 @@ struct ReportCommand {
             paths = [home + "/sessions", home + "/archived_sessions"].filter {
                 fileStatus(atPath: $0)?.kind == .directory
             }
+            if paths.isEmpty { emptyCodexHome = home }
         } else {
             paths = parsed.positionals
         }
@@ -125,7 +128,9 @@ struct ReportCommand {
             written = stdout.failure == nil
         }
         for problem in unreadable { printError("codex-telemetry: \(problem)") }
-        if paths.isEmpty { printError("no session folder found in \(LocalPaths.codexHome(environment: [:]))") }
+        if let emptyCodexHome {
+            printError("no sessions or archived_sessions folder in \(emptyCodexHome): nothing to report")
+        }
         printError(
             replay.counts.text(files: files.count)
                 + (duplicates > 0 ? "; \(duplicates) cop\(duplicates == 1 ? "y" : "ies") of a session read once" : "")
