@@ -34,7 +34,8 @@ final class TurnTraceHandoff: Sendable {
     /// The client's line as Codex is to get it: a `turn/start` without a trace gains one, in a new member ahead of
     /// the others; anything else is returned as it is.
     func forward(_ line: ArraySlice<UInt8>) -> [UInt8] {
-        guard line.count <= Self.maximumInspectedLength, let brace = line.firstIndex(of: UInt8(ascii: "{")),
+        guard state.withLock({ $0.export != nil }), line.count <= Self.maximumInspectedLength,
+            let brace = line.firstIndex(of: UInt8(ascii: "{")),
             line[..<brace].allSatisfy({ [0x20, 0x09, 0x0D].contains($0) }),
             let request = try? JSONValue(parsing: line, selecting: Self.selection, maximumValues: 16),
             request["method"]?.string == "turn/start", let id = request["id"].flatMap(JSONRPCID.init),
