@@ -339,20 +339,11 @@ package final class CursorReader {
 
     /// The session the file's first line names; `nil` while that line is not whole.
     private static func session(of file: SessionFollower.OpenFile) -> String? {
-        var line: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        while line.count < SessionFollower.maximumLineLength {
-            let count = chunk.withUnsafeMutableBytes {
-                readSome(file.descriptor, into: $0.baseAddress, count: $0.count, at: line.count)
-            }
-            guard count > 0 else { return nil }
-            if let newline = chunk[..<count].firstIndex(of: 0x0A) {
-                line += chunk[..<newline]
-                return line.withUnsafeBytes { SessionReplay.session(namedBy: $0) }
-            }
-            line += chunk[..<count]
+        switch SessionHeader.firstLine(of: file.descriptor, atMost: SessionFollower.maximumLineLength) {
+        case .whole(let line): line.withUnsafeBytes { SessionReplay.session(namedBy: $0) }
+        case .unfinished: nil
+        case .tooLong: ""
         }
-        return ""
     }
 
     // MARK: - Committing

@@ -37,23 +37,38 @@ package struct SessionHeader: Sendable {
 
     /// The header of the file at `path`; empty for a capture, a recording, or a file that cannot be read.
     package init(path: String) {
-        self.init(firstLine: Self.firstLine(path) ?? [])
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        defer { if descriptor >= 0 { close(descriptor) } }
+        guard descriptor >= 0, case .whole(let line) = Self.firstLine(of: descriptor, atMost: Self.maximumLength) else {
+            self.init(firstLine: [])
+            return
+        }
+        self.init(firstLine: line)
     }
 
-    /// The first line of a file, without its newline; `nil` when there is none within the bound.
-    private static func firstLine(_ path: String) -> [UInt8]? {
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
+    /// A file's first line, read from its start whatever its offset.
+    package enum FirstLine {
+        /// The line, without its newline.
+        case whole([UInt8])
+        /// No newline yet: the line is still being written, or the file is empty.
+        case unfinished
+        /// No newline within the bound.
+        case tooLong
+    }
+
+    /// Reads the first line of an open file, up to `limit` bytes.
+    package static func firstLine(of descriptor: Int32, atMost limit: Int) -> FirstLine {
         var line: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        while line.count < maximumLength {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            guard count > 0 else { return nil }
-            if let newline = chunk[..<count].firstIndex(of: UInt8(ascii: "\n")) { return line + chunk[..<newline] }
+        while line.count < limit {
+            let count = chunk.withUnsafeMutableBytes {
+                readSome(descriptor, into: $0.baseAddress, count: $0.count, at: line.count)
+            }
+            guard count > 0 else { return .unfinished }
+            if let newline = chunk[..<count].firstIndex(of: 0x0A) { return .whole(line + chunk[..<newline]) }
             line += chunk[..<count]
         }
-        return nil
+        return .tooLong
     }
 
     init(firstLine: [UInt8]) {
