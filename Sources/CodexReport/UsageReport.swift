@@ -144,7 +144,10 @@ package struct UsageReport: Sendable {
 
     /// Counts one event; events of other kinds than turns, model calls and tool calls are not counted.
     package mutating func add(_ event: TelemetryEvent) {
-        guard [.turn, .llmCall, .toolCall].contains(event.name) else { return }
+        switch event.name {
+        case .turn, .llmCall, .toolCall: break
+        case .compaction, .rateLimit, .hookRun: return
+        }
         let thread = event[.conversationID]?.text ?? "unknown"
         let root = event[.rootThreadID]?.text ?? thread
         let subAgent = root != thread
