@@ -210,6 +210,28 @@ struct WatchOnARealMachineTests {
 
     /// A day's folder swapped for a link to a folder elsewhere while a turn runs in it: neither the walk, nor a
     /// file's growth, nor the judgement that the session is over ever reads through the link.
+    /// A copy of a session caught while its first line is still being written is left for later, not read as a new
+    /// session: once whole, it is known as the session it copies, and nothing of it is exported again.
+    @Test func aCopyWhoseFirstLineIsNotWholeYetIsLeftForLater() async throws {
+        let folder = try TestTools.makeTemporaryDirectory("partial-copy")
+        let sessions = folder.appendingPathComponent("sessions")
+        let state = folder.appendingPathComponent("cursor.json").path
+        let rollout = try #require(Self.rollouts.first)
+        let lines = Self.lines(rollout)
+        func replay() async throws -> [String] {
+            let outcome = try await TestTools.runCLI(["replay", sessions.path, "--state", state, "--format", "json"])
+            #expect(outcome.status == .exited(0), "\(outcome.stderr)")
+            return outcome.stdout.split(separator: "\n").map(String.init)
+        }
+        try Self.write(lines, to: sessions.appendingPathComponent("one/\(rollout.lastPathComponent)"))
+        #expect(!(try await replay()).isEmpty)
+        let copy = sessions.appendingPathComponent("two/\(rollout.lastPathComponent)")
+        try Self.write([Array(lines[0].prefix(lines[0].count / 2))], to: copy)
+        #expect(try await replay().isEmpty, "half a first line is nothing yet")
+        try Self.write([Array(lines[0].dropFirst(lines[0].count / 2))] + lines.dropFirst(), to: copy)
+        #expect(try await replay().isEmpty, "the whole copy is the session already sent")
+    }
+
     @Test func aFolderSwappedForALinkIsNeverReadThrough() async throws {
         let folder = try TestTools.makeTemporaryDirectory("swapped")
         let root = folder.appendingPathComponent("sessions")
