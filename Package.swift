@@ -15,14 +15,18 @@ let package = Package(
     targets: [
         .target(name: "SaturatingArithmetic"),
         .target(name: "DescriptorIO"),
+        .target(name: "CivilTime"),
         .target(name: "JSON"),
         .target(name: "JSONRPC", dependencies: ["DescriptorIO", "JSON", "SaturatingArithmetic"]),
         .target(name: "CodexAppServer", dependencies: ["JSON", "JSONRPC", "SaturatingArithmetic"]),
         .target(name: "OTLP", dependencies: ["JSON", "SaturatingArithmetic"]),
-        .target(name: "OTLPExport", dependencies: ["DescriptorIO", "JSON", "OTLP", "SaturatingArithmetic"]),
+        .target(
+            name: "OTLPExport",
+            dependencies: ["CivilTime", "DescriptorIO", "JSON", "OTLP", "SaturatingArithmetic"]
+        ),
         .target(
             name: "CodexTelemetry",
-            dependencies: ["CodexAppServer", "JSON", "JSONRPC", "OTLP", "SaturatingArithmetic"]
+            dependencies: ["CivilTime", "CodexAppServer", "JSON", "JSONRPC", "OTLP", "SaturatingArithmetic"]
         ),
         // Session files replayed and followed: both cores for a replay, a cursor for resuming, what crosses files.
         .target(
@@ -33,7 +37,10 @@ let package = Package(
             ]
         ),
         // Reports for people: totals by period, model, session, source or project, as tables, JSON, CSV and HTML.
-        .target(name: "CodexReport", dependencies: ["CodexTelemetry", "JSON", "OTLP", "SaturatingArithmetic"]),
+        .target(
+            name: "CodexReport",
+            dependencies: ["CivilTime", "CodexTelemetry", "JSON", "OTLP", "SaturatingArithmetic"]
+        ),
         .target(
             name: "CodexHarness",
             dependencies: [
@@ -80,7 +87,9 @@ let package = Package(
         .testTarget(name: "CodexReportTests", dependencies: ["CodexReport", "CodexTelemetry", "JSON", "TestSupport"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CodexHarness", "CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "TestSupport"],
+            dependencies: [
+                "CodexHarness", "CodexReport", "CodexTelemetry", "CodexAppServer", "JSON", "JSONRPC", "TestSupport",
+            ],
             exclude: ["Screenshots"]
         ),
     ]

@@ -1,4 +1,4 @@
-import CodexTelemetry
+import CivilTime
 
 /// The calendar a report's periods are told in: days, ISO weeks and months of one time zone.
 ///
@@ -28,11 +28,11 @@ package struct ReportCalendar: Sendable {
         let seconds = Int64(clamping: unixNanoseconds / 1_000_000_000)
         let local = seconds.addingReportingOverflow(Int64(offset(seconds))).partialValue
         let (dayNumber, secondOfDay) = local.floorDivided(by: 86_400)
-        let (year, month, day) = civilDate(daysSince1970: dayNumber)
+        let date = CivilDate(daysSince1970: dayNumber)
         return Moment(
-            year: year,
-            month: month,
-            day: day,
+            year: date.year,
+            month: date.month,
+            day: date.day,
             hour: secondOfDay / 3600,
             minute: secondOfDay % 3600 / 60,
             dayNumber: dayNumber
@@ -57,8 +57,8 @@ package struct ReportCalendar: Sendable {
         // 1970-01-01 was a Thursday: Monday is 0 here.
         let weekday = (dayNumber + 3).floorDivided(by: 7).remainder
         let thursday = dayNumber - weekday + 3
-        let year = civilDate(daysSince1970: thursday).year
-        let firstOfYear = Self.dayNumber(year: year, month: 1, day: 1)
+        let year = CivilDate(daysSince1970: thursday).year
+        let firstOfYear = CivilDate(year: year, month: 1, day: 1).daysSince1970
         let week = (thursday - firstOfYear) / 7 + 1
         return "\(year.padded(4))-W\(week.padded(2))"
     }
@@ -67,15 +67,6 @@ package struct ReportCalendar: Sendable {
     func minute(_ time: UInt64) -> String {
         let moment = moment(unixNanoseconds: time)
         return "\(day(time)) \(moment.hour.padded(2)):\(moment.minute.padded(2))"
-    }
-
-    /// A civil date to days since 1970-01-01 (`days_from_civil`).
-    static func dayNumber(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let marchYear = month <= 2 ? year - 1 : year
-        let era = (marchYear >= 0 ? marchYear : marchYear - 399) / 400
-        let yearOfEra = marchYear - era * 400
-        let dayOfYear = (153 * ((month + 9) % 12) + 2) / 5 + day - 1
-        return era * 146_097 + yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear - 719_468
     }
 }
 

@@ -1,6 +1,7 @@
 import CodexAppServer
 import CodexHarness
 import CodexReplay
+import CodexReport
 import CodexTelemetry
 import Dispatch
 import FoundationEssentials
@@ -288,14 +289,17 @@ struct ExecCommand {
     }
 
     static func summary(ending: Ending, events: [TelemetryEvent], approvals: String, elapsed: Duration) -> String {
-        var totals = UsageSummary()
-        for event in events { totals.add(event) }
-        let model = totals.groups.keys.sorted().joined(separator: ", ")
-        let sum = totals.overall
-        let cost = sum.costUSD.map { "$" + $0.decimal(places: 4) } ?? "cost unknown"
+        var report = UsageReport(by: [.model], calendar: .utc)
+        for event in events { report.add(event) }
+        let models = report.rows.map { $0.key[0] }.joined(separator: ", ")
+        let sum = report.total
+        var cost = "$" + sum.costUSD.decimal(places: 4)
+        if sum.unpricedModelCalls > 0 {
+            cost = sum.unpricedModelCalls == sum.modelCalls ? "cost unknown" : cost + " and calls without a price"
+        }
         var parts = [
-            "\(ending)", model.isEmpty ? "no model" : model,
-            "\(sum.llmCalls) model call\(sum.llmCalls == 1 ? "" : "s")",
+            "\(ending)", models.isEmpty ? "no model" : models,
+            "\(sum.modelCalls) model call\(sum.modelCalls == 1 ? "" : "s")",
             "\(sum.inputTokens) input (\(sum.cachedInputTokens) cached) + \(sum.outputTokens) output tokens", cost,
             "\(sum.toolCalls) tool call\(sum.toolCalls == 1 ? "" : "s")",
             (Double(elapsed.wholeMilliseconds) / 1000).decimal(places: 1) + " s",

@@ -1,5 +1,6 @@
 import CodexHarness
 import CodexReplay
+import CodexReport
 import CodexTelemetry
 import DescriptorIO
 import FoundationEssentials
@@ -14,8 +15,7 @@ import Glibc
 struct ReplayCommand {
     static let usage = """
         USAGE: codex-telemetry replay PATH… [--format summary|json] [--since DATE] [--until DATE]
-                                            [--group-by model|day|thread|source] [--prices FILE] [--state FILE]
-                                            [export options]
+                                            [--group-by D[,D]] [--prices FILE] [--state FILE] [export options]
 
         Reads recorded sessions and turns each into dimension-only telemetry events: turns, model calls, tool calls,
         compactions, hook runs and quota readings. A PATH is a raw capture of `codex app-server` stdout (one JSON-RPC message per line), a
@@ -24,12 +24,13 @@ struct ReplayCommand {
         log records, spans and metrics.
 
         OPTIONS:
-          --format summary|json  summary (default): per group, turns, calls, tokens and cost.
-                                 json: each event as one JSON object per line.
+          --format summary|json  summary (default): a table of turns, calls, tokens and cost per group,
+                                 with a Total row. json: each event as one JSON object per line.
           --since DATE           Only events that start at or after DATE: 2026-11-21 (midnight UTC) or
                                  2026-11-21T08:00:00Z. Files last modified before it are not read.
           --until DATE           Only events that start before DATE.
-          --group-by G           The summary's groups: model (default), day (UTC), thread or source.
+          --group-by D[,D]       The summary's rows, as `report --by` takes them: model (default), day, week
+                                 or month (UTC), session, source or project; two at once, as day,model.
           --prices FILE          A JSON file of USD prices per million tokens laid over the bundled table:
                                  {"model": {"input": 1.25, "cachedInput": 0.125, "output": 10}}.
                                  Environment: CODEX_TELEMETRY_PRICES.
@@ -58,7 +59,7 @@ struct ReplayCommand {
     var paths: [String]
     var format: Format
     var window: TimeWindow
-    var grouping: UsageSummary.Grouping
+    var grouping: [UsageReport.Dimension]
     var prices: PriceTable
     var export: ExportOptions
     var statePath: String?
@@ -76,9 +77,11 @@ struct ReplayCommand {
         guard let format = Format(rawValue: parsed["--format"] ?? "summary") else {
             throw UsageError("--format must be summary or json", usage: Self.usage)
         }
-        guard let grouping = UsageSummary.Grouping(rawValue: parsed["--group-by"] ?? "model") else {
-            throw UsageError("--group-by must be model, day, thread or source", usage: Self.usage)
-        }
+        let grouping = try UsageReport.Dimension.list(
+            parsed["--group-by"] ?? "model",
+            option: "--group-by",
+            usage: Self.usage
+        )
         paths = parsed.positionals
         statePath = parsed["--state"]
         self.format = format
@@ -93,9 +96,10 @@ struct ReplayCommand {
         let found = SessionFiles(statePath == nil ? paths : paths.map(absolutePath))
         var unreadable = found.unreadable
         let output = BufferedOutput(fileDescriptor: STDOUT_FILENO)
-        var summary = UsageSummary(groupingBy: grouping)
         var replay = SessionReplay(prices: prices)
         let files = found.files.filter { window.mayHold(fileModifiedAt: $0.modified) }
+        let projects = grouping.contains(.project) ? ReportCommand.projects(of: files) : [:]
+        var summary = UsageReport(by: grouping, calendar: .utc) { projects[$0] }
         var progress = ReplayProgress(files: files.count, bytes: files.map(\.size).saturatedSum())
         // With a cursor, records leave only as it is committed: a batch sent before its commit would be sent again
         // by a run that follows one killed in between.
@@ -137,7 +141,7 @@ struct ReplayCommand {
                 }
             }
             progress.clear()
-            if format == .summary { output.write(line: summary.text) }
+            if format == .summary { output.write(line: summary.table(width: terminalWidth(STDOUT_FILENO))) }
             output.flush()
             for problem in unreadable { printError("codex-telemetry: \(problem)") }
             // Read through the cursor, the files were counted by its reader.

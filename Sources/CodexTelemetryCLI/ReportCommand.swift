@@ -63,15 +63,7 @@ struct ReportCommand {
             options: ["--by", "--since", "--until", "--timezone", "--format", "--output", "--prices"],
             usage: Self.usage
         )
-        let names = (parsed["--by"] ?? "day").split(separator: ",").map { String($0.trimmed()) }
-        let dimensions = names.compactMap(UsageReport.Dimension.init(rawValue:))
-        guard dimensions.count == names.count, (1...2).contains(dimensions.count), Set(dimensions).count == names.count
-        else {
-            throw UsageError(
-                "--by takes one or two of day, week, month, model, session, source and project, as day,model",
-                usage: Self.usage
-            )
-        }
+        let dimensions = try UsageReport.Dimension.list(parsed["--by"] ?? "day", option: "--by", usage: Self.usage)
         guard let format = Format(rawValue: parsed["--format"] ?? "table") else {
             throw UsageError("--format must be table, json, csv or html", usage: Self.usage)
         }
@@ -95,10 +87,8 @@ struct ReportCommand {
     func run() async throws -> Int32 {
         let found = SessionFiles(paths)
         var unreadable = found.unreadable
-        let (files, duplicates, projects) = Self.sessions(
-            found.files.filter { window.mayHold(fileModifiedAt: $0.modified) },
-            projects: dimensions.contains(.project)
-        )
+        let (files, duplicates) = Self.sessions(found.files.filter { window.mayHold(fileModifiedAt: $0.modified) })
+        let projects = dimensions.contains(.project) ? Self.projects(of: files) : [:]
         var report = UsageReport(by: dimensions, calendar: calendar) { projects[$0] }
         var replay = SessionReplay(prices: prices)
         ReplayPipeline.run(files, into: &replay) { output in
@@ -113,7 +103,7 @@ struct ReportCommand {
         }
         let text: String
         switch format {
-        case .table: text = report.table(width: Self.terminalWidth(output == nil)) + "\n"
+        case .table: text = report.table(width: output == nil ? terminalWidth(STDOUT_FILENO) : nil) + "\n"
         case .json: text = String(decoding: report.json(), as: UTF8.self)
         case .csv: text = report.csv()
         case .html: text = report.html()
@@ -145,20 +135,11 @@ struct ReportCommand {
 
     /// One file per session: a session found twice (archived and not, copied back, moved during the walk) is read
     /// from its largest file, which holds the most of it. A rollout's session is told by its name, which Codex keeps
-    /// when it archives it; files named otherwise (captures, recordings) are all read. With `projects`, also the
-    /// project of each rollout's session, from its first line.
-    private static func sessions(
-        _ files: [SessionFiles.File],
-        projects wanted: Bool
-    ) -> (files: [SessionFiles.File], duplicates: Int, projects: [String: String]) {
+    /// when it archives it; files named otherwise (captures, recordings) are all read.
+    private static func sessions(_ files: [SessionFiles.File]) -> (files: [SessionFiles.File], duplicates: Int) {
         var chosen: [String: Int] = [:]
-        var projects: [String: String] = [:]
         var keep = Array(repeating: true, count: files.count)
         for (index, file) in files.enumerated() {
-            if wanted {
-                let header = SessionHeader(path: file.path)
-                if let id = header.sessionID, projects[id] == nil, let name = header.projectName { projects[id] = name }
-            }
             guard let id = SessionHeader.sessionID(inFileName: file.path) else { continue }
             guard let earlier = chosen[id] else {
                 chosen[id] = index
@@ -169,16 +150,43 @@ struct ReportCommand {
             chosen[id] = larger
         }
         let kept = files.indices.filter { keep[$0] }.map { files[$0] }
-        return (kept, files.count - kept.count, projects)
+        return (kept, files.count - kept.count)
     }
 
-    /// The width to fit on a terminal, or `nil` in a pipe or a file, where the whole table is written.
-    private static func terminalWidth(_ toStandardOutput: Bool) -> Int? {
-        guard toStandardOutput, isatty(STDOUT_FILENO) == 1 else { return nil }
-        var size = winsize()
-        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
-        return Int(size.ws_col)
+    /// The project of each rollout's session, from its first line: for `project` rows, and nothing else.
+    static func projects(of files: [SessionFiles.File]) -> [String: String] {
+        var projects: [String: String] = [:]
+        for file in files {
+            let header = SessionHeader(path: file.path)
+            if let id = header.sessionID, projects[id] == nil, let name = header.projectName { projects[id] = name }
+        }
+        return projects
     }
+}
+
+extension UsageReport.Dimension {
+    /// One or two dimensions, as `day,model`.
+    static func list(_ text: String, option: String, usage: String) throws(UsageError) -> [Self] {
+        let names = text.split(separator: ",").map { String($0.trimmed()) }
+        let dimensions = names.compactMap(Self.init(rawValue:))
+        guard dimensions.count == names.count, (1...2).contains(dimensions.count), Set(dimensions).count == names.count
+        else {
+            throw UsageError(
+                "\(option) takes one or two of day, week, month, model, session, source and project, as day,model",
+                usage: usage
+            )
+        }
+        return dimensions
+    }
+}
+
+/// The width of the terminal `descriptor` is, to fit a table to; `nil` for a pipe or a file, where the whole table
+/// is written.
+func terminalWidth(_ descriptor: Int32) -> Int? {
+    guard isatty(descriptor) == 1 else { return nil }
+    var size = winsize()
+    guard ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+    return Int(size.ws_col)
 }
 
 /// The zone a report is told in, from the C library's time zone database.

@@ -64,6 +64,28 @@ struct UsageReportTests {
         #expect(report.rows.map(\.key) == [[week]])
     }
 
+    /// Days are calendar days, leap days and century years included.
+    @Test(arguments: [
+        (UInt64(0), "1970-01-01"), (1_709_164_800, "2024-02-29"), (1_798_761_599, "2026-12-31"),
+        (1_798_761_600, "2027-01-01"), (4_107_542_400, "2100-03-01"), (4_107_456_000, "2100-02-28"),
+    ])
+    func aDayIsTheDateTheEventStarted(seconds: UInt64, day: String) {
+        let report = Self.report([.day], [Self.call("gpt-5.5", at: seconds * 1_000_000_000)])
+        #expect(report.rows.map(\.key) == [[day]])
+    }
+
+    /// Memory stays bounded however many sessions a backfill holds: past the limit, rows and sessions are added up
+    /// as `other`, and the total still counts everything.
+    @Test func rowsPastTheLimitAreAddedUpAsOther() {
+        let extra = 10
+        let events = (0..<(UsageReport.maximumGroups + extra)).map { Self.call("gpt-5.5", thread: "t\($0)") }
+        let report = Self.report([.session], events)
+        #expect(report.groups.count == UsageReport.maximumGroups + 1)
+        #expect(report.groups[[UsageReport.other]]?.modelCalls == extra)
+        #expect(report.sessions.count == UsageReport.maximumSessions + 1)
+        #expect(report.total.modelCalls == UsageReport.maximumGroups + extra)
+    }
+
     @Test func periodsAreToldInTheReportsZone() {
         // 23:30 UTC is the next day two hours east, and the next month on the last day of one.
         let lateOnNovember30: UInt64 = 1_796_081_400_000_000_000

@@ -1,4 +1,5 @@
 import CodexAppServer
+import CodexReport
 import CodexTelemetry
 import Foundation
 import JSON
@@ -317,13 +318,14 @@ struct LiveCodexTests {
         #expect(childSpan.traceID == spawnSpan.traceID)
         #expect(childSpan.parentSpanID == spawnSpan.spanID)
 
-        // The summary adds the child's cost to its parent's run.
-        var summary = UsageSummary()
-        for event in events { summary.add(event) }
-        let run = try #require(summary.runs[parent])
-        #expect(run.subAgentThreads == 1)
-        #expect(run.turns == 1 + run.subAgentTurns)
-        #expect(summary.runs[child] == nil)
+        // The report adds the child's turns and cost to its parent's session.
+        var report = UsageReport(by: [.session], calendar: .utc)
+        for event in events { report.add(event) }
+        let parentSession = try #require(report.sessions[parent]).totals
+        #expect(parentSession.subAgentTurns == childEvents.count { $0.name == .turn })
+        #expect(parentSession.turns == 1 + parentSession.subAgentTurns)
+        #expect(parentSession.subAgentCostUSD > 0 && parentSession.subAgentCostUSD < parentSession.costUSD)
+        #expect(report.sessions[child] == nil)
 
         // Hooks: a run before each command, and one at the end of each turn of the root threads (a sub-agent's
         // ends with `subagentStop`, not configured here, and a compaction's with none); in their turns, named by

@@ -66,11 +66,8 @@ struct ProxyCommandTests {
         // The session inside the stream was observed: exported, and recorded for replay.
         #expect(collector.itemsByPath == ["/v1/logs": 26, "/v1/traces": 26, "/v1/metrics": 13])
         let replayed = try await TestTools.runCLI(["replay", recording.path])
-        #expect(
-            replayed.stdout.contains(
-                "gpt-5.5: 9 turns (7 completed, 1 failed, 1 interrupted), 11 model calls, 6 tool calls"
-            )
-        )
+        // Turns, failed, interrupted, model calls, tool calls.
+        #expect(replayed.tableRow("gpt-5.5")?.prefix(6) == ["gpt-5.5", "9", "1", "1", "11", "6"])
     }
 
     @Test func aLongRunSendsItsMetricsAsItGoes() async throws {

@@ -90,12 +90,11 @@ struct ReplayCommandTests {
     @Test func theSummaryGivesTurnsCallsTokensAndCostPerModel() async throws {
         let outcome = try await run(["replay", Self.sessions[0]])
         #expect(outcome.status == .exited(0))
-        #expect(
-            outcome.stdout.contains(
-                "gpt-5.5: 9 turns (7 completed, 1 failed, 1 interrupted), 11 model calls, 6 tool calls"
-            )
-        )
-        #expect(outcome.stdout.contains("cost: $"))
+        #expect(outcome.stdout.hasPrefix("Codex usage by model, "))
+        // Turns, failed, interrupted, model calls, tool calls, input, cached, cache write, output, reasoning, cost.
+        let row = ["gpt-5.5", "9", "1", "1", "11", "6", "11,070", "3,300", "0", "510", "110", "$0.06"]
+        #expect(outcome.tableRow("gpt-5.5") == row)
+        #expect(outcome.tableRow("Total") == ["Total"] + row.dropFirst())
         #expect(outcome.stderr.contains("0 skipped"))
         #expect(!(outcome.stdout + outcome.stderr).contains(TestTools.contentMarker))
     }
@@ -118,23 +117,27 @@ struct ReplayCommandTests {
         return folder
     }
 
-    /// `--group-by` keys the summary by day, model, thread or source; `--since` and `--until` keep the events that
-    /// start between them; a file last written before `--since` is not even read.
+    /// `--group-by` keys the summary by day, model, session or source, or two of them; `--since` and `--until` keep
+    /// the events that start between them; a file last written before `--since` is not even read.
     @Test func theSummaryIsGroupedAndTheEventsSelectedByTime() async throws {
         let folder = try Self.twoDaysOfRollouts()
         let byDay = try await run(["replay", folder.path, "--group-by", "day"])
-        #expect(byDay.stdout.contains("2026-11-20: 1 turn (1 completed)"))
-        #expect(byDay.stdout.contains("2026-11-21: 1 turn (1 completed)"))
+        #expect(byDay.tableRow("2026-11-20")?.prefix(3) == ["2026-11-20", "1", "0"])
+        #expect(byDay.tableRow("2026-11-21")?.prefix(3) == ["2026-11-21", "1", "0"])
         let bySource = try await run(["replay", folder.path, "--group-by", "source"])
-        #expect(bySource.stdout.hasPrefix("cli: 2 turns"))
-        let byThread = try await run(["replay", folder.path, "--group-by", "thread"])
-        #expect(byThread.stdout.contains("t1: 1 turn") && byThread.stdout.contains("t2: 1 turn"))
+        #expect(bySource.tableRow("cli")?.prefix(2) == ["cli", "2"])
+        let bySession = try await run(["replay", folder.path, "--group-by", "session"])
+        #expect(bySession.tableRow("t1")?.prefix(3) == ["t1", "2026-11-20 08:00", "1"])
+        #expect(bySession.tableRow("t2")?.prefix(3) == ["t2", "2026-11-21 08:00", "1"])
+        let byDayAndModel = try await run(["replay", folder.path, "--group-by", "day,model"])
+        #expect(byDayAndModel.tableRow("2026-11-21")?.prefix(3) == ["2026-11-21", "gpt-5.5", "1"])
 
         let since = try await run(["replay", folder.path, "--format", "json", "--since", "2026-11-21"])
         let kept = try since.stdout.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
         #expect(kept.map { $0["attributes"]?["gen_ai.conversation.id"] } == ["t2", "t2"])
         let until = try await run(["replay", folder.path, "--group-by", "day", "--until", "2026-11-20T10:00:00+01:00"])
-        #expect(until.stdout.contains("2026-11-20: 1 turn"))
+        #expect(until.tableRow("2026-11-20")?.prefix(2) == ["2026-11-20", "1"])
+        #expect(until.tableRow("Total")?.prefix(2) == ["Total", "1"])
         #expect(!until.stdout.contains("2026-11-21"))
 
         // A file last written before --since holds nothing after it: it is passed over, and said so.
@@ -149,7 +152,8 @@ struct ReplayCommandTests {
 
         for bad in [
             ["--since", "yesterday"], ["--since", "2026-13-01"], ["--until", "2026-11-21T08:00:00"],
-            ["--since", "2026-11-22", "--until", "2026-11-21"], ["--group-by", "week"],
+            ["--since", "2026-11-22", "--until", "2026-11-21"], ["--group-by", "thread"],
+            ["--group-by", "day,day"], ["--group-by", "day,model,source"],
         ] {
             let refused = try await run(["replay", folder.path] + bad)
             #expect(refused.status == .exited(64), "\(bad)")
@@ -258,12 +262,14 @@ struct ReplayCommandTests {
         let prices = FileManager.default.temporaryDirectory.appendingPathComponent("prices-\(UUID()).json")
         try Data(#"{"gpt-5.5": {"input": 0, "cachedInput": 0, "output": 0}}"#.utf8).write(to: prices)
         let viaFlag = try await run(["replay", Self.sessions[0], "--prices", prices.path])
-        #expect(viaFlag.stdout.contains("cost: $0.0000"))
+        #expect(viaFlag.tableRow("gpt-5.5")?.last == "$0.00")
         let viaEnvironment = try await run(
             ["replay", Self.sessions[0]],
             environment: ["CODEX_TELEMETRY_PRICES": prices.path]
         )
-        #expect(viaEnvironment.stdout.contains("cost: $0.0000"))
+        #expect(viaEnvironment.tableRow("gpt-5.5")?.last == "$0.00")
+        let bundled = try await run(["replay", Self.sessions[0]])
+        #expect(bundled.tableRow("gpt-5.5")?.last == "$0.06")
     }
 
     @Test func damagedInputIsSkippedAndCountedNotFatal() async throws {
@@ -273,7 +279,7 @@ struct ReplayCommandTests {
         try Data(bytes).write(to: damaged)
         let outcome = try await run(["replay", damaged.path])
         #expect(outcome.status == .exited(0))
-        #expect(outcome.stdout.contains("9 turns"))
+        #expect(outcome.tableRow("gpt-5.5")?[1] == "9")
         #expect(outcome.stderr.contains("2 skipped (1 malformed, 1 truncated)"))
     }
 
@@ -292,7 +298,7 @@ struct ReplayCommandTests {
         let atTheLimit = try await run(["replay", exactlyOverTheLimit.path])
         #expect(atTheLimit.stderr.contains("1 skipped (1 over the line limit)"))
         #expect(outcome.status == .exited(0))
-        #expect(outcome.stdout.contains("9 turns"), "a turn seen in an earlier file is not counted again")
+        #expect(outcome.tableRow("gpt-5.5")?[1] == "9", "a turn seen in an earlier file is not counted again")
         #expect(outcome.stderr.contains("3 skipped (1 malformed, 2 over the line limit)"))
         let alone = try await run(["replay", Self.sessions[0]])
         #expect(outcome.stdout == alone.stdout)
@@ -392,7 +398,7 @@ struct ReplayCommandTests {
 
         let outcome = try await TestTools.runCLI(["replay", root.path], unprivileged: true)
         #expect(outcome.status == .exited(1))
-        #expect(outcome.stdout.contains("gpt-5.5: 9 turns"))
+        #expect(outcome.tableRow("gpt-5.5")?[1] == "9")
         #expect(outcome.stderr.contains("cannot open \(root.path)/b/locked.jsonl: Permission denied"))
         #expect(outcome.stderr.contains("cannot read the directory \(root.path)/c: Permission denied"))
         #expect(outcome.stderr.contains("2 entries passed over (not regular files); 2 could not be read"))
@@ -401,7 +407,7 @@ struct ReplayCommandTests {
     @Test func aFileThatCannotBeOpenedDoesNotStopTheOthers() async throws {
         let outcome = try await run(["replay", "/nonexistent/session.jsonl", Self.sessions[0]])
         #expect(outcome.status == .exited(1))
-        #expect(outcome.stdout.contains("gpt-5.5: 9 turns"))
+        #expect(outcome.tableRow("gpt-5.5")?[1] == "9")
         #expect(outcome.stderr.contains("cannot open /nonexistent/session.jsonl: No such file or directory"))
         #expect(outcome.stderr.contains("read 139 lines from 2 files"))
     }

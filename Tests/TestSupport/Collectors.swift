@@ -274,6 +274,14 @@ public struct CommandOutcome: Sendable {
     package var status: ChildProcess.Termination
     public var stdout: String
     public var stderr: String
+
+    /// The cells of the summary table's row for `key` (`Total` for the total), as standard output holds it; cells
+    /// are apart by two spaces or more. `nil` when there is no such row.
+    public func tableRow(_ key: String) -> [String]? {
+        stdout.split(separator: "\n").first { $0.hasPrefix(key + "  ") }.map { line in
+            line.split(separator: "  ", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+    }
 }
 
 extension TestTools {

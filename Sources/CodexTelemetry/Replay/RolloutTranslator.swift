@@ -1,3 +1,4 @@
+import CivilTime
 import CodexAppServer
 import JSON
 import OTLP
@@ -409,13 +410,7 @@ package func unixNanoseconds(iso8601 bytes: UnsafeRawBufferPointer) -> Int64? {
     {
         offset = (hours * 3600 + minutes * 60) * (bytes[index] == UInt8(ascii: "+") ? 1 : -1)
     }
-    // Days from the civil date (Howard Hinnant's algorithm), then seconds.
-    let y = month <= 2 ? year - 1 : year
-    let era = y / 400
-    let yearOfEra = y - era * 400
-    let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-    let days = era * 146_097 + dayOfEra - 719_468
+    let days = Int(CivilDate(year: Int64(year), month: Int64(month), day: Int64(day)).daysSince1970)
     // Four-digit years keep every term far inside 64 bits; only the scaling to nanoseconds can overflow.
     let seconds = Int64(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
     return seconds.multipliedSaturated(by: 1_000_000_000).addingSaturated(Int64(nanoseconds))

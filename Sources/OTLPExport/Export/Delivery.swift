@@ -1,3 +1,4 @@
+import CivilTime
 import FoundationEssentials
 import JSON
 import OTLP
@@ -75,7 +76,9 @@ enum Delivery: Equatable, Sendable {
         else { return nil }
         // RFC 850's two-digit years, read with C's pivot: 00 to 69 are this century's, 70 to 99 the last's.
         if year.count == 2 { fullYear += fullYear < 70 ? 2000 : 1900 }
-        let days = daysSince1970(year: fullYear, month: monthIndex + 1, day: dayOfMonth)
+        let days = Int(
+            CivilDate(year: Int64(fullYear), month: Int64(monthIndex + 1), day: Int64(dayOfMonth)).daysSince1970
+        )
         return Int64(days * 86_400 + hour * 3_600 + minute * 60 + second)
     }
 
@@ -85,16 +88,6 @@ enum Delivery: Equatable, Sendable {
     private static let months: [Substring] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ]
-
-    /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's `days_from_civil`).
-    private static func daysSince1970(year: Int, month: Int, day: Int) -> Int {
-        let marchYear = month <= 2 ? year - 1 : year
-        let era = (marchYear >= 0 ? marchYear : marchYear - 399) / 400
-        let yearOfEra = marchYear - era * 400
-        let dayOfYear = (153 * ((month + 9) % 12) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
 }
 
 /// The `partial_success` of an `Export…ServiceResponse`: how many items the collector refused, and why.
