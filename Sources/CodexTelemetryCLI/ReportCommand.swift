@@ -133,14 +133,16 @@ struct ReportCommand {
         return unreadable.isEmpty ? ExitStatus.success : ExitStatus.failure
     }
 
-    /// One file per session: a session found twice (archived and not, copied back, moved during the walk) is read
-    /// from its largest file, which holds the most of it. A rollout's session is told by its name, which Codex keeps
-    /// when it archives it; files named otherwise (captures, recordings) are all read.
+    /// One file per session: a session found twice (archived and not, copied back, moved during the walk, copied
+    /// under another name) is read from its largest file, which holds the most of it. A rollout's session is told by
+    /// its name, which Codex keeps when it archives it, or else by its first line; files that name none (captures,
+    /// recordings) are all read.
     private static func sessions(_ files: [SessionFiles.File]) -> (files: [SessionFiles.File], duplicates: Int) {
         var chosen: [String: Int] = [:]
         var keep = Array(repeating: true, count: files.count)
         for (index, file) in files.enumerated() {
-            guard let id = SessionHeader.sessionID(inFileName: file.path) else { continue }
+            guard let id = SessionHeader.sessionID(inFileName: file.path) ?? SessionHeader(path: file.path).sessionID
+            else { continue }
             guard let earlier = chosen[id] else {
                 chosen[id] = index
                 continue
