@@ -43,6 +43,8 @@ package final class CursorReader {
         package var malformedLines = 0
         /// New rollout records of kinds the vocabulary does not declare, passed over.
         package var unknownKindLines = 0
+        /// New messages that carried no time, dated at their file's modification time.
+        package var messagesDatedByFile = 0
     }
 
     /// Commit after this much read, or this many events, whichever comes first: what a process killed before it
@@ -93,6 +95,7 @@ package final class CursorReader {
         counts.oversizedLines = follower.oversizedLines
         counts.malformedLines = follower.malformedLines
         counts.unknownKindLines = follower.unknownKindLines
+        counts.messagesDatedByFile = follower.messagesDatedByFile
         return counts
     }
 

@@ -50,6 +50,9 @@ package struct SessionFollower {
     package private(set) var malformedLines = 0
     /// New rollout records of kinds the vocabulary does not declare: read whole, standing for nothing.
     package private(set) var unknownKindLines = 0
+    /// New messages that carried no time (Codex 0.118 and older), in a file that had none before them: dated at the
+    /// file's modification time when it was read, as replay dates them, never 1970.
+    package private(set) var messagesDatedByFile = 0
     private let prices: PriceTable
     private var followed: [FileIdentity: FollowedFile] = [:]
     private var uses = 0
@@ -79,20 +82,18 @@ package struct SessionFollower {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
         defer { buffer.deallocate() }
         lendAgents(to: &state)
+        state.replay.startFile(modifiedAt: UInt64(clamping: file.status.modified))
         // The budget counts from where this read starts, so that a line longer than it is read on the next call.
         let start = max(state.readOffset, exported)
         let end = min(file.status.size, start.addingReportingOverflow(Self.readBudget).partialValue)
         var failed = false
-        // What was skipped before the cursor was counted when it was read first.
-        var skippedBefore: (oversized: Int, malformed: Int, unknown: Int)?
+        // What was skipped or dated before the cursor was counted when it was read first.
+        var countedBefore: (oversized: Int, lines: SessionReplay.Counts)?
         while state.readOffset < end {
             // Up to the cursor, the lines only rebuild the session: their events went out before. At each closing,
             // the turns then running are closed again, as they were.
             let emitting = state.readOffset >= exported
-            if emitting, skippedBefore == nil {
-                let counts = state.replay.counts
-                skippedBefore = (state.framer.oversizedLineCount, counts.malformed, counts.unknownKinds)
-            }
+            if emitting, countedBefore == nil { countedBefore = (state.framer.oversizedLineCount, state.replay.counts) }
             let boundary = ([exported, end] + closings).filter { $0 > state.readOffset }.min() ?? end
             let count = readSome(
                 file.descriptor,
@@ -112,10 +113,12 @@ package struct SessionFollower {
             if !emitting, closings.contains(state.readOffset) { _ = state.replay.closeOpenTurns() }
         }
         takeAgentsBack(from: &state)
-        if let skippedBefore {
-            oversizedLines += state.framer.oversizedLineCount - skippedBefore.oversized
-            malformedLines += state.replay.counts.malformed - skippedBefore.malformed
-            unknownKindLines += state.replay.counts.unknownKinds - skippedBefore.unknown
+        if let countedBefore {
+            let counts = state.replay.counts
+            oversizedLines += state.framer.oversizedLineCount - countedBefore.oversized
+            malformedLines += counts.malformed - countedBefore.lines.malformed
+            unknownKindLines += counts.unknownKinds - countedBefore.lines.unknownKinds
+            messagesDatedByFile += counts.datedByFile - countedBefore.lines.datedByFile
         }
         uses += 1
         state.lastUse = uses

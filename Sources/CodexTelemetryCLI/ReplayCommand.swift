@@ -238,11 +238,12 @@ extension SessionReplay.Counts {
         if unknownKinds > 0 {
             text += "; \(unknownKinds) lines of kinds codex-telemetry does not know, passed over (see CONTRIBUTING.md)"
         }
-        if datedByFile > 0 {
-            text +=
-                "; \(datedByFile) message\(datedByFile == 1 ? "" : "s") carried no time: dated at the file's "
-                + "modification time"
-        }
+        if datedByFile > 0 { text += "; " + Self.datedByFileText(datedByFile) }
         return text
+    }
+
+    /// What replay and the cursor's readers say of messages dated by their file.
+    static func datedByFileText(_ count: Int) -> String {
+        "\(count) message\(count == 1 ? "" : "s") carried no time: dated at the file's modification time"
     }
 }

@@ -305,6 +305,7 @@ extension CursorReader.Counts {
                 "\(unknownKindLines) lines of kinds codex-telemetry does not know, passed over (see CONTRIBUTING.md)"
             )
         }
+        if messagesDatedByFile > 0 { parts.append(SessionReplay.Counts.datedByFileText(messagesDatedByFile)) }
         parts.append("\(closedTurns) turns closed as incomplete")
         return parts.joined(separator: ", ")
     }

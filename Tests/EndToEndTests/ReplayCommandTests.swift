@@ -99,6 +99,31 @@ struct ReplayCommandTests {
         #expect(!(outcome.stdout + outcome.stderr).contains(TestTools.contentMarker))
     }
 
+    /// `replay` reads through the pipeline, `replay --state` through the cursor's reader: on every bundled session
+    /// (captures of every Codex release, the oldest with no time in their messages) and Codex 0.163's rollouts, in one
+    /// folder, a first read through a new cursor gives the very events replay gives, in the same order.
+    @Test func aFirstReadThroughACursorGivesWhatReplayGives() async throws {
+        let folder = try TestTools.makeTemporaryDirectory("both-engines")
+        let sessions = TestTools.packageRoot.appendingPathComponent("protocol/sessions")
+        let rollouts = TestTools.packageRoot.appendingPathComponent("protocol/rollouts/codex-0.163.0")
+        for source in [sessions, rollouts] {
+            for name in try FileManager.default.contentsOfDirectory(atPath: source.path) where name.hasSuffix(".jsonl")
+            {
+                try FileManager.default.copyItem(
+                    at: source.appendingPathComponent(name),
+                    to: folder.appendingPathComponent(name)
+                )
+            }
+        }
+        let replayed = try await run(["replay", folder.path, "--format", "json"])
+        let cursor = folder.appendingPathComponent("cursor.json").path
+        let followed = try await run(["replay", folder.path, "--format", "json", "--state", cursor])
+        #expect(replayed.stdout.split(separator: "\n").count > 600)
+        #expect(followed.stdout == replayed.stdout)
+        #expect(!followed.stdout.contains(#""startTimeUnixNano":0,"#))
+        #expect(followed.stderr.contains("messages carried no time: dated at the file's modification time"))
+    }
+
     /// Two days of rollouts, each in its own file: a turn a day.
     static func twoDaysOfRollouts() throws -> URL {
         let folder = try TestTools.makeTemporaryDirectory("days")
