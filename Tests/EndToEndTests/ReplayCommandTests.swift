@@ -124,6 +124,36 @@ struct ReplayCommandTests {
         #expect(followed.stderr.contains("messages carried no time: dated at the file's modification time"))
     }
 
+    /// A file read through a cursor as it is written, a process a read, cut anywhere (mid-line too): what the reads
+    /// give, one after the other, is what one replay of the whole file gives, in order.
+    @Test(arguments: [
+        "protocol/sessions/codex-0.163.0-scenarios.jsonl", "protocol/sessions/codex-0.163.0-agents.jsonl",
+        "protocol/rollouts/codex-0.163.0/rollout-2026-12-05T03-38-33-01a24448-380d-7901-ac80-f1ff52c72c11.jsonl",
+    ])
+    func aFileReadInPiecesThroughACursorGivesWhatReplayGives(path: String) async throws {
+        let source = try Data(contentsOf: TestTools.packageRoot.appendingPathComponent(path))
+        let folder = try TestTools.makeTemporaryDirectory("pieces")
+        let file = folder.appendingPathComponent("session.jsonl")
+        let cursor = folder.appendingPathComponent("cursor.json").path
+        // Ten cuts a tenth apart, each moved off the even spacing by a few bytes, so that most fall mid-line.
+        let cuts = (1...10).map { source.count * $0 / 11 + $0 * 97 % 53 } + [source.count]
+        var followed: [Substring] = []
+        var written = 0
+        try Data().write(to: file)
+        for cut in cuts where cut > written {
+            let handle = try FileHandle(forWritingTo: file)
+            try handle.seekToEnd()
+            try handle.write(contentsOf: source[written..<cut])
+            try handle.close()
+            written = cut
+            let read = try await run(["replay", file.path, "--format", "json", "--state", cursor])
+            followed += read.stdout.split(separator: "\n")
+        }
+        let replayed = try await run(["replay", file.path, "--format", "json"])
+        #expect(replayed.stdout.split(separator: "\n").count >= 4)
+        #expect(followed == replayed.stdout.split(separator: "\n"))
+    }
+
     /// Two days of rollouts, each in its own file: a turn a day.
     static func twoDaysOfRollouts() throws -> URL {
         let folder = try TestTools.makeTemporaryDirectory("days")
