@@ -21,17 +21,7 @@ extension SessionTelemetry {
         }
         let context = context.flatMap { believable($0) }
         let previous = threads[key.threadID]?.total
-        updateThread(key.threadID, at: time) { thread in
-            thread.total = total
-            // A snapshot with a new total follows a model call; a repeated one that changes the context's size
-            // follows a compaction.
-            if total != previous {
-                thread.callContext = context?.tokens
-                thread.contextSinceCall = nil
-            } else if let tokens = context?.tokens, tokens != thread.callContext {
-                thread.contextSinceCall = tokens
-            }
-        }
+        recordThreadTotal(key.threadID, total, after: previous, context: context, at: time)
         // Taken out while it changes, so its tables are changed in place, not copied.
         guard total != previous, withOpenTurn(key, { $0.ending == nil }) == true,
             var turn = openTurns.removeValue(forKey: key)
@@ -54,18 +44,7 @@ extension SessionTelemetry {
             TelemetryAttribute(key: .durationMilliseconds, value: .int(milliseconds(from: start, to: end)))
         )
         attributes += usageAttributes(usage)
-        if let context {
-            attributes.append(TelemetryAttribute(key: .contextTokens, value: .int(context.tokens)))
-            if let window = context.window {
-                attributes += [
-                    TelemetryAttribute(key: .contextWindow, value: .int(window)),
-                    TelemetryAttribute(
-                        key: .contextUtilization,
-                        value: .double(Double(context.tokens) / Double(window))
-                    ),
-                ]
-            }
-        }
+        if let context { attributes += contextAttributes(context) }
         let cost = turn.model.flatMap(prices.price(of:))?.cost(of: usage)
         if let cost { attributes.append(TelemetryAttribute(key: .costUSD, value: .double(cost))) }
         // A turn's cost is known only if every one of its calls could be priced.
@@ -77,6 +56,38 @@ extension SessionTelemetry {
         turn.modelOutputs = []
         turn.include(start...max(start, end))
         return [TelemetryEvent(name: .llmCall, startTimeUnixNano: start, endTimeUnixNano: end, attributes: attributes)]
+    }
+
+    /// Keeps a thread's cumulative usage. A snapshot with a new total follows a model call; a repeated one that
+    /// changes the context's size follows a compaction.
+    private mutating func recordThreadTotal(
+        _ threadID: String,
+        _ total: TokenUsage,
+        after previous: TokenUsage?,
+        context: ContextUsage?,
+        at time: UInt64
+    ) {
+        updateThread(threadID, at: time) { thread in
+            thread.total = total
+            if total != previous {
+                thread.callContext = context?.tokens
+                thread.contextSinceCall = nil
+            } else if let tokens = context?.tokens, tokens != thread.callContext {
+                thread.contextSinceCall = tokens
+            }
+        }
+    }
+
+    /// How full the model's context was after a call, and of what window.
+    private func contextAttributes(_ context: ContextUsage) -> [TelemetryAttribute] {
+        var attributes = [TelemetryAttribute(key: .contextTokens, value: .int(context.tokens))]
+        if let window = context.window {
+            attributes.append(TelemetryAttribute(key: .contextWindow, value: .int(window)))
+            attributes.append(
+                TelemetryAttribute(key: .contextUtilization, value: .double(Double(context.tokens) / Double(window)))
+            )
+        }
+        return attributes
     }
 
     func usageAttributes(_ usage: TokenUsage) -> [TelemetryAttribute] {
