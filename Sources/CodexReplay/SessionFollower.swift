@@ -113,13 +113,7 @@ package struct SessionFollower {
             if !emitting, closings.contains(state.readOffset) { _ = state.replay.closeOpenTurns() }
         }
         takeAgentsBack(from: &state)
-        if let countedBefore {
-            let counts = state.replay.counts
-            oversizedLines += state.framer.oversizedLineCount - countedBefore.oversized
-            malformedLines += counts.malformed - countedBefore.lines.malformed
-            unknownKindLines += counts.unknownKinds - countedBefore.lines.unknownKinds
-            messagesDatedByFile += counts.datedByFile - countedBefore.lines.datedByFile
-        }
+        if let countedBefore { count(state, since: countedBefore) }
         uses += 1
         state.lastUse = uses
         let offset = max(state.lineEnd, exported)
@@ -159,6 +153,15 @@ package struct SessionFollower {
     /// Lets go of a file that is gone, or whose bytes are not the ones read.
     package mutating func forget(_ identity: FileIdentity) {
         followed[identity] = nil
+    }
+
+    /// Adds what a read of `file` skipped or dated past the cursor to the counts.
+    private mutating func count(_ file: FollowedFile, since before: (oversized: Int, lines: SessionReplay.Counts)) {
+        let counts = file.replay.counts
+        oversizedLines += file.framer.oversizedLineCount - before.oversized
+        malformedLines += counts.malformed - before.lines.malformed
+        unknownKindLines += counts.unknownKinds - before.lines.unknownKinds
+        messagesDatedByFile += counts.datedByFile - before.lines.datedByFile
     }
 
     /// Moves the tree into the file's replay for a read, and back out after it: one tree, never copied.

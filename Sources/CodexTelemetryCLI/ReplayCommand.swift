@@ -114,19 +114,7 @@ struct ReplayCommand {
                 }
             }
             if let statePath {
-                // The folders named, held open as they are walked: their files are opened from them down.
-                let roots = paths.filter { fileStatus(atPath: $0)?.kind == .directory }.compactMap {
-                    SessionRoot($0).map { CursorReader.Root(path: $0.path, folder: $0) }
-                }
-                unreadable += readFromCursor(
-                    statePath,
-                    files,
-                    of: found,
-                    roots: roots,
-                    export: export,
-                    output: output,
-                    emit: emit
-                )
+                unreadable += readFromCursor(statePath, files, of: found, export: export, output: output, emit: emit)
             } else {
                 ReplayPipeline.run(files, into: &replay) { output in
                     switch output {
@@ -167,11 +155,14 @@ struct ReplayCommand {
         _ path: String,
         _ files: [SessionFiles.File],
         of found: SessionFiles,
-        roots: [CursorReader.Root],
         export: TelemetryExport?,
         output: BufferedOutput,
         emit: (TelemetryEvent) -> Void
     ) -> [String] {
+        // The folders named, held open as they are walked: their files are opened from them down.
+        let roots = paths.filter { fileStatus(atPath: $0)?.kind == .directory }.compactMap {
+            SessionRoot($0).map { CursorReader.Root(path: $0.path, folder: $0) }
+        }
         // Stopped, it commits what it read: the next run goes on from there.
         let stop = StopSignal()
         do {
