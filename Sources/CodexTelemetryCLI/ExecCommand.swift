@@ -293,9 +293,12 @@ struct ExecCommand {
         for event in events { report.add(event) }
         let models = report.rows.map { $0.key[0] }.joined(separator: ", ")
         let sum = report.total
+        // A call without a price is never counted as free.
         var cost = "$" + sum.costUSD.decimal(places: 4)
-        if sum.unpricedModelCalls > 0 {
-            cost = sum.unpricedModelCalls == sum.modelCalls ? "cost unknown" : cost + " and calls without a price"
+        if sum.unpricedModelCalls == sum.modelCalls, sum.modelCalls > 0 {
+            cost = "cost unknown"
+        } else if sum.unpricedModelCalls > 0 {
+            cost += " + \(sum.unpricedModelCalls) unpriced call\(sum.unpricedModelCalls == 1 ? "" : "s")"
         }
         var parts = [
             "\(ending)", models.isEmpty ? "no model" : models,
