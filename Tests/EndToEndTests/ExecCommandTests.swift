@@ -82,10 +82,24 @@ struct ExecCommandTests {
         #expect(outcome.stdout == "\(TestTools.contentMarker)_final_answer")
         #expect(outcome.stderr.contains("codex-telemetry: completed · gpt-5.5 · 2 model calls"))
         #expect(outcome.stderr.contains("1 tool call"))
+        #expect(outcome.stderr.contains(" output tokens · $0.0"))
         #expect(!outcome.stderr.contains(TestTools.contentMarker))
         let turns = try await turns(setup.rotel)
         #expect(turns.map { $0.attributes["codex.turn.status"] } == ["completed"])
         #expect(turns.first?.attributes["codex.turn.tool_calls"] == "1")
+    }
+
+    /// A model the price table does not know is named, and its cost is said to be unknown, never $0.
+    @Test func aModelWithoutAPriceIsNeverFree() async throws {
+        let setup = try await setUp()
+        defer { Task { await setup.stop() } }
+        let outcome = try await TestTools.runCLI(
+            setup.arguments(["-c", #"model="house-model""#, "scenario:plain"]),
+            environment: setup.environment
+        )
+        #expect(outcome.status == .exited(0), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("codex-telemetry: completed · house-model · 1 model call · "))
+        #expect(outcome.stderr.contains(" output tokens · cost unknown · "))
     }
 
     /// The oldest supported release knows its options only in camelCase (`dangerFullAccess`) and ignores `-c` on
