@@ -9,19 +9,19 @@ import Testing
 @Suite(.serialized)
 struct GRPCExportTests {
     static let session = OTLPExportTests.session
-    static let everything = ["/v1/logs": 26, "/v1/traces": 26, "/v1/metrics": 13]
+    static let everything = ExportFaultTests.everything
 
+    /// The bundled session replayed over gRPC, as the fault tests replay it over HTTP.
     func replay(
         to collector: StandInCollector,
         spool: URL,
         _ extra: [String] = [],
         environment: [String: String] = [:]
     ) async throws -> CommandOutcome {
-        try await TestTools.runCLI(
-            [
-                "replay", Self.session, "--otlp-endpoint", "http://127.0.0.1:\(collector.port)", "--otlp-protocol",
-                "grpc", "--spool-dir", spool.path,
-            ] + extra,
+        try await ExportFaultTests().replay(
+            to: collector.port,
+            spool: spool,
+            ["--otlp-protocol", "grpc"] + extra,
             environment: environment
         )
     }

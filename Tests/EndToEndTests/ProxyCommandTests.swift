@@ -147,22 +147,16 @@ extension ProxyCommandTests {
         let wrapper = folder.appendingPathComponent("codex-with-telemetry")
         try Data(script.utf8).write(to: wrapper)
         chmod(wrapper.path, 0o755)
-        let work = try TestTools.makeTemporaryDirectory("sdk-work")
         let state = folder.appendingPathComponent("state")
         let scenarios = ["plain", "command", "two-tools", "patch", "plain"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["CODEX_HOME"] = try TestTools.makeTemporaryDirectory("sdk-home").path
-        environment["XDG_STATE_HOME"] = state.path  // the wrapper's default spool
-        environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = nil
-        let client = try ChildProcess(
-            ChildProcess.Configuration(
-                executable: try TestTools.sdkPython(),
-                arguments: [
-                    TestTools.packageRoot.appendingPathComponent("scripts/sdk-client.py").path, wrapper.path,
-                    "\(server.port)", work.path,
-                ] + scenarios,
-                environment: environment
-            )
+        let client = try TestTools.startSDKClient(
+            codexBin: wrapper,
+            modelPort: server.port,
+            scenarios: scenarios,
+            environment: [
+                "CODEX_HOME": try TestTools.makeTemporaryDirectory("sdk-home").path,
+                "XDG_STATE_HOME": state.path,  // the wrapper's default spool
+            ]
         )
         var turns: [JSONValue] = []
         for await line in client.lines {

@@ -76,18 +76,11 @@ struct TraceContextLiveTests {
             """.utf8
         ).write(to: wrapper)
         chmod(wrapper.path, 0o755)
-        var environment = ProcessInfo.processInfo.environment
-        environment["CODEX_HOME"] = try Self.tracingHome(to: codexs).path
-        environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = nil
-        let client = try ChildProcess(
-            ChildProcess.Configuration(
-                executable: try TestTools.sdkPython(),
-                arguments: [
-                    TestTools.packageRoot.appendingPathComponent("scripts/sdk-client.py").path, wrapper.path,
-                    "\(server.port)", try TestTools.makeTemporaryDirectory("work").path, "plain", "command",
-                ],
-                environment: environment
-            )
+        let client = try TestTools.startSDKClient(
+            codexBin: wrapper,
+            modelPort: server.port,
+            scenarios: ["plain", "command"],
+            environment: ["CODEX_HOME": try Self.tracingHome(to: codexs).path]
         )
         var turns = 0
         for await line in client.lines where String(decoding: line, as: UTF8.self) != "closed" {

@@ -40,11 +40,30 @@ public enum TestTools {
         return path
     }
 
-    /// Python with OpenAI's official Codex SDK (`openai-codex`), a real app-server client.
-    public static func sdkPython() throws -> String {
-        let path = packageRoot.appendingPathComponent(".tools/codex/bin/python").path
-        guard FileManager.default.isExecutableFile(atPath: path) else { throw MissingTool(name: "openai-codex") }
-        return path
+    /// OpenAI's official Codex SDK (`openai-codex`), a real app-server client, started as `scripts/sdk-client.py`:
+    /// with `codexBin` as its Codex, one turn per scenario against the stand-in model on `modelPort`, a line printed
+    /// after each; sent a line, it closes the server its way and prints `closed`. The SDK's Codex exports nothing
+    /// of its own: `OTEL_EXPORTER_OTLP_ENDPOINT` is unset for it.
+    package static func startSDKClient(
+        codexBin: URL,
+        modelPort: Int,
+        scenarios: [String],
+        environment extra: [String: String]
+    ) throws -> ChildProcess {
+        let python = packageRoot.appendingPathComponent(".tools/codex/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: python) else { throw MissingTool(name: "openai-codex") }
+        var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+        environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = nil
+        return try ChildProcess(
+            ChildProcess.Configuration(
+                executable: python,
+                arguments: [
+                    packageRoot.appendingPathComponent("scripts/sdk-client.py").path, codexBin.path, "\(modelPort)",
+                    try makeTemporaryDirectory("sdk-work").path,
+                ] + scenarios,
+                environment: environment
+            )
+        )
     }
 
     /// The README's code block (its text between the fences) that holds `text`: what the tests run as written.
