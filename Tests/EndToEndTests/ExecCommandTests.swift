@@ -141,6 +141,9 @@ struct ExecCommandTests {
         #expect(reported.firstTurn["errorType"] == "internalServerError")
         #expect(reported.firstTurn["modelCalls"] == .int(0))
         #expect(result["costUsd"] == .double(0))
+        // No call, so nothing to price: nothing is said to be unknown.
+        #expect(outcome.stderr.contains("codex-telemetry: failed · gpt-5.5 · 0 model calls · "), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains(" output tokens · $0.0000 · "))
         #expect(!outcome.stdout.contains(TestTools.contentMarker))
         #expect(try await turns(setup.rotel).first?.attributes["error.type"] == "internalServerError")
     }
