@@ -2,6 +2,10 @@
 /// first of a name given twice), kept in the order they came, and equal to another object with the same members in
 /// any order.
 ///
+/// Names are told apart by their UTF-8 bytes, as RFC 8259 §8.3 compares them, not by Swift's `String` equality:
+/// that one takes canonically equivalent names for one (U+212A KELVIN SIGN and `K`, a precomposed `é` and `e` with
+/// its accent), where a selection, which goes by bytes, and every other JSON reader keep two members.
+///
 /// Objects read from the wire hold a handful of members; a list searched in order finds one faster than hashing
 /// its name would. Past `indexedFrom` members a dictionary index is kept as well, so a hostile object of millions
 /// of members is still read in linear time.
@@ -13,7 +17,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
     /// One allocation per object: the few members of one read from the wire sit side by side.
     private var members: [Member] = []
-    private var index: [String: Int]?
+    private var index: [MemberName: Int]?
 
     /// How many members an object holds before it keeps an index of their names.
     static let indexedFrom = 32
@@ -55,7 +59,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
             }
             members.append(Member(name: name, value: newValue))
             if index != nil {
-                index?[name] = members.count - 1
+                index?[MemberName(name)] = members.count - 1
             } else if members.count >= Self.indexedFrom {
                 index = indexed
             }
@@ -70,13 +74,13 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         return removed
     }
 
-    private var indexed: [String: Int] {
-        Dictionary(uniqueKeysWithValues: members.enumerated().map { ($1.name, $0) })
+    private var indexed: [MemberName: Int] {
+        Dictionary(uniqueKeysWithValues: members.enumerated().map { (MemberName($1.name), $0) })
     }
 
     private func position(of name: String) -> Int? {
-        if let index { return index[name] }
-        return members.firstIndex { $0.name == name }
+        if let index { return index[MemberName(name)] }
+        return members.firstIndex { sameBytes($0.name, name) }
     }
 
     public func makeIterator() -> some IteratorProtocol<(key: String, value: JSONValue)> {
@@ -93,11 +97,33 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         var sum = 0
         for member in members {
             var one = Hasher()
-            one.combine(member.name)
+            one.combine(MemberName(member.name))
             one.combine(member.value)
             sum &+= one.finalize()
         }
         hasher.combine(count)
         hasher.combine(sum)
     }
+}
+
+/// A member's name as a key: equal and hashed by its UTF-8 bytes.
+private struct MemberName: Hashable {
+    let name: String
+
+    init(_ name: String) { self.name = name }
+
+    static func == (left: MemberName, right: MemberName) -> Bool { sameBytes(left.name, right.name) }
+
+    func hash(into hasher: inout Hasher) {
+        let hashed = name.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if hashed == nil { Array(name.utf8).withUnsafeBytes { hasher.combine(bytes: $0) } }
+    }
+}
+
+/// Whether two names are the same UTF-8 bytes.
+private func sameBytes(_ left: String, _ right: String) -> Bool {
+    let contiguous = left.utf8.withContiguousStorageIfAvailable { mine in
+        right.utf8.withContiguousStorageIfAvailable { theirs in mine.elementsEqual(theirs) }
+    }
+    return (contiguous ?? nil) ?? left.utf8.elementsEqual(right.utf8)
 }

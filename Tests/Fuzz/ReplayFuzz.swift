@@ -13,6 +13,7 @@ enum ReplayFuzz {
         fastPathAgreesWithFullPath(input)
         for line in input.split(separator: 0x0A, omittingEmptySubsequences: true) {
             parserAgreesWithFoundation(UnsafeRawBufferPointer(rebasing: line))
+            selectionAgreesWithWholeParse(UnsafeRawBufferPointer(rebasing: line))
         }
     }
 
@@ -49,6 +50,19 @@ enum ReplayFuzz {
             fatalError(
                 "the parser \(ours ? "accepts" : "refuses") what Foundation \(theirs ? "accepts" : "refuses"): \(text)"
             )
+        }
+    }
+
+    /// Each member of an object, selected by its name, is the member a whole parse finds by that name: names are
+    /// compared by their bytes both ways (RFC 8259 §8.3), so names Swift takes for equivalent (U+212A and `K`) are
+    /// two members to each.
+    static func selectionAgreesWithWholeParse(_ line: UnsafeRawBufferPointer) {
+        guard let whole = (try? JSONValue(parsing: line))?.object else { return }
+        for name in whole.keys {
+            let selected = try? JSONValue(parsing: line, selecting: .members([name: .everything]))
+            guard selected?.object?[name] == whole[name], selected?.object?.count == 1 else {
+                fatalError("a selection of \(Array(name.utf8)) disagrees with the whole parse")
+            }
         }
     }
 

@@ -90,6 +90,24 @@ struct JSONObjectTests {
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: #"{"a":1,"a":[}"#) }
     }
 
+    /// RFC 8259 §8.3 compares names by their code units. Swift's `String` equality takes U+212A KELVIN SIGN for `K`,
+    /// and a decomposed `é` for a precomposed one: a whole parse then found the first of the two where a selection,
+    /// which goes by bytes, found the second, and an object large enough to be indexed trapped on the pair.
+    @Test(arguments: [("\u{212A}", "K"), ("e\u{301}", "\u{E9}")])
+    func namesSwiftCallsEquivalentAreTwoMembers(first: String, second: String) throws {
+        for fillers in [0, 40] {  // a list, and an indexed object
+            let filler = (0..<fillers).map { #""f\#($0)":0,"# }.joined()
+            let text = #"{\#(filler)"\#(first)":2,"\#(second)":1}"#
+            let whole = try #require(try JSONValue(parsing: text).object)
+            #expect(whole.count == fillers + 2)
+            #expect(whole[first] == 2)
+            #expect(whole[second] == 1)
+            let selected = try JSONValue(parsing: Array(text.utf8), selecting: .members([second: .everything]))
+            #expect(selected == [second: 1])
+            #expect(selected != [first: 1])
+        }
+    }
+
     @Test func aLargeObjectIsIndexedAndStillReadsWritesAndRemoves() throws {
         let count = 100_000
         let text = "{" + (0..<count).map { #""k\#($0)":\#($0)"# }.joined(separator: ",") + #","k7":"last"}"#
