@@ -2,19 +2,26 @@ import JSON
 import JSONRPC
 import Synchronization
 
-/// Remembers which turns have ended, so a wait for a turn's end works whether `turn/completed` arrives before or
-/// after the wait begins (notifications for a turn can even precede the `turn/start` response).
+/// Remembers which turns have started and ended, so a wait for a turn's start or end works whether the notification
+/// arrives before or after the wait begins (notifications for a turn can even precede the `turn/start` response).
 final class TurnTracker: Sendable {
     struct Key: Hashable, Sendable {
         var threadID: String
         var turnID: String
     }
 
+    /// One waiting for a turn: for its end, or only for its start (which its end also answers, with the end).
+    private struct Waiter {
+        var untilEnd: Bool
+        var continuation: CheckedContinuation<TurnEnd?, any Error>
+    }
+
     private struct State {
+        var started: Set<Key> = []
         var ended: [Key: TurnEnd] = [:]
         var lastAgentMessage: [Key: String] = [:]
         /// Waiters by turn, each under a number of its own so a cancelled one can be found.
-        var waiters: [Key: [Int: CheckedContinuation<TurnEnd, any Error>]] = [:]
+        var waiters: [Key: [Int: Waiter]] = [:]
         var nextWaiter = 0
         var closedReason: String?
         var stderrExcerpt = ""
@@ -22,9 +29,10 @@ final class TurnTracker: Sendable {
 
     private let state = Mutex(State())
 
-    /// Reads a line for turn ends and, for the caller's eyes only, the text of each turn's last agent message.
+    /// Reads a line for turn starts and ends and, for the caller's eyes only, the text of each turn's last agent
+    /// message.
     func observe(_ message: JSONRPCMessage) {
-        // Only two methods matter here; every other line is passed over before anything is decoded.
+        // Only three methods matter here; every other line is passed over before anything is decoded.
         guard case .notification(let notification) = message else { return }
         if notification.method == AppServerMethod.itemCompleted, let params = notification.params,
             params["item"]?["type"] == "agentMessage", let text = params["item"]?["text"]?.string,
@@ -33,16 +41,29 @@ final class TurnTracker: Sendable {
             state.withLock { $0.lastAgentMessage[Key(threadID: threadID, turnID: turnID)] = text }
             return
         }
-        guard notification.method == AppServerMethod.turnCompleted,
-            case .turnCompleted(let threadID, let turn) = AppServerMessage(message)
+        guard notification.method == AppServerMethod.turnCompleted || notification.method == AppServerMethod.turnStarted
         else { return }
-        let key = Key(threadID: threadID, turnID: turn.id)
-        let waiters = state.withLock { state in
-            let end = TurnEnd(turn: turn, finalAgentMessage: state.lastAgentMessage.removeValue(forKey: key))
-            state.ended[key] = end
-            return (state.waiters.removeValue(forKey: key) ?? [:]).values.map { ($0, end) }
+        switch AppServerMessage(message) {
+        case .turnStarted(let threadID, let turn):
+            let key = Key(threadID: threadID, turnID: turn.id)
+            let waiters = state.withLock { state in
+                state.started.insert(key)
+                let waiting = state.waiters[key] ?? [:]
+                state.waiters[key] = waiting.filter(\.value.untilEnd)
+                return waiting.values.filter { !$0.untilEnd }
+            }
+            for waiter in waiters { waiter.continuation.resume(returning: nil) }
+        case .turnCompleted(let threadID, let turn):
+            let key = Key(threadID: threadID, turnID: turn.id)
+            let (waiters, end) = state.withLock { state in
+                let end = TurnEnd(turn: turn, finalAgentMessage: state.lastAgentMessage.removeValue(forKey: key))
+                state.ended[key] = end
+                return ((state.waiters.removeValue(forKey: key) ?? [:]).values, end)
+            }
+            for waiter in waiters { waiter.continuation.resume(returning: end) }
+        default:
+            return
         }
-        for (waiter, end) in waiters { waiter.resume(returning: end) }
     }
 
     func endOfStream(reason: String, stderrExcerpt: String) {
@@ -53,31 +74,49 @@ final class TurnTracker: Sendable {
             return state.waiters.values.flatMap { $0.values }
         }
         for waiter in waiters {
-            waiter.resume(throwing: AppServerError(.serverExited, reason, stderrExcerpt: stderrExcerpt))
+            waiter.continuation.resume(throwing: AppServerError(.serverExited, reason, stderrExcerpt: stderrExcerpt))
         }
+    }
+
+    /// Whether the turn's `turn/started` (or its end) has come.
+    func hasStarted(_ key: Key) -> Bool {
+        state.withLock { $0.started.contains(key) || $0.ended[key] != nil }
     }
 
     /// Waits for the turn's end; cancelling the waiting task ends the wait with `CancellationError`.
     func waitForEnd(of key: Key) async throws -> TurnEnd {
-        let waiter = state.withLock { state in
+        // A wait until the end is answered only with one.
+        try await wait(for: key, untilEnd: true)!
+    }
+
+    /// Waits until the turn has started (or already ended: its end, then). Cancellable as `waitForEnd` is.
+    func waitForStart(of key: Key) async throws -> TurnEnd? {
+        try await wait(for: key, untilEnd: false)
+    }
+
+    private func wait(for key: Key, untilEnd: Bool) async throws -> TurnEnd? {
+        let number = state.withLock { state in
             defer { state.nextWaiter += 1 }
             return state.nextWaiter
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let outcome = state.withLock { state -> Result<TurnEnd, any Error>? in
+                let outcome = state.withLock { state -> Result<TurnEnd?, any Error>? in
                     if let turn = state.ended[key] { return .success(turn) }
+                    if !untilEnd, state.started.contains(key) { return .success(nil) }
                     if let reason = state.closedReason {
                         return .failure(AppServerError(.serverExited, reason, stderrExcerpt: state.stderrExcerpt))
                     }
                     if Task.isCancelled { return .failure(CancellationError()) }
-                    state.waiters[key, default: [:]][waiter] = continuation
+                    state.waiters[key, default: [:]][number] = Waiter(untilEnd: untilEnd, continuation: continuation)
                     return nil
                 }
                 if let outcome { continuation.resume(with: outcome) }
             }
         } onCancel: {
-            state.withLock { $0.waiters[key]?.removeValue(forKey: waiter) }?.resume(throwing: CancellationError())
+            state.withLock { $0.waiters[key]?.removeValue(forKey: number) }?.continuation.resume(
+                throwing: CancellationError()
+            )
         }
     }
 }
