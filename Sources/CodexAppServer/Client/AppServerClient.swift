@@ -202,17 +202,15 @@ public final class AppServerClient: Sendable {
     /// Asks Codex to stop a running turn; it then ends with status `interrupted`.
     ///
     /// Codex answers `turn/start` before the turn runs, and refuses to interrupt it until it does (`no active turn
-    /// to interrupt`): a refused interrupt of a turn not yet started waits for its `turn/started` and is sent again.
-    /// A turn that ended meanwhile needs none.
-    /// - Throws: `AppServerError` when Codex refuses or has exited.
+    /// to interrupt`): a refused interrupt waits for the turn's `turn/started` (which may come just after the
+    /// refusal) and is sent once more. A turn that ended meanwhile needs none.
+    /// - Throws: `AppServerError` when Codex refuses twice or has exited.
     public func interruptTurn(threadID: String, turnID: String) async throws {
         let params: JSONValue = ["threadId": .string(threadID), "turnId": .string(turnID)]
         do {
             _ = try await call(AppServerMethod.turnInterrupt, params)
         } catch let refusal as AppServerError where refusal.serverError != nil {
-            let key = TurnTracker.Key(threadID: threadID, turnID: turnID)
-            guard !turns.hasStarted(key) else { throw refusal }
-            if try await turns.waitForStart(of: key) != nil { return }
+            if try await turns.waitForStart(of: TurnTracker.Key(threadID: threadID, turnID: turnID)) != nil { return }
             _ = try await call(AppServerMethod.turnInterrupt, params)
         }
     }

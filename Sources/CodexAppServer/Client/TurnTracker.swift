@@ -78,11 +78,6 @@ final class TurnTracker: Sendable {
         }
     }
 
-    /// Whether the turn's `turn/started` (or its end) has come.
-    func hasStarted(_ key: Key) -> Bool {
-        state.withLock { $0.started.contains(key) || $0.ended[key] != nil }
-    }
-
     /// Waits for the turn's end; cancelling the waiting task ends the wait with `CancellationError`.
     func waitForEnd(of key: Key) async throws -> TurnEnd {
         // A wait until the end is answered only with one.
