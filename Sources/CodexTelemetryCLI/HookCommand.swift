@@ -23,21 +23,23 @@ struct HookCommand {
 
         For people who run Codex without a daemon: Codex runs `codex-telemetry hook` when a turn stops and when a
         session ends, with the session's rollout file named on its standard input, and the hook exports what that
-        file gained since the cursor (the one `watch` and `replay --state` keep), then exits. At a session's end,
-        a turn still running is exported as incomplete. Without an OTLP endpoint it reads nothing. The hook never
-        holds Codex up: it takes the first JSON value on its input without waiting for the input to end, and
-        waits a few seconds at most in all (for the cursor, the input, the collector); what it could not do in
-        time is left to its next run. It prints nothing on stdout and always exits 0, whatever its command line:
-        a problem is said on stderr and never stops Codex.
+        file gained since the cursor (the one `watch` and `replay --state` keep), then exits. At a session's end, a
+        turn still running is exported as incomplete. Without an OTLP endpoint it reads nothing. The hook never
+        holds Codex up: it takes the first JSON value on its input without waiting for the input to end, and takes 6
+        seconds at most in all (2.5 at a session's end, where Codex allows 3) for the input, the cursor and the
+        collector; what it could not do in time is left to its next run. It prints nothing on stdout and always
+        exits 0, whatever its command line: a problem is said on stderr and never stops Codex.
 
         install adds the hook, for the Stop and SessionEnd events, to $CODEX_HOME/hooks.json (~/.codex), keeping
         every other hook and the order of what is there, and has Codex trust it (`hooks/list`, then Codex's own
-        configuration writer, which changes nothing else in config.toml); each file is first copied, once, to
-        NAME.codex-telemetry-backup. Installing twice changes nothing. The endpoint, protocol and cursor given are
-        written into the hook's command; headers (API keys) never are: the hook reads OTEL_EXPORTER_OTLP_HEADERS
-        from Codex's environment. Codex runs hooks from 0.133, at Stop; 0.163 also at SessionEnd. Installing for a
-        Codex that cannot run it leaves hooks.json as it was. uninstall gives hooks.json back byte for byte when
-        nothing else changed it since install, and otherwise takes only the hook out of it.
+        configuration writer, which changes nothing else in config.toml, whose mode is kept); each file is first
+        copied, once, to NAME.codex-telemetry-backup, for uninstall. Installing twice changes nothing. The endpoint,
+        protocol and cursor given are written into the hook's command; headers (API keys) never are: the hook reads
+        OTEL_EXPORTER_OTLP_HEADERS from Codex's environment. Codex runs hooks from 0.133, at Stop; 0.163 also at
+        SessionEnd. Installing for a Codex that cannot run it leaves hooks.json as it was. uninstall gives
+        hooks.json back byte for byte when nothing else changed it since install, and otherwise takes only the hook
+        out of it; it removes the copies, and leaves Codex's trust of the hook in config.toml, which trusts nothing
+        once the hook is gone.
 
         OPTIONS:
           --state FILE     The cursor. Environment: CODEX_TELEMETRY_STATE.
@@ -96,12 +98,16 @@ struct HookCommand {
 
     // MARK: - The hook
 
-    /// How long the hook may take in all, once its input is read: the cursor's lock, the reading, the flush.
-    static let timeLimit = Duration.seconds(4)
-    /// How long it waits for its input.
-    static let inputTimeLimit = Duration.seconds(2)
+    /// How long the hook may take in all, from its start: its input, the cursor's lock, the reading, the flush.
+    /// Codex stops a hook at the `timeout` its handler gives (`timeoutSeconds`), and will not wait more than 3 s at
+    /// a session's end, so the hook's own bound there is well inside that.
+    static func timeLimit(event: String) -> Duration {
+        event == "SessionEnd" ? .milliseconds(2_500) : .seconds(6)
+    }
+    /// How long it waits for its input: inside either bound.
+    static let inputTimeLimit = Duration.seconds(1)
     /// The part of the time left for the flush: reading stops before it.
-    private static let flushShare = Duration.seconds(1)
+    private static func flushShare(event: String) -> Duration { timeLimit(event: event) / 5 }
 
     /// What Codex says on the hook's stdin that the hook reads: the session's rollout file and the event.
     private struct HookInput {
@@ -110,10 +116,11 @@ struct HookCommand {
     }
 
     private func export(_ parsed: ParsedArguments) async -> Int32 {
+        let started = ContinuousClock.now
         let stop = StopSignal()
         do {
             let input = try readInput()
-            let deadline = ContinuousClock.now + Self.timeLimit
+            let deadline = started + Self.timeLimit(event: input.event)
             let sessions = absolutePath(LocalPaths.codexHome(environment: environment) + "/sessions")
             guard let path = sessionFile(input.transcriptPath, under: sessions) else {
                 printError("codex-telemetry hook: the transcript is not a rollout file under Codex's sessions; ignored")
@@ -126,13 +133,13 @@ struct HookCommand {
                 printError("codex-telemetry hook: no OTLP endpoint is configured; nothing was read")
                 return ExitStatus.success
             }
-            let lockWait = min(Self.timeLimit / 2, deadline - .now)
+            let lockWait = min(Self.timeLimit(event: input.event) / 3, max(deadline - .now, .zero))
             let cursor = try CursorReader.openCursor(
                 CursorFile.path(parsed["--state"], environment: environment),
                 spoolDirectory: options.spoolDirectory,
                 lockWait: lockWait
             )
-            let readUntil = deadline - Self.flushShare
+            let readUntil = deadline - Self.flushShare(event: input.event)
             options.flushTimeout = min(options.flushTimeout, max(deadline - .now, .zero))
             try await options.withExport(atCheckpoints: true) { [options] export in
                 let reader = CursorReader(
@@ -205,10 +212,10 @@ struct HookCommand {
 
     // MARK: - Install and uninstall
 
-    /// The events the hook runs on, as `hooks.json` names them.
-    private static let events = ["Stop", "SessionEnd"]
-    /// How long Codex lets the hook run: time to read the file and flush to the collector.
-    private static let timeoutSeconds: Int64 = 30
+    /// The events the hook runs on, as `hooks.json` names them, and how long Codex may let it run at each: the
+    /// hook's own bound (`timeLimit`) and a margin. Codex clamps a `SessionEnd` hook's timeout to 3 s, and says so
+    /// on every turn when given more.
+    private static let events: KeyValuePairs<String, Int64> = ["Stop": 10, "SessionEnd": 3]
 
     private func install(_ parsed: ParsedArguments) async throws -> Int32 {
         guard parsed.positionals.isEmpty else { throw UsageError("hook install takes no PATH", usage: Self.usage) }
@@ -220,10 +227,8 @@ struct HookCommand {
         let file = try HooksFile(LocalPaths.codexHome(environment: environment) + "/hooks.json")
         var hooks = Self.withoutOurs(file.hooks)
         var all = hooks["hooks"]?.object ?? JSONObject()
-        for event in Self.events {
-            let handler: JSONValue = [
-                "type": "command", "command": .string(line), "timeout": .int(Self.timeoutSeconds),
-            ]
+        for (event, timeout) in Self.events {
+            let handler: JSONValue = ["type": "command", "command": .string(line), "timeout": .int(timeout)]
             all[event] = .array((all[event]?.array ?? []) + [["hooks": [handler]]])
         }
         hooks["hooks"] = .object(all)
@@ -232,7 +237,15 @@ struct HookCommand {
         let backedUp = changed ? try file.backUp() : false
         if changed {
             try file.write(hooks)
-            printError("codex-telemetry: added the hook to \(file.path) (yours as it was: \(file.backupPath))")
+            if file.bytes == nil {
+                printError("codex-telemetry: made \(file.path), with the hook")
+            } else if backedUp {
+                printError("codex-telemetry: added the hook to \(file.path) (yours as it was: \(file.backupPath))")
+            } else {
+                printError(
+                    "codex-telemetry: added the hook to \(file.path) (yours as it was before: \(file.backupPath))"
+                )
+            }
         } else {
             printError("codex-telemetry: the hook was already in \(file.path)")
         }
@@ -259,7 +272,8 @@ struct HookCommand {
 
     private func uninstall() -> Int32 {
         do {
-            let file = try HooksFile(LocalPaths.codexHome(environment: environment) + "/hooks.json")
+            let codexHome = LocalPaths.codexHome(environment: environment)
+            let file = try HooksFile(codexHome + "/hooks.json")
             let hooks = Self.withoutOurs(file.hooks)
             guard hooks != file.hooks else {
                 printError("codex-telemetry: the hook was not in \(file.path)")
@@ -275,8 +289,16 @@ struct HookCommand {
                 printError("codex-telemetry: took the hook out of \(file.path): it is as it was before install")
             } else {
                 try file.write(hooks)
+                unlink(file.backupPath)
                 printError("codex-telemetry: took the hook out of \(file.path), keeping everything else in it")
             }
+            // The copies install made were for uninstall, which is done with them.
+            unlink(codexHome + "/config.toml" + Self.backup)
+            printError(
+                "codex-telemetry: Codex's trust of the hook stays in \(codexHome)/config.toml ([hooks.state]): "
+                    + "Codex trusts a hook by the hash of its command, so with the hook gone it trusts nothing, "
+                    + "and Codex's own settings are left as they are"
+            )
             return ExitStatus.success
         } catch {
             printError("codex-telemetry: \(error)")
@@ -301,14 +323,16 @@ struct HookCommand {
             }
             let untrusted = ours.filter { $0.trustStatus != "trusted" }
             if !untrusted.isEmpty {
-                // The user's config.toml, kept once.
+                // The user's config.toml, kept once, and its mode, which Codex's writer does not keep (0600).
                 var status = stat()
-                if stat(configFile + Self.backup, &status) != 0, stat(configFile, &status) == 0,
+                let existed = stat(configFile, &status) == 0
+                if existed, fileStatus(atPath: configFile + Self.backup) == nil,
                     let bytes = try? readFile(configFile, atMost: 16 << 20, what: "config.toml")
                 {
                     try Self.write(bytes, to: configFile + Self.backup, permissions: UInt32(status.st_mode) & 0o7777)
                 }
                 try await client.trust(untrusted)
+                if existed { chmod(configFile, status.st_mode & 0o7777) }
             }
             return (Set(ours.map(\.eventName)), untrusted.count)
         }
@@ -326,7 +350,7 @@ struct HookCommand {
     /// `hooks` without any handler that runs a `codex-telemetry hook`, nor the groups and events that leaves empty.
     private static func withoutOurs(_ hooks: JSONObject) -> JSONObject {
         guard var all = hooks["hooks"]?.object else { return hooks }
-        for event in Self.events {
+        for (event, _) in Self.events {
             guard let groups = all[event]?.array else { continue }
             let kept = groups.compactMap { group -> JSONValue? in
                 guard var object = group.object, let handlers = object["hooks"]?.array else { return group }

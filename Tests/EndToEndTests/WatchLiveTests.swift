@@ -102,13 +102,8 @@ struct WatchLiveTests {
             stdout: folder.appendingPathComponent("events-last.jsonl").path
         )
         let files = SessionFilesOnDisk(sessions)
-        // Time to install its signal handlers: a SIGTERM before them ends it as it would any program.
-        try await Task.sleep(for: .milliseconds(500))
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !files.allRead(by: state), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        kill(last.process.pid, SIGTERM)
+        try await TestTools.eventually { files.allRead(by: state) }
+        try await last.send(SIGTERM)
         let outcome = await last.finish()
         #expect(outcome.status == .exited(0), "\(outcome.stderr)")
 
@@ -160,20 +155,14 @@ struct WatchLiveTests {
         }
         func waitUntilAllRead() async throws {
             let files = SessionFilesOnDisk(sessions, archived)
-            let deadline = ContinuousClock.now + .seconds(20)
-            while !files.allRead(by: cursor), ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            #expect(files.allRead(by: cursor))
+            #expect(try await TestTools.eventually { files.allRead(by: cursor) })
         }
-        func stop(_ watch: RunningCLI) async -> String {
-            kill(watch.process.pid, SIGTERM)
+        func stop(_ watch: RunningCLI) async throws -> String {
+            try await watch.send(SIGTERM)
             let outcome = await watch.finish()
             #expect(outcome.status == .exited(0), "\(outcome.stderr)")
             return outcome.stderr
         }
-        // Time to install its signal handlers: a SIGTERM before them ends it as it would any program.
-        try await Task.sleep(for: .milliseconds(500))
 
         var stderr = ""
         try await session.run(codex: codex, server: server) { client in
@@ -193,7 +182,7 @@ struct WatchLiveTests {
             let archivedThread = try await session.startThread(client)
             try await session.runTurn(client, thread: archivedThread, scenario: "plain")
             try await waitUntilAllRead()
-            stderr += await stop(watch)
+            stderr += try await stop(watch)
             try await client.archiveThread(archivedThread)
             #expect(rollout(of: archivedThread)?.path.hasPrefix(archived.path) == true)
             watch = try TestTools.startCLI(arguments, environment: environment)
@@ -211,7 +200,7 @@ struct WatchLiveTests {
             $0.filter { $0.kind == "log" }.count >= expected.count
         }
         #expect(arrived.filter { $0.kind == "log" }.count == expected.count, "at the collector while watch runs")
-        stderr += await stop(watch)
+        stderr += try await stop(watch)
         #expect(stderr.contains("2 moved") || stderr.contains("1 moved"), "\(stderr)")
         #expect(try await Self.logKeys(rotel, count: expected.count) == expected)
     }
@@ -268,6 +257,8 @@ struct WatchLiveTests {
             run.closeStdin()  // `codex exec` reads a piped stdin to the end as more of the prompt
             for await _ in run.lines {}
             #expect(await run.waitForExit() == .exited(0), "\(run.stderrText)")
+            // Each handler asks no more time than Codex gives at its event.
+            #expect(!run.stderrText.contains("clamping"), "\(run.stderrText)")
         }
         let sessions = home.appendingPathComponent("sessions")
         let expected = try await Self.replayedKeys(sessions)
@@ -295,12 +286,15 @@ struct WatchLiveTests {
     }
 
     /// `hook install` keeps the user's `hooks.json` as they wrote it (members in their order, its mode) and backs it
-    /// up once; `uninstall` gives it back byte for byte when nothing else changed it, takes out only the hook when
-    /// something did, and removes the file when install had made it.
+    /// up once; Codex's trust goes into `config.toml`, which keeps its mode; each handler asks of Codex no more time
+    /// than Codex gives at its event. `uninstall` gives `hooks.json` back byte for byte when nothing else changed it,
+    /// takes out only the hook when something did, removes the file when install had made it, says what it leaves
+    /// (the trust), and leaves no copy of the user's files behind. Each says only what it did.
     @Test func hookUninstallGivesBackTheUsersHooksFile() async throws {
         let home = try TestTools.makeTemporaryDirectory("hooks-file")
         let hooksFile = home.appendingPathComponent("hooks.json")
-        let backup = home.appendingPathComponent("hooks.json.codex-telemetry-backup")
+        let configFile = home.appendingPathComponent("config.toml")
+        let backups = ["hooks.json", "config.toml"].map { home.appendingPathComponent("\($0).codex-telemetry-backup") }
         let environment = ["CODEX_HOME": home.path]
         let original = """
             {
@@ -313,44 +307,59 @@ struct WatchLiveTests {
             """
         try Data(original.utf8).write(to: hooksFile)
         chmod(hooksFile.path, 0o644)
+        try Data("# mine\n".utf8).write(to: configFile)
+        chmod(configFile.path, 0o644)
         func mode(_ file: URL) -> mode_t {
             var status = stat()
             return stat(file.path, &status) == 0 ? status.st_mode & 0o7777 : 0
         }
-        func run(_ arguments: [String]) async throws {
+        func run(_ arguments: [String]) async throws -> String {
             let outcome = try await TestTools.runCLI(["hook"] + arguments, environment: environment)
             #expect(outcome.status == .exited(0), "\(outcome.stderr)")
+            return outcome.stderr
         }
+        func noBackupIsLeft() -> Bool { backups.allSatisfy { !FileManager.default.fileExists(atPath: $0.path) } }
         let install = ["install", "--codex", try TestTools.codex()]
 
-        try await run(install)
+        let first = try await run(install)
+        #expect(first.contains("added the hook to \(hooksFile.path) (yours as it was: \(backups[0].path))"))
         let installed = try String(contentsOf: hooksFile, encoding: .utf8)
         #expect(installed.contains("codex-telemetry") && mode(hooksFile) == 0o644)
         let order = ["UserPromptSubmit", "PreToolUse", "Stop", "SessionEnd"].map { installed.range(of: $0)?.lowerBound }
         #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted() && !order.contains(nil), "\(installed)")
-        try await run(install)
-        #expect(try String(contentsOf: backup, encoding: .utf8) == original, "the backup is the user's file, once")
-        try await run(["uninstall"])
+        func timeout(_ event: String) throws -> JSONValue? {
+            try JSONValue(parsing: installed)["hooks"]?[event]?.array?.last?["hooks"]?.array?.first?["timeout"]
+        }
+        #expect(try timeout("SessionEnd") == 3, "what Codex allows at a session's end")
+        #expect(try timeout("Stop") == 10)
+        #expect(try String(contentsOf: configFile, encoding: .utf8).contains("trusted_hash"))
+        #expect(mode(configFile) == 0o644, "config.toml keeps its mode")
+        _ = try await run(install)
+        #expect(try String(contentsOf: backups[0], encoding: .utf8) == original, "the backup is the user's file, once")
+        let uninstalled = try await run(["uninstall"])
+        #expect(uninstalled.contains("trust of the hook stays in \(home.path)/config.toml"))
         #expect(try String(contentsOf: hooksFile, encoding: .utf8) == original, "byte for byte")
-        #expect(mode(hooksFile) == 0o644 && !FileManager.default.fileExists(atPath: backup.path))
+        #expect(mode(hooksFile) == 0o644 && mode(configFile) == 0o644 && noBackupIsLeft())
 
         // Changed since install: only the hook is taken out, the change kept.
-        try await run(install)
+        _ = try await run(install)
         let edited = try String(contentsOf: hooksFile, encoding: .utf8).replacing(
             "\"true mine\"",
             with: "\"true mine, edited\""
         )
         try Data(edited.utf8).write(to: hooksFile)
-        try await run(["uninstall"])
+        _ = try await run(["uninstall"])
         let kept = try String(contentsOf: hooksFile, encoding: .utf8)
         #expect(kept.contains("true mine, edited") && kept.contains("true other") && !kept.contains("codex-telemetry"))
+        #expect(noBackupIsLeft())
 
-        // No file before install: none after uninstall.
+        // No file before install: install says it made one, and backs up nothing; none after uninstall.
         try FileManager.default.removeItem(at: hooksFile)
-        try? FileManager.default.removeItem(at: backup)
-        try await run(install)
-        try await run(["uninstall"])
-        #expect(!FileManager.default.fileExists(atPath: hooksFile.path))
+        let made = try await run(install)
+        #expect(made.contains("made \(hooksFile.path), with the hook") && !made.contains("yours as it was"), "\(made)")
+        #expect(!FileManager.default.fileExists(atPath: backups[0].path))
+        _ = try await run(["uninstall"])
+        #expect(!FileManager.default.fileExists(atPath: hooksFile.path) && noBackupIsLeft())
     }
 
     /// Installed for a release that runs hooks at `Stop` only, the hook is trusted and the user told what a session's
