@@ -22,12 +22,10 @@ struct ExecCommandTests {
         /// Waits until the run recording into `recording` has received its turn's start, however long a loaded
         /// machine takes to start Codex: from then on, the turn is exec's to report.
         func waitForTheTurnToStart(recordedIn recording: URL) async throws {
-            let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < deadline {
-                let recorded = (try? String(contentsOf: recording, encoding: .utf8)) ?? ""
-                if recorded.contains(#""method":"turn/started""#) { return }
-                try await Task.sleep(for: .milliseconds(50))
+            let started = try await TestTools.eventually(every: .milliseconds(50)) {
+                ((try? String(contentsOf: recording, encoding: .utf8)) ?? "").contains(#""method":"turn/started""#)
             }
+            if !started { Issue.record("the turn never started") }
         }
 
         func arguments(_ extra: [String]) -> [String] {
@@ -157,7 +155,7 @@ struct ExecCommandTests {
             environment: setup.environment
         )
         try await setup.waitForTheTurnToStart(recordedIn: recording)
-        kill(running.process.pid, SIGINT)
+        try await running.send(SIGINT)
         let outcome = await running.finish()
         #expect(outcome.status == .exited(130))
         #expect(outcome.stderr.contains("interrupting the turn"))
@@ -169,20 +167,17 @@ struct ExecCommandTests {
         let setup = try await setUp()
         defer { Task { await setup.stop() } }
         let (wrapper, pidFile) = try codexWrapper()
-        let started = ContinuousClock.now
         let running = try TestTools.startCLI(
             setup.arguments(["--codex", wrapper.path, "scenario:hang"]),
             environment: setup.environment
         )
         // The moment Codex is launched: exec is past its own start, and Codex is not yet ready.
-        while !FileManager.default.fileExists(atPath: pidFile.path), ContinuousClock.now - started < .seconds(10) {
-            try await Task.sleep(for: .milliseconds(2))
-        }
-        kill(running.process.pid, SIGINT)
+        try await TestTools.eventually(every: .milliseconds(2)) { FileManager.default.fileExists(atPath: pidFile.path) }
+        try await running.send(SIGINT)
         let outcome = await running.finish()
         #expect(outcome.status == .exited(130))
-        // The stand-in holds a hung turn for a minute; interrupted, it ends at once.
-        #expect(ContinuousClock.now - started < .seconds(20))
+        // Interrupted, not failed: the stand-in holds a hung turn for a minute, then drops it, which fails it.
+        #expect(try await turns(setup.rotel).map { $0.attributes["codex.turn.status"] } == ["interrupted"])
     }
 
     @Test func codexKilledMidTurnExitsThreeAndTheTurnIsReportedIncomplete() async throws {
@@ -268,7 +263,7 @@ struct ExecCommandTests {
             environment: setup.environment
         )
         try await setup.waitForTheTurnToStart(recordedIn: gracefulRecording)
-        kill(graceful.process.pid, SIGTERM)
+        try await graceful.send(SIGTERM)
         #expect(await graceful.finish().status == .exited(130))
 
         // A Codex that cannot answer the interrupt (stopped), so only the second Ctrl-C can end the run.
@@ -284,8 +279,9 @@ struct ExecCommandTests {
         )!
         kill(codex, SIGSTOP)
         defer { kill(codex, SIGKILL) }
-        kill(impatient.process.pid, SIGINT)
-        try await Task.sleep(for: .milliseconds(500))
+        try await impatient.send(SIGINT)
+        // The second once the first has been heard: two at once could be heard as one.
+        try await TestTools.eventually { impatient.stderrSoFar.contains("interrupting the turn") }
         kill(impatient.process.pid, SIGINT)
         let outcome = await impatient.finish()
         #expect(outcome.status == .exited(130))

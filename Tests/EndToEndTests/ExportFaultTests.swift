@@ -21,9 +21,11 @@ struct ExportFaultTests {
         _ extra: [String] = [],
         environment: [String: String] = [:]
     ) async throws -> CommandOutcome {
+        // A run that must end by itself (its flush is bounded): one that does not is killed, and fails.
         try await TestTools.runCLI(
             ["replay", Self.session, "--otlp-endpoint", "http://127.0.0.1:\(port)", "--spool-dir", spool.path] + extra,
-            environment: environment
+            environment: environment,
+            within: TestTools.patience
         )
     }
 

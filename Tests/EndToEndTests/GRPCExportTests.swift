@@ -89,14 +89,12 @@ struct GRPCExportTests {
         let collector = try await StandInCollector(respond: answer, grpc: true)
         defer { Task { await collector.stop() } }
         let spool = try TestTools.makeTemporaryDirectory("spool")
-        let started = ContinuousClock.now
         let outcome = try await replay(
             to: collector,
             spool: spool,
             ["--flush-timeout", "3"],
             environment: ["OTEL_EXPORTER_OTLP_TIMEOUT": "1000"]
         )
-        #expect(ContinuousClock.now - started < .seconds(15))
         #expect(outcome.status == .exited(0))
         #expect(outcome.stderr.contains("not yet sent"))
         #expect(outcome.stderr.contains("26 log records, 26 spans, 13 metric points"))

@@ -324,6 +324,10 @@ struct LiveCodexTests {
         let parentSession = try #require(report.sessions[parent]).totals
         #expect(parentSession.subAgentTurns == childEvents.count { $0.name == .turn })
         #expect(parentSession.turns == 1 + parentSession.subAgentTurns)
+        // The child's turn ran to its end, its two model calls priced (on a machine too slow for the wait above,
+        // it was closed as incomplete, with no call, when the session ended).
+        #expect(childTurn[.turnStatus] == .string("completed"))
+        #expect(childEvents.count { $0.name == .llmCall && $0[.costUSD] != nil } == 2)
         #expect(parentSession.subAgentCostUSD > 0 && parentSession.subAgentCostUSD < parentSession.costUSD)
         #expect(report.sessions[child] == nil)
 
@@ -439,19 +443,19 @@ struct LiveCodexTests {
         for event in events { #expect(!event.jsonLine.lowercased().contains(TestTools.contentMarker.lowercased())) }
     }
 
-    /// Waits (up to a minute) until the threads of the turns ended so far satisfy `done`.
+    /// Waits (for `TestTools.patience`) until the threads of the turns ended so far satisfy `done`.
     static func waitUntil(_ session: ScenarioSession, _ done: ([String]) -> Bool) async throws {
-        for _ in 0..<600 {
-            let ended = session.messages.compactMap { received -> String? in
-                guard case .notification(let notification) = received.message,
-                    notification.method == AppServerMethod.turnCompleted
-                else { return nil }
-                return notification.params?["threadId"]?.string
-            }
-            if done(ended) { return }
-            try await Task.sleep(for: .milliseconds(100))
+        let ended = try await TestTools.eventually {
+            done(
+                session.messages.compactMap { received -> String? in
+                    guard case .notification(let notification) = received.message,
+                        notification.method == AppServerMethod.turnCompleted
+                    else { return nil }
+                    return notification.params?["threadId"]?.string
+                }
+            )
         }
-        Issue.record("the turns awaited never ended")
+        if !ended { Issue.record("the turns awaited never ended") }
     }
 
     @Test func declinedApprovalIsAnsweredAndNeverHangs() async throws {

@@ -43,49 +43,31 @@ struct LivenessTests {
         return (path.path, ["FAKE_CODEX_MODE": mode])
     }
 
-    /// Runs `codex-telemetry` and gives up on it (SIGKILL, and a failed test) after `limit`.
-    static func runBounded(
-        _ arguments: [String],
-        environment: [String: String],
-        within limit: Duration
-    ) async throws -> (CommandOutcome, Duration) {
-        let started = ContinuousClock.now
-        let running = try TestTools.startCLI(arguments, environment: environment)
-        let watchdog = Task {
-            try await Task.sleep(for: limit)
-            kill(running.process.pid, SIGKILL)
-        }
-        let outcome = await running.finish()
-        watchdog.cancel()
-        return (outcome, ContinuousClock.now - started)
-    }
-
     /// Codex closes its stdout and lives on, deaf to SIGTERM: exec sees the end of the stream, waits the exit
     /// grace (5 s), stops Codex in steps (close stdin, SIGTERM, SIGKILL: 3 s each) and reports the turn.
     @Test func execEndsWhenCodexClosesItsOutputAndLivesOn() async throws {
         let (codex, environment) = try Self.fake("close-stdout")
-        let (outcome, elapsed) = try await Self.runBounded(
+        // The fake lives on until killed: a run that waited for it would be killed by the test instead, and fail.
+        let outcome = try await TestTools.runCLI(
             ["exec", "--codex", codex, "--quiet", "hello"],
             environment: environment,
-            within: .seconds(60)
+            within: TestTools.patience
         )
         #expect(outcome.status == .exited(3))
         #expect(outcome.stderr.contains("closed its output but did not exit"))
-        #expect(elapsed < .seconds(30), "exec took \(elapsed)")
     }
 
     /// Codex never answers the interrupt a timeout sends: the timeout still bounds the run (plus the ten-second
     /// interrupt grace), and the exit says it timed out.
     @Test func aTimeoutBoundsTheRunWhenCodexIgnoresTheInterrupt() async throws {
         let (codex, environment) = try Self.fake("deaf")
-        let (outcome, elapsed) = try await Self.runBounded(
+        let outcome = try await TestTools.runCLI(
             ["exec", "--codex", codex, "--quiet", "--timeout", "1", "hello"],
             environment: environment,
-            within: .seconds(60)
+            within: TestTools.patience
         )
         #expect(outcome.status == .exited(124))
         #expect(outcome.stderr.contains("did not end the turn within 10"))
-        #expect(elapsed < .seconds(30), "exec took \(elapsed)")
     }
 
     /// The proxy between a client that writes without end and a server that never reads: the client is held back,

@@ -11,6 +11,8 @@ struct OTLPExportTests {
     /// What the bundled session holds: 26 events, so 26 log records and 26 spans; 13 metric points.
     static let expected = (logs: 26, spans: 26, points: 13)
 
+    /// Replays the bundled session to a collector on `port`: a run that must end by itself (its flush is
+    /// bounded), so one that does not end is killed, and fails.
     func replay(
         to port: Int,
         _ extra: [String] = [],
@@ -20,7 +22,8 @@ struct OTLPExportTests {
         let spool = try spool ?? TestTools.makeTemporaryDirectory("spool")
         return try await TestTools.runCLI(
             ["replay", Self.session, "--otlp-endpoint", "http://127.0.0.1:\(port)", "--spool-dir", spool.path] + extra,
-            environment: environment
+            environment: environment,
+            within: TestTools.patience
         )
     }
 
@@ -252,7 +255,6 @@ struct OTLPExportTests {
         let collector = try await StandInCollector(respond: "hang")
         defer { Task { await collector.stop() } }
         let spool = try TestTools.makeTemporaryDirectory("spool")
-        let started = ContinuousClock.now
         let outcome = try await replay(
             to: collector.port,
             ["--flush-timeout", "2"],
@@ -260,7 +262,6 @@ struct OTLPExportTests {
             spool: spool
         )
         #expect(outcome.status == .exited(0))
-        #expect(ContinuousClock.now - started < .seconds(15))
         #expect(outcome.stderr.contains("not yet sent"))
         #expect(outcome.stderr.contains("26 log records, 26 spans, 13 metric points"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).count == 3)
@@ -323,7 +324,6 @@ struct OTLPExportTests {
         let collector = try await StandInCollector(respond: "hang", tls: true)
         defer { Task { await collector.stop() } }
         let spool = try TestTools.makeTemporaryDirectory("spool")
-        let started = ContinuousClock.now
         let outcome = try await TestTools.runCLI(
             [
                 "replay", Self.session, "--otlp-endpoint", "https://127.0.0.1:\(collector.port)", "--spool-dir",
@@ -332,10 +332,10 @@ struct OTLPExportTests {
             environment: [
                 "OTEL_EXPORTER_OTLP_CERTIFICATE": try #require(collector.certificate),
                 "OTEL_EXPORTER_OTLP_TIMEOUT": "500",
-            ]
+            ],
+            within: TestTools.patience
         )
         #expect(outcome.status == .exited(0))
-        #expect(ContinuousClock.now - started < .seconds(15))
         #expect(!collector.requests.isEmpty)
         #expect(outcome.stderr.contains("26 log records, 26 spans, 13 metric points"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).count == 3)

@@ -67,10 +67,7 @@ struct ServiceFileTests {
                 environment: environment
             )
         )
-        let deadline = ContinuousClock.now + .seconds(20)
-        while collector.itemsByPath["/v1/logs", default: 0] == 0, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await TestTools.eventually { collector.itemsByPath["/v1/logs", default: 0] > 0 }
         kill(watch.pid, SIGTERM)
         #expect(await watch.waitForExit() == .exited(0), "\(watch.stderrText)")
         #expect(collector.itemsByPath["/v1/logs", default: 0] > 0)

@@ -191,11 +191,8 @@ struct WatchCommandTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         let expected = try await Self.replayed([sessions.path])
-        let deadline = ContinuousClock.now + .seconds(20)
-        while Self.lines(of: output).count < expected.count, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        kill(watch.process.pid, SIGTERM)
+        try await TestTools.eventually { Self.lines(of: output).count >= expected.count }
+        try await watch.send(SIGTERM)
         let outcome = await watch.finish()
         #expect(outcome.status == .exited(0), "\(outcome.stderr)")
         let watched = Self.lines(of: output).sorted()
@@ -301,9 +298,8 @@ struct WatchCommandTests {
         #expect(!Self.lines(of: output).isEmpty)
         #expect(incomplete().isEmpty)
         close(holder)
-        let deadline = ContinuousClock.now + .seconds(20)
-        while incomplete().isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        kill(watch.process.pid, SIGTERM)
+        try await TestTools.eventually { !incomplete().isEmpty }
+        try await watch.send(SIGTERM)
         let outcome = await watch.finish()
         #expect(outcome.status == .exited(0))
         #expect(outcome.stderr.contains("1 turns closed as incomplete"))

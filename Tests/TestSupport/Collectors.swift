@@ -36,32 +36,27 @@ private func boundAndReleasedPort() -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// Waits until something accepts connections on `port`.
-public func waitUntilListening(_ port: Int, within limit: Duration = .seconds(15)) async throws {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+/// Whether something accepts connections on `port` now.
+public func isListening(_ port: Int) -> Bool {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
         }
-        // A port from the ephemeral range can be connected to with nothing listening: when the kernel picks that
-        // same port as the connection's own, the socket meets itself. That is not a listener.
-        var local = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        close(descriptor)
-        if connected == 0, named == 0, local.sin_port != UInt16(port).bigEndian { return }
-        try await Task.sleep(for: .milliseconds(50))
     }
-    throw MissingTool(name: "a listener on port \(port)")
+    // A port from the ephemeral range can be connected to with nothing listening: when the kernel picks that same
+    // port as the connection's own, the socket meets itself. That is not a listener.
+    var local = sockaddr_in()
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let named = withUnsafeMutablePointer(to: &local) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    return connected == 0 && named == 0 && local.sin_port != UInt16(port).bigEndian
 }
 
 /// `rotel-agent`, a real collector, printing what it decoded; parsed into records as it arrives.
@@ -80,6 +75,7 @@ public final class Rotel: Sendable {
     public let grpcPort = freePort()
     private let process: ChildProcess
     private let store = ItemStore()
+    private let output = ToolOutput()
 
     private final class ItemStore: Sendable {
         let items = Mutex<[Item]>([])
@@ -142,7 +138,7 @@ public final class Rotel: Sendable {
 
     public init(port: Int = freePort()) async throws {
         self.port = port
-        process = try ChildProcess(
+        process = try TestTools.launch(
             ChildProcess.Configuration(
                 executable: try TestTools.rotel(),
                 arguments: [
@@ -154,13 +150,17 @@ public final class Rotel: Sendable {
                 environment: ["PATH": "/usr/bin:/bin", "NO_COLOR": "1"]
             )
         )
-        ProcessReaper.track(process)
-        Task { [process, store] in
+        Task { [process, store, output] in
             var metric = ""
-            for await bytes in process.lines { store.read(String(decoding: bytes, as: UTF8.self), metric: &metric) }
+            for await bytes in process.lines {
+                let line = String(decoding: bytes, as: UTF8.self)
+                output.append(line)
+                store.read(line, metric: &metric)
+            }
         }
-        try await waitUntilListening(port)
-        try await waitUntilListening(grpcPort)
+        try await process.waitUntilReady("rotel (OTLP on ports \(port) and \(grpcPort))", output: output) {
+            isListening(port) && isListening(grpcPort)
+        }
     }
 
     /// Everything decoded so far.
@@ -170,15 +170,13 @@ public final class Rotel: Sendable {
     public var metricDescriptors: [String: [String: String]] { store.descriptors.withLock { $0 } }
 
     /// Waits until `condition` holds for what was decoded, or `limit` passes; returns what was decoded.
-    public func items(within limit: Duration = .seconds(20), until condition: ([Item]) -> Bool) async throws -> [Item] {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            if condition(items) {
-                // Let a duplicate, if any, arrive too.
-                try await Task.sleep(for: .milliseconds(500))
-                return items
-            }
-            try await Task.sleep(for: .milliseconds(100))
+    public func items(
+        within limit: Duration = TestTools.patience,
+        until condition: ([Item]) -> Bool
+    ) async throws -> [Item] {
+        if try await TestTools.eventually(within: limit, { condition(items) }) {
+            // Let a duplicate, if any, arrive too.
+            try await Task.sleep(for: .milliseconds(500))
         }
         return items
     }
@@ -229,16 +227,16 @@ public final class StandInCollector: Sendable {
         let tlsDirectory = try tls ? TestTools.makeTemporaryDirectory("tls") : nil
         if let tlsDirectory { arguments += ["--tls-dir", tlsDirectory.path] }
         certificate = tlsDirectory?.appendingPathComponent("certificate.pem").path
-        process = try ChildProcess(
+        process = try TestTools.launch(
             ChildProcess.Configuration(executable: try TestTools.otelPython(), arguments: arguments)
         )
-        ProcessReaper.track(process)
         // Its line, not a connection, says it is ready: it listens before it has made its certificate, and a
         // connection could reach another server that took the port since `freePort` let it go.
-        for await line in process.lines where String(decoding: line, as: UTF8.self) == "listening \(port)" {
-            return
+        let output = ToolOutput(readyLine: "listening ")
+        process.keepOutput(in: output)
+        try await process.waitUntilReady("the stand-in collector (\(name), port \(port))", output: output) {
+            output.announced == "\(port)"
         }
-        throw MissingTool(name: "the stand-in collector on port \(port) (it ended: \(process.stderrText))")
     }
 
     /// The requests received, in order, each described by the collector before it answered: so every request a
@@ -290,14 +288,18 @@ extension TestTools {
     /// - Parameters:
     ///   - stdout: a file to give it as stdout (`/dev/full`, say) instead of a pipe to the test.
     ///   - unprivileged: run it as `nobody` when the tests run as root, for whom no permission bit is a barrier.
+    ///   - limit: when given, a run still going after it is killed (and ends `signalled(9)`, which no test
+    ///     expects): for a run that must end by itself, however long a loaded machine makes it.
     public static func runCLI(
         _ arguments: [String],
         environment: [String: String] = [:],
         stdout: String? = nil,
-        unprivileged: Bool = false
+        unprivileged: Bool = false,
+        within limit: Duration? = nil
     ) async throws -> CommandOutcome {
         let process = try startCLI(arguments, environment: environment, stdout: stdout, unprivileged: unprivileged)
-        return await process.finish()
+        guard let limit else { return await process.finish() }
+        return await process.finish(within: limit)
     }
 
     /// Starts the built `codex-telemetry`; `finish()` collects its outcome. Parameters as for `runCLI`.
@@ -373,6 +375,20 @@ extension TestTools {
 public struct RunningCLI: Sendable {
     package let process: ChildProcess
     let stderrFile: URL
+
+    /// What it has written on stderr so far.
+    public var stderrSoFar: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
+
+    /// Sends `signal` once the command has taken it over from its default action (it then ignores it, and hears
+    /// it on a queue of its own): a stop asked for before that would end it as it ends any program, and a loaded
+    /// machine can take a while to get there. A command that has ended is sent nothing.
+    public func send(_ signal: Int32) async throws {
+        try await TestTools.eventually { process.termination != nil || process.hears(signal) }
+        if process.termination == nil { kill(process.pid, signal) }
+    }
+
+    /// Whether the command has taken `signal` over from its default action (`ChildProcess.hears`).
+    public func hears(_ signal: Int32) -> Bool { process.hears(signal) }
 
     /// `finish()`, for a run that must end by itself within `limit`: past it, it is killed (and ends `signalled(9)`,
     /// which no test expects), so a run that hangs fails its test rather than hanging it.

@@ -16,21 +16,20 @@ public final class StandInModelServer: Sendable {
         let script = TestTools.packageRoot.appendingPathComponent("scripts/stand-in-model-server.py").path
         var environment = ProcessInfo.processInfo.environment
         environment["STAND_IN_TIMINGS"] = timings?.path
-        let process = try ChildProcess(
+        let process = try TestTools.launch(
             ChildProcess.Configuration(
                 executable: "python3",
                 arguments: [script, "--port", "0"],
                 environment: environment
             )
         )
-        ProcessReaper.track(process)
-        for await line in process.lines {
-            let text = String(decoding: line, as: UTF8.self)
-            if text.hasPrefix("listening "), let port = Int(text.dropFirst("listening ".count)) {
-                return StandInModelServer(port: port, process: process)
-            }
+        let output = ToolOutput(readyLine: "listening ")
+        process.keepOutput(in: output)
+        try await process.waitUntilReady("the stand-in model server", output: output) { output.announced != nil }
+        guard let port = output.announced.flatMap({ Int($0) }) else {
+            throw ToolDidNotStart(description: "the stand-in model server announced no port: \(output.tail)")
         }
-        throw MissingTool(name: "python3 (the stand-in model server did not start: \(process.stderrText))")
+        return StandInModelServer(port: port, process: process)
     }
 
     /// Stops the server.
