@@ -31,7 +31,7 @@ struct ReportCommand {
           --timezone ZONE        The zone days, weeks and months are told in: an IANA name (Europe/Paris) or
                                  UTC. Default: this machine's.
           --format F             table (default): aligned columns and a Total row, fitted to a terminal's
-                                 width. json: groups and total (see the README). csv: the same rows, one header
+                                 width. json: groups and total (Documentation/Report.md). csv: the same rows, one header
                                  line. html: one self-contained page with charts.
           --output FILE          Write the report to FILE instead of standard output.
           --prices FILE          USD prices per million tokens laid over the bundled table, as for replay.

@@ -130,11 +130,11 @@ struct ProxyCommandTests {
 }
 
 extension ProxyCommandTests {
-    /// OpenAI's official Python SDK, as its users run it: `codex_bin` set to the README's wrapper, as written. It
+    /// OpenAI's official Python SDK, as its users run it: `codex_bin` set to the documented wrapper (Proxy.md), as written. It
     /// answers as it does without us, every turn reaches the collector while the session is still open, and when the
     /// SDK closes the server its way (stdin closed and SIGTERM at once, SIGKILL two seconds later) nothing is lost or
     /// left behind.
-    @Test func theOfficialPythonSDKThroughTheREADMEWrapperLosesNothing() async throws {
+    @Test func theOfficialPythonSDKThroughTheDocumentedWrapperLosesNothing() async throws {
         let server = try await StandInModelServer.start()
         let rotel = try await Rotel()
         defer {
@@ -144,7 +144,7 @@ extension ProxyCommandTests {
             }
         }
         let folder = try TestTools.makeTemporaryDirectory("sdk")
-        let written = try #require(TestTools.readmeBlock(containing: "exec codex-telemetry proxy"))
+        let written = try #require(TestTools.documentedBlock(containing: "exec codex-telemetry proxy"))
         let script = written.replacing("codex-telemetry proxy", with: "'\(try TestTools.cli())' proxy")
             .replacing("http://127.0.0.1:4318", with: "http://127.0.0.1:\(rotel.port)")
             .replacing("/usr/local/bin/codex", with: "'\(try TestTools.codex())'")
@@ -170,7 +170,7 @@ extension ProxyCommandTests {
             turns.append(turn)
             // The session is still open: its turn is at the collector all the same.
             let id = try #require(turn["turn"]?.string)
-            let arrived = try await rotel.items(within: .seconds(10)) { items in
+            let arrived = try await rotel.items { items in
                 items.contains { $0.kind == "log" && $0.name == "codex.turn" && $0.attributes["codex.turn.id"] == id }
             }
             #expect(arrived.contains { $0.attributes["codex.turn.id"] == id }, "turn \(turns.count) while open")

@@ -193,7 +193,7 @@ struct ReportCommandTests {
     }
 
     /// The page as a person sees it, in headless Chromium: nothing refused or failing in its console, every chart
-    /// drawn, and its numbers those of the JSON report. `RECORD_SCREENSHOTS=1` keeps the screenshot for the README.
+    /// drawn, and its numbers those of the JSON report. `RECORD_SCREENSHOTS=1` keeps the screenshot for the report page.
     @Test func theHTMLReportInARealBrowser() async throws {
         let chromium = try TestTools.chromium()
         let work = try TestTools.makeTemporaryDirectory("html")

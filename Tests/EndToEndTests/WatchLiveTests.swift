@@ -43,7 +43,7 @@ struct WatchLiveTests {
 
     /// Waits until the collector holds `count` log records (or a while), then a little more for any duplicate.
     static func logKeys(_ rotel: Rotel, count: Int) async throws -> [String] {
-        let items = try await rotel.items(within: .seconds(30)) { $0.filter { $0.kind == "log" }.count >= count }
+        let items = try await rotel.items { $0.filter { $0.kind == "log" }.count >= count }
         #expect(!items.contains { ($0.attributes.values + [$0.name]).joined().contains(TestTools.contentMarker) })
         return items.filter { $0.kind == "log" }.map(key).sorted()
     }
@@ -67,7 +67,7 @@ struct WatchLiveTests {
         // Started, killed with SIGKILL at a random moment, started again, for as long as Codex runs. These runs
         // export to a collector that is not up yet, so what they commit waits in the spool: a run killed with a
         // request in flight, accepted and not yet removed, would send it again (OTLP has no idempotency key, as the
-        // README says), and that is not what this test is about.
+        // watch page says), and that is not what this test is about.
         let port = freePort()
         let killer = Task {
             var random = SeededRandom(seed: 10)
@@ -186,7 +186,6 @@ struct WatchLiveTests {
             try await client.archiveThread(archivedThread)
             #expect(rollout(of: archivedThread)?.path.hasPrefix(archived.path) == true)
             watch = try TestTools.startCLI(arguments, environment: environment)
-            try await Task.sleep(for: .milliseconds(500))
             try await waitUntilAllRead()
             try await client.unarchiveThread(archivedThread)
             _ = try await client.resumeThread(archivedThread)
@@ -195,8 +194,8 @@ struct WatchLiveTests {
         try await waitUntilAllRead()
         let expected = try await Self.replayedKeys(sessions, archived)
         #expect(expected.count > 15)
-        // While watch still runs: each record left within the batch delay.
-        let arrived = try await rotel.items(within: .seconds(5)) {
+        // While watch still runs: each record left with its batch, not at the exit.
+        let arrived = try await rotel.items {
             $0.filter { $0.kind == "log" }.count >= expected.count
         }
         #expect(arrived.filter { $0.kind == "log" }.count == expected.count, "at the collector while watch runs")
@@ -207,7 +206,7 @@ struct WatchLiveTests {
 
     /// With the pinned Codex, which runs the hook at `Stop` and `SessionEnd`, the hook alone exports every event;
     /// with 0.133, which runs it at `Stop` only, what a session's end leaves goes out with a `replay --state` on the
-    /// same cursor, as the README says, and still once.
+    /// same cursor, as the watch page says, and still once.
     @Test(arguments: [nil, TestTools.oldestLiveRelease])
     func theHookExportsEveryEventOnceFromCodexItself(release: String?) async throws {
         let codex = try release.map(TestTools.codex(release:)) ?? TestTools.codex()
@@ -265,7 +264,7 @@ struct WatchLiveTests {
         #expect(expected.count >= 9)
         if release != nil {
             // The hook sent what it could: each session's last turn is left.
-            let byHook = try await rotel.items(within: .seconds(10)) { $0.contains { $0.kind == "log" } }
+            let byHook = try await rotel.items { $0.contains { $0.kind == "log" } }
             #expect(byHook.contains { $0.kind == "log" })
             let rest = try await TestTools.runCLI(
                 [

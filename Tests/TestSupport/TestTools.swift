@@ -66,12 +66,21 @@ public enum TestTools {
         )
     }
 
-    /// The README's code block (its text between the fences) that holds `text`: what the tests run as written.
-    public static func readmeBlock(containing text: String) -> String? {
-        let readme = (try? String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)) ?? ""
-        let blocks = readme.components(separatedBy: "```").enumerated().filter { $0.offset % 2 == 1 }
-        // Without the fence's language line.
-        return blocks.map { $0.element.drop { $0 != "\n" }.dropFirst() }.first { $0.contains(text) }.map(String.init)
+    /// The code block (its text between the fences) of the README or a page of `Documentation/` that holds `text`:
+    /// what the tests run as written.
+    public static func documentedBlock(containing text: String) -> String? {
+        let folder = packageRoot.appendingPathComponent("Documentation")
+        let pages =
+            ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
+            .map { folder.appendingPathComponent($0) } + [packageRoot.appendingPathComponent("README.md")]
+        for page in pages {
+            let markdown = (try? String(contentsOf: page, encoding: .utf8)) ?? ""
+            let blocks = markdown.components(separatedBy: "```").enumerated().filter { $0.offset % 2 == 1 }
+            // Without the fence's language line.
+            let block = blocks.map { $0.element.drop { $0 != "\n" }.dropFirst() }.first { $0.contains(text) }
+            if let block { return String(block) }
+        }
+        return nil
     }
 
     /// Python with `opentelemetry-proto`, for the independent decoder scripts.
