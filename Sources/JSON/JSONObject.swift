@@ -115,8 +115,10 @@ private struct MemberName: Hashable {
     static func == (left: MemberName, right: MemberName) -> Bool { sameBytes(left.name, right.name) }
 
     func hash(into hasher: inout Hasher) {
-        let hashed = name.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        if hashed == nil { Array(name.utf8).withUnsafeBytes { hasher.combine(bytes: $0) } }
+        let contiguous: Void? = name.utf8.withContiguousStorageIfAvailable {
+            hasher.combine(bytes: UnsafeRawBufferPointer($0))
+        }
+        if contiguous == nil { Array(name.utf8).withUnsafeBytes { hasher.combine(bytes: $0) } }
     }
 }
 
