@@ -85,6 +85,7 @@ let package = Package(
             exclude: ["Golden"]
         ),
         .testTarget(name: "CodexReportTests", dependencies: ["CodexReport", "CodexTelemetry", "JSON", "TestSupport"]),
+        .testTarget(name: "CodexReplayTests", dependencies: ["CodexReplay", "DescriptorIO"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

@@ -95,6 +95,36 @@ struct UsageReportTests {
         #expect(Self.report([.day], [Self.call("gpt-5.5", at: lateOnNovember30)]).rows.map(\.key) == [["2026-11-30"]])
     }
 
+    /// Zones a half or three quarters of an hour off UTC: a call just before local midnight and one just after are
+    /// two days apart, though they fall in the same hour of UTC.
+    @Test(arguments: [(19_800, "UTC+05:30"), (20_700, "UTC+05:45"), (-9_000, "UTC-02:30")])
+    func daysAreToldAtLocalMidnightInAZoneOffByPartOfAnHour(offset: Int, zone: String) {
+        // 2026-12-05T00:00 local, as a Unix time.
+        let midnight = UInt64(1_796_428_800 - offset) * 1_000_000_000
+        let minute: UInt64 = 60_000_000_000
+        var report = UsageReport(by: [.day], calendar: ReportCalendar(zoneName: zone) { _ in offset })
+        for time in [midnight - 10 * minute, midnight - minute, midnight + minute, midnight + 10 * minute] {
+            report.add(Self.call("gpt-5.5", at: time))
+        }
+        #expect(report.rows.map(\.key) == [["2026-12-04"], ["2026-12-05"]])
+        #expect(report.rows.map(\.totals.modelCalls) == [2, 2])
+    }
+
+    /// The page's "sessions that cost most" are those, the costliest first, whatever order they came in.
+    @Test func theSessionsThatCostMostAreTheCostliestFirst() throws {
+        let costs = [0.3, 4.0, 0.01, 2.5, 0.7, 9.0, 1.2, 0.05, 3.3, 0.9, 6.1, 0.2]
+        let events = costs.enumerated().map { Self.call("gpt-5.5", thread: "session-\($0.offset)", cost: $0.element) }
+        let report = Self.report([.session], events)
+        let costliest = costs.enumerated().sorted { $0.element > $1.element }.prefix(10).map { "session-\($0.offset)" }
+        #expect(report.costliestSessions(10).map(\.id) == costliest)
+        let html = report.html()
+        let section = try #require(html.range(of: "The sessions that cost most"))
+        let listed = costs.indices.map { "session-\($0)" }.compactMap { id in
+            html[section.upperBound...].range(of: ">\(id)<").map { (id, $0.lowerBound) }
+        }
+        #expect(listed.sorted { $0.1 < $1.1 }.prefix(10).map(\.0) == costliest)
+    }
+
     @Test func totalsAreTheSumsOfTheRowsAndSubAgentsCountInTheirSession() throws {
         let report = Self.report(
             [.session, .model],

@@ -59,6 +59,49 @@ struct CodexMetricNamesTests {
         #expect(keys == ["model", "session_source", "token_type", "tool", "success"])
     }
 
+    /// The values, not only the names: what a dashboard sums and charts is what the events say, in the units the
+    /// metric is named for. Each figure is worked out from the events themselves.
+    @Test func codexNamesCarryTheEventsValuesInTheirUnits() throws {
+        let events = try OpenTelemetryMappingTests.events()
+        let metrics = try Self.metrics(.codex)
+        let turns = events.filter { $0.name == .turn }
+        let tools = events.filter { $0.name == .toolCall }
+        func milliseconds(_ event: TelemetryEvent) -> Double {
+            Double(event.endTimeUnixNano - event.startTimeUnixNano) / 1e6
+        }
+        guard case .histogram(let turnDurations)? = metrics["codex.turn.e2e_duration_ms"]?.data,
+            case .histogram(let toolDurations)? = metrics["codex.tool.call.duration_ms"]?.data,
+            case .histogram(let toolsPerTurn)? = metrics["codex.turn.tool.call"]?.data,
+            case .sum(let calls, true)? = metrics["codex.tool.call"]?.data
+        else {
+            Issue.record("an instrument of another kind than Codex's")
+            return
+        }
+        // Durations in milliseconds: a turn of 47 ms is 47, not 0.047.
+        #expect(turnDurations.map(\.count).reduce(0, +) == UInt64(turns.count))
+        #expect(abs(turnDurations.map(\.sum).reduce(0, +) - turns.map(milliseconds).reduce(0, +)) < 0.001)
+        #expect(turnDurations.map(\.max).max() == turns.map(milliseconds).max())
+        let toolMilliseconds = tools.compactMap { tool -> Double? in
+            if case .int(let milliseconds) = tool[.durationMilliseconds] { return Double(milliseconds) }
+            return nil
+        }
+        #expect(toolDurations.map(\.count).reduce(0, +) == UInt64(tools.count))
+        #expect(toolDurations.map(\.sum).reduce(0, +) == toolMilliseconds.reduce(0, +))
+        #expect(toolMilliseconds.reduce(0, +) > 100, "the bundled session's tools took some time")
+        // Tool calls per turn: one sample per turn, summing to the calls.
+        #expect(toolsPerTurn.map(\.count).reduce(0, +) == UInt64(turns.count))
+        #expect(toolsPerTurn.map(\.sum).reduce(0, +) == Double(tools.count))
+        // success is whether the call completed: each call counted once, under its own outcome.
+        func count(success: String) -> Double {
+            calls.filter { $0.attributes.contains(OTLPAttribute("success", .string(success))) }.map(\.value)
+                .reduce(0, +)
+        }
+        let completed = tools.count { $0[.toolStatus] == .string("completed") }
+        #expect(count(success: "true") == Double(completed))
+        #expect(count(success: "false") == Double(tools.count - completed))
+        #expect(completed > 0 && completed < tools.count, "the bundled session has calls of both outcomes")
+    }
+
     @Test func bothNamesCarryEachSetAndGenAIStaysTheDefault() throws {
         let both = try Self.metrics(.both)
         let genai = try Self.metrics(.genai)

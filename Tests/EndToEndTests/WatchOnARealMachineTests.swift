@@ -202,8 +202,6 @@ struct WatchOnARealMachineTests {
         #expect(watch.events.sorted() == expected.sorted(), "every session once")
     }
 
-    /// A day's folder swapped for a link to a folder elsewhere while a turn runs in it: neither the walk, nor a
-    /// file's growth, nor the judgement that the session is over ever reads through the link.
     /// A copy of a session caught while its first line is still being written is left for later, not read as a new
     /// session: once whole, it is known as the session it copies, and nothing of it is exported again.
     @Test func aCopyWhoseFirstLineIsNotWholeYetIsLeftForLater() async throws {
@@ -226,6 +224,34 @@ struct WatchOnARealMachineTests {
         #expect(try await replay().isEmpty, "the whole copy is the session already sent")
     }
 
+    /// One session in files read to different lengths, over restarts: a copy caught half written, read first; the
+    /// whole file, read on from where the copy was left; then one more copy, which holds nothing new. Every event
+    /// goes out once, however the cursor met the files.
+    @Test func aSessionReadInFilesOfDifferentLengthsIsExportedOnceOverRestarts() async throws {
+        let folder = try TestTools.makeTemporaryDirectory("copies")
+        let state = folder.appendingPathComponent("cursor.json").path
+        let rollout = Self.rollouts[3]
+        let lines = Self.lines(rollout)
+        let name = rollout.lastPathComponent
+        func replay(_ file: URL) async throws -> [String] {
+            let outcome = try await TestTools.runCLI(["replay", file.path, "--state", state, "--format", "json"])
+            #expect(outcome.status == .exited(0), "\(outcome.stderr)")
+            return outcome.stdout.split(separator: "\n").map(String.init)
+        }
+        let half = folder.appendingPathComponent("copy/\(name)")
+        try Self.write(lines.prefix(lines.count / 2), to: half)
+        let whole = folder.appendingPathComponent("sessions/\(name)")
+        try Self.write(lines, to: whole)
+        let another = folder.appendingPathComponent("another/\(name)")
+        try Self.write(lines, to: another)
+        let exported = try await replay(half) + (try await replay(whole)) + (try await replay(another))
+        let expected = try await WatchCommandTests.replayed([rollout.path])
+        #expect(expected.count > 3)
+        #expect(exported.sorted() == expected.sorted(), "every event once")
+    }
+
+    /// A day's folder swapped for a link to a folder elsewhere while a turn runs in it: neither the walk, nor a
+    /// file's growth, nor the judgement that the session is over ever reads through the link.
     @Test func aFolderSwappedForALinkIsNeverReadThrough() async throws {
         let folder = try TestTools.makeTemporaryDirectory("swapped")
         let root = folder.appendingPathComponent("sessions")
@@ -401,6 +427,64 @@ struct WatchOnARealMachineTests {
         let expected = try await WatchCommandTests.replayed([file.path])
         let logs = try await rotel.items { $0.filter { $0.kind == "log" }.count >= expected.count }
         #expect(logs.filter { $0.kind == "log" }.count == expected.count, "every event once")
+    }
+
+    /// Codex's hook input can be large (a Stop input carries the turn's last message) and comes as the pipe gives
+    /// it: in one piece past a read's size, or in pieces with pauses between. Either way the hook reads it whole and
+    /// exports the session, once.
+    @Test(arguments: [false, true])
+    func aLargeHookInputIsReadWholeAndTheSessionExported(inPieces: Bool) async throws {
+        let folder = try TestTools.makeTemporaryDirectory("hook-input")
+        let home = folder.appendingPathComponent("codex")
+        let file = home.appendingPathComponent("sessions/2026/12/05/" + Self.rollouts[1].lastPathComponent)
+        try Self.write(Self.lines(Self.rollouts[1]), to: file)
+        let collector = try await StandInCollector(respond: "200")
+        defer { Task { await collector.stop() } }
+        // The last message is content: marked, and never exported.
+        let message = TestTools.contentMarker + String(repeating: " the last message", count: inPieces ? 180 : 20_000)
+        let input = try JSONValue.object([
+            "session_id": .string(Self.thread(of: Self.rollouts[1])), "transcript_path": .string(file.path),
+            "hook_event_name": "Stop", "last_assistant_message": .string(message),
+        ]).serialized()
+        #expect(input.count > (inPieces ? 3_000 : 300_000))
+        let inputFile = folder.appendingPathComponent("input.json")
+        try Data(input).write(to: inputFile)
+        // Without pieces, one write; in pieces, a first part of 2 KiB, and the rest once the hook has read it (the
+        // pipe holds nothing: FIONREAD on its end), then the input left open a while, as Codex may leave it. A hook
+        // that stops reading is not waited for past a minute.
+        let feeder = """
+            import array, fcntl, sys, termios, time
+            data = open(sys.argv[1], "rb").read()
+            for part in ([data[:2048], data[2048:]] if sys.argv[2] == "pieces" else [data]):
+                sys.stdout.buffer.write(part)
+                sys.stdout.flush()
+                waiting, deadline = array.array("i", [1]), time.monotonic() + 60
+                while waiting[0] > 0 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    fcntl.ioctl(1, termios.FIONREAD, waiting)
+            time.sleep(0.5)
+            """
+        let state = folder.appendingPathComponent("state")
+        let command = [
+            "python3 -c '\(feeder)' '\(inputFile.path)' \(inPieces ? "pieces" : "whole")", "|",
+            "'\(try TestTools.cli())' hook --otlp-endpoint http://127.0.0.1:\(collector.port)",
+        ].joined(separator: " ")
+        let hook = try ChildProcess(
+            ChildProcess.Configuration(
+                executable: "sh",
+                arguments: ["-c", command],
+                environment: ProcessInfo.processInfo.environment.merging([
+                    "CODEX_HOME": home.path, "XDG_STATE_HOME": state.path,
+                ]) { $1 }
+            )
+        )
+        for await _ in hook.lines {}
+        #expect(await hook.waitForExit() == .exited(0), "\(hook.stderrText)")
+        #expect(!hook.stderrText.contains("did not come whole"), "\(hook.stderrText)")
+        let expected = try await WatchCommandTests.replayed([file.path])
+        #expect(expected.count > 3)
+        #expect(collector.itemsByPath["/v1/logs"] == expected.count, "\(hook.stderrText)")
+        #expect(!(try collector.receivedBytes()).contains(Array(TestTools.contentMarker.utf8)))
     }
 
     // MARK: - Long lines

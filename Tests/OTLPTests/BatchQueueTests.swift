@@ -36,6 +36,58 @@ struct BatchQueueTests {
         #expect(taken == [[8]] && !waiting, "everything went, and nothing waits")
     }
 
+    /// Logs and spans wait side by side, each for its own delay (here 200 ms and 5 s): the batcher sleeps until the
+    /// sooner is due, whichever signal it asks first, and each goes when its own delay has passed, not the other's.
+    @Test(arguments: [true, false])
+    func eachSignalLeavesWithinItsOwnDelay(logsFirst: Bool) {
+        let (logsDelay, spansDelay) = (Duration.milliseconds(200), Duration.seconds(5))
+        var logs = BatchQueue<String>()
+        var spans = BatchQueue<String>()
+        logs.append("log")
+        spans.append("span")
+        _ = logs.markStart(at: start)
+        _ = spans.markStart(at: start)
+        func due(at offset: Duration) -> (taken: [String], wait: Duration?) {
+            var wait: Duration?
+            let now = start + offset
+            var taken: [[String]] = []
+            for signal in logsFirst ? ["logs", "spans"] : ["spans", "logs"] {
+                taken +=
+                    signal == "logs"
+                    ? logs.takeIfDue(at: now, after: logsDelay, size: 512, all: false, wait: &wait)
+                    : spans.takeIfDue(at: now, after: spansDelay, size: 512, all: false, wait: &wait)
+            }
+            return (taken.flatMap { $0 }, wait)
+        }
+        let early = due(at: .milliseconds(50))
+        #expect(early.taken.isEmpty && early.wait == .milliseconds(150), "asleep until the logs are due")
+        let logsDue = due(at: logsDelay)
+        #expect(logsDue.taken == ["log"] && logsDue.wait == .milliseconds(4_800))
+        let spansDue = due(at: spansDelay)
+        #expect(spansDue.taken == ["span"] && spansDue.wait == nil)
+    }
+
+    /// After a batch goes, the next record of a quiet spell starts a wait of its own: it wakes the batcher
+    /// (`markStart` says so, where a queue that kept its old start would leave it asleep, the record stuck), and it
+    /// is due a whole delay after it came, not at once.
+    @Test func aRecordAfterABatchWaitsItsOwnDelayAndWakesTheBatcher() {
+        let second = Duration.seconds(1)
+        var queue = BatchQueue<Int>()
+        var wait: Duration?
+        queue.append(1)
+        let firstWakes = queue.markStart(at: start)
+        let first = queue.takeIfDue(at: start + second, after: second, size: 512, all: false, wait: &wait)
+        #expect(firstWakes && first == [[1]])
+        queue.append(2)
+        let secondWakes = queue.markStart(at: start + .seconds(3))
+        #expect(secondWakes, "the batcher is woken for the new record")
+        wait = nil
+        let early = queue.takeIfDue(at: start + .milliseconds(3_500), after: second, size: 512, all: false, wait: &wait)
+        #expect(early.isEmpty && wait == .milliseconds(500))
+        let due = queue.takeIfDue(at: start + .seconds(4), after: second, size: 512, all: false, wait: &wait)
+        #expect(due == [[2]])
+    }
+
     @Test func aProducerFasterThanTheBatcherHandsTheOldestBatchOver() {
         var queue = BatchQueue<Int>()
         for record in 1...7 { queue.append(record) }

@@ -2,6 +2,7 @@ import Foundation
 import OTLP
 import OTLPExport
 import Synchronization
+import TestSupport
 
 /// Answers each request from a script, the last answer repeated, and keeps every request it was given.
 final class ScriptedHTTPTransport: HTTPTransport {
@@ -74,11 +75,7 @@ final class TestClock: ExportClock {
 
     /// Waits, in real time (a few seconds at most), until `count` sleeps have been asked for; returns them all.
     func sleeps(atLeast count: Int) async -> [Duration] {
-        for _ in 0..<1000 {
-            let requested = state.withLock { $0.requested }
-            if requested.count >= count { return requested }
-            try? await Task.sleep(for: .milliseconds(5))
-        }
+        _ = try? await TestTools.eventually(every: .milliseconds(5)) { state.withLock { $0.requested.count >= count } }
         return state.withLock { $0.requested }
     }
 }

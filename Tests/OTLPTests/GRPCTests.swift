@@ -135,8 +135,16 @@ struct GRPCTests {
         (.response(status: 200, headers: ["grpc-status": "13"], body: []), .refused(reason: "gRPC INTERNAL")),
         // No status at all, from a server or a proxy in the way: gRPC's own mapping.
         (.response(status: 200, headers: [:], body: []), .refused(reason: "gRPC UNKNOWN")),
+        // A proxy's throttling or gateway errors are worth another try; its other refusals are not.
+        (.response(status: 429, headers: [:], body: []), .retryable(reason: "gRPC UNAVAILABLE", retryAfter: nil)),
+        (.response(status: 502, headers: [:], body: []), .retryable(reason: "gRPC UNAVAILABLE", retryAfter: nil)),
         (.response(status: 503, headers: [:], body: []), .retryable(reason: "gRPC UNAVAILABLE", retryAfter: nil)),
+        (.response(status: 504, headers: [:], body: []), .retryable(reason: "gRPC UNAVAILABLE", retryAfter: nil)),
+        (.response(status: 400, headers: [:], body: []), .refused(reason: "gRPC INTERNAL")),
+        (.response(status: 401, headers: [:], body: []), .refused(reason: "gRPC UNAUTHENTICATED")),
+        (.response(status: 403, headers: [:], body: []), .refused(reason: "gRPC PERMISSION_DENIED")),
         (.response(status: 404, headers: [:], body: []), .refused(reason: "gRPC UNIMPLEMENTED")),
+        (.response(status: 500, headers: [:], body: []), .refused(reason: "gRPC UNKNOWN")),
         (
             .failed("Stream error in the HTTP/2 framing layer"),
             .retryable(reason: "Stream error in the HTTP/2 framing layer", retryAfter: nil)

@@ -90,6 +90,24 @@ struct OTLPExporterTests {
         #expect(try await export.value.sent == [.logs: 1])
     }
 
+    /// A gRPC collector behind a proxy that throttles (a bare HTTP 429, 502, 503 or 504, with no `grpc-status`):
+    /// gRPC reads it as UNAVAILABLE, so the batch is sent again after a backoff, and delivered, not dropped.
+    @Test(arguments: [429, 502, 503, 504])
+    func aBareThrottlingAnswerToAGRPCCallIsRetriedNotDropped(status: Int) async throws {
+        let configuration = try OTLPExporterConfiguration(serviceName: "test").applying(environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector.invalid:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        ])
+        let transport = ScriptedHTTPTransport([.status(status), .status(200, ["grpc-status": "0"])])
+        let clock = TestClock()
+        let export = Self.export(transport, clock, spool: try Self.spool(), configuration: configuration)
+        let backoff = try #require(await clock.sleeps(atLeast: 2).first { $0 != Self.deadline })
+        clock.advance(by: backoff)
+        let report = try await export.value
+        #expect(transport.requests.count == 2)
+        #expect(report.sent == [.logs: 1])
+        #expect(report.retries == 1 && !report.lostAnything)
+    }
+
     @Test func repeatedFailuresBackOffExponentiallyWithJitter() async throws {
         let transport = ScriptedHTTPTransport([
             .failed("refused"), .failed("refused"), .failed("refused"), .status(200),
