@@ -81,6 +81,7 @@ public enum CodexHarness {
         appServer.outboundObserver = { line in
             sent?(line)
             recorder?.record(line, from: .client, at: Date())
+            pipeline.observeSent(line)
         }
         let result: Swift.Result<Result, any Error>
         do {
@@ -288,6 +289,20 @@ final class EventPipeline: Sendable {
         guard let message = line.message else { return }
         let receivedAt = UInt64(saturating: line.receivedAt.timeIntervalSince1970 * 1e9)
         deliver(state.withLock { $0.telemetry.receive(message, receivedAt: receivedAt) })
+    }
+
+    /// A line sent to Codex: of these, only an answer to an approval request tells the telemetry anything (how an
+    /// edit was decided).
+    func observeSent(_ line: [UInt8]) {
+        guard
+            let message = try? JSONRPCMessage(
+                decoding: line,
+                selecting: AppServerMessage.selection,
+                maximumValues: AppServerMessage.maximumSelectedValues
+            ), case .approvalAnswered = AppServerMessage(message)
+        else { return }
+        let now = UInt64(saturating: Date().timeIntervalSince1970 * 1e9)
+        deliver(state.withLock { $0.telemetry.receive(message, receivedAt: now) })
     }
 
     func finish() {

@@ -73,7 +73,8 @@ struct ProxyCommand {
             return 127
         }
         let handoff = TurnTraceHandoff()
-        forwardStandardInput(to: server, recorder: recorder, handoff: handoff)
+        let answers = ClientAnswers()
+        forwardStandardInput(to: server, recorder: recorder, handoff: handoff, answers: answers)
         let stopping = Stopping()
         let signals = StopSignals([SIGINT, SIGTERM, SIGHUP]) { signal in
             // Codex ends as its client asked, its output closes, and what was observed is flushed in time.
@@ -90,6 +91,11 @@ struct ProxyCommand {
             }
             for await line in server.lines {
                 let now = Date()
+                let receivedAt = UInt64(saturating: now.timeIntervalSince1970 * 1e9)
+                // The client's answers come before what the server says of them.
+                for answer in answers.taken() {
+                    for event in telemetry.receive(answer, receivedAt: receivedAt) { export?.record(event) }
+                }
                 recorder?.record(line, from: .server, at: now)
                 guard
                     let message = try? JSONRPCMessage(
@@ -99,10 +105,7 @@ struct ProxyCommand {
                     )
                 else { continue }
                 if case .response(let response) = message { handoff.answered(response) }
-                for event in telemetry.receive(message, receivedAt: UInt64(saturating: now.timeIntervalSince1970 * 1e9))
-                {
-                    export?.record(event)
-                }
+                for event in telemetry.receive(message, receivedAt: receivedAt) { export?.record(event) }
             }
             for event in telemetry.finish() { export?.record(event) }
         }
@@ -129,7 +132,12 @@ struct ProxyCommand {
     /// Copies our stdin to the server's, line by line as each one ends, on a thread of its own: each line passes
     /// through `handoff` (a `turn/start` gains a trace), and one longer than it reads goes on as it comes. Records
     /// what the client sent, line by line; closes the server's stdin when ours ends.
-    private func forwardStandardInput(to server: ChildProcess, recorder: SessionRecorder?, handoff: TurnTraceHandoff) {
+    private func forwardStandardInput(
+        to server: ChildProcess,
+        recorder: SessionRecorder?,
+        handoff: TurnTraceHandoff,
+        answers: ClientAnswers
+    ) {
         detachThread {
             var framer = LineFramer()
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
@@ -152,6 +160,7 @@ struct ProxyCommand {
                         passingThrough = false
                     } else {
                         line += rest[..<newline]
+                        answers.read(line)
                         server.write(bytes: handoff.forward(line[...]) + [0x0A])
                         line.removeAll(keepingCapacity: true)
                     }
@@ -171,6 +180,35 @@ struct ProxyCommand {
             if !line.isEmpty { server.write(bytes: line) }
             if let recorder, let last = framer.finish() { recorder.record(last, from: .client, at: Date()) }
             server.closeStdin()
+        }
+    }
+}
+
+/// The client's answers to approval requests, read as they pass to the server and taken by the reader of the
+/// server's lines: how an edit was decided (accepted for the session, say) is only in the client's answer.
+private final class ClientAnswers: Sendable {
+    private let answers = Mutex<[JSONRPCMessage]>([])
+
+    /// Keeps `line` if it is an answer to an approval request: a response with a `decision`, which is all that is
+    /// built of it.
+    func read(_ line: [UInt8]) {
+        guard line.count < 4096, line.firstRange(of: Array(#""decision""#.utf8)) != nil,
+            let message = try? JSONRPCMessage(
+                decoding: line,
+                selecting: AppServerMessage.selection,
+                maximumValues: AppServerMessage.maximumSelectedValues
+            ), case .approvalAnswered = AppServerMessage(message)
+        else { return }
+        answers.withLock { answers in
+            if answers.count < 1024 { answers.append(message) }
+        }
+    }
+
+    /// The answers read since the last time, in order.
+    func taken() -> [JSONRPCMessage] {
+        answers.withLock { answers in
+            defer { answers = [] }
+            return answers
         }
     }
 }

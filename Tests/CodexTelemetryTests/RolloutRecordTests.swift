@@ -61,8 +61,8 @@ struct RolloutRecordTests {
         var random = SeededRandom(seed: 41)
         var scanned = 0
         for _ in 0..<10000 where Self.expectAlike(Array(Self.line(&random).utf8)) { scanned += 1 }
-        // Most records are ones the scanner takes: the comparison is not vacuous.
-        #expect(scanned > 2000)
+        // Many records are ones the scanner takes: the comparison is not vacuous.
+        #expect(scanned > 1500)
     }
 
     @Test func damagedRecordsAreReadAlikeByTheScannerAndTheParser() {

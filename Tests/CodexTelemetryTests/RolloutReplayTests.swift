@@ -30,6 +30,102 @@ struct RolloutReplayTests {
         return events
     }
 
+    /// What a rollout says the agent produced: a patch's lines from its item (0.163 and later) or from its text
+    /// (older), decided by the turn's policy (under `untrusted` Codex asked a person; else no one was asked); a
+    /// commit from a command's words or a shell function's arguments, when it exited 0.
+    @Test(arguments: ["untrusted", "never"])
+    func aRolloutsPatchesAndCommitsAreCountedAsTheLiveSessionsAre(policy: String) throws {
+        func record(_ time: String, _ type: String, _ payload: String) -> String {
+            #"{"timestamp":"2026-11-21T08:14:19.\#(time)Z","type":"\#(type)","payload":\#(payload)}"#
+        }
+        let patch =
+            #"*** Begin Patch\n*** Add File: ZQXMARK/a.py\n+one\n+two\n*** Update File: ZQXMARK/b.py\n@@\n-x\n+y\n*** End Patch\n"#
+        let small = #"*** Begin Patch\n*** Add File: ZQXMARK.py\n+ZQXMARK\n*** End Patch\n"#
+        let diff = #"@@ -1 +1,3 @@\n-a\n+b\n+c\n+d\n"#
+        let turn = [
+            record("100", "event_msg", #"{"type":"task_started","turn_id":"u1"}"#),
+            record("110", "turn_context", #"{"turn_id":"u1","model":"gpt-5.5","approval_policy":"\#(policy)"}"#),
+            // An older rollout's patch: its text, and its output.
+            record(
+                "200",
+                "response_item",
+                #"{"type":"custom_tool_call","call_id":"p1","name":"apply_patch","input":"\#(patch)"}"#
+            ),
+            record(
+                "210",
+                "response_item",
+                #"{"type":"custom_tool_call_output","call_id":"p1","output":"Exit code: 0\nOutput:\nZQXMARK"}"#
+            ),
+            // A newer one's: the item, then the output, which counts no more.
+            record(
+                "300",
+                "response_item",
+                #"{"type":"custom_tool_call","call_id":"p2","name":"apply_patch","input":"\#(small)"}"#
+            ),
+            record(
+                "305",
+                "event_msg",
+                #"{"type":"item_completed","turn_id":"u1","item":{"type":"FileChange","id":"p2","changes":{"/ZQXMARK/c.py":{"type":"update","unified_diff":"\#(diff)"}},"status":"completed"}}"#
+            ),
+            record(
+                "310",
+                "response_item",
+                #"{"type":"custom_tool_call_output","call_id":"p2","output":"Exit code: 0\nOutput:\nZQXMARK"}"#
+            ),
+            // A patch the user rejected.
+            record(
+                "400",
+                "response_item",
+                #"{"type":"custom_tool_call","call_id":"p3","name":"apply_patch","input":"\#(small)"}"#
+            ),
+            record(
+                "410",
+                "response_item",
+                #"{"type":"custom_tool_call_output","call_id":"p3","output":"patch rejected by user"}"#
+            ),
+            // Commits: a function's arguments and its output; an item's words.
+            record(
+                "500",
+                "response_item",
+                #"{"type":"function_call","call_id":"c1","name":"exec_command","arguments":"{\"cmd\":\"git add -A && git commit -m 'ZQXMARK'\"}"}"#
+            ),
+            record(
+                "510",
+                "response_item",
+                #"{"type":"function_call_output","call_id":"c1","output":"Process exited with code 0\nOutput:\nZQXMARK"}"#
+            ),
+            record(
+                "600",
+                "response_item",
+                #"{"type":"function_call","call_id":"c2","name":"exec_command","arguments":"{\"cmd\":\"git commit -m ZQXMARK\"}"}"#
+            ),
+            record(
+                "610",
+                "response_item",
+                #"{"type":"function_call_output","call_id":"c2","output":"Process exited with code 1\nOutput:\nZQXMARK"}"#
+            ),
+            record(
+                "705",
+                "event_msg",
+                #"{"type":"item_completed","turn_id":"u1","item":{"type":"CommandExecution","id":"c3","command":["/bin/bash","-lc","gh pr create --title ZQXMARK"],"status":"completed","exit_code":0}}"#
+            ),
+            record("900", "event_msg", #"{"type":"task_complete","turn_id":"u1","duration_ms":800}"#),
+        ]
+        let events = Self.replay([Self.lines("t1", turn)])
+        let calls = events.filter { $0.name == .toolCall }
+        #expect(calls.map { $0[.toolCallID] } == ["p1", "p2", "p3", "c1", "c2", "c3"].map { .string($0) })
+        #expect(calls.map { $0[.linesAdded] } == [.int(3), .int(3), nil, nil, nil, nil])
+        #expect(calls.map { $0[.linesRemoved] } == [.int(1), .int(1), nil, nil, nil, nil])
+        #expect(calls[0][.filesChanged] == .int(2) && calls[0][.fileLanguage] == .string("python"))
+        let applied: TelemetryAttribute.Value = .string(policy == "untrusted" ? "accept" : "auto")
+        #expect(calls.map { $0[.editDecision] } == [applied, applied, .string("decline"), nil, nil, nil])
+        #expect(calls.map { $0[.commits] } == [nil, nil, nil, .int(1), nil, nil])
+        #expect(calls.map { $0[.pullRequests] } == [nil, nil, nil, nil, nil, .int(1)])
+        let total = try #require(events.last { $0.name == .turn })
+        #expect(total[.linesAdded] == .int(6) && total[.linesRemoved] == .int(2) && total[.commits] == .int(1))
+        #expect(!events.map(\.jsonLine).joined().contains("ZQXMARK"))
+    }
+
     @Test func aRolloutGivesTurnsCallsAndToolsWithTheirTimes() {
         let events = Self.replay([Self.lines("t1", Self.turn)])
         #expect(events.map(\.name) == [.toolCall, .llmCall, .turn])

@@ -47,6 +47,10 @@ struct TelemetryAttributeTests {
             // Approvals and hooks.
             "codex.approval.wait_ms", "codex.hook.event", "codex.hook.handler_type", "codex.hook.source",
             "codex.hook.status",
+            // What was produced: counts of lines, files, decisions, commits and requests; a language from a table.
+            "codex.lines.added", "codex.lines.removed", "codex.files.changed", "codex.file.language",
+            "codex.edit.decision", "codex.commits", "codex.pull_requests", "codex.merge_requests",
+            "codex.edits.accepted", "codex.edits.rejected", "codex.edits.unprompted", "codex.user.active_ms",
         ]
         #expect(Set(TelemetryAttribute.Key.allCases.map(\.rawValue)) == documented)
     }

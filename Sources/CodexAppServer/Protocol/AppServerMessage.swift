@@ -42,6 +42,9 @@ package enum AppServerMessage: Sendable, Hashable {
     )
     /// A request of the server's was answered, or withdrawn (`serverRequest/resolved`).
     case serverRequestResolved(threadID: String, requestID: JSONRPCID)
+    /// The client's answer to an approval request, as the client sent it: `accept`, `acceptForSession` or
+    /// `decline` (Codex's older words mapped to these).
+    case approvalAnswered(requestID: JSONRPCID, decision: String)
     /// A hook finished running (`hook/completed`); `turnID` is `nil` for a hook of the thread, such as
     /// `sessionStart`.
     case hookCompleted(threadID: String, turnID: String?, run: HookRun)
@@ -86,6 +89,9 @@ package enum AppServerMessage: Sendable, Hashable {
             "item": .members([
                 "id": all, "type": all, "tool": all, "server": all, "status": all, "exitCode": all, "durationMs": all,
                 "kind": all, "agentThreadId": all, "receiverThreadIds": all, "model": all,
+                "startedAtMs": all, "completedAtMs": all,
+                // Read to be counted or classified where they are decoded; only counts and a class leave.
+                "changes": all, "command": .head(ShellWords.maximumLength + 1),
             ]),
             "tokenUsage": .members(["total": usage, "last": usage, "modelContextWindow": all]),
             "rateLimits": .members([
@@ -96,14 +102,15 @@ package enum AppServerMessage: Sendable, Hashable {
             "id": all, "method": all, "emittedAtMs": all, "params": params,
             "result": .members([
                 "thread": thread, "model": all, "modelProvider": all, "reasoningEffort": all,
-                "turn": .members(["id": all]),
+                "turn": .members(["id": all]), "decision": all,
             ]),
             "error": .members(["code": all]),
         ])
     }()
 
-    /// How many JSON values a line parsed with `selection` may build: far more than any message of ours holds.
-    package static let maximumSelectedValues = 4096
+    /// How many JSON values a line parsed with `selection` may build: far more than any message of ours holds, a
+    /// patch of thousands of files included.
+    package static let maximumSelectedValues = 1 << 16
 
     /// Reads a decoded JSON-RPC message.
     package init(_ message: JSONRPCMessage) {
@@ -111,8 +118,14 @@ package enum AppServerMessage: Sendable, Hashable {
         case .notification(let notification):
             self = Self.decode(method: notification.method, params: notification.params ?? .null) ?? .other
         case .response(let response):
-            if case .success(let result) = response.outcome, let thread = ThreadInfo(openedBy: result) {
+            guard case .success(let result) = response.outcome else {
+                self = .other
+                return
+            }
+            if let thread = ThreadInfo(openedBy: result) {
                 self = .threadOpened(thread)
+            } else if let decision = result["decision"]?.string.flatMap(Self.approvalDecision) {
+                self = .approvalAnswered(requestID: response.id, decision: decision)
             } else {
                 self = .other
             }
@@ -132,6 +145,17 @@ package enum AppServerMessage: Sendable, Hashable {
                 requestID: request.id,
                 requestedAtMilliseconds: params["startedAtMs"]?.int
             )
+        }
+    }
+
+    /// An approval's decision in the words of `fileChange` approvals; those of older releases' review decisions
+    /// (`approved`, `approved_for_session`, `denied`, `abort`) and a `cancel` mapped to them.
+    private static func approvalDecision(_ decision: String) -> String? {
+        switch decision {
+        case "accept", "approved": "accept"
+        case "acceptForSession", "approved_for_session": "acceptForSession"
+        case "decline", "cancel", "denied", "abort": "decline"
+        default: nil
         }
     }
 
@@ -484,6 +508,17 @@ public struct ItemInfo: Sendable, Hashable {
     public var spawnedThreadIDs: [String]
     /// The model the spawned threads run: a sub-agent announces no thread of its own.
     public var spawnedModel: String?
+    /// What a patch did to files, in counts (a `fileChange`).
+    public var fileChanges: FileChangeSummary?
+    /// What a command or an MCP tool did to a repository: a commit, a pull or merge request.
+    public var codeActions: CodeActions = []
+    /// How an edit was decided, where the decoder could tell (a rollout, which records no approvals, by the turn's
+    /// approval policy); `nil` leaves it to the approvals the session saw.
+    public var editDecision: String?
+    /// The item's own times, in Unix milliseconds (Codex 0.167 and later put them on every item): when present,
+    /// they time the call rather than the notifications that carry it.
+    public var startedAtMilliseconds: Int64?
+    public var completedAtMilliseconds: Int64?
 
     public init(
         id: String,
@@ -494,7 +529,9 @@ public struct ItemInfo: Sendable, Hashable {
         exitCode: Int64? = nil,
         durationMilliseconds: Int64? = nil,
         spawnedThreadIDs: [String] = [],
-        spawnedModel: String? = nil
+        spawnedModel: String? = nil,
+        fileChanges: FileChangeSummary? = nil,
+        codeActions: CodeActions = []
     ) {
         self.id = id
         self.type = type
@@ -505,6 +542,8 @@ public struct ItemInfo: Sendable, Hashable {
         self.durationMilliseconds = durationMilliseconds
         self.spawnedThreadIDs = spawnedThreadIDs
         self.spawnedModel = spawnedModel
+        self.fileChanges = fileChanges
+        self.codeActions = codeActions
     }
 
     init?(_ item: JSONValue) {
@@ -519,11 +558,19 @@ public struct ItemInfo: Sendable, Hashable {
             exitCode: item["exitCode"]?.int,
             durationMilliseconds: item["durationMs"]?.int
         )
+        startedAtMilliseconds = item["startedAtMs"]?.int
+        completedAtMilliseconds = item["completedAtMs"]?.int
         switch type {
         case CodexVocabulary.collabAgentToolCall where toolName == CodexVocabulary.spawnAgent:
             spawnedThreadIDs = item["receiverThreadIds"]?.array?.compactMap(\.string) ?? []
         case CodexVocabulary.subAgentActivity where item["kind"]?.string == "started":
             spawnedThreadIDs = item["agentThreadId"]?.string.map { [$0] } ?? []
+        case CodexVocabulary.fileChange:
+            fileChanges = item["changes"].flatMap(FileChangeSummary.init(appServerChanges:))
+        case CodexVocabulary.commandExecution:
+            codeActions = item["command"]?.string.map(CodeActions.init(commandLine:)) ?? []
+        case CodexVocabulary.mcpToolCall:
+            codeActions = CodeActions(mcpServer: toolServer, tool: toolName)
         default:
             break
         }

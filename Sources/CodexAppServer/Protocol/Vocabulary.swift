@@ -115,6 +115,7 @@ package enum CodexVocabulary {
     }
 
     package static let commandExecution = "commandExecution"
+    package static let fileChange = "fileChange"
     package static let mcpToolCall = "mcpToolCall"
     package static let dynamicToolCall = "dynamicToolCall"
     package static let webSearch = "webSearch"
@@ -130,7 +131,7 @@ package enum CodexVocabulary {
             .tool(name: "shell", namedByItem: false),
             rolloutFunctions: ["exec_command", "shell", "shell_command", "container.exec", "local_shell"]
         ),
-        ItemKind("fileChange", .tool(name: "apply_patch", namedByItem: false), rolloutFunctions: ["apply_patch"]),
+        ItemKind(fileChange, .tool(name: "apply_patch", namedByItem: false), rolloutFunctions: ["apply_patch"]),
         // Offered to the model as `mcp__SERVER__TOOL`: told by that shape, not by a name.
         ItemKind(mcpToolCall, .tool(name: mcpToolCall, namedByItem: true)),
         // Any other function the model calls.

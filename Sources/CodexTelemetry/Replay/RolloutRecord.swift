@@ -24,6 +24,14 @@ package struct RolloutRecord: Equatable, Sendable {
     var status: String?
     /// The head of a tool's output (`ToolOutcome.headLength` bytes).
     var output: String?
+    /// A custom tool's input (an `apply_patch` call's patch) and a function's arguments (a command's head): read
+    /// by the translation to count and classify, never kept.
+    var input: String?
+    var arguments: String?
+    /// The turn's approval policy (`turn_context`): whether Codex asked before each patch.
+    var approvalPolicy: String?
+    /// A local shell call's command, as its words.
+    var actionCommand: [String]?
     var durationMilliseconds: Int64?
     var totalUsage: TokenUsage?
     var lastUsage: TokenUsage?
@@ -55,7 +63,8 @@ package struct RolloutRecord: Equatable, Sendable {
         let payload = JSONSelection.members([
             "id": all, "model_provider": all, "forked_from_id": all, "model": all, "turn_id": all, "type": all,
             "name": all, "call_id": all, "status": all, "output": .head(ToolOutcome.headLength), "effort": all,
-            "root_turn_id": all,
+            "root_turn_id": all, "input": all, "arguments": .head(RolloutRecord.argumentsHeadLength),
+            "approval_policy": all, "action": .members(["command": all]),
             "parent_thread_id": all, "agent_role": all, "source": ThreadInfo.sourceSelection,
             "started_at_ms": all, "completed_at_ms": all, "duration_ms": all,
             "error": errorSelection,
@@ -66,10 +75,15 @@ package struct RolloutRecord: Equatable, Sendable {
             "item": .members([
                 "id": all, "type": all, "tool": all, "server": all, "status": all, "exit_code": all,
                 "duration": .members(["secs": all, "nanos": all]), "receiver_thread_ids": all,
+                "changes": all, "command": all,
             ]),
         ])
         return .members(["timestamp": all, "type": all, "payload": payload])
     }()
+    /// How much of a function's arguments is read: a command's words come first, and one longer than the shell
+    /// reading reads is not classified.
+    static let argumentsHeadLength = ShellWords.maximumLength + 1
+
     /// The two members the scanner keeps as the parser builds them: both small.
     private static let rateLimitsSelection: JSONSelection = {
         let all = JSONSelection.everything
@@ -107,6 +121,10 @@ package struct RolloutRecord: Equatable, Sendable {
         name = payload["name"]?.string
         status = payload["status"]?.string
         output = payload["output"]?.string
+        input = payload["input"]?.string
+        arguments = payload["arguments"]?.string
+        approvalPolicy = payload["approval_policy"]?.string
+        actionCommand = payload["action"]?["command"]?.array?.compactMap(\.string)
         durationMilliseconds = payload["duration_ms"]?.int
         let info = payload["info"]
         totalUsage = info?["total_token_usage"].flatMap(Self.usage)
@@ -202,12 +220,16 @@ package struct RolloutRecord: Equatable, Sendable {
             case .name: name = try reader.plainValue().string
             case .status: status = try reader.plainValue().string
             case .output: output = try reader.plainValue(.head(ToolOutcome.headLength)).string
+            case .input: input = try reader.plainValue().string
+            case .arguments: arguments = try reader.plainValue(.head(Self.argumentsHeadLength)).string
+            case .approvalPolicy: approvalPolicy = try reader.plainValue().string
             case .durationMilliseconds: durationMilliseconds = try reader.plainValue().int
             case .info: try scanInfo(&reader)
             case .rateLimits: rateLimits = try reader.value(Self.rateLimitsSelection)
             case .error: error = try reader.value(Self.errorSelection)
             // Read by the parser's tree, for records the scanner does not take.
-            case .modelProvider, .forkedFromID, .parentThreadID, .agentRole, .source, .startedAt, .completedAt, .item:
+            case .modelProvider, .forkedFromID, .parentThreadID, .agentRole, .source, .startedAt, .completedAt, .item,
+                .action:
                 throw Self.declined
             default: try reader.skipValue()
             }
@@ -275,7 +297,8 @@ package struct RolloutRecord: Equatable, Sendable {
         case model, effort
         case callID = "call_id"
         case id, name, status
-        case output
+        case output, input, arguments, action
+        case approvalPolicy = "approval_policy"
         case durationMilliseconds = "duration_ms"
         case info
         case rateLimits = "rate_limits"

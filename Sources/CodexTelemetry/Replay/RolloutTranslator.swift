@@ -44,6 +44,9 @@ struct RolloutTranslator: Sendable {
     private var unmarkedTurns = 0
     /// The time of the last record read, at which an unmarked turn ends.
     private var lastTime: Int64 = 0
+    /// The approval policy of the turn under way (`turn_context`): a rollout records no approval, and under
+    /// `untrusted` Codex asks before every patch.
+    private var approvalPolicy: String?
 
     /// The payloads passed over by their first bytes: those the vocabulary declares not read, never one it does
     /// not know (which the parser reads, and the replay counts), for each record type that has such payloads.
@@ -172,6 +175,7 @@ struct RolloutTranslator: Sendable {
             // The model and effort of the turn under way: the model announced the way a reroute is, which sets
             // the turn's and the thread's model.
             guard let turn = record.turnID ?? currentTurn, turn != skippingTurn else { return }
+            approvalPolicy = record.approvalPolicy ?? approvalPolicy
             if let effort = record.effort {
                 emit(.threadSettingsUpdated(threadID: threadID, model: nil, reasoningEffort: effort))
             }
@@ -256,7 +260,7 @@ struct RolloutTranslator: Sendable {
         let isCollaboration = kind == CodexVocabulary.collabAgentToolCall
         // Collaboration tools are named in snake case here (`spawn_agent`), in camel case by the app-server.
         let toolName = item["tool"]?.string.map { isCollaboration ? CodexVocabulary.camelCase($0) : $0 }
-        let info = ItemInfo(
+        var info = ItemInfo(
             id: id,
             type: kind,
             toolName: toolName,
@@ -267,6 +271,18 @@ struct RolloutTranslator: Sendable {
             spawnedThreadIDs: isCollaboration && toolName == CodexVocabulary.spawnAgent
                 ? item["receiver_thread_ids"]?.array?.compactMap(\.string) ?? [] : []
         )
+        // Read here to be counted and classified; only the counts and the class go on.
+        switch kind {
+        case CodexVocabulary.fileChange:
+            info.fileChanges = item["changes"].flatMap(FileChangeSummary.init(rolloutChanges:))
+            info.editDecision = editDecision(of: info)
+        case CodexVocabulary.commandExecution:
+            info.codeActions = CodeActions(arguments: item["command"]?.array?.compactMap(\.string) ?? [])
+        case CodexVocabulary.mcpToolCall:
+            info.codeActions = CodeActions(mcpServer: info.toolServer, tool: info.toolName)
+        default:
+            break
+        }
         // A compaction is reported whole: its start is what gives it a length.
         if kind == CodexVocabulary.contextCompaction, let startedAt = payload["started_at_ms"]?.int {
             emit(.itemStarted(threadID: threadID, turnID: turnID, item: info, startedAtMilliseconds: startedAt))
@@ -308,7 +324,21 @@ struct RolloutTranslator: Sendable {
                 let tool = CodexVocabulary.tool(calledAs: record.name ?? "local_shell"),
                 openCalls.count < SessionLimits.maximumTrackedItems
             else { return }
-            let item = ItemInfo(id: id, type: tool.kind, toolName: tool.toolName, toolServer: tool.server)
+            var item = ItemInfo(id: id, type: tool.kind, toolName: tool.toolName, toolServer: tool.server)
+            // Read here to be counted and classified; only the counts and the class go on.
+            switch tool.kind {
+            case CodexVocabulary.fileChange:
+                item.fileChanges = (record.input ?? Self.patchArgument(record.arguments)).flatMap {
+                    FileChangeSummary(patch: $0)
+                }
+            case CodexVocabulary.commandExecution:
+                item.codeActions =
+                    record.actionCommand.map(CodeActions.init(arguments:)) ?? Self.actions(record.arguments)
+            case CodexVocabulary.mcpToolCall:
+                item.codeActions = CodeActions(mcpServer: tool.server, tool: tool.toolName)
+            default:
+                break
+            }
             openCalls[id] = item
             emit(.itemStarted(threadID: threadID, turnID: turnID, item: item, startedAtMilliseconds: nil))
         case .functionCallOutput, .customToolCallOutput:
@@ -318,6 +348,7 @@ struct RolloutTranslator: Sendable {
             // Only a command has an exit code of its own; a patch's is the tool's.
             item.exitCode = item.type == CodexVocabulary.commandExecution ? outcome.exitCode : nil
             item.durationMilliseconds = outcome.durationMilliseconds
+            if item.type == CodexVocabulary.fileChange { item.editDecision = editDecision(of: item) }
             emit(.itemCompleted(threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: nil))
         case .webSearchCall:
             anonymousSearches += 1
@@ -326,6 +357,29 @@ struct RolloutTranslator: Sendable {
             let item = ItemInfo(id: id, type: CodexVocabulary.webSearch, status: status)
             emit(.itemCompleted(threadID: threadID, turnID: turnID, item: item, completedAtMilliseconds: nil))
         }
+    }
+
+    /// How a patch was decided, as far as a rollout tells: it records no approval, but under the `untrusted` policy
+    /// Codex asks before every patch, so one applied (or applied and failed) was accepted by a person. Otherwise
+    /// `nil`: the session decides as for an item asked nothing (applied: no one asked; declined: declined).
+    private func editDecision(of item: ItemInfo) -> String? {
+        guard approvalPolicy == "untrusted", item.status == .completed || item.status == .failed else { return nil }
+        return EditDecision.accept
+    }
+
+    /// The patch of an `apply_patch` called as a function (older releases): its `input` argument.
+    private static func patchArgument(_ arguments: String?) -> String? {
+        arguments.flatMap { try? JSONValue(parsing: $0) }?["input"]?.string
+    }
+
+    /// What a shell function's command does: `exec_command`'s `cmd` (a command line), `shell`'s `command` (words)
+    /// or `shell_command`'s (a line).
+    private static func actions(_ arguments: String?) -> CodeActions {
+        guard let arguments = arguments.flatMap({ try? JSONValue(parsing: $0) }) else { return [] }
+        if let line = arguments["cmd"]?.string ?? arguments["command"]?.string {
+            return CodeActions(commandLine: line)
+        }
+        return CodeActions(arguments: arguments["command"]?.array?.compactMap(\.string) ?? [])
     }
 
     private static func rateLimits(_ value: JSONValue) -> RateLimits {

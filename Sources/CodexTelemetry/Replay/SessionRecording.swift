@@ -7,7 +7,7 @@ import JSON
 ///
 /// The time each line was seen stands in for the time a server message does not give, as it did live.
 public enum SessionRecording {
-    /// Who wrote a recorded line: only the server's make telemetry.
+    /// Who wrote a recorded line: the server's make telemetry, and of the client's, its answers to approvals.
     public enum Origin: String, Sendable {
         case server, client
     }

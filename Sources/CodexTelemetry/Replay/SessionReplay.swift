@@ -178,7 +178,9 @@ public struct SessionReplay: Sendable {
             let message = try? JSONRPCMessage(entry.message)
         else { return .malformed }
         let typed = AppServerMessage(message)
-        guard entry.origin == .server, typed != .other else { return .passedOver }
+        // Of the client's lines, only its answers to approval requests tell anything.
+        let isAnswer = if case .approvalAnswered = typed { true } else { false }
+        guard entry.origin == .server || isAnswer, typed != .other else { return .passedOver }
         return .message(typed, message, recordedAt: entry.at)
     }
 

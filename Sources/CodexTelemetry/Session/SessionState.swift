@@ -41,6 +41,8 @@ struct ThreadState: Sendable {
     var contextSinceCall: Int64?
     /// When the thread was last heard of, to forget the least recent first.
     var lastSeen: UInt64 = 0
+    /// When its last turn ended: the user's time runs from there to its next turn's start.
+    var lastTurnEnd: UInt64?
 }
 
 /// How a turn ended, kept while it waits for tools still running.
@@ -101,6 +103,12 @@ struct TurnState: Sendable {
     var errorClass: ErrorClass?
     /// How long the client took to answer the approval requests for each tool item, until the item is reported.
     var approvalWaits: [String: Int64] = [:]
+    /// The items Codex asked approval for, each with the client's answer as far as it is known (`""` until then).
+    var approvals: [String: String] = [:]
+    /// What its calls produced so far.
+    var production = Production()
+    /// The user's time before it: from the thread's previous turn's end to its start, when that was short.
+    var userActiveMilliseconds: Int64?
     /// Set once the server has ended the turn while tools were still running.
     var ending: TurnEnding?
     /// From the earliest start to the latest end of the turn's calls so far.

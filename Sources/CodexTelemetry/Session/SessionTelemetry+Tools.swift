@@ -15,7 +15,8 @@ extension SessionTelemetry {
             openTurns[key]?.openCompactions[item.id] = start
         }
         guard Self.toolKindNames.contains(item.type), let key = openTurn(key, at: time) else { return }
-        let start = payloadTime(startedAt) ?? time
+        // The item's own start (Codex 0.167 and later), else its notification's.
+        let start = payloadTime(item.startedAtMilliseconds ?? startedAt) ?? time
         // (No copy of the turn is kept while it changes: its tables would be copied whole, every time.)
         let known = withOpenTurn(key) {
             $0.ending != nil || $0.openTools[item.id] != nil || $0.completedTools.contains(item.id)
@@ -43,7 +44,8 @@ extension SessionTelemetry {
             return []
         }
         guard Self.toolKindNames.contains(item.type), let key = openTurn(key, at: time) else { return [] }
-        var events = completeTool(believable(item), in: key, at: payloadTime(completedAt) ?? time)
+        let end = payloadTime(item.completedAtMilliseconds ?? completedAt) ?? time
+        var events = completeTool(believable(item), in: key, at: end)
         // A late completion may be the last its ended turn was waiting for.
         if let ending = withOpenTurn(key, { $0.openTools.isEmpty ? $0.ending : nil }) ?? nil {
             events += endTurn(key, ending)
@@ -109,7 +111,11 @@ extension SessionTelemetry {
         turn.include(start...end)
         if !wasOpen { trackedItems += 1 }
         let wait = turn.approvalWaits.removeValue(forKey: item.id)
-        return [toolEvent(item, key: key, turn: turn, start: start, end: end, approvalWait: wait)]
+        let production = Self.production(of: item, approval: turn.approvals.removeValue(forKey: item.id))
+        if let production { turn.production.add(production) }
+        return [
+            toolEvent(item, key: key, turn: turn, start: start, end: end, approvalWait: wait, production: production)
+        ]
     }
 
     func toolEvent(
@@ -118,7 +124,8 @@ extension SessionTelemetry {
         turn: TurnState,
         start: UInt64,
         end: UInt64,
-        approvalWait: Int64?
+        approvalWait: Int64?,
+        production: CallProduction? = nil
     ) -> TelemetryEvent {
         var attributes = dimensions(key, turn)
         attributes += [
@@ -138,6 +145,7 @@ extension SessionTelemetry {
         if let approvalWait {
             attributes.append(TelemetryAttribute(key: .approvalWaitMilliseconds, value: .int(approvalWait)))
         }
+        if let production { attributes += production.attributes }
         return TelemetryEvent(name: .toolCall, startTimeUnixNano: start, endTimeUnixNano: end, attributes: attributes)
     }
 

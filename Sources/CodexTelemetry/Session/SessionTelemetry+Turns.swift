@@ -53,7 +53,8 @@ extension SessionTelemetry {
             start: time,
             model: thread.model,
             provider: thread.provider,
-            reasoningEffort: thread.reasoningEffort
+            reasoningEffort: thread.reasoningEffort,
+            userActiveMilliseconds: userActiveMilliseconds(before: time, in: key.threadID)
         )
         openingOrder.append(key)
         return key
@@ -118,6 +119,11 @@ extension SessionTelemetry {
             let errorType = ending.errorClass ?? turn.errorClass ?? .other
             attributes.append(TelemetryAttribute(key: .errorType, value: .dimension(errorType.rawValue)))
         }
+        attributes += turn.production.attributes
+        if let userActive = turn.userActiveMilliseconds {
+            attributes.append(TelemetryAttribute(key: .userActiveMilliseconds, value: .int(userActive)))
+        }
+        updateThread(key.threadID, at: end) { $0.lastTurnEnd = max($0.lastTurnEnd ?? end, end) }
         events.append(
             TelemetryEvent(name: .turn, startTimeUnixNano: start, endTimeUnixNano: end, attributes: attributes)
         )

@@ -104,8 +104,11 @@ public struct SessionTelemetry: Sendable {
     mutating func receiveUntimed(_ message: AppServerMessage) -> [TelemetryEvent] {
         switch message {
         // An approval's wait is known only when both its request and its answer are dated.
-        case .approvalRequested(let threadID, _, _, let requestID, _),
-            .serverRequestResolved(let threadID, let requestID):
+        case .approvalRequested(let threadID, let turnID, let itemID, let requestID, _):
+            pendingApprovals[PendingApprovalKey(threadID, requestID)] = nil
+            noteApprovalAsked(for: itemID, in: turnKey(threadID, turnID))
+            return []
+        case .serverRequestResolved(let threadID, let requestID):
             pendingApprovals[PendingApprovalKey(threadID, requestID)] = nil
             return []
         default:
@@ -158,9 +161,13 @@ public struct SessionTelemetry: Sendable {
         case .rateLimitsUpdated(let limits):
             return rateLimitEvents(limits, at: time)
         case .approvalRequested(let threadID, let turnID, let itemID, let requestID, _):
-            requestApproval(PendingApprovalKey(threadID, requestID), in: turnKey(threadID, turnID), itemID, at: time)
+            let key = turnKey(threadID, turnID)
+            requestApproval(PendingApprovalKey(threadID, requestID), in: key, itemID, at: time)
+            noteApprovalAsked(for: itemID, in: key)
         case .serverRequestResolved(let threadID, let requestID):
             resolveApproval(PendingApprovalKey(threadID, requestID), at: time)
+        case .approvalAnswered(let requestID, let decision):
+            answerApproval(requestID, decision: decision)
         case .hookCompleted(let threadID, let turnID, let run):
             return hookRunEvents(run, threadID: threadID, turnID: turnID, at: time)
         case .error(let threadID, let turnID, let errorClass, let willRetry):
@@ -326,6 +333,7 @@ extension AppServerMessage {
         case .approvalRequested(let threadID, let turnID, let itemID, _, _):
             return fits(threadID) && fits(turnID) && fits(itemID)
         case .hookCompleted(let threadID, let turnID, _): return fits(threadID) && fits(turnID)
+        case .approvalAnswered: return true
         case .itemStarted(let threadID, let turnID, let item, _), .itemCompleted(let threadID, let turnID, let item, _):
             return fits(threadID) && fits(turnID) && fits(item.id) && fits(item.type)
                 && item.spawnedThreadIDs.prefix(SessionLimits.maximumSpawnsPerItem).allSatisfy(fits)
