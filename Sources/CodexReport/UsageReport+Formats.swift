@@ -4,12 +4,12 @@ import OTLP
 extension UsageReport {
     /// One figure of a row, as every format names it.
     struct Field: Sendable {
-        /// The JSON member and CSV column.
-        var name: String
-        /// The table's column title.
-        var title: String
+        /// The JSON member and CSV column; `nil` for a figure only the table shows.
+        var name: String? = nil
+        /// The table's column title; `nil` for a figure only JSON and CSV give.
+        var title: String? = nil
         /// Higher is kept longer when a table must fit a narrow terminal.
-        var priority: Int
+        var priority = 0
         var value: @Sendable (Totals) -> Number
     }
 
@@ -18,6 +18,10 @@ extension UsageReport {
         case dollars(Double)
         /// A share from 0 to 1; `nil` when there is nothing to share.
         case share(Double?)
+        /// Seconds, from milliseconds.
+        case seconds(milliseconds: Int64)
+        /// Lines added and removed, as the table shows them together: `+120 -45`.
+        case lines(added: Int64, removed: Int64)
     }
 
     static let fields: [Field] = [
@@ -32,15 +36,24 @@ extension UsageReport {
         Field(name: "outputTokens", title: "Output", priority: 7) { .count($0.outputTokens) },
         Field(name: "reasoningOutputTokens", title: "Reasoning", priority: 2) { .count($0.reasoningOutputTokens) },
         Field(name: "costUsd", title: "Cost", priority: 10) { .dollars($0.costUSD) },
-        Field(name: "unpricedModelCalls", title: "Unpriced calls", priority: 0) {
-            .count(Int64($0.unpricedModelCalls))
-        },
-        Field(name: "subAgentTurns", title: "Sub-agent turns", priority: 0) { .count(Int64($0.subAgentTurns)) },
-        Field(name: "subAgentCostUsd", title: "Sub-agent cost", priority: 0) { .dollars($0.subAgentCostUSD) },
+        Field(title: "Lines +/-", priority: 2) { .lines(added: $0.linesAdded, removed: $0.linesRemoved) },
+        Field(name: "linesAdded") { .count($0.linesAdded) },
+        Field(name: "linesRemoved") { .count($0.linesRemoved) },
+        Field(name: "commits", title: "Commits", priority: 1) { .count($0.commits) },
+        Field(name: "pullRequests", title: "PRs", priority: 1) { .count($0.pullRequests) },
+        Field(name: "editsAccepted") { .count($0.editsAccepted) },
+        Field(name: "editsRejected") { .count($0.editsRejected) },
+        Field(name: "agentActiveSeconds") { .seconds(milliseconds: $0.agentActiveMilliseconds) },
+        Field(name: "userActiveSeconds") { .seconds(milliseconds: $0.userActiveMilliseconds) },
+        // Said in the table's notes instead.
+        Field(name: "unpricedModelCalls") { .count(Int64($0.unpricedModelCalls)) },
+        Field(name: "subAgentTurns") { .count(Int64($0.subAgentTurns)) },
+        Field(name: "subAgentCostUsd") { .dollars($0.subAgentCostUSD) },
     ]
 
-    /// The fields a table shows: the last three are for JSON and CSV, and said in the table's notes instead.
-    private static var tableFields: ArraySlice<Field> { fields.dropLast(3) }
+    /// The fields a table shows, and those JSON and CSV give.
+    static let tableFields = fields.filter { $0.title != nil }
+    static let dataFields = fields.filter { $0.name != nil }
 
     /// For sessions, the share of their cost their sub-agents ran up.
     private static let subAgentShare = Field(name: "subAgentShare", title: "Sub-agents", priority: 6) { totals in
@@ -57,7 +70,7 @@ extension UsageReport {
     /// The report as a table for a person: a header, aligned columns with thousands separators, a `Total` row, and
     /// notes. Given a terminal `width`, it drops the least useful columns until the table fits.
     package func table(width: Int? = nil) -> String {
-        var columns = Array(Self.tableFields) + (dimensions.contains(.session) ? [Self.subAgentShare] : [])
+        var columns = Self.tableFields + (dimensions.contains(.session) ? [Self.subAgentShare] : [])
         let keyTitles = dimensions.flatMap { $0 == .session ? ["Session", "Started"] : [$0.title] }
         let keys = rows.map { row in
             zip(dimensions, row.key).flatMap { dimension, value in
@@ -70,6 +83,8 @@ extension UsageReport {
                 case .count(let count): return count.grouped
                 case .dollars(let dollars): return "$" + dollars.dollars + (totals.unpricedModelCalls > 0 ? "*" : "")
                 case .share(let share): return share.map { ($0 * 100).decimal(places: 0) + "%" } ?? "-"
+                case .seconds(let milliseconds): return (Double(milliseconds) / 1000).decimal(places: 0)
+                case .lines(let added, let removed): return "+\(added.grouped) -\(removed.grouped)"
                 }
             }
         }
@@ -77,7 +92,7 @@ extension UsageReport {
             let body = rows.map { cells($0.totals) }
             let totalKey = ["Total"] + Array(repeating: "", count: max(0, keyTitles.count - 1))
             let lines =
-                [keyTitles + columns.map(\.title)] + zip(keys, body).map { $0 + $1 } + [
+                [keyTitles + columns.map { $0.title ?? "" }] + zip(keys, body).map { $0 + $1 } + [
                     totalKey + cells(total)
                 ]
             let widths = (0..<lines[0].count).map { index in lines.map { $0[index].count }.max() ?? 0 }
@@ -160,11 +175,15 @@ extension UsageReport {
 
     private static func figures(_ totals: Totals, into object: JSONObject) -> JSONObject {
         var object = object
-        for field in fields {
+        for field in dataFields {
+            let name = field.name ?? ""
             switch field.value(totals) {
-            case .count(let count): object[field.name] = .int(count)
-            case .dollars(let dollars): object[field.name] = .double(dollars.rounded6)
-            case .share(let share): object[field.name] = share.map { .double($0.rounded6) } ?? .null
+            case .count(let count): object[name] = .int(count)
+            case .dollars(let dollars): object[name] = .double(dollars.rounded6)
+            case .share(let share): object[name] = share.map { .double($0.rounded6) } ?? .null
+            case .seconds(let milliseconds): object[name] = .double(Double(milliseconds) / 1000)
+            case .lines(let added, let removed):
+                object[name] = .object(["added": .int(added), "removed": .int(removed)])
             }
         }
         object["unpricedModels"] = .array(totals.unpricedModels.sorted().map(JSONValue.string))
@@ -176,16 +195,18 @@ extension UsageReport {
     /// that a spreadsheet's sums are right.
     package func csv() -> String {
         let keyNames = dimensions.flatMap { $0 == .session ? ["session", "sessionStart"] : [$0.rawValue] }
-        var lines = [(keyNames + Self.fields.map(\.name) + ["unpricedModels"]).joined(separator: ",")]
+        var lines = [(keyNames + Self.dataFields.map { $0.name ?? "" } + ["unpricedModels"]).joined(separator: ",")]
         for row in rows {
             let key = zip(dimensions, row.key).flatMap { dimension, value in
                 dimension == .session ? [value, sessionStart(value) ?? ""] : [value]
             }
-            let figures = Self.fields.map { field -> String in
+            let figures = Self.dataFields.map { field -> String in
                 switch field.value(row.totals) {
                 case .count(let count): return String(count)
                 case .dollars(let dollars): return dollars.decimal(places: 6)
                 case .share(let share): return share.map { $0.decimal(places: 6) } ?? ""
+                case .seconds(let milliseconds): return (Double(milliseconds) / 1000).decimal(places: 3)
+                case .lines(let added, let removed): return "\(added) \(-removed)"
                 }
             }
             let cells = key + figures + [row.totals.unpricedModels.sorted().joined(separator: ";")]

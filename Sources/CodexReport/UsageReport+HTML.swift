@@ -29,6 +29,7 @@ extension UsageReport {
         page += section("Turns by status", turnsByStatus)
         page += "</div>"
         page += section("Tool calls by kind and outcome", toolCalls)
+        page += section("What it produced", producedPerDay)
         page += section("The sessions that cost most", costliestSessionsTable)
         page += section("By " + dimensions.map(\.rawValue).joined(separator: " and "), rowsTable)
         page += "<footer class=\"muted\">"
@@ -65,6 +66,10 @@ extension UsageReport {
             ("Input tokens", "inputTokens", total.inputTokens.grouped),
             ("Output tokens", "outputTokens", total.outputTokens.grouped),
             ("Cache hit", "cacheHitRatio", (total.cacheHitRatio * 100).decimal(places: 1) + "%"),
+            ("Lines added", "linesAdded", total.linesAdded.grouped),
+            ("Lines removed", "linesRemoved", total.linesRemoved.grouped),
+            ("Commits", "commits", total.commits.grouped),
+            ("Pull requests", "pullRequests", total.pullRequests.grouped),
         ]
         let cards = items.map { title, field, value in
             "<div class=\"card\"><div class=\"muted\">\(title)</div><div class=\"big\" data-field=\"\(field)\">\(value.escaped)</div></div>"
@@ -111,6 +116,63 @@ extension UsageReport {
         }
         svg += "</svg>"
         return svg + legend(models.enumerated().map { ($1, $0 % 8) })
+    }
+
+    /// Bars of lines added and removed per day, side by side, with the day's commits and pull requests above
+    /// them; and the edits decided, by a person or by no one.
+    private var producedPerDay: String {
+        let days = producedByDay.keys.sorted()
+        guard !days.isEmpty else { return "<p class=\"muted\">No patch applied, commit or pull request.</p>" }
+        let (width, height, left, bottom, top) = (960.0, 260.0, 64.0, 28.0, 28.0)
+        let most = days.map { max(producedByDay[$0]!.linesAdded, producedByDay[$0]!.linesRemoved) }.max() ?? 0
+        let step = max(1, Self.niceStep(above: Double(most) / 4).rounded(.up))
+        let highest = step * 4
+        let scale = (height - bottom - top) / highest
+        let slot = (width - left) / Double(days.count)
+        var svg = "<svg class=\"chart\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" "
+        svg += "aria-label=\"Lines added and removed per day, with commits and pull requests\">"
+        for step in 0...4 {
+            let value = highest * Double(step) / 4
+            let y = height - bottom - value * scale
+            svg += "<line class=\"grid\" x1=\"\(left)\" x2=\"\(width)\" y1=\"\(y.svg)\" y2=\"\(y.svg)\"/>"
+            svg += "<text class=\"axis\" x=\"\(left - 6)\" y=\"\((y + 4).svg)\" text-anchor=\"end\">"
+            svg += "\(Int64(value).grouped)</text>"
+        }
+        let labelEvery = max(1, days.count / 10)
+        for (index, day) in days.enumerated() {
+            let produced = producedByDay[day]!
+            let x = left + Double(index) * slot + slot * 0.15
+            let barWidth = slot * 0.35
+            for (offset, name, lines, colour) in [
+                (0.0, "added", produced.linesAdded, 3), (barWidth, "removed", produced.linesRemoved, 5),
+            ] where lines > 0 {
+                let barHeight = max(Double(lines) * scale, 1)
+                svg +=
+                    "<rect class=\"c\(colour)\" x=\"\((x + offset).svg)\" y=\"\((height - bottom - barHeight).svg)\" "
+                svg += "width=\"\(barWidth.svg)\" height=\"\(barHeight.svg)\"><title>\(day) lines \(name): "
+                svg += "\(lines.grouped)</title></rect>"
+            }
+            let made = [
+                produced.commits > 0 ? "\(produced.commits.grouped) commit\(produced.commits == 1 ? "" : "s")" : nil,
+                produced.pullRequests > 0
+                    ? "\(produced.pullRequests.grouped) PR\(produced.pullRequests == 1 ? "" : "s")" : nil,
+            ].compactMap { $0 }
+            if !made.isEmpty {
+                svg += "<text class=\"axis\" x=\"\((x + barWidth).svg)\" y=\"\(top - 10)\" text-anchor=\"middle\">"
+                svg += "\(made.joined(separator: ", "))</text>"
+            }
+            if index % labelEvery == 0 || index == days.count - 1 {
+                svg += "<text class=\"axis\" x=\"\((x + barWidth).svg)\" y=\"\(height - 8)\" text-anchor=\"middle\">"
+                svg += "\(day.suffix(5))</text>"
+            }
+        }
+        svg += "</svg>"
+        let decided =
+            "<p>Edits: <b data-field=\"editsAccepted\">\(total.editsAccepted.grouped)</b> accepted and "
+            + "<b data-field=\"editsRejected\">\(total.editsRejected.grouped)</b> declined by a person; active time: "
+            + "the agent's <b>\(total.agentActiveMilliseconds.duration)</b>, the user's "
+            + "<b>\(total.userActiveMilliseconds.duration)</b>.</p>"
+        return svg + legend([("lines added", 3), ("lines removed", 5)]) + decided
     }
 
     /// The least of 1, 2 or 5 times a power of ten that is at least `value`: steps an axis reads well in.
@@ -256,17 +318,21 @@ extension UsageReport {
     /// The rows, as the table format has them, with their total.
     private var rowsTable: String {
         let keyTitles = dimensions.flatMap { $0 == .session ? ["Session", "Started"] : [$0.title] }
-        let fields = Self.fields.dropLast(3)
+        let fields = Self.tableFields
         var table = "<table class=\"rows\"><thead><tr>" + keyTitles.map { "<th>\($0)</th>" }.joined()
-        table += fields.map { "<th class=\"n\">\($0.title)</th>" }.joined() + "</tr></thead><tbody>"
+        table += fields.map { "<th class=\"n\">\($0.title ?? "")</th>" }.joined() + "</tr></thead><tbody>"
         func cells(_ totals: Totals, field: Bool) -> String {
             fields.map { column in
-                let attribute = field ? " data-field=\"\(column.name)\"" : ""
+                let attribute = field && column.name != nil ? " data-field=\"\(column.name ?? "")\"" : ""
                 switch column.value(totals) {
                 case .count(let count): return "<td class=\"n\"\(attribute)>\(count.grouped)</td>"
                 case .dollars(let dollars): return "<td class=\"n\"\(attribute)>$\(dollars.dollars)</td>"
                 case .share(let share):
                     return "<td class=\"n\"\(attribute)>\(share.map { ($0 * 100).decimal(places: 0) + "%" } ?? "")</td>"
+                case .seconds(let milliseconds):
+                    return "<td class=\"n\"\(attribute)>\((Double(milliseconds) / 1000).decimal(places: 0))</td>"
+                case .lines(let added, let removed):
+                    return "<td class=\"n\"\(attribute)>+\(added.grouped) -\(removed.grouped)</td>"
                 }
             }.joined()
         }
@@ -338,4 +404,17 @@ extension String {
 extension Double {
     /// A coordinate with one decimal.
     fileprivate var svg: String { decimal(places: 1) }
+}
+
+extension Int64 {
+    /// Milliseconds as a person reads a duration: `2 h 05 min`, `12 min`, `40 s`.
+    fileprivate var duration: String {
+        let seconds = self / 1000
+        if seconds >= 3600 {
+            let minutes = seconds % 3600 / 60
+            return "\(seconds / 3600) h \(minutes < 10 ? "0" : "")\(minutes) min"
+        }
+        if seconds >= 60 { return "\(seconds / 60) min" }
+        return "\(seconds) s"
+    }
 }

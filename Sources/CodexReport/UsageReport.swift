@@ -39,6 +39,17 @@ package struct UsageReport: Sendable {
         /// What sub-agents did, as part of the above.
         package var subAgentTurns = 0
         package var subAgentCostUSD: Double = 0
+        /// What was produced: lines of patches applied, commits, pull and merge requests, edits decided by a person.
+        package var linesAdded: Int64 = 0
+        package var linesRemoved: Int64 = 0
+        package var commits: Int64 = 0
+        package var pullRequests: Int64 = 0
+        package var editsAccepted: Int64 = 0
+        package var editsRejected: Int64 = 0
+        /// The agent's time (its own turns, not its sub-agents', which run inside them) and the user's (the short
+        /// gaps between a thread's turns), in milliseconds.
+        package var agentActiveMilliseconds: Int64 = 0
+        package var userActiveMilliseconds: Int64 = 0
 
         package init() {}
 
@@ -62,6 +73,14 @@ package struct UsageReport: Sendable {
             unpricedModels.formUnion(other.unpricedModels)
             subAgentTurns += other.subAgentTurns
             subAgentCostUSD += other.subAgentCostUSD
+            linesAdded = linesAdded.addingSaturated(other.linesAdded)
+            linesRemoved = linesRemoved.addingSaturated(other.linesRemoved)
+            commits = commits.addingSaturated(other.commits)
+            pullRequests = pullRequests.addingSaturated(other.pullRequests)
+            editsAccepted = editsAccepted.addingSaturated(other.editsAccepted)
+            editsRejected = editsRejected.addingSaturated(other.editsRejected)
+            agentActiveMilliseconds = agentActiveMilliseconds.addingSaturated(other.agentActiveMilliseconds)
+            userActiveMilliseconds = userActiveMilliseconds.addingSaturated(other.userActiveMilliseconds)
         }
 
         /// Adds one event: a turn, a model call or a tool call; `subAgent` says whether a sub-agent's thread ran it.
@@ -71,6 +90,11 @@ package struct UsageReport: Sendable {
                 turns += 1
                 if subAgent { subAgentTurns += 1 }
                 turnsByStatus[event[.turnStatus]?.text ?? "unknown", default: 0] += 1
+                if !subAgent {
+                    let length = Int64(clamping: (event.endTimeUnixNano - event.startTimeUnixNano) / 1_000_000)
+                    agentActiveMilliseconds = agentActiveMilliseconds.addingSaturated(length)
+                }
+                userActiveMilliseconds = userActiveMilliseconds.addingSaturated(event.integer(.userActiveMilliseconds))
             case .llmCall:
                 modelCalls += 1
                 inputTokens = inputTokens.addingSaturated(event.integer(.inputTokens))
@@ -87,6 +111,16 @@ package struct UsageReport: Sendable {
                 }
             case .toolCall:
                 toolCalls += 1
+                linesAdded = linesAdded.addingSaturated(event.integer(.linesAdded))
+                linesRemoved = linesRemoved.addingSaturated(event.integer(.linesRemoved))
+                commits = commits.addingSaturated(event.integer(.commits))
+                pullRequests = pullRequests.addingSaturated(event.integer(.pullRequests))
+                    .addingSaturated(event.integer(.mergeRequests))
+                switch event[.editDecision]?.text {
+                case "accept", "acceptForSession": editsAccepted += 1
+                case "decline": editsRejected += 1
+                default: break
+                }
             case .compaction, .rateLimit, .hookRun:
                 return
             }
@@ -116,6 +150,8 @@ package struct UsageReport: Sendable {
     package private(set) var costByDayAndModel: [String: [String: Double]] = [:]
     /// Tool calls by kind (`commandExecution`, `mcpToolCall`, …) and status.
     package private(set) var toolCallsByKindAndStatus: [String: [String: Int]] = [:]
+    /// What was produced by day, for the chart of it.
+    package private(set) var producedByDay: [String: Totals] = [:]
     /// The first and last start of an event counted, Unix nanoseconds.
     package private(set) var period: ClosedRange<UInt64>?
     private var costCells = 0
@@ -181,6 +217,12 @@ package struct UsageReport: Sendable {
             let kind = event[.toolKind]?.text ?? "unknown"
             if toolCallsByKindAndStatus[kind] != nil || toolCallsByKindAndStatus.count < 64 {
                 toolCallsByKindAndStatus[kind, default: [:]][event[.toolStatus]?.text ?? "unknown", default: 0] += 1
+            }
+            let produces = [.linesAdded, .linesRemoved, .commits, .pullRequests, .mergeRequests].contains {
+                event[$0] != nil
+            }
+            if produces, producedByDay[periods.day] != nil || producedByDay.count < Self.maximumGroups {
+                producedByDay[periods.day, default: Totals()].add(event, subAgent: subAgent)
             }
         default:
             break

@@ -125,6 +125,73 @@ struct UsageReportTests {
         #expect(listed.sorted { $0.1 < $1.1 }.prefix(10).map(\.0) == costliest)
     }
 
+    /// What was produced, in every format: lines, commits, pull and merge requests and decisions from the tool
+    /// calls, the agent's time from its own turns (not a sub-agent's, inside them), the user's from the turns' gaps.
+    @Test func whatWasProducedIsInEveryFormat() throws {
+        func tool(_ attributes: [TelemetryAttribute]) -> TelemetryEvent {
+            TelemetryEvent(
+                name: .toolCall,
+                startTimeUnixNano: Self.morning,
+                endTimeUnixNano: Self.morning,
+                attributes: attributes + [TelemetryAttribute(key: .conversationID, value: .string("thread-a"))]
+            )
+        }
+        var turn = Self.turn("completed")
+        turn = TelemetryEvent(
+            name: .turn,
+            startTimeUnixNano: Self.morning,
+            endTimeUnixNano: Self.morning + 90_000_000_000,
+            attributes: turn.attributes + [TelemetryAttribute(key: .userActiveMilliseconds, value: .int(30_000))]
+        )
+        let subAgentTurn = TelemetryEvent(
+            name: .turn,
+            startTimeUnixNano: Self.morning,
+            endTimeUnixNano: Self.morning + 60_000_000_000,
+            attributes: [
+                TelemetryAttribute(key: .conversationID, value: .string("child")),
+                TelemetryAttribute(key: .rootThreadID, value: .string("thread-a")),
+            ]
+        )
+        let report = Self.report(
+            [.day],
+            [
+                tool([
+                    TelemetryAttribute(key: .linesAdded, value: .int(120)),
+                    TelemetryAttribute(key: .linesRemoved, value: .int(45)),
+                    TelemetryAttribute(key: .editDecision, value: .string("acceptForSession")),
+                ]),
+                tool([TelemetryAttribute(key: .editDecision, value: .string("decline"))]),
+                tool([TelemetryAttribute(key: .editDecision, value: .string("auto"))]),
+                tool([
+                    TelemetryAttribute(key: .commits, value: .int(1)),
+                    TelemetryAttribute(key: .pullRequests, value: .int(1)),
+                ]),
+                tool([TelemetryAttribute(key: .mergeRequests, value: .int(1))]),
+                turn, subAgentTurn,
+            ]
+        )
+        let total = try #require(try JSONValue(parsing: report.json())["total"])
+        #expect(total["linesAdded"] == 120 && total["linesRemoved"] == 45)
+        #expect(total["commits"] == 1 && total["pullRequests"] == 2)
+        #expect(total["editsAccepted"] == 1 && total["editsRejected"] == 1)
+        #expect(total["agentActiveSeconds"]?.double == 90 && total["userActiveSeconds"]?.double == 30)
+        let csv = report.csv().split(separator: "\r\n")
+        let header = csv[0].split(separator: ",").map(String.init)
+        let row = csv[1].split(separator: ",").map(String.init)
+        for (name, value) in [("linesAdded", "120"), ("pullRequests", "2"), ("agentActiveSeconds", "90.000")] {
+            #expect(header.firstIndex(of: name).map { row[$0] } == value, "\(name)")
+        }
+        let table = report.table()
+        #expect(table.contains("Lines +/-") && table.contains("+120 -45") && table.contains("PRs"))
+        // On a narrow terminal, what was produced gives way before the cost and the turns.
+        let narrow = report.table(width: 80)
+        #expect(!narrow.contains("Commits") && narrow.contains("Cost") && narrow.contains("Turns"))
+        let html = report.html()
+        #expect(
+            html.contains("What it produced") && html.contains("lines added: 120") && html.contains("1 commit, 2 PRs")
+        )
+    }
+
     @Test func totalsAreTheSumsOfTheRowsAndSubAgentsCountInTheirSession() throws {
         let report = Self.report(
             [.session, .model],

@@ -1,6 +1,7 @@
 import CodexAppServer
 import CodexTelemetry
 import JSONRPC
+import OTLP
 import Testing
 
 /// What the agent produced, as the session core counts it: lines of patches applied, decisions on them, commits
@@ -118,5 +119,107 @@ struct ProductionTests {
         turn("k2", thread: "child", from: 3_000, to: 4_000)
         let turns = session.events.filter { $0.name == .turn }
         #expect(turns.map { $0[.userActiveMilliseconds] } == [nil, .int(60_000), nil, nil, nil])
+    }
+}
+
+/// The metrics of what was produced, in both vocabularies: values as the events give them, by the attributes
+/// dashboards group by.
+struct ProductionMetricsTests {
+    static let start: UInt64 = 1_795_000_000_000_000_000
+
+    static func event(
+        _ name: TelemetryEvent.Name,
+        lasting seconds: UInt64 = 1,
+        _ attributes: [TelemetryAttribute]
+    ) -> TelemetryEvent {
+        TelemetryEvent(
+            name: name,
+            startTimeUnixNano: start,
+            endTimeUnixNano: start + seconds * 1_000_000_000,
+            attributes: attributes + [
+                TelemetryAttribute(key: .conversationID, value: .string("t1")),
+                TelemetryAttribute(key: .requestModel, value: .string("gpt-5.5")),
+                TelemetryAttribute(key: .sessionSource, value: .string("exec")),
+            ]
+        )
+    }
+
+    static let events = [
+        event(
+            .toolCall,
+            [
+                TelemetryAttribute(key: .toolName, value: .string("apply_patch")),
+                TelemetryAttribute(key: .linesAdded, value: .int(12)),
+                TelemetryAttribute(key: .linesRemoved, value: .int(4)),
+                TelemetryAttribute(key: .fileLanguage, value: .string("swift")),
+                TelemetryAttribute(key: .editDecision, value: .string("accept")),
+            ]
+        ),
+        event(.toolCall, [TelemetryAttribute(key: .commits, value: .int(1))]),
+        event(
+            .toolCall,
+            [
+                TelemetryAttribute(key: .pullRequests, value: .int(1)),
+                TelemetryAttribute(key: .mergeRequests, value: .int(1)),
+            ]
+        ),
+        event(
+            .turn,
+            lasting: 30,
+            [
+                TelemetryAttribute(key: .linesAdded, value: .int(12)),
+                TelemetryAttribute(key: .linesRemoved, value: .int(4)),
+                TelemetryAttribute(key: .userActiveMilliseconds, value: .int(45_000)),
+            ]
+        ),
+        // A sub-agent's turn: its time is inside its parent's.
+        event(.turn, lasting: 20, [TelemetryAttribute(key: .rootThreadID, value: .string("t0"))]),
+    ]
+
+    static func metrics(_ names: MetricNames) -> [String: OTLPMetric] {
+        var mapping = OpenTelemetryMapping(temporality: .cumulative, metricNames: names)
+        for event in events { _ = mapping.map(event) }
+        return Dictionary(uniqueKeysWithValues: mapping.metrics.collect().map { ($0.name, $0) })
+    }
+
+    /// The sum of a metric's points whose attributes hold `attributes`.
+    static func sum(_ metric: OTLPMetric?, _ attributes: [String: String] = [:]) -> Double {
+        func holds(_ pointAttributes: [OTLPAttribute]) -> Bool {
+            attributes.allSatisfy { key, value in pointAttributes.contains(OTLPAttribute(key, .string(value))) }
+        }
+        switch metric?.data {
+        case .sum(let points, _): return points.filter { holds($0.attributes) }.map(\.value).reduce(0, +)
+        case .histogram(let points): return points.filter { holds($0.attributes) }.map(\.sum).reduce(0, +)
+        default: return -1
+        }
+    }
+
+    @Test func ourVocabularyCountsWhatWasProducedInClaudeCodesStyle() {
+        let metrics = Self.metrics(.genai)
+        let lines = metrics["codex.lines_of_code.count"]
+        #expect(Self.sum(lines, ["type": "added", "language": "swift", "tool": "apply_patch"]) == 12)
+        #expect(Self.sum(lines, ["type": "removed"]) == 4)
+        #expect(Self.sum(metrics["codex.code_edit_tool.decision"], ["decision": "accept", "language": "swift"]) == 1)
+        #expect(Self.sum(metrics["codex.commit.count"]) == 1)
+        #expect(Self.sum(metrics["codex.pull_request.count"], ["platform": "github"]) == 1)
+        #expect(Self.sum(metrics["codex.pull_request.count"], ["platform": "gitlab"]) == 1)
+        // The agent's own turns, in seconds; not the sub-agent's inside them.
+        #expect(Self.sum(metrics["codex.active_time.total"], ["type": "agent"]) == 30)
+        #expect(Self.sum(metrics["codex.active_time.total"], ["type": "user"]) == 45)
+        #expect(Self.sum(metrics["codex.session.count"], ["codex.session.source": "exec"]) == 1)
+        #expect(metrics["codex.active_time.total"]?.unit == "s")
+    }
+
+    @Test func codexsNamesCountWhatWasProducedAsCodexWouldNameIt() {
+        let metrics = Self.metrics(.codex)
+        let lines = metrics["codex.turn.lines_changed"]
+        #expect(Self.sum(lines, ["change_type": "added", "model": "gpt-5.5"]) == 12)
+        #expect(Self.sum(lines, ["change_type": "removed"]) == 4)
+        #expect(Self.sum(metrics["codex.edit.decision"], ["decision": "accept", "language": "swift"]) == 1)
+        #expect(Self.sum(metrics["codex.commit.count"], ["session_source": "exec"]) == 1)
+        #expect(Self.sum(metrics["codex.pull_request.count"], ["platform": "gitlab"]) == 1)
+        #expect(Self.sum(metrics["codex.turn.user_active_duration_ms"]) == 45_000)
+        #expect(metrics["codex.turn.user_active_duration_ms"]?.unit == "ms")
+        #expect(metrics["codex.lines_of_code.count"] == nil, "one vocabulary at a time")
     }
 }

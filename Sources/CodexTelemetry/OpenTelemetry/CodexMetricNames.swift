@@ -58,6 +58,27 @@ struct CodexMetrics {
         kind: .histogram(bounds: defaultBounds)
     )
     static let toolCall = MetricAggregator.Descriptor(name: "codex.tool.call", description: "", unit: "")
+    // What the agent produced: Codex defines no such metric; these are named the way it names its own.
+    static let turnLinesChanged = MetricAggregator.Descriptor(
+        name: "codex.turn.lines_changed",
+        description: "Lines of code added and removed by the turn's patches",
+        unit: "",
+        kind: .histogram(bounds: defaultBounds)
+    )
+    static let commitCount = MetricAggregator.Descriptor(name: "codex.commit.count", description: "", unit: "")
+    static let pullRequestCount = MetricAggregator.Descriptor(
+        name: "codex.pull_request.count",
+        description: "",
+        unit: ""
+    )
+    static let editDecision = MetricAggregator.Descriptor(name: "codex.edit.decision", description: "", unit: "")
+    static let userActiveDuration = MetricAggregator.Descriptor(
+        name: "codex.turn.user_active_duration_ms",
+        description:
+            "The user's time before the turn, in milliseconds: the gap since the thread's last turn, when short",
+        unit: "ms",
+        kind: .histogram(bounds: durationBounds)
+    )
     static let toolCallDuration = MetricAggregator.Descriptor(
         name: "codex.tool.call.duration_ms",
         description: "Duration in milliseconds.",
@@ -115,6 +136,14 @@ struct CodexMetrics {
             let attributes = common + [OTLPAttribute("token_type", .string(type))]
             metrics.record(Double(count), to: Self.turnTokenUsage, attributes: attributes, at: time)
         }
+        // One sample for each turn and change type, as token usage has.
+        for (type, count) in [("added", tokens(.linesAdded)), ("removed", tokens(.linesRemoved))] {
+            let attributes = common + [OTLPAttribute("change_type", .string(type))]
+            metrics.record(Double(count), to: Self.turnLinesChanged, attributes: attributes, at: time)
+        }
+        if case .int(let milliseconds) = event[.userActiveMilliseconds] {
+            metrics.record(Double(milliseconds), to: Self.userActiveDuration, attributes: common, at: time)
+        }
     }
 
     private func recordToolCall(
@@ -138,6 +167,17 @@ struct CodexMetrics {
         metrics.record(1, to: Self.toolCall, attributes: attributes, at: time)
         if case .int(let milliseconds) = event[.durationMilliseconds] {
             metrics.record(Double(milliseconds), to: Self.toolCallDuration, attributes: attributes, at: time)
+        }
+        if event[.commits] != nil { metrics.record(1, to: Self.commitCount, attributes: common, at: time) }
+        for (key, platform) in [(TelemetryAttribute.Key.pullRequests, "github"), (.mergeRequests, "gitlab")]
+        where event[key] != nil {
+            let attributes = common + [OTLPAttribute("platform", .string(platform))]
+            metrics.record(1, to: Self.pullRequestCount, attributes: attributes, at: time)
+        }
+        if let decision = event[.editDecision]?.text {
+            let language = OTLPAttribute("language", .string(event[.fileLanguage]?.text ?? "other"))
+            let attributes = common + [OTLPAttribute("decision", .string(decision)), language]
+            metrics.record(1, to: Self.editDecision, attributes: attributes, at: time)
         }
     }
 }

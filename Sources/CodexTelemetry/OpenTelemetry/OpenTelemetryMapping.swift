@@ -15,6 +15,7 @@ public struct OpenTelemetryMapping: Sendable {
     private let parent: TraceContext?
     private let metricNames: MetricNames
     private var codexMetrics = CodexMetrics()
+    private var productionMetrics = ProductionMetrics()
     /// Trace positions given to turns before they started, by thread and turn: handed to Codex with the turn's
     /// `turn/start`, so that its own spans sit under the turn's. Few, and forgotten oldest first past a bound.
     private var assignedTurns: [TurnPosition: TraceContext] = [:]
@@ -47,6 +48,7 @@ public struct OpenTelemetryMapping: Sendable {
     /// The log record and span of an event (none for a quota reading); its measurements go into `metrics`.
     public mutating func map(_ event: TelemetryEvent) -> (log: OTLPLogRecord, span: OTLPSpan?) {
         if metricNames.includesCodex { codexMetrics.record(event, into: &metrics) }
+        if metricNames.includesGenAI { productionMetrics.record(event, into: &metrics) }
         var spanAttributes = event.attributes
         var status = OTLPSpan.StatusCode.unset
         let name: String
