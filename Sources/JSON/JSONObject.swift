@@ -115,10 +115,8 @@ private struct MemberName: Hashable {
     static func == (left: MemberName, right: MemberName) -> Bool { sameBytes(left.name, right.name) }
 
     func hash(into hasher: inout Hasher) {
-        let contiguous: Void? = name.utf8.withContiguousStorageIfAvailable {
-            hasher.combine(bytes: UnsafeRawBufferPointer($0))
-        }
-        if contiguous == nil { Array(name.utf8).withUnsafeBytes { hasher.combine(bytes: $0) } }
+        var name = name
+        name.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }
 

@@ -411,8 +411,48 @@ struct WatchOnARealMachineTests {
         for await _ in holder.lines { break }
         let blocked = try await hook()
         #expect(blocked.stderr.contains("held by another reader"), "\(blocked.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: cursor.path), "nothing read")
         holder.closeStdin()
         _ = await holder.waitForExit()
+
+        // Held a moment (another hook, watch at a checkpoint): let go once the hook has opened the lock to wait for
+        // it, well inside the hook's wait, and the hook reads.
+        let brief = try ChildProcess(
+            ChildProcess.Configuration(
+                executable: "python3",
+                arguments: [
+                    "-c",
+                    """
+                    import fcntl, os, sys
+                    lock = sys.argv[1]
+                    f = open(lock, "a")
+                    fcntl.flock(f, fcntl.LOCK_EX)
+                    print("held", flush=True)
+                    def waiting():
+                        for pid in filter(str.isdigit, os.listdir("/proc")):
+                            if int(pid) == os.getpid(): continue
+                            try:
+                                fds = os.listdir(f"/proc/{pid}/fd")
+                            except OSError:
+                                continue
+                            for fd in fds:
+                                try:
+                                    if os.readlink(f"/proc/{pid}/fd/{fd}") == lock: return True
+                                except OSError:
+                                    pass
+                        return False
+                    while not waiting(): pass
+                    """,
+                    cursor.path + ".lock",
+                ]
+            )
+        )
+        for await _ in brief.lines { break }
+        let waited = try await hook()
+        #expect(!waited.stderr.contains("held by another reader"), "\(waited.stderr)")
+        let read = try String(contentsOf: cursor, encoding: .utf8)
+        #expect(read.contains(file.lastPathComponent), "the session read, its place in the cursor: \(waited.stderr)")
+        _ = await brief.waitForExit()
 
         // A collector that never answers, and an input never closed: the hook reads, keeps, and goes.
         let silent = try await StandInCollector(respond: "hang", port: port)
@@ -449,30 +489,33 @@ struct WatchOnARealMachineTests {
         #expect(input.count > (inPieces ? 3_000 : 300_000))
         let inputFile = folder.appendingPathComponent("input.json")
         try Data(input).write(to: inputFile)
-        // Without pieces, one write; in pieces, a first part of 2 KiB, and the rest once the hook has read it (the
-        // pipe holds nothing: FIONREAD on its end), then the input left open a while, as Codex may leave it. A hook
-        // that stops reading is not waited for past a minute.
+        // The feeder starts the hook on a pipe, as Codex does, so the hook's wait for its input is not a wait for
+        // Python to start. Without pieces, one write; in pieces, a first part of 2 KiB, and the rest once the hook
+        // has read it (the pipe holds nothing: FIONREAD on its end), then the input left open a while, as Codex may
+        // leave it. A hook that stops reading is not waited for past a minute.
         let feeder = """
-            import array, fcntl, sys, termios, time
+            import array, fcntl, subprocess, sys, termios, time
             data = open(sys.argv[1], "rb").read()
+            hook = subprocess.Popen(sys.argv[3:], stdin=subprocess.PIPE)
             for part in ([data[:2048], data[2048:]] if sys.argv[2] == "pieces" else [data]):
-                sys.stdout.buffer.write(part)
-                sys.stdout.flush()
+                hook.stdin.write(part)
+                hook.stdin.flush()
                 waiting, deadline = array.array("i", [1]), time.monotonic() + 60
                 while waiting[0] > 0 and time.monotonic() < deadline:
                     time.sleep(0.01)
-                    fcntl.ioctl(1, termios.FIONREAD, waiting)
+                    fcntl.ioctl(hook.stdin.fileno(), termios.FIONREAD, waiting)
             time.sleep(0.5)
+            hook.stdin.close()
+            sys.exit(hook.wait())
             """
         let state = folder.appendingPathComponent("state")
-        let command = [
-            "python3 -c '\(feeder)' '\(inputFile.path)' \(inPieces ? "pieces" : "whole")", "|",
-            "'\(try TestTools.cli())' hook --otlp-endpoint http://127.0.0.1:\(collector.port)",
-        ].joined(separator: " ")
         let hook = try ChildProcess(
             ChildProcess.Configuration(
-                executable: "sh",
-                arguments: ["-c", command],
+                executable: "python3",
+                arguments: [
+                    "-c", feeder, inputFile.path, inPieces ? "pieces" : "whole",
+                    try TestTools.cli(), "hook", "--otlp-endpoint", "http://127.0.0.1:\(collector.port)",
+                ],
                 environment: ProcessInfo.processInfo.environment.merging([
                     "CODEX_HOME": home.path, "XDG_STATE_HOME": state.path,
                 ]) { $1 }
