@@ -5,7 +5,10 @@ It answers `POST /v1/responses` with a server-sent event stream. The scenario is
 user's prompt (`scenario:NAME`); once the request carries a tool's output, the model gives its final answer.
 Every piece of content it writes carries the marker `ZQXMARK`, so tests can prove none of it is exported.
 `scenario:spawn` searches for the collaboration tools and spawns a sub-agent, whose task is `scenario:command`; a
-request to compact the context gets a summary.
+request to compact the context gets a summary. What an agent produces: `scenario:patches` adds, updates, moves and
+deletes files (the work folder must hold `ZQXMARK_edit.py`, `ZQXMARK_move.txt` and `ZQXMARK_delete.md` as
+`PRODUCTION_FILES` in ProductionLiveTests has them); `commit`, `commit-fail`, `pr` and `mr` run `git commit` (with
+something staged, and with nothing), `gh pr create` and `glab mr create`.
 
 Usage: stand-in-model-server.py [--port N]   (prints `listening PORT` once ready; 0 picks a free port)
 It exits when its stdin closes, so it never outlives the test that started it.
@@ -45,9 +48,19 @@ def command(call_id, cmd):
             "arguments": json.dumps({"cmd": cmd})}
 
 
-def patch(call_id, name):
-    body = f"*** Begin Patch\n*** Add File: {name}\n+{MARK}_file_content\n*** End Patch\n"
+def patch(call_id, name, body=None):
+    body = body or f"*** Begin Patch\n*** Add File: {name}\n+{MARK}_file_content\n*** End Patch\n"
     return {"type": "custom_tool_call", "name": "apply_patch", "call_id": call_id, "input": body}
+
+
+# One patch that adds a file (2 lines), updates one (2 added, 1 removed), moves one with a change (1 and 1) and
+# deletes one (of 2 lines): 5 lines added and 4 removed in 4 files.
+PATCHES = (f"*** Begin Patch\n"
+           f"*** Add File: {MARK}_new.swift\n+let {MARK}_x = 1\n+let {MARK}_y = 2\n"
+           f"*** Update File: {MARK}_edit.py\n@@\n a = '{MARK}'\n-b = 2\n+b = 20\n+b2 = 21\n c = 3\n"
+           f"*** Update File: {MARK}_move.txt\n*** Move to: {MARK}_moved.txt\n@@\n-one {MARK}\n+uno {MARK}\n two\n"
+           f"*** Delete File: {MARK}_delete.md\n"
+           f"*** End Patch\n")
 
 
 def reasoning():
@@ -61,6 +74,16 @@ def first_response(scenario):
         return [reasoning(), command("call_cmd_1", f"echo {MARK}_command_output")]
     if scenario == "patch":
         return [patch("call_patch_1", f"{MARK}_file.txt")]
+    if scenario == "patches":
+        return [patch("call_patches_1", None, PATCHES)]
+    if scenario == "commit":
+        return [command("call_commit_1", f"git add -A && git commit -q -m '{MARK}_commit message'")]
+    if scenario == "commit-fail":
+        return [command("call_commit_fail_1", f"git commit -m '{MARK}_nothing to commit'")]
+    if scenario == "pr":
+        return [command("call_pr_1", f"gh pr create --title '{MARK}_title' --body '{MARK}_body'")]
+    if scenario == "mr":
+        return [command("call_mr_1", f"glab mr create --title '{MARK}_title' --yes")]
     if scenario == "two-tools":
         return [command("call_ok_1", f"echo {MARK}_first_output"),
                 command("call_fail_1", f"echo {MARK}_second_output; exit 3")]

@@ -121,10 +121,11 @@ extension UsageReport {
     /// Bars of lines added and removed per day, side by side, with the day's commits and pull requests above
     /// them; and the edits decided, by a person or by no one.
     private var producedPerDay: String {
-        let days = producedByDay.keys.sorted()
-        guard !days.isEmpty else { return "<p class=\"muted\">No patch applied, commit or pull request.</p>" }
+        guard !producedByDay.isEmpty else { return "<p class=\"muted\">No patch applied, commit or pull request.</p>" }
+        // The days of the cost chart too, so that the two line up: a day that produced nothing is an empty slot.
+        let days = Set(producedByDay.keys).union(costByDayAndModel.keys).sorted()
         let (width, height, left, bottom, top) = (960.0, 260.0, 64.0, 28.0, 28.0)
-        let most = days.map { max(producedByDay[$0]!.linesAdded, producedByDay[$0]!.linesRemoved) }.max() ?? 0
+        let most = producedByDay.values.map { max($0.linesAdded, $0.linesRemoved) }.max() ?? 0
         let step = max(1, Self.niceStep(above: Double(most) / 4).rounded(.up))
         let highest = step * 4
         let scale = (height - bottom - top) / highest
@@ -140,7 +141,7 @@ extension UsageReport {
         }
         let labelEvery = max(1, days.count / 10)
         for (index, day) in days.enumerated() {
-            let produced = producedByDay[day]!
+            let produced = producedByDay[day] ?? Totals()
             let x = left + Double(index) * slot + slot * 0.15
             let barWidth = slot * 0.35
             for (offset, name, lines, colour) in [

@@ -35,7 +35,11 @@ struct FastPathTests {
         }
     }
 
-    static let rolloutFolders = ["codex-0.163.0"]
+    /// Every folder of rollouts the real Codex wrote (`protocol/rollouts/`).
+    static let rolloutFolders =
+        ((try? FileManager.default.contentsOfDirectory(
+            atPath: TestTools.packageRoot.appendingPathComponent("protocol/rollouts").path
+        )) ?? []).sorted()
 
     /// Rollouts as the translator's tests write them: marked turns with items, calls and outputs, and a file of
     /// unmarked ones, with the conversation records the fast path passes over between them.

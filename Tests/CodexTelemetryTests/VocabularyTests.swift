@@ -132,10 +132,10 @@ struct VocabularyTests {
         }
     }
 
-    /// What the real Codex 0.163 writes (each record numbered: `"ordinal":N` after its time) is passed over by its
-    /// first bytes wherever its kind is declared not read, as older releases' records are.
+    /// What the pinned Codex writes (each record numbered: `"ordinal":N` after its time, since 0.163) is passed over
+    /// by its first bytes wherever its kind is declared not read, as older releases' records are.
     @Test func theRecordsOfARealRolloutThatStandForNothingArePassedOverUnparsed() throws {
-        let folder = TestTools.packageRoot.appendingPathComponent("protocol/rollouts/codex-0.163.0")
+        let folder = TestTools.packageRoot.appendingPathComponent("protocol/rollouts/codex-\(TestTools.pinnedRelease)")
         var passedOver = 0
         for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where name.hasSuffix(".jsonl") {
             let data = try Data(contentsOf: folder.appendingPathComponent(name))
@@ -178,7 +178,7 @@ struct VocabularyTests {
     /// not.
     @Test func everyKindOfThePinnedSchemaIsDeclared() throws {
         let file = TestTools.packageRoot.appendingPathComponent(
-            "protocol/schema/codex-0.163.0/codex_app_server_protocol.v2.schemas.json"
+            "protocol/schema/codex-\(TestTools.pinnedRelease)/codex_app_server_protocol.v2.schemas.json"
         )
         let schema = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any]
         let definitions = schema?["definitions"] as? [String: Any]

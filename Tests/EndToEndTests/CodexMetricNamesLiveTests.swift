@@ -4,8 +4,8 @@ import TestSupport
 import Testing
 
 /// One session through `codex-telemetry exec --metric-names codex --otlp-protocol grpc`, with Codex's own `[otel]`
-/// export on: what Codex 0.163 sends (to one rotel) and what we send (to another, over gRPC as Codex's dashboards'
-/// collectors often take it) compared name by name, for the metrics Codex exports for a session.
+/// export on: what the pinned Codex sends (to one rotel) and what we send (to another, over gRPC as Codex's
+/// dashboards' collectors often take it) compared name by name, for the metrics Codex exports for a session.
 struct CodexMetricNamesLiveTests {
     static let names = [
         "codex.thread.started", "codex.conversation.turn.count", "codex.turn.e2e_duration_ms", "codex.turn.tool.call",

@@ -13,7 +13,6 @@ import Glibc
 @Suite(.serialized)
 struct ExportFaultTests {
     static let session = OTLPExportTests.session
-    static let everything = ["/v1/logs": 26, "/v1/traces": 26, "/v1/metrics": 13]
 
     func replay(
         to port: Int,
@@ -55,7 +54,7 @@ struct ExportFaultTests {
         // Kept, not lost: the next run (pointed at the right place) sends them.
         #expect(outcome.status == .exited(0))
         #expect(outcome.stderr.contains("redirect (HTTP \(status)), which is never followed"))
-        #expect(outcome.stderr.contains("not yet sent: 26 log records, 26 spans, 13 metric points"))
+        #expect(outcome.stderr.contains("not yet sent: \(OTLPExportTests.counted())"))
         #expect(collector.requests.count == 3)
         #expect(elsewhere.requests.isEmpty)
         #expect(try Self.files(in: spool).count == 3)
@@ -160,7 +159,7 @@ struct ExportFaultTests {
         }
         let outcome = try await replay(to: collector.port, spool: spool)
         #expect(outcome.status == .exited(0))
-        #expect(collector.itemsByPath == Self.everything)
+        #expect(collector.itemsByPath == OTLPExportTests.everything)
         #expect(!String(decoding: try collector.receivedBytes(), as: UTF8.self).contains("planted"))
         #expect(outcome.stderr.contains("\(planted) entries in the spool are not a request of ours"))
         #expect(try Self.files(in: spool).count == planted)
@@ -175,9 +174,9 @@ struct ExportFaultTests {
         defer { full.remove() }
         let outcome = try await replay(to: collector.port, spool: full.spool)
         #expect(outcome.status == .exited(0))
-        #expect(collector.itemsByPath == Self.everything)
+        #expect(collector.itemsByPath == OTLPExportTests.everything)
         #expect(outcome.stderr.contains("cannot write to the spool: \(full.reason); batches were sent from memory"))
-        #expect(outcome.stderr.contains("exported 26 log records, 26 spans, 13 metric points"))
+        #expect(outcome.stderr.contains("exported \(OTLPExportTests.counted())"))
     }
 
     @Test func withNoSpoolAndNoCollectorWhatIsLostIsSaidAndTheExitIsNotZero() async throws {
@@ -187,10 +186,10 @@ struct ExportFaultTests {
         #expect(outcome.status == .exited(74))
         #expect(
             outcome.stderr.contains(
-                "not delivered from memory before the end: 26 log records, 26 spans, 13 metric points"
+                "not delivered from memory before the end: \(OTLPExportTests.counted())"
             )
         )
-        #expect(outcome.stderr.contains("telemetry lost: 26 log records, 26 spans, 13 metric points"))
+        #expect(outcome.stderr.contains("telemetry lost: \(OTLPExportTests.counted())"))
     }
 }
 

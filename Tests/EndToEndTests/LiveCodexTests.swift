@@ -10,7 +10,7 @@ import TestSupport
 import Testing
 
 /// The real `codex app-server` against the stand-in model server, through every scenario the telemetry must
-/// describe: the pinned 0.163.0 (or `CODEX_BIN`) and the oldest release run live. One session, one thread per
+/// describe: the pinned 0.169.0 (or `CODEX_BIN`), the release before it (0.163.0) and the oldest release run live. One session, one thread per
 /// scenario; the capture it makes is replayed and must give the same events. `RECORD_FIXTURES=1` also writes the
 /// capture to `protocol/sessions/`, and Codex's rollout files of the session to `protocol/rollouts/`.
 @Suite(.serialized)
@@ -29,7 +29,8 @@ struct LiveCodexTests {
     /// Drives each scenario in its own thread (and a second plain turn on the first thread, and a plain turn in a
     /// fork of the command thread where the release can fork), then feeds what was received to the telemetry
     /// exactly as a live consumer would.
-    static func runScenarios(codex: String) async throws -> Run {
+    /// Runs every scenario; with `recording` (and `RECORD_FIXTURES=1`), keeps the session as the release's fixture.
+    static func runScenarios(codex: String, recording: Bool = false) async throws -> Run {
         let server = try await StandInModelServer.start()
         defer { Task { await server.stop() } }
         let session = try ScenarioSession()
@@ -62,33 +63,17 @@ struct LiveCodexTests {
             return (threads, client.userAgent)
         }
         let events = session.liveEvents()
-        if ProcessInfo.processInfo.environment["RECORD_FIXTURES"] == "1" {
-            // The user agent reads `codex-telemetry/VERSION (…)`.
-            let version = userAgent.split(separator: "/").dropFirst().first?.split(separator: " ").first ?? "unknown"
-            let fixture = TestTools.packageRoot.appendingPathComponent(
-                "protocol/sessions/codex-\(version)-scenarios.jsonl"
-            )
-            try Data(session.capture).write(to: fixture)
-            // And the rollout files Codex wrote for the same session, for the tests of what reads them.
-            let rollouts = TestTools.packageRoot.appendingPathComponent("protocol/rollouts/codex-\(version)")
-            try? FileManager.default.removeItem(at: rollouts)
-            try FileManager.default.createDirectory(at: rollouts, withIntermediateDirectories: true)
-            let sessions = session.codexHome.appendingPathComponent("sessions")
-            for file in try FileManager.default.subpathsOfDirectory(atPath: sessions.path)
-            where file.hasSuffix(".jsonl") {
-                let name = URL(fileURLWithPath: file).lastPathComponent
-                try FileManager.default.copyItem(
-                    at: sessions.appendingPathComponent(file),
-                    to: rollouts.appendingPathComponent(name)
-                )
-            }
-        }
+        if recording { try session.recordFixtures("scenarios", rollouts: "", userAgent: userAgent) }
         return Run(events: events, capture: session.capture, threads: threads, codexHome: session.codexHome)
     }
 
-    @Test(arguments: [nil, TestTools.oldestLiveRelease])
+    @Test(arguments: [nil, TestTools.previousRelease, TestTools.oldestLiveRelease])
     func everyScenarioProducesTheRightEventsAndReplayAgrees(release: String?) async throws {
-        let run = try await Self.runScenarios(codex: try release.map(TestTools.codex(release:)) ?? TestTools.codex())
+        // Only the release `CODEX_BIN` names (or the pinned one) is recorded: the others have their fixtures.
+        let run = try await Self.runScenarios(
+            codex: try release.map(TestTools.codex(release:)) ?? TestTools.codex(),
+            recording: release == nil
+        )
         let events = run.events
         func turns(_ scenario: String) -> [TelemetryEvent] {
             events.filter { $0.name == .turn && $0[.conversationID] == .string(run.threads[scenario]!) }

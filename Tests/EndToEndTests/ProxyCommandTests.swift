@@ -64,11 +64,11 @@ struct ProxyCommandTests {
         #expect(checksum(Array(try Data(contentsOf: inFile))) == checksum(clientInput))
 
         // The session inside the stream was observed: exported, and recorded for replay.
-        #expect(collector.itemsByPath["/v1/logs"] == 26)
-        #expect(collector.itemsByPath["/v1/traces"] == 26)
+        #expect(collector.itemsByPath["/v1/logs"] == OTLPExportTests.expected.logs)
+        #expect(collector.itemsByPath["/v1/traces"] == OTLPExportTests.expected.spans)
         // Cumulative metrics go every OTEL_METRIC_EXPORT_INTERVAL (a minute, which a busy machine can take here)
-        // and at the end, each time all of them: the last holds the session's 13 points.
-        #expect(collector.requests.last { $0.path == "/v1/metrics" }?.items == 13)
+        // and at the end, each time all of them: the last holds all the session's points.
+        #expect(collector.requests.last { $0.path == "/v1/metrics" }?.items == OTLPExportTests.expected.points)
         let replayed = try await TestTools.runCLI(["replay", recording.path])
         // Turns, failed, interrupted, model calls, tool calls.
         #expect(replayed.tableRow("gpt-5.5")?.prefix(6) == ["gpt-5.5", "9", "1", "1", "11", "6"])
@@ -92,7 +92,7 @@ struct ProxyCommandTests {
         #expect(outcome.status == .exited(0))
         let metrics = collector.requests.filter { $0.path == "/v1/metrics" }
         #expect(metrics.count >= 3)
-        #expect(metrics.last?.items == 13)
+        #expect(metrics.last?.items == OTLPExportTests.expected.points)
     }
 
     @Test func aClientThatChoosesItsCodexGetsTelemetryThroughAWrapper() async throws {

@@ -216,9 +216,9 @@ struct ReportCommandTests {
         #expect(!log.contains("CONSOLE"), "the console said: \(log)")
         #expect(dom.contains("<h1>Codex usage</h1>"))
 
-        // Four charts, each with bars of some length.
+        // Five charts (cost, tokens, turns, tool calls, what it produced), each with bars of some length.
         let charts = dom.components(separatedBy: "<svg class=\"chart\"").dropFirst()
-        #expect(charts.count == 4)
+        #expect(charts.count == 5)
         for chart in charts {
             let widths = chart.components(separatedBy: "</svg>")[0]
                 .matches(of: /<rect class="c\d" x="[\d.]+" y="[\d.]+" width="([\d.]+)" height="([\d.]+)"/)

@@ -43,15 +43,16 @@ public final class ScenarioSession: Sendable {
     }
 
     /// Runs `body` with a client connected to a Codex (with this session's `CODEX_HOME`) that uses `server`, with
-    /// `overrides` (`-c` settings) on top.
+    /// `overrides` (`-c` settings) on top, and `environment` over ours.
     public func run<Result: Sendable>(
         codex: String,
         server: StandInModelServer,
         policy: ServerRequestPolicy = .declineApprovals,
         overrides: [String] = [],
+        environment extra: [String: String] = [:],
         _ body: (AppServerClient) async throws -> Result
     ) async throws -> Result {
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         environment["CODEX_HOME"] = codexHome.path
         try Data((server.codexConfigFile + hookTrust).utf8).write(to: codexHome.appendingPathComponent("config.toml"))
         let configuration = AppServerConfiguration(
@@ -66,6 +67,27 @@ public final class ScenarioSession: Sendable {
             }
         )
         return try await AppServerClient.withClient(configuration, body)
+    }
+
+    /// With `RECORD_FIXTURES=1`, keeps this session for the tests of what reads sessions: its capture as
+    /// `protocol/sessions/codex-VERSION-NAME.jsonl`, and the rollouts Codex wrote for it in
+    /// `protocol/rollouts/codex-VERSION` followed by `rollouts` (the release, from the user agent, which reads
+    /// `codex-telemetry/VERSION (…)`).
+    public func recordFixtures(_ name: String, rollouts suffix: String, userAgent: String) throws {
+        guard ProcessInfo.processInfo.environment["RECORD_FIXTURES"] == "1" else { return }
+        let version = userAgent.split(separator: "/").dropFirst().first?.split(separator: " ").first ?? "unknown"
+        let protocolFolder = TestTools.packageRoot.appendingPathComponent("protocol")
+        try Data(capture).write(to: protocolFolder.appendingPathComponent("sessions/codex-\(version)-\(name).jsonl"))
+        let rollouts = protocolFolder.appendingPathComponent("rollouts/codex-\(version)\(suffix)")
+        try? FileManager.default.removeItem(at: rollouts)
+        try FileManager.default.createDirectory(at: rollouts, withIntermediateDirectories: true)
+        let sessions = codexHome.appendingPathComponent("sessions")
+        for file in try FileManager.default.subpathsOfDirectory(atPath: sessions.path) where file.hasSuffix(".jsonl") {
+            try FileManager.default.copyItem(
+                at: sessions.appendingPathComponent(file),
+                to: rollouts.appendingPathComponent(URL(fileURLWithPath: file).lastPathComponent)
+            )
+        }
     }
 
     /// The events of everything received so far, fed to the telemetry as a live consumer would, then finished.

@@ -11,7 +11,10 @@ public enum TestTools {
     public static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The pinned Codex (0.163.0), or `CODEX_BIN` when set.
+    /// The Codex release the tests pin (`scripts/install-test-tools`), its schema in `protocol/schema`.
+    public static let pinnedRelease = "0.169.0"
+
+    /// The pinned Codex, or `CODEX_BIN` when set.
     ///
     /// - Throws: `MissingTool` when it is not installed. A missing tool fails the test, it never skips it.
     public static func codex() throws -> String {
@@ -22,9 +25,11 @@ public enum TestTools {
             let path = sitePackages.appendingPathComponent("\(python)/site-packages/codex_cli_bin/bin/codex").path
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
-        throw MissingTool(name: "codex 0.163.0")
+        throw MissingTool(name: "codex \(pinnedRelease)")
     }
 
+    /// The release before the pinned one, which the live scenario tests run too.
+    public static let previousRelease = "0.163.0"
     /// The oldest Codex the live scenario tests run: the first static binary, so it runs on Debian 12 as it is.
     public static let oldestLiveRelease = "0.133.0"
     /// The oldest Codex supported, which `exec` is run against: it needs Debian 13's C library, which
@@ -50,7 +55,7 @@ public enum TestTools {
         scenarios: [String],
         environment extra: [String: String]
     ) throws -> ChildProcess {
-        let python = packageRoot.appendingPathComponent(".tools/codex/bin/python").path
+        let python = packageRoot.appendingPathComponent(".tools/sdk/bin/python").path
         guard FileManager.default.isExecutableFile(atPath: python) else { throw MissingTool(name: "openai-codex") }
         var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = nil
