@@ -17,7 +17,7 @@ struct CodexMetricNamesTests {
     ]
     /// What the agent produced, named as Codex would name it (Codex defines no such metric): those the bundled
     /// session gives (its patch, its turns), of `codex.turn.lines_changed`, `codex.turn.user_active_duration_ms`,
-    /// `codex.edit.decision`, `codex.commit.count` and `codex.pull_request.count`.
+    /// `codex.edit.decision`, `codex.commit` and `codex.pull_request`.
     static let productionNames: Set<String> = [
         "codex.turn.lines_changed", "codex.turn.user_active_duration_ms", "codex.edit.decision",
     ]

@@ -216,10 +216,20 @@ struct ProductionMetricsTests {
         #expect(Self.sum(lines, ["change_type": "added", "model": "gpt-5.5"]) == 12)
         #expect(Self.sum(lines, ["change_type": "removed"]) == 4)
         #expect(Self.sum(metrics["codex.edit.decision"], ["decision": "accept", "language": "swift"]) == 1)
-        #expect(Self.sum(metrics["codex.commit.count"], ["session_source": "exec"]) == 1)
-        #expect(Self.sum(metrics["codex.pull_request.count"], ["platform": "gitlab"]) == 1)
+        #expect(Self.sum(metrics["codex.commit"], ["session_source": "exec"]) == 1)
+        #expect(Self.sum(metrics["codex.pull_request"], ["platform": "gitlab"]) == 1)
         #expect(Self.sum(metrics["codex.turn.user_active_duration_ms"]) == 45_000)
         #expect(metrics["codex.turn.user_active_duration_ms"]?.unit == "ms")
         #expect(metrics["codex.lines_of_code.count"] == nil, "one vocabulary at a time")
+    }
+
+    /// Both vocabularies at once count each commit and pull request once in each: no metric of one has the other's
+    /// name.
+    @Test func bothVocabulariesCountEachCommitOnceInEach() {
+        let metrics = Self.metrics(.both)
+        #expect(Self.sum(metrics["codex.commit.count"]) == 1)
+        #expect(Self.sum(metrics["codex.commit"]) == 1)
+        #expect(Self.sum(metrics["codex.pull_request.count"]) == 2)
+        #expect(Self.sum(metrics["codex.pull_request"]) == 2)
     }
 }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What a tool call did to a repository, told by the command it ran or the MCP tool it called: a commit, a pull
 /// request, a merge request. Classified where the call is decoded, so that only this class leaves, never the
 /// command, its message or its arguments.
@@ -26,12 +30,34 @@ extension CodeActions {
     /// subshells, here-documents, `if` and loops, functions and aliases (`git ci`), scripts that commit, `eval`,
     /// `xargs`.
     public init(commandLine: String) {
-        self = Self.ofScript(commandLine, depth: 0)
+        self = Self.mayName(commandLine) ? Self.ofScript(commandLine, depth: 0) : []
     }
 
     /// What a command given as its words does (a rollout's `["/bin/bash", "-lc", "…"]`), as `init(commandLine:)`.
     public init(arguments: [String]) {
-        self = Self.ofCommand(arguments[...], depth: 0)
+        self = arguments.contains(where: Self.mayName) ? Self.ofCommand(arguments[...], depth: 0) : []
+    }
+
+    /// Whether `text` holds `gh`, `git` or `gla` (of `glab`) anywhere: most commands do not, and are not read
+    /// further.
+    private static func mayName(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            guard var at = bytes.baseAddress, bytes.count > 1 else { return false }
+            let end = at + bytes.count
+            // From one `g` to the next, as memchr finds them.
+            while let found = memchr(at, Int32(UInt8(ascii: "g")), end - at - 1) {
+                let g = UnsafePointer(found.assumingMemoryBound(to: UInt8.self))
+                switch (g[1], g + 2 < end ? g[2] : 0) {
+                case (UInt8(ascii: "h"), _), (UInt8(ascii: "i"), UInt8(ascii: "t")),
+                    (UInt8(ascii: "l"), UInt8(ascii: "a")):
+                    return true
+                default:
+                    at = g + 1
+                }
+            }
+            return false
+        }
     }
 
     /// How deep shell wrappers are unwrapped (`bash -lc "sh -c '…'"`).

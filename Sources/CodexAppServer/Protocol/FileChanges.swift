@@ -1,6 +1,10 @@
 public import JSON
 import SaturatingArithmetic
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What a patch did to the files it touched, in counts: how many files, the lines it added and removed, and their
 /// language when they share one. Read where the patch is decoded (its diffs, contents and paths), so that only these
 /// counts and a name from a closed table leave: never a path, a file's name or a line of it.
@@ -71,37 +75,43 @@ public struct FileChangeSummary: Sendable, Hashable {
     public init?(patch: String) {
         var current: (path: String, added: Int64, removed: Int64)?
         var found = false
-        for line in patch.split(separator: "\n", omittingEmptySubsequences: false) {
-            let starts = ["*** Add File: ", "*** Update File: ", "*** Delete File: ", "*** End Patch"]
-            if let marker = starts.first(where: { line.hasPrefix($0) }) {
+        LineCount.forEachLine(of: patch) { line in
+            if line.first == UInt8(ascii: "*"),
+                let marker = Self.patchMarkers.first(where: { line.starts(with: $0.utf8) })
+            {
                 if let file = current { add(path: file.path, added: file.added, removed: file.removed) }
-                current = marker == "*** End Patch" ? nil : (String(line.dropFirst(marker.count)), 0, 0)
+                current =
+                    marker == "*** End Patch"
+                    ? nil : (String(decoding: line.dropFirst(marker.utf8.count), as: UTF8.self), 0, 0)
                 found = found || current != nil
-            } else if line.hasPrefix("*** ") {
+            } else if line.starts(with: "*** ".utf8) {
                 // `*** Move to: Q` and `*** End of File`: the file goes on.
-                continue
+                return
             } else if var file = current {
-                if line.hasPrefix("+") { file.added += 1 }
-                if line.hasPrefix("-") { file.removed += 1 }
+                if line.first == UInt8(ascii: "+") { file.added += 1 }
+                if line.first == UInt8(ascii: "-") { file.removed += 1 }
                 current = file
             }
         }
         if let file = current { add(path: file.path, added: file.added, removed: file.removed) }
         guard found else { return nil }
     }
+
+    private static let patchMarkers = ["*** Add File: ", "*** Update File: ", "*** Delete File: ", "*** End Patch"]
 }
 
 /// Counting lines of text, and of a unified diff.
 enum LineCount {
     /// The lines of a text: its newlines, and one more for a last line without one.
     static func lines(in text: String) -> Int64 {
-        var count: Int64 = 0
-        var last: UInt8 = 0x0A
-        for byte in text.utf8 {
-            if byte == 0x0A { count += 1 }
-            last = byte
+        var text = text
+        return text.withUTF8 { bytes in
+            guard let last = bytes.last else { return 0 }
+            // A loop the compiler vectorizes: a file's content can be long.
+            var count: Int64 = 0
+            for byte in bytes { count &+= byte == 0x0A ? 1 : 0 }
+            return last == 0x0A ? count : count + 1
         }
-        return last == 0x0A ? count : count + 1
     }
 
     /// The lines a unified diff adds and removes: within each hunk (`@@ -a,b +c,d @@`), the lines that begin with
@@ -112,26 +122,42 @@ enum LineCount {
         var removed: Int64 = 0
         var oldLeft = 0
         var newLeft = 0
-        for line in diff.split(separator: "\n", omittingEmptySubsequences: false) {
+        forEachLine(of: diff) { line in
             if oldLeft > 0 || newLeft > 0 {
                 switch line.first {
-                case "+":
+                case UInt8(ascii: "+"):
                     added += 1
                     newLeft -= 1
-                case "-":
+                case UInt8(ascii: "-"):
                     removed += 1
                     oldLeft -= 1
-                case "\\":
+                case UInt8(ascii: "\\"):
                     break
                 default:
                     oldLeft -= 1
                     newLeft -= 1
                 }
-            } else if line.hasPrefix("@@ "), let counts = hunkCounts(line) {
+            } else if line.starts(with: "@@ ".utf8), let counts = hunkCounts(Substring(decoding: line, as: UTF8.self)) {
                 (oldLeft, newLeft) = counts
             }
         }
         return (added, removed)
+    }
+
+    /// Calls `body` with each line of `text` (its bytes, without the newline), the last even when empty: by bytes,
+    /// newline to newline as memchr finds them, for a text can be long and only ASCII marks its lines.
+    static func forEachLine(of text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var text = text
+        text.withUTF8 { bytes in
+            guard var start = bytes.baseAddress else { return body(bytes) }
+            let end = start + bytes.count
+            while let newline = memchr(start, 0x0A, end - start) {
+                let next = UnsafePointer(newline.assumingMemoryBound(to: UInt8.self))
+                body(UnsafeBufferPointer(start: start, count: next - start))
+                start = next + 1
+            }
+            body(UnsafeBufferPointer(start: start, count: end - start))
+        }
     }
 
     /// The old and new line counts of a hunk header, `@@ -a[,b] +c[,d] @@` (a count left out is 1).
@@ -164,10 +190,20 @@ public enum Language {
 
     /// The language of the file at `path`.
     public static func of(path: String) -> String {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
+        // By bytes: a path can be long, and `/` and `.` are ASCII.
+        var path = path
+        let (name, suffix) = path.withUTF8 { bytes in
+            // A name in the table, or an extension, is in the last few bytes: a long path is not read back further.
+            let tail = bytes[max(0, bytes.count - 64)...]
+            let name = UnsafeBufferPointer(
+                rebasing: tail[((tail.lastIndex(of: UInt8(ascii: "/")) ?? tail.startIndex - 1) + 1)...]
+            )
+            let dot = name.lastIndex(of: UInt8(ascii: "."))
+            let suffix = dot.flatMap { $0 > name.startIndex && name.endIndex - $0 <= 12 ? $0 + 1 : nil }
+            return (String(decoding: name, as: UTF8.self), suffix.map { String(decoding: name[$0...], as: UTF8.self) })
+        }
         if let byName = byFileName[name] { return byName }
-        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return other }
-        return byExtension[name[name.index(after: dot)...].lowercased()] ?? other
+        return suffix.flatMap { byExtension[$0.lowercased()] } ?? other
     }
 
     private static let byFileName: [String: String] = [

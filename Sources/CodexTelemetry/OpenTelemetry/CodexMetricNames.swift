@@ -65,12 +65,10 @@ struct CodexMetrics {
         unit: "",
         kind: .histogram(bounds: defaultBounds)
     )
-    static let commitCount = MetricAggregator.Descriptor(name: "codex.commit.count", description: "", unit: "")
-    static let pullRequestCount = MetricAggregator.Descriptor(
-        name: "codex.pull_request.count",
-        description: "",
-        unit: ""
-    )
+    // Counters as Codex names its own (`codex.tool.call`): named apart from ours (`codex.commit.count`), which
+    // `--metric-names both` sends beside them.
+    static let commitCount = MetricAggregator.Descriptor(name: "codex.commit", description: "", unit: "")
+    static let pullRequestCount = MetricAggregator.Descriptor(name: "codex.pull_request", description: "", unit: "")
     static let editDecision = MetricAggregator.Descriptor(name: "codex.edit.decision", description: "", unit: "")
     static let userActiveDuration = MetricAggregator.Descriptor(
         name: "codex.turn.user_active_duration_ms",

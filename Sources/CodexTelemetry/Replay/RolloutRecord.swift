@@ -24,14 +24,13 @@ package struct RolloutRecord: Equatable, Sendable {
     var status: String?
     /// The head of a tool's output (`ToolOutcome.headLength` bytes).
     var output: String?
-    /// A custom tool's input (an `apply_patch` call's patch) and a function's arguments (a command's head): read
-    /// by the translation to count and classify, never kept.
-    var input: String?
-    var arguments: String?
+    /// What a call's patch, or a completed item's changes, did to files: counted as the record is read (on the
+    /// reading workers), so that no diff goes further.
+    var changes: FileChangeSummary?
+    /// What a call's command, or a completed item's, did to a repository: classified as the record is read.
+    var actions: CodeActions = []
     /// The turn's approval policy (`turn_context`): whether Codex asked before each patch.
     var approvalPolicy: String?
-    /// A local shell call's command, as its words.
-    var actionCommand: [String]?
     var durationMilliseconds: Int64?
     var totalUsage: TokenUsage?
     var lastUsage: TokenUsage?
@@ -121,10 +120,17 @@ package struct RolloutRecord: Equatable, Sendable {
         name = payload["name"]?.string
         status = payload["status"]?.string
         output = payload["output"]?.string
-        input = payload["input"]?.string
-        arguments = payload["arguments"]?.string
         approvalPolicy = payload["approval_policy"]?.string
-        actionCommand = payload["action"]?["command"]?.array?.compactMap(\.string)
+        if let item = payload["item"] {
+            changes = item["changes"].flatMap(FileChangeSummary.init(rolloutChanges:))
+            actions = CodeActions(arguments: item["command"]?.array?.compactMap(\.string) ?? [])
+        } else {
+            readCall(
+                input: payload["input"]?.string,
+                arguments: payload["arguments"]?.string,
+                command: payload["action"]?["command"]?.array?.compactMap(\.string)
+            )
+        }
         durationMilliseconds = payload["duration_ms"]?.int
         let info = payload["info"]
         totalUsage = info?["total_token_usage"].flatMap(Self.usage)
@@ -135,6 +141,21 @@ package struct RolloutRecord: Equatable, Sendable {
         error = payload["error"]
         reading = CodexVocabulary.reading(type: type, payloadType: payloadType)
         if reading != .scanned { self.payload = payload }
+    }
+
+    /// Counts a call's patch (a custom tool's `input`, or an `input` argument) and classifies its command (a local
+    /// shell's words, or a shell function's `cmd` or `command` argument).
+    private mutating func readCall(input: String?, arguments: String?, command: [String]?) {
+        guard input != nil || arguments != nil || command != nil else { return }
+        let parsed = arguments.flatMap { try? JSONValue(parsing: $0) }
+        changes = (input ?? parsed?["input"]?.string).flatMap(FileChangeSummary.init(patch:))
+        if let command {
+            actions = CodeActions(arguments: command)
+        } else if let line = parsed?["cmd"]?.string ?? parsed?["command"]?.string {
+            actions = CodeActions(commandLine: line)
+        } else {
+            actions = CodeActions(arguments: parsed?["command"]?.array?.compactMap(\.string) ?? [])
+        }
     }
 
     private static func usage(_ value: JSONValue) -> TokenUsage? {
@@ -179,6 +200,7 @@ package struct RolloutRecord: Equatable, Sendable {
         var type: String?
         var time: Int64?
         var sawPayload = false
+        var call: (input: String?, arguments: String?) = (nil, nil)
         do {
             let bytes = line.assumingMemoryBound(to: UInt8.self)
             var reader = JSONMemberReader(bytes, maximumValues: Self.maximumScannedValues)
@@ -190,7 +212,7 @@ package struct RolloutRecord: Equatable, Sendable {
                 case .type: type = try reader.plainValue().string
                 case .payload:
                     sawPayload = true
-                    try scanPayload(&reader)
+                    try scanPayload(&reader, call: &call)
                 default: try reader.skipValue()
                 }
             }
@@ -204,9 +226,13 @@ package struct RolloutRecord: Equatable, Sendable {
         self.reading = reading
         self.type = type
         self.time = time
+        readCall(input: call.input, arguments: call.arguments, command: nil)
     }
 
-    private mutating func scanPayload(_ reader: inout JSONMemberReader) throws(JSONParseError) {
+    private mutating func scanPayload(
+        _ reader: inout JSONMemberReader,
+        call: inout (input: String?, arguments: String?)
+    ) throws(JSONParseError) {
         var seen = SeenMembers()
         try reader.forEachMember { reader, member throws(JSONParseError) in
             switch try seen.first(member) {
@@ -220,8 +246,8 @@ package struct RolloutRecord: Equatable, Sendable {
             case .name: name = try reader.plainValue().string
             case .status: status = try reader.plainValue().string
             case .output: output = try reader.plainValue(.head(ToolOutcome.headLength)).string
-            case .input: input = try reader.plainValue().string
-            case .arguments: arguments = try reader.plainValue(.head(Self.argumentsHeadLength)).string
+            case .input: call.input = try reader.plainValue().string
+            case .arguments: call.arguments = try reader.plainValue(.head(Self.argumentsHeadLength)).string
             case .approvalPolicy: approvalPolicy = try reader.plainValue().string
             case .durationMilliseconds: durationMilliseconds = try reader.plainValue().int
             case .info: try scanInfo(&reader)

@@ -209,7 +209,7 @@ struct RolloutTranslator: Sendable {
             }
         case .itemCompleted:
             guard let turnID, turnID != skippingTurn, let payload = record.payload else { return }
-            itemCompleted(payload, in: turnID, emit)
+            itemCompleted(payload, record, in: turnID, emit)
         case .taskComplete, .turnAborted:
             if let turnID { endTurn(turnID, record, emit) }
         default:
@@ -250,7 +250,12 @@ struct RolloutTranslator: Sendable {
     }
 
     /// An `item_completed`: the whole item, as the app-server would report its completion.
-    private mutating func itemCompleted(_ payload: JSONValue, in turnID: String, _ emit: (AppServerMessage) -> Void) {
+    private mutating func itemCompleted(
+        _ payload: JSONValue,
+        _ record: RolloutRecord,
+        in turnID: String,
+        _ emit: (AppServerMessage) -> Void
+    ) {
         guard let item = payload["item"], let id = item["id"]?.string, let type = item["type"]?.string else { return }
         let duration = item["duration"].map { duration in
             (duration["secs"]?.int ?? 0).multipliedSaturated(by: 1000)
@@ -271,13 +276,13 @@ struct RolloutTranslator: Sendable {
             spawnedThreadIDs: isCollaboration && toolName == CodexVocabulary.spawnAgent
                 ? item["receiver_thread_ids"]?.array?.compactMap(\.string) ?? [] : []
         )
-        // Read here to be counted and classified; only the counts and the class go on.
+        // Counted and classified as the record was read: only the counts and the class go on.
         switch kind {
         case CodexVocabulary.fileChange:
-            info.fileChanges = item["changes"].flatMap(FileChangeSummary.init(rolloutChanges:))
+            info.fileChanges = record.changes
             info.editDecision = editDecision(of: info)
         case CodexVocabulary.commandExecution:
-            info.codeActions = CodeActions(arguments: item["command"]?.array?.compactMap(\.string) ?? [])
+            info.codeActions = record.actions
         case CodexVocabulary.mcpToolCall:
             info.codeActions = CodeActions(mcpServer: info.toolServer, tool: info.toolName)
         default:
@@ -325,15 +330,12 @@ struct RolloutTranslator: Sendable {
                 openCalls.count < SessionLimits.maximumTrackedItems
             else { return }
             var item = ItemInfo(id: id, type: tool.kind, toolName: tool.toolName, toolServer: tool.server)
-            // Read here to be counted and classified; only the counts and the class go on.
+            // Counted and classified as the record was read: only the counts and the class go on.
             switch tool.kind {
             case CodexVocabulary.fileChange:
-                item.fileChanges = (record.input ?? Self.patchArgument(record.arguments)).flatMap {
-                    FileChangeSummary(patch: $0)
-                }
+                item.fileChanges = record.changes
             case CodexVocabulary.commandExecution:
-                item.codeActions =
-                    record.actionCommand.map(CodeActions.init(arguments:)) ?? Self.actions(record.arguments)
+                item.codeActions = record.actions
             case CodexVocabulary.mcpToolCall:
                 item.codeActions = CodeActions(mcpServer: tool.server, tool: tool.toolName)
             default:
@@ -365,21 +367,6 @@ struct RolloutTranslator: Sendable {
     private func editDecision(of item: ItemInfo) -> String? {
         guard approvalPolicy == "untrusted", item.status == .completed || item.status == .failed else { return nil }
         return EditDecision.accept
-    }
-
-    /// The patch of an `apply_patch` called as a function (older releases): its `input` argument.
-    private static func patchArgument(_ arguments: String?) -> String? {
-        arguments.flatMap { try? JSONValue(parsing: $0) }?["input"]?.string
-    }
-
-    /// What a shell function's command does: `exec_command`'s `cmd` (a command line), `shell`'s `command` (words)
-    /// or `shell_command`'s (a line).
-    private static func actions(_ arguments: String?) -> CodeActions {
-        guard let arguments = arguments.flatMap({ try? JSONValue(parsing: $0) }) else { return [] }
-        if let line = arguments["cmd"]?.string ?? arguments["command"]?.string {
-            return CodeActions(commandLine: line)
-        }
-        return CodeActions(arguments: arguments["command"]?.array?.compactMap(\.string) ?? [])
     }
 
     private static func rateLimits(_ value: JSONValue) -> RateLimits {
