@@ -276,4 +276,29 @@ struct RolloutReplayTests {
         #expect(tools.first?[.processExitCode] == .int(2))
         #expect(events.last?[.toolCallCount] == .int(1))
     }
+    /// A command that outlives the wait for its output (a loaded machine, a long build) is answered `Process running
+    /// with session ID N`; Codex 0.163 and later write its `item_completed` when it exits, after its turn if it runs
+    /// that long, as the app-server reports it live. A rollout that records no items completes it with its output.
+    @Test(arguments: [true, false])
+    func aCommandStillRunningAtItsOutputEndsWithItsOwnCompletion(recordsItems: Bool) {
+        let prompt =
+            #"{"timestamp":"2026-12-08T01:13:17.800Z","type":"event_msg","payload":{"type":"item_completed","turn_id":"u1","item":{"type":"UserMessage","id":"m1","content":[{"text":"ZQXMARK"}]}}}"#
+        let calls = [
+            #"{"timestamp":"2026-12-08T01:13:17.700Z","type":"event_msg","payload":{"type":"task_started","turn_id":"u1"}}"#,
+            #"{"timestamp":"2026-12-08T01:13:17.888Z","type":"response_item","payload":{"type":"function_call","name":"exec_command","arguments":"{\"cmd\": \"sleep 2; echo ZQXMARK\", \"yield_time_ms\": 250}","call_id":"call_slow_1"}}"#,
+            #"{"timestamp":"2026-12-08T01:13:18.334Z","type":"response_item","payload":{"type":"function_call_output","call_id":"call_slow_1","output":"Chunk ID: 58be61\nWall time: 0.2516 seconds\nProcess running with session ID 82142\nOriginal token count: 0\nOutput:\n"}}"#,
+            #"{"timestamp":"2026-12-08T01:13:18.361Z","type":"event_msg","payload":{"type":"task_complete","turn_id":"u1","last_agent_message":"ZQXMARK"}}"#,
+            #"{"timestamp":"2026-12-08T01:13:20.110Z","type":"event_msg","payload":{"type":"item_completed","turn_id":"u1","item":{"type":"CommandExecution","id":"call_slow_1","command":["/bin/bash","-lc","sleep 2; echo ZQXMARK"],"status":"completed","aggregated_output":"ZQXMARK","exit_code":0,"duration":{"secs":2,"nanos":11000000}}}}"#,
+        ]
+        let file = recordsItems ? [calls[0], prompt] + calls[1...] : Array(calls.dropLast())
+        let events = Self.replay([Self.lines("t1", file)])
+        let tools = events.filter { $0.name == .toolCall }
+        #expect(tools.count == 1)
+        #expect(tools.first?[.toolStatus] == .string("completed"))
+        #expect(tools.first?[.processExitCode] == (recordsItems ? .int(0) : nil))
+        #expect(tools.first?[.durationMilliseconds] == .int(recordsItems ? 2011 : 251))
+        #expect(events.last?[.turnStatus] == .string("completed"))
+        #expect(events.last?[.toolCallCount] == .int(1))
+        #expect(!events.map(\.jsonLine).joined().contains("ZQXMARK"))
+    }
 }

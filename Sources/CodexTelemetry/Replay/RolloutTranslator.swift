@@ -47,6 +47,9 @@ struct RolloutTranslator: Sendable {
     /// The approval policy of the turn under way (`turn_context`): a rollout records no approval, and under
     /// `untrusted` Codex asks before every patch.
     private var approvalPolicy: String?
+    /// Whether the file records items' completions (`item_completed`, Codex 0.163 and later): a command still
+    /// running when the model was answered then ends with its own record, maybe after its turn.
+    private var recordsItemCompletions = false
 
     /// The payloads passed over by their first bytes: those the vocabulary declares not read, never one it does
     /// not know (which the parser reads, and the replay counts), for each record type that has such payloads.
@@ -208,6 +211,7 @@ struct RolloutTranslator: Sendable {
                 emit(.rateLimitsUpdated(Self.rateLimits(limits)))
             }
         case .itemCompleted:
+            recordsItemCompletions = true
             guard let turnID, turnID != skippingTurn, let payload = record.payload else { return }
             itemCompleted(payload, record, in: turnID, emit)
         case .taskComplete, .turnAborted:
@@ -257,6 +261,8 @@ struct RolloutTranslator: Sendable {
         _ emit: (AppServerMessage) -> Void
     ) {
         guard let item = payload["item"], let id = item["id"]?.string, let type = item["type"]?.string else { return }
+        // This completion is the call's: its output, before or after, completes nothing more.
+        openCalls[id] = nil
         let duration = item["duration"].map { duration in
             (duration["secs"]?.int ?? 0).multipliedSaturated(by: 1000)
                 .addingSaturated((duration["nanos"]?.int ?? 0) / 1_000_000)
@@ -346,6 +352,11 @@ struct RolloutTranslator: Sendable {
         case .functionCallOutput, .customToolCallOutput:
             guard let id = record.callID, var item = openCalls.removeValue(forKey: id) else { return }
             let outcome = record.output.map(ToolOutcome.init(output:)) ?? ToolOutcome()
+            // A command that outlived its wait for output is left running for its own completion, where one comes.
+            if outcome.isRunning, recordsItemCompletions, item.type == CodexVocabulary.commandExecution {
+                openCalls[id] = item
+                return
+            }
             item.status = outcome.status
             // Only a command has an exit code of its own; a patch's is the tool's.
             item.exitCode = item.type == CodexVocabulary.commandExecution ? outcome.exitCode : nil
@@ -459,10 +470,12 @@ package func unixNanoseconds(iso8601 bytes: UnsafeRawBufferPointer) -> Int64? {
 
 /// What the first lines of a tool's output say of how it ended: Codex writes `Process exited with code N` and
 /// `Wall time: S seconds` (unified exec), or `{"output":…,"metadata":{"exit_code":N,"duration_seconds":S}}`
-/// (shell and patch tools), or that the user rejected the call. Only that head is looked at, and only these numbers
-/// and that fact are kept.
+/// (shell and patch tools), or `Process running with session ID N` (a command that outlived the wait for its
+/// output), or that the user rejected the call. Only that head is looked at, and only these numbers and those facts
+/// are kept.
 struct ToolOutcome: Equatable {
     var status = ItemStatus.completed
+    var isRunning = false
     var exitCode: Int64?
     var durationMilliseconds: Int64?
 
@@ -484,6 +497,7 @@ struct ToolOutcome: Equatable {
             status = .declined
             return
         }
+        isRunning = Self.range(of: "Process running with session ID ", in: head) != nil
         exitCode =
             Self.number(after: "Process exited with code ", in: head).flatMap { Int64($0) }
             ?? Self.number(after: #""exit_code":"#, in: head).flatMap { Int64($0) }
