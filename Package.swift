@@ -66,7 +66,11 @@ let package = Package(
             path: "Examples/HarnessExample"
         ),
         // The differential fuzz target: `scripts/fuzz` builds it for libFuzzer.
-        .executableTarget(name: "ReplayFuzz", dependencies: ["CodexTelemetry", "JSON"], path: "Tests/Fuzz"),
+        .executableTarget(
+            name: "ReplayFuzz",
+            dependencies: ["CodexTelemetry", "JSON", "OTLPExport"],
+            path: "Tests/Fuzz"
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["CodexAppServer", "CodexTelemetry", "JSON", "JSONRPC"],

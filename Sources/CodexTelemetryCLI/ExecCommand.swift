@@ -210,7 +210,9 @@ struct ExecCommand {
         }
         signals.stop()
         let elapsed = ContinuousClock.now - started
-        if let report = outcome.exportReport { printError(report.text(spoolDirectory: export.spoolDirectory)) }
+        if let report = outcome.exportReport, export.configuration.hasEndpoint {
+            printError(report.text(spoolDirectory: export.spoolDirectory))
+        }
         let lost = outcome.exportReport?.lostAnything == true
         let ending = report(outcome.result, interrupted: signals.interrupted, lost: lost, elapsed: elapsed)
         if !quiet {

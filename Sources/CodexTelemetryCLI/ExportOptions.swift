@@ -10,7 +10,8 @@ import SaturatingArithmetic
 struct ExportOptions {
     static let names: Set<String> = [
         "--otlp-endpoint", "--otlp-protocol", "--otlp-header", "--signals", "--spool-dir", "--flush-timeout",
-        "--metric-names", "--resource-attribute", "--identify-user",
+        "--metric-names", "--resource-attribute", "--identify-user", "--logs-exporter", "--traces-exporter",
+        "--metrics-exporter", "--prometheus-host", "--prometheus-port",
     ]
     /// The export options that take no value.
     static let flags: Set<String> = ["--identify-user"]
@@ -26,7 +27,19 @@ struct ExportOptions {
                                  Environment: OTEL_EXPORTER_OTLP_PROTOCOL, and per signal.
           --otlp-header K=V      A request header, for API keys; repeatable. Never printed or written to disk.
                                  Environment: OTEL_EXPORTER_OTLP_HEADERS (K=V,K=V), and per signal.
-          --signals LIST         Which of logs,traces,metrics to send. Default: all three.
+          --signals LIST         Which of logs,traces,metrics to send over OTLP. Default: all three.
+          --logs-exporter LIST, --traces-exporter LIST
+                                 Where logs and spans go: otlp (the default), console (standard error, a line
+                                 each), none, or a list (otlp,console). Environment: OTEL_LOGS_EXPORTER,
+                                 OTEL_TRACES_EXPORTER.
+          --metrics-exporter LIST
+                                 Where metrics go: otlp (the default), prometheus (served for a scrape, by watch
+                                 and proxy), console, none, or a list (otlp,prometheus). Environment:
+                                 OTEL_METRICS_EXPORTER.
+          --prometheus-host H, --prometheus-port P
+                                 Where the prometheus exporter serves /metrics. Environment:
+                                 OTEL_EXPORTER_PROMETHEUS_HOST, OTEL_EXPORTER_PROMETHEUS_PORT. Default:
+                                 localhost (loopback only) and 9464.
           --metric-names N       genai (default): the GenAI semantic conventions' metric names; codex: the ones
                                  Codex's own [otel] export sends (codex.turn.token_usage, codex.tool.call, …),
                                  which dashboards built for Codex read, delta by default as Codex sends them;
@@ -59,13 +72,24 @@ struct ExportOptions {
     var spoolDirectory: URL
     var flushTimeout: Duration
     var metricNames: MetricNames
+    /// The signals written to standard error.
+    var console: Set<OTLPSignal> = []
+    /// Where the metrics are served for a scrape.
+    var scrape: ScrapeAddress?
 
+    /// - Parameter scrapeable: whether the command lives long enough to be scraped (`watch`, `proxy`); a command
+    ///   that does not says so, and serves nothing.
     /// - Throws: `UsageError` for a flag or variable whose value cannot be used.
-    init(_ arguments: ParsedArguments, environment: [String: String], usage: String) throws {
+    init(_ arguments: ParsedArguments, environment: [String: String], usage: String, scrapeable: Bool = false) throws {
         do {
             configuration = try OTLPExporterConfiguration(serviceName: "codex-telemetry").applying(
                 environment: environment
             )
+            // As OpenTelemetry's SDKs describe themselves: a resource with more than its service name is also what
+            // makes Prometheus keep a `target_info` for it over OTLP, which the dashboards join on.
+            for (key, value) in ["telemetry.sdk.name": "codex-telemetry", "telemetry.sdk.language": "swift"] {
+                configuration.resourceAttributes[key] = configuration.resourceAttributes[key] ?? value
+            }
             if let base = arguments["--otlp-endpoint"] {
                 try configuration.setBaseEndpoint(base, source: "--otlp-endpoint")
             }
@@ -114,7 +138,52 @@ struct ExportOptions {
         } else {
             spoolDirectory = URL(fileURLWithPath: LocalPaths.state(environment: environment) + "/spool")
         }
+        try chooseExporters(arguments, environment: environment, usage: usage, scrapeable: scrapeable)
         try identifyUser(arguments, environment: environment, usage: usage)
+    }
+
+    /// Where each signal goes, as `OTEL_{LOGS,TRACES,METRICS}_EXPORTER` (or their flags) say: OTLP keeps the
+    /// signals listed with `otlp`, the console those with `console`, and a scrape endpoint serves the metrics for
+    /// `prometheus`.
+    private mutating func chooseExporters(
+        _ arguments: ParsedArguments,
+        environment: [String: String],
+        usage: String,
+        scrapeable: Bool
+    ) throws {
+        for signal in OTLPSignal.allCases {
+            let flag = "--\(signal == .traces ? "traces" : signal.rawValue)-exporter"
+            let variable = "OTEL_\(signal.rawValue.uppercased())_EXPORTER"
+            let (source, list) =
+                arguments[flag].map { (flag, $0) } ?? environment.setting(variable).map { (variable, $0) }
+                ?? (flag, "otlp")
+            let allowed = signal == .metrics ? ["otlp", "prometheus", "console", "none"] : ["otlp", "console", "none"]
+            let names = Set(list.split(separator: ",").map { String($0.trimmed()).lowercased() })
+            guard !names.isEmpty, names.isSubset(of: allowed), !names.contains("none") || names.count == 1 else {
+                throw UsageError(
+                    "\(source) takes \(allowed.dropLast().joined(separator: ", ")), a list of them, or none",
+                    usage: usage
+                )
+            }
+            if !names.contains("otlp") { configuration.signals.remove(signal) }
+            if names.contains("console") { console.insert(signal) }
+            guard names.contains("prometheus") else { continue }
+            guard scrapeable else {
+                printError(
+                    "note: the prometheus exporter serves watch and proxy, which run long enough to be scraped; "
+                        + "this command would end before a scrape saw it, so its metrics go only where else they go"
+                )
+                continue
+            }
+            let host =
+                arguments["--prometheus-host"] ?? environment.setting("OTEL_EXPORTER_PROMETHEUS_HOST") ?? "localhost"
+            let portText =
+                arguments["--prometheus-port"] ?? environment.setting("OTEL_EXPORTER_PROMETHEUS_PORT") ?? "9464"
+            guard let port = Int(portText), (1...65535).contains(port) else {
+                throw UsageError("the prometheus port must be 1 to 65535: \(portText)", usage: usage)
+            }
+            scrape = ScrapeAddress(host: host, port: port)
+        }
     }
 
     /// With `--identify-user`, adds the signed-in account to the resource, or says once that there is none.
@@ -141,25 +210,33 @@ struct ExportOptions {
         configuration.resourceAttributes.merge(account.resourceAttributes) { $1 }
     }
 
-    /// The export settings, or `nil` when no endpoint is configured.
+    /// The export settings, or `nil` when nothing goes anywhere.
     func settings(parent: TraceContext? = nil) -> ExportSettings? {
-        guard configuration.hasEndpoint else { return nil }
-        return ExportSettings(
+        let settings = ExportSettings(
             configuration: configuration,
             spoolDirectory: spoolDirectory,
             flushTimeout: flushTimeout,
             parent: parent,
-            metricNames: metricNames
+            metricNames: metricNames,
+            console: console,
+            scrape: scrape
         )
+        return settings.exportsAnything ? settings : nil
     }
+
+    /// Whether anything goes anywhere.
+    var exportsAnything: Bool { settings() != nil }
 
     /// Says on stderr, once, what about exporting the user should know before it starts.
     func announce() {
-        if !configuration.hasEndpoint {
+        if !exportsAnything {
             printError(
                 "note: no OTLP endpoint is configured, so nothing is exported; set OTEL_EXPORTER_OTLP_ENDPOINT "
                     + "or pass --otlp-endpoint (see --help)"
             )
+        }
+        if let scrape {
+            printError("codex-telemetry: metrics for Prometheus at http://\(scrape.host):\(scrape.port)/metrics")
         }
     }
 
@@ -185,7 +262,7 @@ struct ExportOptions {
                 return .failure(error)
             }
         }
-        printError(report.text(spoolDirectory: spoolDirectory))
+        if configuration.hasEndpoint { printError(report.text(spoolDirectory: spoolDirectory)) }
         try outcome.get()
         return report.lostAnything
     }

@@ -129,7 +129,7 @@ struct HookCommand {
             let prices = try PriceTable.from(parsed, environment: environment, usage: Self.usage)
             var options = try ExportOptions(parsed, environment: environment, usage: Self.usage)
             // The cursor moves on as lines are read: read for nothing, they would never be exported.
-            guard options.configuration.hasEndpoint else {
+            guard options.exportsAnything else {
                 printError("codex-telemetry hook: no OTLP endpoint is configured; nothing was read")
                 return ExitStatus.success
             }

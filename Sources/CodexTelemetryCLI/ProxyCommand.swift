@@ -55,7 +55,7 @@ struct ProxyCommand {
         command = [executable] + parsed.positionals.dropFirst()
         recordingPath = parsed["--record"]
         prices = try PriceTable.from(parsed, environment: environment, usage: Self.usage)
-        export = try ExportOptions(parsed, environment: environment, usage: Self.usage)
+        export = try ExportOptions(parsed, environment: environment, usage: Self.usage, scrapeable: true)
     }
 
     func run() async throws -> Int32 {

@@ -86,11 +86,12 @@ struct WatchCommand {
         pollInterval = try parsed["--poll"].map { try Self.seconds($0, flag: "--poll") }
         cursorPath = CursorFile.path(parsed["--state"], environment: environment)
         prices = try PriceTable.from(parsed, environment: environment, usage: Self.usage)
-        export = try ExportOptions(parsed, environment: environment, usage: Self.usage)
+        export = try ExportOptions(parsed, environment: environment, usage: Self.usage, scrapeable: true)
         // The cursor moves on as lines are read: read for nothing, they would never be exported.
-        guard export.configuration.hasEndpoint || format == .json else {
+        guard export.exportsAnything || format == .json else {
             throw UsageError(
-                "watch exports nowhere: set OTEL_EXPORTER_OTLP_ENDPOINT or pass --otlp-endpoint (or --format json)",
+                "watch exports nowhere: set OTEL_EXPORTER_OTLP_ENDPOINT or pass --otlp-endpoint, or "
+                    + "OTEL_METRICS_EXPORTER=prometheus (or --format json)",
                 usage: Self.usage
             )
         }

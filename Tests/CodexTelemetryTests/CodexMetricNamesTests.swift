@@ -15,11 +15,12 @@ struct CodexMetricNamesTests {
         "codex.thread.started", "codex.conversation.turn.count", "codex.turn.e2e_duration_ms", "codex.turn.tool.call",
         "codex.turn.token_usage", "codex.tool.call", "codex.tool.call.duration_ms",
     ]
-    /// What the agent produced, named as Codex would name it (Codex defines no such metric): those the bundled
-    /// session gives (its patch, its turns), of `codex.turn.lines_changed`, `codex.turn.user_active_duration_ms`,
-    /// `codex.edit.decision`, `codex.commit` and `codex.pull_request`.
+    /// Named as Codex would name them, where Codex defines no such metric: what the agent produced (those the
+    /// bundled session gives, its patch and its turns, of `codex.turn.lines_changed`,
+    /// `codex.turn.user_active_duration_ms`, `codex.edit.decision`, `codex.commit` and `codex.pull_request`) and
+    /// what its model calls cost (`codex.cost`).
     static let productionNames: Set<String> = [
-        "codex.turn.lines_changed", "codex.turn.user_active_duration_ms", "codex.edit.decision",
+        "codex.turn.lines_changed", "codex.turn.user_active_duration_ms", "codex.edit.decision", "codex.cost",
     ]
 
     @Test func codexNamesAreCodexsOwnAndNoOthers() throws {
@@ -39,6 +40,16 @@ struct CodexMetricNamesTests {
         }
         #expect(turns.map(\.value).reduce(0, +) == 9)
         #expect(threads.map(\.value).reduce(0, +) >= 1)
+        // What the model calls cost, as the GenAI set's cost says.
+        let genAI = try Self.metrics(.genai)
+        guard case .sum(let cost, true)? = metrics["codex.cost"]?.data,
+            case .sum(let ours, true)? = genAI["codex.cost.usd"]?.data
+        else {
+            Issue.record("no cost")
+            return
+        }
+        #expect(abs(cost.map(\.value).reduce(0, +) - ours.map(\.value).reduce(0, +)) < 1e-9)
+        #expect(metrics["codex.cost"]?.unit == "USD")
         func values(_ key: String, _ points: [[OTLPAttribute]]) -> Set<String> {
             Set(
                 points.flatMap { $0.filter { $0.key == key } }.compactMap { attribute -> String? in

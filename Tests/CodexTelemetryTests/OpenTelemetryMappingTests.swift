@@ -75,4 +75,43 @@ struct OpenTelemetryMappingTests {
         #expect(metrics["gen_ai.client.operation.duration"]?.unit == "s")
         #expect(metrics["codex.cost.usd"] != nil)
     }
+
+    /// What the dashboards ask: every token once by type (as Claude Code counts them), the cost by source (a
+    /// sub-agent's share), and the length of each kind of operation.
+    @Test func tokensByTypeCostBySourceAndEveryOperationsLength() throws {
+        let events = try Self.events()
+        var mapping = OpenTelemetryMapping(temporality: .cumulative)
+        for event in events { _ = mapping.map(event) }
+        let metrics = Dictionary(uniqueKeysWithValues: mapping.metrics.collect().map { ($0.name, $0) })
+        func sums(_ name: String, by key: String) -> [String: Double] {
+            guard case .sum(let points, _)? = metrics[name]?.data else { return [:] }
+            return Dictionary(
+                points.map { point in
+                    let value = point.attributes.first { $0.key == key }.map { attribute -> String in
+                        if case .string(let text) = attribute.value { return text }
+                        return ""
+                    }
+                    return (value ?? "", point.value)
+                },
+                uniquingKeysWith: +
+            )
+        }
+        // The bundled session's 11,070 input tokens are 3,300 from the cache and 7,770 not; 510 output.
+        #expect(sums("codex.token.usage", by: "type") == ["input": 7_770, "cacheRead": 3_300, "output": 510])
+        let cost = events.compactMap { event -> Double? in
+            if case .double(let cost) = event[.costUSD], event.name == .llmCall { return cost }
+            return nil
+        }.reduce(0, +)
+        let bySource = sums("codex.cost.usd", by: "codex.session.source")
+        #expect(abs(bySource.values.reduce(0, +) - cost) < 1e-9 && !bySource.keys.contains(""))
+        guard case .histogram(let durations)? = metrics["gen_ai.client.operation.duration"]?.data else {
+            Issue.record("no durations")
+            return
+        }
+        func count(_ operation: String) -> UInt64 {
+            durations.filter { $0.attributes.contains(OTLPAttribute("gen_ai.operation.name", .string(operation))) }
+                .map(\.count).reduce(0, +)
+        }
+        #expect([count("chat"), count("execute_tool"), count("invoke_agent")] == [11, 6, 9])
+    }
 }

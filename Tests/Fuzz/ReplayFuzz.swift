@@ -1,16 +1,19 @@
 import CodexTelemetry
 import Foundation
 import JSON
+import OTLPExport
 
 /// The differential fuzz target: for any bytes, the fast path of a replay (lines passed over by their first bytes,
 /// rollout records scanned) gives what the full path (every line parsed) gives, and our JSON parser accepts exactly
-/// the documents Foundation's accepts. A disagreement stops the process, and libFuzzer keeps the input.
+/// the documents Foundation's accepts; and the scrape endpoint reads a request head the same however much follows
+/// it. A disagreement stops the process, and libFuzzer keeps the input.
 ///
 /// Built for libFuzzer by `scripts/fuzz`, with `-DFUZZING`; built as a plain executable otherwise, it runs the
 /// checks once on each file it is given: a saved input replayed, or the seed corpus.
 enum ReplayFuzz {
     static func check(_ input: UnsafeRawBufferPointer) {
         fastPathAgreesWithFullPath(input)
+        scrapeRequestIsReadAsFarAsItsHead(input)
         for line in input.split(separator: 0x0A, omittingEmptySubsequences: true) {
             parserAgreesWithFoundation(UnsafeRawBufferPointer(rebasing: line))
             selectionAgreesWithWholeParse(UnsafeRawBufferPointer(rebasing: line))
@@ -55,13 +58,33 @@ enum ReplayFuzz {
 
     /// Each member of an object, selected by its name, is the member a whole parse finds by that name: names are
     /// compared by their bytes both ways (RFC 8259 §8.3), so names Swift takes for equivalent (U+212A and `K`) are
-    /// two members to each.
+    /// two members to each. For text that is UTF-8: a name with bytes that are not is read as U+FFFD, which is no
+    /// longer its bytes, and a selection is by the bytes of a name it is given.
     static func selectionAgreesWithWholeParse(_ line: UnsafeRawBufferPointer) {
-        guard let whole = (try? JSONValue(parsing: line))?.object else { return }
+        guard String(validating: line, as: UTF8.self) != nil, let whole = (try? JSONValue(parsing: line))?.object
+        else { return }
         for name in whole.keys {
             let selected = try? JSONValue(parsing: line, selecting: .members([name: .everything]))
             guard selected?.object?[name] == whole[name], selected?.object?.count == 1 else {
                 fatalError("a selection of \(Array(name.utf8)) disagrees with the whole parse")
+            }
+        }
+    }
+
+    /// Anything on the scrape port: a head, once read (or refused), is read the same whatever bytes follow it; one
+    /// still coming is under the bound; a path read is a path, without its query.
+    static func scrapeRequestIsReadAsFarAsItsHead(_ input: UnsafeRawBufferPointer) {
+        let bytes = Array(input)
+        let read = ScrapeRequest.parse(bytes)
+        switch read {
+        case .incomplete:
+            guard bytes.count < ScrapeRequest.maximumHeadBytes else { fatalError("a head past the bound is waited on") }
+        case .request(_, let path):
+            guard path.hasPrefix("/"), !path.contains("?") else { fatalError("the path read is \(path)") }
+            fallthrough
+        case .refused:
+            guard ScrapeRequest.parse(bytes + Array("GET /x HTTP/1.1\r\n\r\n".utf8)) == read else {
+                fatalError("what follows a head changes how it is read: \(read)")
             }
         }
     }

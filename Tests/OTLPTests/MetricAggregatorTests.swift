@@ -77,4 +77,43 @@ struct MetricAggregatorTests {
             }
         }
     }
+
+    /// A scrape reads totals since the start, while a delta exporter collects and forgets: neither takes from the
+    /// other.
+    @Test func totalsSinceTheStartSurviveDeltaCollections() {
+        var aggregator = MetricAggregator(temporality: .delta, keepingTotals: true)
+        aggregator.record(1, to: counter, attributes: red, at: 10)
+        _ = aggregator.collect()
+        aggregator.record(2, to: counter, attributes: red, at: 20)
+        guard case .sum(let delta, _)? = aggregator.collect().first?.data,
+            case .sum(let totals, _)? = aggregator.totals().first?.data
+        else {
+            Issue.record("no sums")
+            return
+        }
+        #expect(delta.map(\.value) == [2])
+        #expect(totals.map(\.value) == [3])
+        #expect(aggregator.totals().first?.temporality == .cumulative)
+        #expect(aggregator.collect().isEmpty, "totals() collects nothing")
+    }
+
+    /// Past the bound of series, new attribute sets go to one overflow series: every measurement is still
+    /// counted, in the metric's total, and no input grows it further.
+    @Test func seriesPastTheBoundGoToOneOverflowSeries() {
+        var aggregator = MetricAggregator(temporality: .cumulative)
+        let limit = MetricAggregator.maximumSeriesPerMetric
+        for index in 0..<(limit + 500) {
+            aggregator.record(1, to: counter, attributes: [OTLPAttribute("n", .int(Int64(index)))], at: 1)
+        }
+        aggregator.record(1, to: counter, attributes: [OTLPAttribute("n", .int(0))], at: 2)
+        guard case .sum(let points, _)? = aggregator.totals().first?.data else {
+            Issue.record("no sum")
+            return
+        }
+        #expect(points.count == limit)
+        #expect(points.map(\.value).reduce(0, +) == Double(limit + 501))
+        let overflow = points.first { $0.attributes == [OTLPAttribute("otel.metric.overflow", .bool(true))] }
+        #expect(overflow?.value == 501, "the 1,999 series kept, and the rest in the overflow")
+        #expect(points.first { $0.attributes == [OTLPAttribute("n", .int(0))] }?.value == 2, "a known series goes on")
+    }
 }

@@ -65,6 +65,8 @@ struct CodexMetrics {
         unit: "",
         kind: .histogram(bounds: defaultBounds)
     )
+    /// What model calls cost: Codex defines no such metric (nor prices); named the way it names its counters.
+    static let cost = MetricAggregator.Descriptor(name: "codex.cost", description: "Cost of model calls", unit: "USD")
     // Counters as Codex names its own (`codex.tool.call`): named apart from ours (`codex.commit.count`), which
     // `--metric-names both` sends beside them.
     static let commitCount = MetricAggregator.Descriptor(name: "codex.commit", description: "", unit: "")
@@ -107,6 +109,10 @@ struct CodexMetrics {
         switch event.name {
         case .turn: recordTurn(event, common, into: &metrics)
         case .toolCall: recordToolCall(event, common, into: &metrics)
+        case .llmCall:
+            if case .double(let cost) = event[.costUSD] {
+                metrics.record(cost, to: Self.cost, attributes: common, at: time)
+            }
         default: break
         }
     }

@@ -133,7 +133,7 @@ public struct OpenTelemetryMapping: Sendable {
     )
     static let operationDuration = MetricAggregator.Descriptor(
         name: "gen_ai.client.operation.duration",
-        description: "Duration of model calls",
+        description: "Duration of model calls (chat), tool calls (execute_tool) and turns (invoke_agent)",
         unit: "s",
         kind: .histogram(bounds: [
             0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
@@ -143,6 +143,13 @@ public struct OpenTelemetryMapping: Sendable {
         name: "codex.cost.usd",
         description: "Cost of model calls",
         unit: "USD"
+    )
+    /// Tokens by type as Claude Code counts them (`claude_code.token.usage`): `input` read neither from the cache
+    /// nor written to it, `cacheRead`, `cacheCreation`, and `output` (reasoning included); together, every token.
+    static let tokensByType = MetricAggregator.Descriptor(
+        name: "codex.token.usage",
+        description: "Tokens by type: input (not from or to the cache), cacheRead, cacheCreation, output",
+        unit: "{token}"
     )
     static let turns = MetricAggregator.Descriptor(name: "codex.turns", description: "Turns by status", unit: "{turn}")
     static let toolCalls = MetricAggregator.Descriptor(
@@ -203,8 +210,22 @@ public struct OpenTelemetryMapping: Sendable {
         let seconds = Double(event.endTimeUnixNano - event.startTimeUnixNano) / 1e9
         metrics.record(seconds, to: Self.operationDuration, attributes: otlp(model), at: time)
         let byModel = otlp(event.select([.providerName, .requestModel]))
+        // By source too: a sub-agent's share of the cost (`subAgent`) is what a dashboard asks of it.
+        let bySource = otlp(event.select([.providerName, .requestModel, .sessionSource]))
         if case .double(let cost) = event[.costUSD] {
-            metrics.record(cost, to: Self.cost, attributes: byModel, at: time)
+            metrics.record(cost, to: Self.cost, attributes: bySource, at: time)
+        }
+        func tokens(_ key: TelemetryAttribute.Key) -> Int64 {
+            if case .int(let count) = event[key] { return max(count, 0) }
+            return 0
+        }
+        let (cached, written) = (tokens(.cacheReadInputTokens), tokens(.cacheWriteInputTokens))
+        let uncached = max(tokens(.inputTokens) - cached - written, 0)
+        for (type, count) in [
+            ("input", uncached), ("cacheRead", cached), ("cacheCreation", written), ("output", tokens(.outputTokens)),
+        ] where count > 0 {
+            let typed = bySource + [OTLPAttribute("type", .string(type))]
+            metrics.record(Double(count), to: Self.tokensByType, attributes: typed, at: time)
         }
         if case .int(let written) = event[.cacheWriteInputTokens], written > 0 {
             metrics.record(Double(written), to: Self.cacheWriteTokens, attributes: byModel, at: time)
@@ -243,12 +264,24 @@ public struct OpenTelemetryMapping: Sendable {
         guard metricNames.includesGenAI else { return }
         let attributes = event.select([.providerName, .requestModel, .turnStatus, .errorType])
         metrics.record(1, to: Self.turns, attributes: otlp(attributes), at: event.endTimeUnixNano)
+        recordDuration(event, operation: "invoke_agent")
     }
 
     private mutating func recordToolCall(_ event: TelemetryEvent) {
         guard metricNames.includesGenAI else { return }
         let attributes = event.select([.toolKind, .toolName, .toolStatus])
         metrics.record(1, to: Self.toolCalls, attributes: otlp(attributes), at: event.endTimeUnixNano)
+        recordDuration(event, operation: "execute_tool")
+    }
+
+    /// A turn's or a tool call's length, in `gen_ai.client.operation.duration` under its operation's name, as the
+    /// GenAI conventions time every operation (a model call's is `chat`).
+    private mutating func recordDuration(_ event: TelemetryEvent, operation: String) {
+        let seconds = Double(event.endTimeUnixNano - min(event.startTimeUnixNano, event.endTimeUnixNano)) / 1e9
+        let attributes =
+            [OTLPAttribute("gen_ai.operation.name", .string(operation))]
+            + otlp(event.select([.providerName, .requestModel]))
+        metrics.record(seconds, to: Self.operationDuration, attributes: attributes, at: event.endTimeUnixNano)
     }
 }
 

@@ -122,11 +122,7 @@ public final class OTLPExporter: Sendable {
         destinations = Dictionary(
             uniqueKeysWithValues: OTLPSignal.allCases.map { ($0, configuration.destinationTag(for: $0)) }
         )
-        var attributes = [OTLPAttribute("service.name", .string(configuration.serviceName))]
-        attributes += configuration.resourceAttributes.sorted { $0.key < $1.key }.map {
-            OTLPAttribute($0.key, .string($0.value))
-        }
-        resource = OTLPResource(attributes: attributes)
+        resource = configuration.resource
         self.scope = scope
         self.spool = spool
         self.batching = batching

@@ -114,7 +114,17 @@ public struct OTLPExporterConfiguration: Sendable {
     }
 
     /// Whether anything will be sent.
-    public var hasEndpoint: Bool { signals.contains { endpoints[$0] != nil } }
+    public var hasEndpoint: Bool { OTLPSignal.allCases.contains(where: sends) }
+
+    /// Whether `signal` is sent: chosen, and with an endpoint.
+    public func sends(_ signal: OTLPSignal) -> Bool { signals.contains(signal) && endpoints[signal] != nil }
+
+    /// The resource every record is of: `service.name`, then the other attributes by key.
+    public var resource: OTLPResource {
+        var attributes = [OTLPAttribute("service.name", .string(serviceName))]
+        attributes += resourceAttributes.sorted { $0.key < $1.key }.map { OTLPAttribute($0.key, .string($0.value)) }
+        return OTLPResource(attributes: attributes)
+    }
 
     /// Sets the endpoint of every signal from a base URL, as `OTEL_EXPORTER_OTLP_ENDPOINT` does; `source` names
     /// where it came from, for the error.

@@ -34,7 +34,7 @@ struct SocketHTTPTransport: HTTPTransport {
 }
 
 /// A pipe whose write end wakes a `poll(2)` on its read end, from any thread, until it is closed.
-private final class WakePipe: Sendable {
+final class WakePipe: Sendable {
     private let ends: Mutex<(read: Int32, write: Int32)?>
     let readEnd: Int32
 
