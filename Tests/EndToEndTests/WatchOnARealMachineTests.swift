@@ -482,7 +482,7 @@ struct WatchOnARealMachineTests {
         defer { Task { await collector.stop() } }
         // The last message is content: marked, and never exported.
         let message = TestTools.contentMarker + String(repeating: " the last message", count: inPieces ? 180 : 20_000)
-        let input = try JSONValue.object([
+        let input = JSONValue.object([
             "session_id": .string(Self.thread(of: Self.rollouts[1])), "transcript_path": .string(file.path),
             "hook_event_name": "Stop", "last_assistant_message": .string(message),
         ]).serialized()
