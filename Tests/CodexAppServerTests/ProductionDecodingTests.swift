@@ -32,6 +32,16 @@ struct FileChangeSummaryTests {
         #expect(summary == FileChangeSummary(files: 1, linesAdded: 4, linesRemoved: 3, language: "swift"))
     }
 
+    /// An empty file written to: its hunk starts at line 0 on the old side (`@@ -0,0 +1,2 @@`).
+    @Test func anEmptyFileWrittenToCountsItsNewLines() throws {
+        let change: JSONValue = [
+            "path": "ZQXMARK.md", "kind": ["type": "update", "move_path": nil],
+            "diff": "--- a/ZQXMARK.md\n+++ b/ZQXMARK.md\n@@ -0,0 +1,2 @@\n+ZQXMARK one\n+ZQXMARK two\n",
+        ]
+        let summary = try #require(FileChangeSummary(appServerChanges: [change]))
+        #expect(summary == FileChangeSummary(files: 1, linesAdded: 2, linesRemoved: 0, language: "markdown"))
+    }
+
     /// A new file's lines are its content's; a deleted one's, its content's; a last line without a newline counts.
     @Test(arguments: [("a\nb\nc\n", 3), ("a\nb\nc", 3), ("", 0), ("\n", 1), ("one", 1)])
     func addedAndDeletedFilesCountTheirContentsLines(content: String, lines: Int64) throws {

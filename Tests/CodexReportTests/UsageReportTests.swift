@@ -192,6 +192,35 @@ struct UsageReportTests {
         )
     }
 
+    /// The page's produced chart and active time as a person reads them: hours with their minutes padded, whole
+    /// minutes, seconds; a day's commits without a count of no pull requests.
+    @Test(arguments: [
+        (7_530_000 as Int64, 779_000 as Int64, "2 h 05 min", "12 min"),
+        (40_000, 3_600_000, "40 s", "1 h 00 min"),
+    ])
+    func activeTimeAndCommitsReadAsAPersonSaysThem(agent: Int64, user: Int64, agentText: String, userText: String) {
+        let turn = TelemetryEvent(
+            name: .turn,
+            startTimeUnixNano: Self.morning,
+            endTimeUnixNano: Self.morning + UInt64(agent) * 1_000_000,
+            attributes: Self.turn("completed").attributes + [
+                TelemetryAttribute(key: .userActiveMilliseconds, value: .int(user))
+            ]
+        )
+        let commit = TelemetryEvent(
+            name: .toolCall,
+            startTimeUnixNano: Self.morning,
+            endTimeUnixNano: Self.morning,
+            attributes: [
+                TelemetryAttribute(key: .conversationID, value: .string("thread-a")),
+                TelemetryAttribute(key: .commits, value: .int(1)),
+            ]
+        )
+        let html = Self.report([.day], [commit, turn]).html()
+        #expect(html.contains("the agent's <b>\(agentText)</b>, the user's <b>\(userText)</b>"))
+        #expect(html.contains(">1 commit</text>"))
+    }
+
     @Test func totalsAreTheSumsOfTheRowsAndSubAgentsCountInTheirSession() throws {
         let report = Self.report(
             [.session, .model],
