@@ -113,5 +113,16 @@ struct OpenTelemetryMappingTests {
                 .map(\.count).reduce(0, +)
         }
         #expect([count("chat"), count("execute_tool"), count("invoke_agent")] == [11, 6, 9])
+        // In seconds, as the conventions have it: the tool calls' and the turns' spans, summed.
+        func seconds(_ operation: String) -> Double {
+            durations.filter { $0.attributes.contains(OTLPAttribute("gen_ai.operation.name", .string(operation))) }
+                .map(\.sum).reduce(0, +)
+        }
+        func spans(_ name: TelemetryEvent.Name) -> Double {
+            events.filter { $0.name == name }.map { Double($0.endTimeUnixNano - $0.startTimeUnixNano) / 1e9 }
+                .reduce(0, +)
+        }
+        #expect(spans(.toolCall) > 0 && abs(seconds("execute_tool") - spans(.toolCall)) < 1e-6)
+        #expect(spans(.turn) > 0 && abs(seconds("invoke_agent") - spans(.turn)) < 1e-6)
     }
 }
