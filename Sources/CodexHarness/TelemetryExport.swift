@@ -46,6 +46,9 @@ public struct ExportSettings: Sendable {
 
     /// Whether anything goes anywhere.
     public var exportsAnything: Bool { configuration.hasEndpoint || !console.isEmpty || scrape != nil }
+
+    /// Whether metrics are sent as they go (OTLP, the console); a scrape reads them itself.
+    var pushesMetrics: Bool { configuration.sends(.metrics) || console.contains(.metrics) }
 }
 
 /// Sends telemetry events as log records, spans and metrics, over OTLP, to the console and to a scraper: the one
@@ -55,7 +58,6 @@ public final class TelemetryExport: Sendable {
     private let mapping: SharedMapping
     private let parent: TraceContext?
     private let console: Set<OTLPSignal>
-    /// Whether metrics are sent as they go (OTLP, the console); a scrape reads them itself.
     private let pushesMetrics: Bool
 
     private init(exporter: OTLPExporter?, mapping: SharedMapping, settings: ExportSettings) {
@@ -63,7 +65,7 @@ public final class TelemetryExport: Sendable {
         self.mapping = mapping
         parent = settings.parent
         console = settings.console
-        pushesMetrics = settings.configuration.sends(.metrics) || settings.console.contains(.metrics)
+        pushesMetrics = settings.pushesMetrics
     }
 
     /// Runs `body` with an export, sending the metrics every `metricExportInterval` and once more at the end, then
@@ -91,7 +93,11 @@ public final class TelemetryExport: Sendable {
             metricNames: settings.metricNames
         )
         if settings.scrape != nil {
-            initial.metrics = MetricAggregator(temporality: temporality, keepingTotals: true)
+            // What a scrape reads is the totals since the start: kept beside the changes only when those are pushed.
+            initial.metrics =
+                settings.pushesMetrics
+                ? MetricAggregator(temporality: temporality, keepingTotals: true)
+                : MetricAggregator(temporality: .cumulative)
         }
         let mapping = SharedMapping(initial)
         let scope = OTLPScope(name: "codex-telemetry", version: CodexHarness.version)

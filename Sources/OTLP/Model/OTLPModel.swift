@@ -46,6 +46,9 @@ public struct TraceID: Sendable, Hashable {
 
     public var bytes: [UInt8] { withBytes(Array.init) }
 
+    /// The 32 lowercase hex digits W3C Trace Context and people read.
+    public var hex: String { withBytes(lowercaseHex) }
+
     public init(bytes: [UInt8]) {
         precondition(bytes.count == 16, "a trace id is 16 bytes")
         high = UInt64(bigEndianBytes: bytes[..<8])
@@ -64,6 +67,9 @@ public struct SpanID: Sendable, Hashable {
 
     public var bytes: [UInt8] { withBytes(Array.init) }
 
+    /// The 16 lowercase hex digits W3C Trace Context and people read.
+    public var hex: String { withBytes(lowercaseHex) }
+
     public init(bytes: [UInt8]) {
         precondition(bytes.count == 8, "a span id is 8 bytes")
         value = UInt64(bigEndianBytes: bytes[...])
@@ -73,6 +79,11 @@ public struct SpanID: Sendable, Hashable {
     package func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
         withUnsafeBytes(of: value.bigEndian, body)
     }
+}
+
+private func lowercaseHex(_ bytes: UnsafeRawBufferPointer) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
 }
 
 extension UInt64 {

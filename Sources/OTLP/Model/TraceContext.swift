@@ -10,12 +10,7 @@ public struct TraceContext: Sendable, Hashable {
     }
 
     /// The `traceparent` header value of this position, sampled.
-    public var traceparent: String {
-        func hex(_ bytes: [UInt8]) -> String {
-            bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-        }
-        return "00-\(hex(traceID.bytes))-\(hex(parentSpanID.bytes))-01"
-    }
+    public var traceparent: String { "00-\(traceID.hex)-\(parentSpanID.hex)-01" }
 
     /// Parses a `traceparent` header value, `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`
     /// (W3C Trace Context, section 3.2); `nil` if it is not one, or its ids are all zeros, as the format requires.

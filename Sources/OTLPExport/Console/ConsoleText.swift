@@ -7,8 +7,8 @@ public enum ConsoleText {
     /// `log 2026-11-21T08:22:01.123Z codex.tool_call trace=… span=… key=value …`
     public static func line(_ log: OTLPLogRecord) -> String {
         var line = "log \(time(log.timeUnixNano)) \(log.eventName)"
-        if let trace = log.traceID { line += " trace=\(hex(trace.bytes))" }
-        if let span = log.spanID { line += " span=\(hex(span.bytes))" }
+        if let trace = log.traceID { line += " trace=\(trace.hex)" }
+        if let span = log.spanID { line += " span=\(span.hex)" }
         return line + attributes(log.attributes)
     }
 
@@ -17,8 +17,8 @@ public enum ConsoleText {
         let length = span.endTimeUnixNano >= span.startTimeUnixNano ? span.endTimeUnixNano - span.startTimeUnixNano : 0
         var line = "span \(time(span.startTimeUnixNano)) \(length / 1_000_000)ms \(span.name)"
         if span.status == .error { line += " error" }
-        line += " trace=\(hex(span.traceID.bytes)) span=\(hex(span.spanID.bytes))"
-        if let parent = span.parentSpanID { line += " parent=\(hex(parent.bytes))" }
+        line += " trace=\(span.traceID.hex) span=\(span.spanID.hex)"
+        if let parent = span.parentSpanID { line += " parent=\(parent.hex)" }
         return line + attributes(span.attributes)
     }
 
@@ -55,11 +55,6 @@ public enum ConsoleText {
 
     private static func number(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
-    }
-
-    private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
     }
 
     /// UTC, to the millisecond.
