@@ -1,7 +1,7 @@
 package import CodexTelemetry
 package import DescriptorIO
-package import FoundationEssentials
-package import JSON
+import FoundationEssentials
+import JSON
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
 import DescriptorIO
-package import FoundationEssentials
+import FoundationEssentials
 import JSON
 
 #if canImport(Glibc)
